@@ -1,0 +1,231 @@
+package io.meshlet.controlplane;
+
+import io.envoyproxy.controlplane.cache.v3.SimpleCache;
+import io.envoyproxy.controlplane.server.V3DiscoveryServer;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.meshlet.controlplane.internal.AdminServer;
+import io.meshlet.controlplane.internal.ClientRegistry;
+import io.meshlet.controlplane.internal.FileWatcher;
+import io.meshlet.controlplane.internal.MeshState;
+import io.meshlet.controlplane.internal.ServerMetrics;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Meshlet control server: serves the mesh described by a config file over xDS (ADS, state
+ * of the world and delta) and shows what it serves on an admin HTTP API.
+ *
+ * <pre>{@code
+ * try (ControlServer server = ControlServer.builder()
+ *     .configFile(Path.of("mesh.yaml"))
+ *     .xdsPort(18000)
+ *     .adminPort(18001)
+ *     .build()
+ *     .start()) {
+ *   server.awaitTermination();
+ * }
+ * }</pre>
+ *
+ * <p>Every xDS client, whatever its node id, gets the mesh-wide view. Edits of the file that
+ * validate are served within a poll interval; edits that do not are refused, logged and shown
+ * on {@code /config}, and the last good config keeps being served.
+ *
+ * <p>Thread-safe. {@link #close()} stops both ports and the file watcher.
+ */
+public final class ControlServer implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ControlServer.class);
+
+  /** The default xDS port. */
+  public static final int DEFAULT_XDS_PORT = 18000;
+  /** The default admin HTTP port. */
+  public static final int DEFAULT_ADMIN_PORT = 18001;
+  /** The default address both ports bind to: loopback only. */
+  public static final String DEFAULT_BIND_ADDRESS = "127.0.0.1";
+
+  private final Path configFile;
+  private final String bindAddress;
+  private final int requestedXdsPort;
+  private final int requestedAdminPort;
+  private final Duration pollInterval;
+
+  private final ServerMetrics metrics = new ServerMetrics();
+  private final ClientRegistry clients = new ClientRegistry(metrics, Clock.systemUTC());
+  private final SimpleCache<String> cache = new SimpleCache<>(node -> MeshState.GROUP);
+  private final MeshState state = new MeshState(cache, metrics, Clock.systemUTC());
+  private ScheduledExecutorService watcherExecutor;
+  private FileWatcher watcher;
+  private Server xdsServer;
+  private AdminServer adminServer;
+
+  private ControlServer(Builder b) {
+    this.configFile = Objects.requireNonNull(b.configFile, "configFile");
+    this.bindAddress = b.bindAddress;
+    this.requestedXdsPort = b.xdsPort;
+    this.requestedAdminPort = b.adminPort;
+    this.pollInterval = b.pollInterval;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Loads the config file, then opens the xDS and admin ports.
+   *
+   * @throws MeshConfigException when the file is invalid; nothing is started then
+   * @throws IOException when the file cannot be read or a port cannot be bound
+   */
+  public synchronized ControlServer start() throws IOException, MeshConfigException {
+    if (xdsServer != null) {
+      throw new IllegalStateException("already started");
+    }
+    metrics.gauges(clients::connected,
+        () -> state.served().map(s -> s.config().services().size()).orElse(0));
+    watcherExecutor = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "meshlet-config-watcher");
+      t.setDaemon(true);
+      return t;
+    });
+    watcher = new FileWatcher(configFile, state, watcherExecutor, pollInterval);
+    try {
+      watcher.loadInitial();
+      V3DiscoveryServer discovery = new V3DiscoveryServer(clients, cache);
+      xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
+          .addService(discovery.getAggregatedDiscoveryServiceImpl())
+          .permitKeepAliveTime(10, TimeUnit.SECONDS)
+          .permitKeepAliveWithoutCalls(true)
+          .build()
+          .start();
+      adminServer = new AdminServer(new InetSocketAddress(bindAddress, requestedAdminPort), state,
+          clients, metrics);
+      adminServer.start();
+      watcher.start();
+    } catch (IOException | MeshConfigException | RuntimeException e) {
+      close();
+      throw e;
+    }
+    log.info("Meshlet control server up: xDS on {}:{}, admin on http://{}:{}/, following {}",
+        bindAddress, xdsPort(), bindAddress, adminPort(), configFile);
+    return this;
+  }
+
+  /** The bound xDS port. */
+  public int xdsPort() {
+    return xdsServer.getPort();
+  }
+
+  /** The bound admin HTTP port. */
+  public int adminPort() {
+    return adminServer.port();
+  }
+
+  /** The version of the config served now, a content hash; empty before the first load. */
+  public Optional<String> version() {
+    return state.served().map(MeshState.Served::version);
+  }
+
+  /** The config served now; empty before the first load. */
+  public Optional<MeshConfig> config() {
+    return state.served().map(MeshState.Served::config);
+  }
+
+  /** Checks the config file now instead of at the next poll. */
+  public void reloadNow() {
+    watcher.poll();
+  }
+
+  /** Blocks until the xDS server stops. */
+  public void awaitTermination() throws InterruptedException {
+    xdsServer.awaitTermination();
+  }
+
+  @Override
+  public synchronized void close() {
+    if (watcher != null) {
+      watcher.close();
+    }
+    if (watcherExecutor != null) {
+      watcherExecutor.shutdownNow();
+    }
+    if (adminServer != null) {
+      adminServer.close();
+    }
+    if (xdsServer != null) {
+      xdsServer.shutdownNow();
+      try {
+        xdsServer.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      log.info("Meshlet control server stopped");
+    }
+  }
+
+  /** Settings of a {@link ControlServer}. */
+  public static final class Builder {
+    private Path configFile;
+    private String bindAddress = DEFAULT_BIND_ADDRESS;
+    private int xdsPort = DEFAULT_XDS_PORT;
+    private int adminPort = DEFAULT_ADMIN_PORT;
+    private Duration pollInterval = Duration.ofMillis(250);
+
+    private Builder() {}
+
+    /** The mesh config file to serve and follow. Required. */
+    public Builder configFile(Path file) {
+      this.configFile = file;
+      return this;
+    }
+
+    /** The address both ports bind to; 127.0.0.1 unless set. */
+    public Builder bindAddress(String address) {
+      this.bindAddress = Objects.requireNonNull(address, "address");
+      return this;
+    }
+
+    /** The xDS (gRPC) port; 0 picks a free one. */
+    public Builder xdsPort(int port) {
+      this.xdsPort = checkPort(port);
+      return this;
+    }
+
+    /** The admin HTTP port; 0 picks a free one. */
+    public Builder adminPort(int port) {
+      this.adminPort = checkPort(port);
+      return this;
+    }
+
+    /** How often the config file is checked for edits. */
+    public Builder pollInterval(Duration interval) {
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("pollInterval: " + interval + " (expected: > 0)");
+      }
+      this.pollInterval = interval;
+      return this;
+    }
+
+    public ControlServer build() {
+      return new ControlServer(this);
+    }
+
+
+    private static int checkPort(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: 0..65535)");
+      }
+      return port;
+    }
+  }
+}

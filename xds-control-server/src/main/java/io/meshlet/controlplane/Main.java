@@ -1,0 +1,146 @@
+package io.meshlet.controlplane;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The control server's command line.
+ *
+ * <pre>
+ * java -jar xds-control-server.jar serve --config mesh.yaml [--xds-port 18000] [--admin-port 18001]
+ *                                        [--bind 127.0.0.1]
+ * java -jar xds-control-server.jar validate mesh.yaml
+ * </pre>
+ *
+ * <p>Exit codes: 0 success, 1 invalid config, 2 wrong usage or an unreadable file, 3 the server
+ * could not start.
+ */
+public final class Main {
+
+  static final int OK = 0;
+  static final int INVALID_CONFIG = 1;
+  static final int USAGE = 2;
+  static final int FAILED = 3;
+
+  static final String USAGE_TEXT = """
+      usage: xds-control-server <command> [options]
+
+      commands:
+        serve --config FILE   serve FILE over xDS and follow its edits
+            --xds-port N      xDS (gRPC) port, default 18000 (0 picks a free port)
+            --admin-port N    admin HTTP port, default 18001 (0 picks a free port)
+            --bind ADDRESS    address to listen on, default 127.0.0.1 (0.0.0.0 for all)
+        validate FILE         check FILE; exit 0 if valid, 1 with every error if not
+        help                  show this text
+      """;
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    int code = run(args, System.out, System.err);
+    if (code != OK) {
+      System.exit(code);
+    }
+  }
+
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0) {
+      err.print(USAGE_TEXT);
+      return USAGE;
+    }
+    List<String> rest = new ArrayList<>(List.of(args).subList(1, args.length));
+    return switch (args[0]) {
+      case "serve" -> serve(rest, out, err);
+      case "validate" -> validate(rest, out, err);
+      case "help", "--help", "-h" -> {
+        out.print(USAGE_TEXT);
+        yield OK;
+      }
+      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate or help)");
+    };
+  }
+
+  static int validate(List<String> args, PrintStream out, PrintStream err) {
+    if (args.size() != 1 || args.get(0).startsWith("-")) {
+      return usage(err, "validate takes exactly one file, e.g. validate mesh.yaml");
+    }
+    Path file = Path.of(args.get(0));
+    try {
+      MeshConfig config = MeshConfigParser.parse(file);
+      int n = config.services().size();
+      out.println(file + ": valid (" + n + (n == 1 ? " service)" : " services)"));
+      return OK;
+    } catch (MeshConfigException e) {
+      err.println(file + ": " + e.getMessage());
+      return INVALID_CONFIG;
+    } catch (NoSuchFileException e) {
+      err.println(file + ": no such file");
+      return USAGE;
+    } catch (IOException e) {
+      err.println(file + ": cannot read: " + e.getMessage());
+      return USAGE;
+    }
+  }
+
+  static int serve(List<String> args, PrintStream out, PrintStream err) {
+    ControlServer.Builder builder = ControlServer.builder();
+    Path config = null;
+    for (int i = 0; i < args.size(); i++) {
+      String flag = args.get(i);
+      if (i + 1 >= args.size()) {
+        return usage(err, flag + " needs a value");
+      }
+      String value = args.get(++i);
+      try {
+        switch (flag) {
+          case "--config" -> config = Path.of(value);
+          case "--xds-port" -> builder.xdsPort(Integer.parseInt(value));
+          case "--admin-port" -> builder.adminPort(Integer.parseInt(value));
+          case "--bind" -> builder.bindAddress(value);
+          default -> {
+            return usage(err, "unknown option '" + flag + "' for serve");
+          }
+        }
+      } catch (NumberFormatException e) {
+        return usage(err, flag + ": " + value + " (expected: a port number in 0..65535)");
+      } catch (IllegalArgumentException e) {
+        return usage(err, flag + ": " + e.getMessage());
+      }
+    }
+    if (config == null) {
+      return usage(err, "serve needs --config FILE");
+    }
+    if (!Files.isRegularFile(config)) {
+      err.println(config + ": no such file");
+      return USAGE;
+    }
+    ControlServer server = builder.configFile(config).build();
+    try {
+      server.start();
+    } catch (MeshConfigException e) {
+      err.println(config + ": refusing to start: " + e.getMessage());
+      return INVALID_CONFIG;
+    } catch (IOException e) {
+      err.println("cannot start: " + e.getMessage());
+      return FAILED;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "meshlet-shutdown"));
+    try {
+      server.awaitTermination();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return OK;
+  }
+
+  private static int usage(PrintStream err, String message) {
+    err.println("error: " + message);
+    err.print(USAGE_TEXT);
+    return USAGE;
+  }
+}

@@ -1,0 +1,916 @@
+package io.meshlet.controlplane;
+
+import io.meshlet.controlplane.FaultSpec.Abort;
+import io.meshlet.controlplane.FaultSpec.Delay;
+import io.meshlet.controlplane.OutlierDetectionSpec.FailurePercentage;
+import io.meshlet.controlplane.RouteMatch.HeaderMatch;
+import io.meshlet.controlplane.RouteMatch.PathMatch;
+import io.meshlet.controlplane.RouteSpec.WeightedTarget;
+import io.meshlet.controlplane.ServiceSpec.LoadBalancing;
+import io.meshlet.controlplane.ServiceSpec.Protocol;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+
+/**
+ * Reads and validates a mesh config file ({@code mesh.yaml}).
+ *
+ * <p>The whole file is checked before anything is returned, and every violation is reported
+ * with its line, field, value and what was expected:
+ *
+ * <pre>{@code
+ * try {
+ *   MeshConfig mesh = MeshConfigParser.parse(Path.of("mesh.yaml"));
+ * } catch (MeshConfigException e) {
+ *   e.violations().forEach(v -> System.err.println(v));
+ *   // mesh.yaml:27: service 'payments': outlierDetection.maxEjectionPercent: 140 (expected: 0..100)
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe: the methods are static and keep no state.
+ */
+public final class MeshConfigParser {
+
+  /** Larger files are refused before they are parsed. */
+  public static final int MAX_BYTES = 4 * 1024 * 1024;
+
+  private static final Pattern SERVICE_NAME = Pattern.compile("[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?");
+  private static final Pattern TRUST_DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?");
+  private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,252}[A-Za-z0-9])?");
+  private static final Pattern HEADER_NAME = Pattern.compile("[a-z0-9!#$%&'*+.^_`|~-]+");
+  private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)");
+  private static final Pattern SPIFFE_ID = Pattern.compile("spiffe://[a-z0-9.-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+");
+
+  /** The {@code retry_on} conditions Envoy defines that Meshlet passes through. */
+  static final List<String> RETRY_CONDITIONS =
+      List.of(
+          "5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream",
+          "retriable-status-codes", "cancelled", "deadline-exceeded", "internal",
+          "resource-exhausted", "unavailable");
+
+  private static final String DURATION_EXPECTED = "a duration such as 250ms, 2s, 1m or 1h";
+
+  private MeshConfigParser() {}
+
+  /** Reads and validates a mesh config file; violations are prefixed with the file's name. */
+  public static MeshConfig parse(Path file) throws IOException, MeshConfigException {
+    String name = file.getFileName() == null ? file.toString() : file.getFileName().toString();
+    long size = Files.size(file);
+    if (size > MAX_BYTES) {
+      throw new MeshConfigException(
+          List.of(new Violation(name, 0, "", "", size + " bytes", "at most " + MAX_BYTES + " bytes")));
+    }
+    return parse(Files.readString(file, StandardCharsets.UTF_8), name);
+  }
+
+  /**
+   * Validates mesh config text.
+   *
+   * @param yaml the YAML text
+   * @param source the name violations are prefixed with, e.g. {@code mesh.yaml}
+   */
+  public static MeshConfig parse(String yaml, String source) throws MeshConfigException {
+    if (yaml.length() > MAX_BYTES) {
+      throw new MeshConfigException(
+          List.of(new Violation(source, 0, "", "", yaml.length() + " characters",
+              "at most " + MAX_BYTES + " bytes")));
+    }
+    Node root;
+    try {
+      LoaderOptions options = new LoaderOptions();
+      options.setMaxAliasesForCollections(50);
+      options.setNestingDepthLimit(50);
+      options.setCodePointLimit(MAX_BYTES);
+      options.setAllowRecursiveKeys(false);
+      root = new Yaml(new SafeConstructor(options)).compose(new StringReader(yaml));
+    } catch (MarkedYAMLException e) {
+      Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+      String problem = e.getProblem() != null ? e.getProblem() : e.getMessage();
+      throw new MeshConfigException(
+          List.of(new Violation(source, mark == null ? 0 : mark.getLine() + 1, "", "",
+              "YAML syntax error: " + problem.strip(), "well-formed YAML")));
+    } catch (YAMLException e) {
+      throw new MeshConfigException(
+          List.of(new Violation(source, 0, "", "", "YAML error: " + e.getMessage(), "well-formed YAML")));
+    }
+    Reader reader = new Reader(source);
+    MeshConfig config = reader.mesh(root);
+    if (!reader.violations.isEmpty()) {
+      List<Violation> sorted = new ArrayList<>(reader.violations);
+      sorted.sort(Comparator.comparingInt(Violation::line));
+      throw new MeshConfigException(sorted);
+    }
+    return config;
+  }
+
+  /** Parses a duration written as {@code 250ms}, {@code 2s}, {@code 1m} or {@code 1h}. */
+  public static Optional<Duration> parseDuration(String text) {
+    Matcher m = DURATION.matcher(text.strip());
+    if (!m.matches()) {
+      return Optional.empty();
+    }
+    long n = Long.parseLong(m.group(1));
+    return Optional.of(switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      default -> Duration.ofHours(n);
+    });
+  }
+
+  /** Writes a duration the way the config file does: {@code 250ms}, {@code 2s}, {@code 1m}. */
+  public static String formatDuration(Duration d) {
+    long ms = d.toMillis();
+    if (ms % 3_600_000 == 0 && ms > 0) {
+      return ms / 3_600_000 + "h";
+    } else if (ms % 60_000 == 0 && ms > 0) {
+      return ms / 60_000 + "m";
+    } else if (ms % 1000 == 0 && ms > 0) {
+      return ms / 1000 + "s";
+    }
+    return ms + "ms";
+  }
+
+  /** One pass over the node tree, collecting violations instead of stopping at the first. */
+  private static final class Reader {
+    private final String source;
+    final List<Violation> violations = new ArrayList<>();
+
+    Reader(String source) {
+      this.source = source;
+    }
+
+    /** Where a field sits: the subject it belongs to and its path within that subject. */
+    private record Ctx(String subject, String path) {
+      Ctx field(String name) {
+        return new Ctx(subject, path.isEmpty() ? name : path + "." + name);
+      }
+
+      Ctx index(int i) {
+        return new Ctx(subject, path + "[" + i + "]");
+      }
+    }
+
+    void fail(Node node, Ctx ctx, String value, String expected) {
+      int line = node == null ? 0 : node.getStartMark().getLine() + 1;
+      violations.add(new Violation(source, line, ctx.subject(), ctx.path(), value, expected));
+    }
+
+    MeshConfig mesh(Node root) {
+      Ctx top = new Ctx("", "");
+      if (root == null) {
+        fail(null, top, "empty file", "a mapping with trustDomain, mtls and services");
+        return MeshConfig.empty();
+      }
+      Map<String, Node> fields = mapping(root, top, "trustDomain", "mtls", "services");
+      if (fields == null) {
+        return MeshConfig.empty();
+      }
+      String trustDomain = MeshConfig.DEFAULT_TRUST_DOMAIN;
+      if (fields.containsKey("trustDomain")) {
+        trustDomain = string(fields.get("trustDomain"), top.field("trustDomain"), TRUST_DOMAIN,
+            "a lower-case DNS name such as example.org", trustDomain);
+      }
+      MtlsSpec mtls = fields.containsKey("mtls")
+          ? mtls(fields.get("mtls"), top.field("mtls"))
+          : MtlsSpec.defaults();
+      Map<String, ServiceSpec> services = new LinkedHashMap<>();
+      Node servicesNode = fields.get("services");
+      if (servicesNode == null) {
+        fail(root, top.field("services"), "missing", "a mapping of service names to services");
+      } else {
+        Map<String, Node> byName = mapping(servicesNode, top.field("services"));
+        if (byName != null) {
+          Map<String, Node> keys = keyNodes(servicesNode);
+          byName.forEach((name, node) -> {
+            if (!SERVICE_NAME.matcher(name).matches()) {
+              fail(keys.get(name), new Ctx("", "services"), "'" + name + "'",
+                  "a service name of lower-case letters, digits, '.' and '-', at most 63 long");
+            } else {
+              services.put(name, service(name, node));
+            }
+          });
+        }
+      }
+      return new MeshConfig(trustDomain, mtls, services);
+    }
+
+    MtlsSpec mtls(Node node, Ctx ctx) {
+      Map<String, Node> f = mapping(node, ctx, "mode", "certTtl");
+      if (f == null) {
+        return MtlsSpec.defaults();
+      }
+      MtlsSpec.Mode mode = MtlsSpec.Mode.OFF;
+      if (f.containsKey("mode")) {
+        String raw = scalar(f.get("mode"), ctx.field("mode"));
+        if (raw != null) {
+          // YAML 1.1 reads an unquoted 'off' as false; both spellings mean the same here.
+          String v = raw.toLowerCase(Locale.ROOT);
+          if (v.equals("off") || v.equals("false")) {
+            mode = MtlsSpec.Mode.OFF;
+          } else if (v.equals("permissive")) {
+            mode = MtlsSpec.Mode.PERMISSIVE;
+          } else if (v.equals("strict")) {
+            mode = MtlsSpec.Mode.STRICT;
+          } else {
+            fail(f.get("mode"), ctx.field("mode"), raw, "one of off, permissive, strict");
+          }
+        }
+      }
+      Duration ttl = f.containsKey("certTtl")
+          ? duration(f.get("certTtl"), ctx.field("certTtl"), Duration.ofMinutes(1), Duration.ofDays(30),
+              Duration.ofHours(1))
+          : Duration.ofHours(1);
+      return new MtlsSpec(mode, ttl);
+    }
+
+    ServiceSpec service(String name, Node node) {
+      Ctx ctx = new Ctx("service '" + name + "'", "");
+      Map<String, Node> f = mapping(node, ctx, "protocol", "endpoints", "subsets", "loadBalancing",
+          "hashHeader", "circuitBreaker", "outlierDetection", "routes", "authorization");
+      if (f == null) {
+        f = Map.of();
+      }
+      Protocol protocol = f.containsKey("protocol")
+          ? enumValue(f.get("protocol"), ctx.field("protocol"), Protocol.class, Protocol.HTTP)
+          : Protocol.HTTP;
+      List<EndpointSpec> endpoints = f.containsKey("endpoints")
+          ? endpoints(f.get("endpoints"), ctx.field("endpoints"))
+          : List.of();
+      Map<String, Map<String, String>> subsets = f.containsKey("subsets")
+          ? subsets(f.get("subsets"), ctx.field("subsets"))
+          : Map.of();
+      LoadBalancing lb = f.containsKey("loadBalancing")
+          ? enumValue(f.get("loadBalancing"), ctx.field("loadBalancing"), LoadBalancing.class,
+              LoadBalancing.ROUND_ROBIN)
+          : LoadBalancing.ROUND_ROBIN;
+      Optional<String> hashHeader = Optional.empty();
+      if (f.containsKey("hashHeader")) {
+        String h = string(f.get("hashHeader"), ctx.field("hashHeader"), HEADER_NAME,
+            "a lower-case header name", null);
+        if (h != null && lb != LoadBalancing.RING_HASH) {
+          fail(f.get("hashHeader"), ctx.field("hashHeader"), h, "only with loadBalancing: ring_hash");
+        }
+        hashHeader = Optional.ofNullable(h);
+      }
+      Optional<CircuitBreakerSpec> breaker = f.containsKey("circuitBreaker")
+          ? Optional.of(circuitBreaker(f.get("circuitBreaker"), ctx.field("circuitBreaker")))
+          : Optional.empty();
+      Optional<OutlierDetectionSpec> outlier = f.containsKey("outlierDetection")
+          ? Optional.of(outlierDetection(f.get("outlierDetection"), ctx.field("outlierDetection")))
+          : Optional.empty();
+      List<RouteSpec> routes;
+      if (f.containsKey("routes")) {
+        routes = routes(f.get("routes"), ctx.field("routes"), subsets, protocol);
+      } else {
+        routes = List.of(new RouteSpec(RouteMatch.any(),
+            List.of(new WeightedTarget(Optional.empty(), 100)),
+            Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty()));
+      }
+      Optional<AuthorizationSpec> authz = f.containsKey("authorization")
+          ? Optional.of(authorization(f.get("authorization"), ctx.field("authorization")))
+          : Optional.empty();
+      return new ServiceSpec(name, protocol, endpoints, subsets, lb, hashHeader, breaker, outlier,
+          routes, authz);
+    }
+
+    List<EndpointSpec> endpoints(Node node, Ctx ctx) {
+      List<EndpointSpec> out = new ArrayList<>();
+      Set<String> seen = new HashSet<>();
+      List<Node> items = sequence(node, ctx);
+      for (int i = 0; i < items.size(); i++) {
+        Ctx at = ctx.index(i);
+        Node item = items.get(i);
+        Map<String, Node> f = mapping(item, at, "address", "labels");
+        if (f == null) {
+          continue;
+        }
+        Node addressNode = f.get("address");
+        if (addressNode == null) {
+          fail(item, at.field("address"), "missing", "host:port, e.g. 127.0.0.1:9001");
+          continue;
+        }
+        String address = scalar(addressNode, at.field("address"));
+        Map<String, String> labels = f.containsKey("labels")
+            ? labels(f.get("labels"), at.field("labels"))
+            : Map.of();
+        if (address == null) {
+          continue;
+        }
+        EndpointSpec endpoint = address(address, addressNode, at.field("address"), labels);
+        if (endpoint != null && !seen.add(endpoint.address())) {
+          fail(addressNode, at.field("address"), address, "an address not already listed for this service");
+        } else if (endpoint != null) {
+          out.add(endpoint);
+        }
+      }
+      return out;
+    }
+
+    EndpointSpec address(String address, Node node, Ctx ctx, Map<String, String> labels) {
+      String host;
+      String portText;
+      if (address.startsWith("[")) {
+        int close = address.indexOf("]:");
+        host = close > 0 ? address.substring(1, close) : "";
+        portText = close > 0 ? address.substring(close + 2) : "";
+      } else {
+        int colon = address.lastIndexOf(':');
+        host = colon > 0 && address.indexOf(':') == colon ? address.substring(0, colon) : "";
+        portText = colon > 0 ? address.substring(colon + 1) : "";
+      }
+      int port = -1;
+      try {
+        port = Integer.parseInt(portText);
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      if (host.isEmpty() || host.chars().anyMatch(Character::isWhitespace) || port < 1 || port > 65535) {
+        fail(node, ctx, address, "host:port with a port in 1..65535, e.g. 127.0.0.1:9001");
+        return null;
+      }
+      return new EndpointSpec(host, port, labels);
+    }
+
+    Map<String, Map<String, String>> subsets(Node node, Ctx ctx) {
+      Map<String, Map<String, String>> out = new LinkedHashMap<>();
+      Map<String, Node> byName = mapping(node, ctx);
+      if (byName == null) {
+        return out;
+      }
+      byName.forEach((name, selectorNode) -> {
+        Ctx at = ctx.field(name);
+        if (!LABEL.matcher(name).matches()) {
+          fail(selectorNode, at, "'" + name + "'", "a subset name of letters, digits, '.', '_', '/' and '-'");
+          return;
+        }
+        Map<String, String> selector = labels(selectorNode, at);
+        if (selector.isEmpty()) {
+          fail(selectorNode, at, "{}", "at least one label, e.g. { version: v1 }");
+        }
+        out.put(name, selector);
+      });
+      return out;
+    }
+
+    Map<String, String> labels(Node node, Ctx ctx) {
+      Map<String, String> out = new LinkedHashMap<>();
+      Map<String, Node> f = mapping(node, ctx);
+      if (f == null) {
+        return out;
+      }
+      f.forEach((k, v) -> {
+        String value = scalar(v, ctx.field(k));
+        if (value == null) {
+          return;
+        }
+        if (!LABEL.matcher(k).matches()) {
+          fail(v, ctx.field(k), "'" + k + "'", "a label name of letters, digits, '.', '_', '/' and '-'");
+        } else if (!value.isEmpty() && !LABEL.matcher(value).matches()) {
+          fail(v, ctx.field(k), value, "a label value of letters, digits, '.', '_', '/' and '-'");
+        } else {
+          out.put(k, value);
+        }
+      });
+      return out;
+    }
+
+    CircuitBreakerSpec circuitBreaker(Node node, Ctx ctx) {
+      CircuitBreakerSpec d = CircuitBreakerSpec.defaults();
+      Map<String, Node> f = mapping(node, ctx, "maxRequests", "maxPendingRequests", "maxRetries");
+      if (f == null) {
+        return d;
+      }
+      return new CircuitBreakerSpec(
+          intField(f, "maxRequests", ctx, 1, 1_000_000_000, d.maxRequests()),
+          intField(f, "maxPendingRequests", ctx, 1, 1_000_000_000, d.maxPendingRequests()),
+          intField(f, "maxRetries", ctx, 0, 1_000_000_000, d.maxRetries()));
+    }
+
+    OutlierDetectionSpec outlierDetection(Node node, Ctx ctx) {
+      Map<String, Node> f = mapping(node, ctx, "consecutive5xx", "interval", "baseEjectionTime",
+          "maxEjectionPercent", "failurePercentage");
+      if (f == null) {
+        f = Map.of();
+      }
+      Optional<FailurePercentage> fp = Optional.empty();
+      if (f.containsKey("failurePercentage")) {
+        Ctx at = ctx.field("failurePercentage");
+        Map<String, Node> g = mapping(f.get("failurePercentage"), at, "threshold", "minimumHosts",
+            "requestVolume");
+        if (g != null) {
+          if (!g.containsKey("threshold")) {
+            fail(f.get("failurePercentage"), at.field("threshold"), "missing", "0..100");
+          }
+          fp = Optional.of(new FailurePercentage(
+              intField(g, "threshold", at, 0, 100, 85),
+              intField(g, "minimumHosts", at, 1, 1_000_000, 5),
+              intField(g, "requestVolume", at, 1, 1_000_000, 50)));
+        }
+      }
+      return new OutlierDetectionSpec(
+          intField(f, "consecutive5xx", ctx, 1, 1_000_000, 5),
+          durationField(f, "interval", ctx, Duration.ofMillis(1), Duration.ofDays(1), Duration.ofSeconds(10)),
+          durationField(f, "baseEjectionTime", ctx, Duration.ofMillis(1), Duration.ofDays(1),
+              Duration.ofSeconds(30)),
+          intField(f, "maxEjectionPercent", ctx, 0, 100, 10),
+          fp);
+    }
+
+    List<RouteSpec> routes(Node node, Ctx ctx, Map<String, Map<String, String>> subsets,
+        Protocol protocol) {
+      List<RouteSpec> out = new ArrayList<>();
+      List<Node> items = sequence(node, ctx);
+      if (items.isEmpty() && node instanceof SequenceNode) {
+        fail(node, ctx, "[]", "at least one route; leave routes out to send everything to every endpoint");
+      }
+      for (int i = 0; i < items.size(); i++) {
+        RouteSpec route = route(items.get(i), ctx.index(i), subsets, protocol);
+        if (route != null) {
+          out.add(route);
+        }
+      }
+      return out;
+    }
+
+    RouteSpec route(Node node, Ctx ctx, Map<String, Map<String, String>> subsets, Protocol protocol) {
+      Map<String, Node> f = mapping(node, ctx, "match", "to", "timeout", "retries", "faults", "rateLimit");
+      if (f == null) {
+        return null;
+      }
+      RouteMatch match = f.containsKey("match") ? match(f.get("match"), ctx.field("match")) : RouteMatch.any();
+      List<WeightedTarget> to = List.of();
+      if (!f.containsKey("to")) {
+        fail(node, ctx.field("to"), "missing", "a list of targets such as [ { subset: v1, weight: 100 } ]");
+      } else {
+        to = targets(f.get("to"), ctx.field("to"), subsets);
+      }
+      Optional<Duration> timeout = f.containsKey("timeout")
+          ? Optional.of(duration(f.get("timeout"), ctx.field("timeout"), Duration.ofMillis(1),
+              Duration.ofHours(24), Duration.ofSeconds(15)))
+          : Optional.empty();
+      Optional<RetrySpec> retries = f.containsKey("retries")
+          ? Optional.of(retries(f.get("retries"), ctx.field("retries"), protocol))
+          : Optional.empty();
+      Optional<FaultSpec> faults = f.containsKey("faults")
+          ? Optional.of(faults(f.get("faults"), ctx.field("faults")))
+          : Optional.empty();
+      Optional<RateLimitSpec> rateLimit = f.containsKey("rateLimit")
+          ? Optional.of(rateLimit(f.get("rateLimit"), ctx.field("rateLimit")))
+          : Optional.empty();
+      if (to.isEmpty()) {
+        return null;
+      }
+      return new RouteSpec(match, to, timeout, retries, faults, rateLimit);
+    }
+
+    RouteMatch match(Node node, Ctx ctx) {
+      Map<String, Node> f = mapping(node, ctx, "pathPrefix", "path", "pathRegex", "headers");
+      if (f == null) {
+        return RouteMatch.any();
+      }
+      List<String> pathKeys = new ArrayList<>();
+      for (String k : List.of("pathPrefix", "path", "pathRegex")) {
+        if (f.containsKey(k)) {
+          pathKeys.add(k);
+        }
+      }
+      PathMatch path = new PathMatch(PathMatch.Kind.PREFIX, "/");
+      if (pathKeys.size() > 1) {
+        fail(node, ctx, String.join(" and ", pathKeys), "at most one of pathPrefix, path, pathRegex");
+      } else if (pathKeys.size() == 1) {
+        String k = pathKeys.get(0);
+        Node v = f.get(k);
+        String value = scalar(v, ctx.field(k));
+        if (value != null) {
+          switch (k) {
+            case "pathPrefix", "path" -> {
+              if (!value.startsWith("/")) {
+                fail(v, ctx.field(k), "'" + value + "'", "a path starting with '/'");
+              }
+              path = new PathMatch(k.equals("path") ? PathMatch.Kind.EXACT : PathMatch.Kind.PREFIX, value);
+            }
+            default -> {
+              if (regex(value, v, ctx.field(k))) {
+                path = new PathMatch(PathMatch.Kind.REGEX, value);
+              }
+            }
+          }
+        }
+      }
+      List<HeaderMatch> headers = new ArrayList<>();
+      if (f.containsKey("headers")) {
+        Ctx hctx = ctx.field("headers");
+        Map<String, Node> byName = mapping(f.get("headers"), hctx);
+        if (byName != null) {
+          byName.forEach((name, v) -> {
+            HeaderMatch h = header(name, v, hctx.field(name));
+            if (h != null) {
+              headers.add(h);
+            }
+          });
+        }
+      }
+      return new RouteMatch(path, headers);
+    }
+
+    HeaderMatch header(String name, Node node, Ctx ctx) {
+      if (!HEADER_NAME.matcher(name).matches()) {
+        fail(node, ctx, "'" + name + "'", "a lower-case header name");
+        return null;
+      }
+      if (node instanceof ScalarNode s) {
+        return new HeaderMatch(name, HeaderMatch.Kind.EXACT, s.getValue());
+      }
+      Map<String, Node> f = mapping(node, ctx, "exact", "regex", "present");
+      if (f == null) {
+        return null;
+      }
+      if (f.size() != 1) {
+        fail(node, ctx, f.isEmpty() ? "{}" : String.join(" and ", f.keySet()),
+            "a value, or exactly one of { exact: ... }, { regex: ... }, { present: true }");
+        return null;
+      }
+      String k = f.keySet().iterator().next();
+      Node v = f.get(k);
+      String value = scalar(v, ctx.field(k));
+      if (value == null) {
+        return null;
+      }
+      switch (k) {
+        case "exact":
+          return new HeaderMatch(name, HeaderMatch.Kind.EXACT, value);
+        case "regex":
+          return regex(value, v, ctx.field(k)) ? new HeaderMatch(name, HeaderMatch.Kind.REGEX, value) : null;
+        default:
+          if (!value.equals("true")) {
+            fail(v, ctx.field(k), value, "true");
+            return null;
+          }
+          return new HeaderMatch(name, HeaderMatch.Kind.PRESENT, "");
+      }
+    }
+
+    boolean regex(String value, Node node, Ctx ctx) {
+      try {
+        Pattern.compile(value);
+        return true;
+      } catch (PatternSyntaxException e) {
+        fail(node, ctx, "'" + value + "'", "a valid regular expression (" + e.getDescription() + ")");
+        return false;
+      }
+    }
+
+    List<WeightedTarget> targets(Node node, Ctx ctx, Map<String, Map<String, String>> subsets) {
+      List<WeightedTarget> out = new ArrayList<>();
+      List<Node> items = sequence(node, ctx);
+      if (items.isEmpty()) {
+        if (node instanceof SequenceNode) {
+          fail(node, ctx, "[]", "at least one target such as { subset: v1, weight: 100 }");
+        }
+        return out;
+      }
+      long total = 0;
+      for (int i = 0; i < items.size(); i++) {
+        Ctx at = ctx.index(i);
+        Map<String, Node> f = mapping(items.get(i), at, "subset", "weight");
+        if (f == null) {
+          continue;
+        }
+        Optional<String> subset = Optional.empty();
+        if (f.containsKey("subset")) {
+          String s = scalar(f.get("subset"), at.field("subset"));
+          if (s != null && !subsets.containsKey(s)) {
+            fail(f.get("subset"), at.field("subset"), s,
+                subsets.isEmpty()
+                    ? "a subset defined under subsets; this service defines none"
+                    : "a subset defined under subsets: " + String.join(", ", subsets.keySet()));
+          }
+          subset = Optional.ofNullable(s);
+        }
+        if (!f.containsKey("weight") && items.size() > 1) {
+          fail(items.get(i), at.field("weight"), "missing", "a weight when a route has several targets");
+        }
+        int weight = intField(f, "weight", at, 0, 1_000_000, 100);
+        total += weight;
+        out.add(new WeightedTarget(subset, weight));
+      }
+      if (total == 0 && out.size() == items.size()) {
+        fail(node, ctx, "weights adding up to 0", "weights adding up to more than 0");
+      }
+      return out;
+    }
+
+    RetrySpec retries(Node node, Ctx ctx, Protocol protocol) {
+      Map<String, Node> f = mapping(node, ctx, "attempts", "perTryTimeout", "on", "backoff");
+      if (f == null) {
+        f = Map.of();
+      }
+      int attempts = intField(f, "attempts", ctx, 0, 10, 1);
+      Optional<Duration> perTry = f.containsKey("perTryTimeout")
+          ? Optional.of(duration(f.get("perTryTimeout"), ctx.field("perTryTimeout"), Duration.ofMillis(1),
+              Duration.ofHours(1), Duration.ofSeconds(1)))
+          : Optional.empty();
+      List<String> on = new ArrayList<>();
+      if (f.containsKey("on")) {
+        List<Node> items = sequence(f.get("on"), ctx.field("on"));
+        for (int i = 0; i < items.size(); i++) {
+          String c = scalar(items.get(i), ctx.field("on").index(i));
+          if (c == null) {
+            continue;
+          }
+          if (!RETRY_CONDITIONS.contains(c)) {
+            fail(items.get(i), ctx.field("on").index(i), c, "one of " + String.join(", ", RETRY_CONDITIONS));
+          } else if (!on.contains(c)) {
+            on.add(c);
+          }
+        }
+      } else {
+        on.addAll(protocol == Protocol.GRPC
+            ? List.of("unavailable")
+            : List.of("5xx", "reset", "connect-failure"));
+      }
+      Duration base = RetrySpec.DEFAULT_BACKOFF_BASE;
+      Duration max = null;
+      if (f.containsKey("backoff")) {
+        Ctx bctx = ctx.field("backoff");
+        Map<String, Node> b = mapping(f.get("backoff"), bctx, "base", "max");
+        if (b != null) {
+          base = durationField(b, "base", bctx, Duration.ofMillis(1), Duration.ofMinutes(1), base);
+          if (b.containsKey("max")) {
+            max = duration(b.get("max"), bctx.field("max"), Duration.ofMillis(1), Duration.ofMinutes(10),
+                base.multipliedBy(10));
+            if (max.compareTo(base) < 0) {
+              fail(b.get("max"), bctx.field("max"), formatDuration(max),
+                  "at least backoff.base (" + formatDuration(base) + ")");
+            }
+          }
+        }
+      }
+      return new RetrySpec(attempts, perTry, on, base, max == null ? base.multipliedBy(10) : max);
+    }
+
+    FaultSpec faults(Node node, Ctx ctx) {
+      Map<String, Node> f = mapping(node, ctx, "delay", "abort");
+      if (f == null) {
+        return new FaultSpec(Optional.empty(), Optional.empty());
+      }
+      Optional<Delay> delay = Optional.empty();
+      if (f.containsKey("delay")) {
+        Ctx d = ctx.field("delay");
+        Map<String, Node> g = mapping(f.get("delay"), d, "percent", "fixed");
+        if (g != null) {
+          if (!g.containsKey("fixed")) {
+            fail(f.get("delay"), d.field("fixed"), "missing", DURATION_EXPECTED);
+          }
+          delay = Optional.of(new Delay(percentField(g, "percent", d),
+              durationField(g, "fixed", d, Duration.ofMillis(1), Duration.ofHours(1), Duration.ofMillis(1))));
+        }
+      }
+      Optional<Abort> abort = Optional.empty();
+      if (f.containsKey("abort")) {
+        Ctx a = ctx.field("abort");
+        Map<String, Node> g = mapping(f.get("abort"), a, "percent", "httpStatus", "grpcStatus");
+        if (g != null) {
+          Optional<Integer> http = g.containsKey("httpStatus")
+              ? Optional.of(intField(g, "httpStatus", a, 200, 599, 503))
+              : Optional.empty();
+          Optional<Integer> grpc = g.containsKey("grpcStatus")
+              ? Optional.of(intField(g, "grpcStatus", a, 1, 16, 14))
+              : Optional.empty();
+          if (http.isPresent() == grpc.isPresent()) {
+            fail(f.get("abort"), a, http.isPresent() ? "httpStatus and grpcStatus" : "no status",
+                "exactly one of httpStatus (200..599) and grpcStatus (1..16)");
+          }
+          abort = Optional.of(new Abort(percentField(g, "percent", a), http, grpc));
+        }
+      }
+      return new FaultSpec(delay, abort);
+    }
+
+    RateLimitSpec rateLimit(Node node, Ctx ctx) {
+      Map<String, Node> f = mapping(node, ctx, "requestsPerSecond", "burst");
+      if (f == null) {
+        return new RateLimitSpec(1, 1);
+      }
+      if (!f.containsKey("requestsPerSecond")) {
+        fail(node, ctx.field("requestsPerSecond"), "missing", "1..1000000");
+      }
+      int rps = intField(f, "requestsPerSecond", ctx, 1, 1_000_000, 1);
+      int burst = intField(f, "burst", ctx, 1, 1_000_000, rps);
+      return new RateLimitSpec(rps, burst);
+    }
+
+    AuthorizationSpec authorization(Node node, Ctx ctx) {
+      Map<String, Node> f = mapping(node, ctx, "allow");
+      List<String> allow = new ArrayList<>();
+      if (f == null) {
+        return new AuthorizationSpec(allow);
+      }
+      if (!f.containsKey("allow")) {
+        fail(node, ctx.field("allow"), "missing", "a list of SPIFFE IDs such as spiffe://example.org/service/frontend");
+        return new AuthorizationSpec(allow);
+      }
+      List<Node> items = sequence(f.get("allow"), ctx.field("allow"));
+      for (int i = 0; i < items.size(); i++) {
+        String id = string(items.get(i), ctx.field("allow").index(i), SPIFFE_ID,
+            "a SPIFFE ID such as spiffe://example.org/service/frontend", null);
+        if (id != null) {
+          allow.add(id);
+        }
+      }
+      return new AuthorizationSpec(allow);
+    }
+
+    // ---- generic readers: each reports what it cannot read and returns a fallback ----
+
+    /** The entries of a mapping by key, refusing keys outside {@code allowed} (none: any key). */
+    Map<String, Node> mapping(Node node, Ctx ctx, String... allowed) {
+      if (!(node instanceof MappingNode m)) {
+        fail(node, ctx, describe(node),
+            allowed.length == 0 ? "a mapping" : "a mapping with " + String.join(", ", allowed));
+        return null;
+      }
+      Map<String, Node> out = new LinkedHashMap<>();
+      for (NodeTuple t : m.getValue()) {
+        if (!(t.getKeyNode() instanceof ScalarNode k)) {
+          fail(t.getKeyNode(), ctx, describe(t.getKeyNode()), "a plain key");
+          continue;
+        }
+        String key = k.getValue();
+        if (allowed.length > 0 && !List.of(allowed).contains(key)) {
+          fail(k, ctx.field(key), "unknown field", "one of " + String.join(", ", allowed));
+        } else if (out.containsKey(key)) {
+          fail(k, ctx.field(key), "duplicate key", "each key once");
+        } else {
+          out.put(key, t.getValueNode());
+        }
+      }
+      return out;
+    }
+
+    Map<String, Node> keyNodes(Node node) {
+      Map<String, Node> out = new LinkedHashMap<>();
+      if (node instanceof MappingNode m) {
+        for (NodeTuple t : m.getValue()) {
+          if (t.getKeyNode() instanceof ScalarNode k) {
+            out.putIfAbsent(k.getValue(), k);
+          }
+        }
+      }
+      return out;
+    }
+
+    List<Node> sequence(Node node, Ctx ctx) {
+      if (node instanceof SequenceNode s) {
+        return s.getValue();
+      }
+      fail(node, ctx, describe(node), "a list");
+      return List.of();
+    }
+
+    String scalar(Node node, Ctx ctx) {
+      if (node instanceof ScalarNode s) {
+        return s.getValue();
+      }
+      fail(node, ctx, describe(node), "a single value");
+      return null;
+    }
+
+    String string(Node node, Ctx ctx, Pattern pattern, String expected, String fallback) {
+      String s = scalar(node, ctx);
+      if (s == null) {
+        return fallback;
+      }
+      if (!pattern.matcher(s).matches()) {
+        fail(node, ctx, s.isEmpty() ? "''" : s, expected);
+        return fallback;
+      }
+      return s;
+    }
+
+    int intField(Map<String, Node> f, String name, Ctx ctx, int min, int max, int fallback) {
+      Node node = f.get(name);
+      if (node == null) {
+        return fallback;
+      }
+      String s = scalar(node, ctx.field(name));
+      if (s == null) {
+        return fallback;
+      }
+      String expected = max == Integer.MAX_VALUE ? "an integer >= " + min : min + ".." + max;
+      try {
+        long v = Long.parseLong(s.strip());
+        if (v < min || v > max) {
+          fail(node, ctx.field(name), s, expected);
+          return fallback;
+        }
+        return (int) v;
+      } catch (NumberFormatException e) {
+        fail(node, ctx.field(name), s.isEmpty() ? "''" : s, "an integer in " + expected);
+        return fallback;
+      }
+    }
+
+    double percentField(Map<String, Node> f, String name, Ctx ctx) {
+      Node node = f.get(name);
+      if (node == null) {
+        fail(null, ctx.field(name), "missing", "a percentage in 0..100");
+        return 0;
+      }
+      String s = scalar(node, ctx.field(name));
+      if (s == null) {
+        return 0;
+      }
+      try {
+        double v = Double.parseDouble(s.strip().replace("%", ""));
+        if (!(v >= 0 && v <= 100)) {
+          fail(node, ctx.field(name), s, "0..100");
+          return 0;
+        }
+        return v;
+      } catch (NumberFormatException e) {
+        fail(node, ctx.field(name), s, "a percentage in 0..100");
+        return 0;
+      }
+    }
+
+    Duration durationField(Map<String, Node> f, String name, Ctx ctx, Duration min, Duration max,
+        Duration fallback) {
+      Node node = f.get(name);
+      return node == null ? fallback : duration(node, ctx.field(name), min, max, fallback);
+    }
+
+    Duration duration(Node node, Ctx ctx, Duration min, Duration max, Duration fallback) {
+      String s = scalar(node, ctx);
+      if (s == null) {
+        return fallback;
+      }
+      Optional<Duration> d = parseDuration(s);
+      if (d.isEmpty()) {
+        fail(node, ctx, s.isEmpty() ? "''" : s, DURATION_EXPECTED);
+        return fallback;
+      }
+      if (d.get().compareTo(min) < 0 || d.get().compareTo(max) > 0) {
+        fail(node, ctx, s, formatDuration(min) + ".." + formatDuration(max));
+        return fallback;
+      }
+      return d.get();
+    }
+
+    <E extends Enum<E>> E enumValue(Node node, Ctx ctx, Class<E> type, E fallback) {
+      String s = scalar(node, ctx);
+      if (s == null) {
+        return fallback;
+      }
+      for (E e : type.getEnumConstants()) {
+        if (e.name().equalsIgnoreCase(s.strip())) {
+          return e;
+        }
+      }
+      Function<E, String> spell = e -> e.name().toLowerCase(Locale.ROOT);
+      fail(node, ctx, s.isEmpty() ? "''" : s, "one of "
+          + String.join(", ", java.util.Arrays.stream(type.getEnumConstants()).map(spell).toList()));
+      return fallback;
+    }
+
+    private static String describe(Node node) {
+      if (node == null) {
+        return "nothing";
+      } else if (node instanceof MappingNode) {
+        return "a mapping";
+      } else if (node instanceof SequenceNode) {
+        return "a list";
+      }
+      String v = ((ScalarNode) node).getValue();
+      return v.isEmpty() ? "an empty value" : v;
+    }
+  }
+}

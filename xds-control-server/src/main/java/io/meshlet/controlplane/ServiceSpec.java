@@ -1,0 +1,75 @@
+package io.meshlet.controlplane;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * One service of the mesh: its instances, subsets, load balancing, limits and routes.
+ *
+ * @param name the logical name callers use ({@code xds:///name}, {@code http://name/})
+ * @param protocol what the service speaks
+ * @param endpoints statically known instances; more may register at runtime
+ * @param subsets named label selectors over the endpoints, e.g. {@code v1 -> {version: v1}}
+ * @param loadBalancing how an instance is picked within a cluster
+ * @param hashHeader for {@link LoadBalancing#RING_HASH}: the request header hashed, if any
+ * @param circuitBreaker limits on concurrent requests to one cluster, if any
+ * @param outlierDetection ejection of failing instances, if any
+ * @param routes ordered routes; the first match wins
+ * @param authorization who may call this service, if restricted
+ */
+public record ServiceSpec(
+    String name,
+    Protocol protocol,
+    List<EndpointSpec> endpoints,
+    Map<String, Map<String, String>> subsets,
+    LoadBalancing loadBalancing,
+    Optional<String> hashHeader,
+    Optional<CircuitBreakerSpec> circuitBreaker,
+    Optional<OutlierDetectionSpec> outlierDetection,
+    List<RouteSpec> routes,
+    Optional<AuthorizationSpec> authorization) {
+
+  /** The protocol a service speaks. */
+  public enum Protocol {
+    HTTP,
+    GRPC
+  }
+
+  /** How an instance is picked within a cluster (Envoy's {@code lb_policy}). */
+  public enum LoadBalancing {
+    ROUND_ROBIN,
+    LEAST_REQUEST,
+    RING_HASH,
+    RANDOM
+  }
+
+  public ServiceSpec {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(protocol, "protocol");
+    Objects.requireNonNull(loadBalancing, "loadBalancing");
+    Objects.requireNonNull(hashHeader, "hashHeader");
+    Objects.requireNonNull(circuitBreaker, "circuitBreaker");
+    Objects.requireNonNull(outlierDetection, "outlierDetection");
+    Objects.requireNonNull(authorization, "authorization");
+    endpoints = List.copyOf(endpoints);
+    LinkedHashMap<String, Map<String, String>> copy = new LinkedHashMap<>();
+    subsets.forEach((k, v) -> copy.put(k, Collections.unmodifiableMap(new LinkedHashMap<>(v))));
+    subsets = Collections.unmodifiableMap(copy);
+    routes = List.copyOf(routes);
+  }
+
+  /** The endpoints whose labels include every label of the named subset. */
+  public List<EndpointSpec> endpointsOf(String subset) {
+    Map<String, String> selector = subsets.get(subset);
+    if (selector == null) {
+      throw new IllegalArgumentException("service '" + name + "' has no subset '" + subset + "'");
+    }
+    return endpoints.stream()
+        .filter(e -> e.labels().entrySet().containsAll(selector.entrySet()))
+        .toList();
+  }
+}

@@ -1,0 +1,170 @@
+package io.meshlet.controlplane.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.meshlet.controlplane.Violation;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin HTTP API: {@code /healthz}, {@code /config}, {@code /clients}, {@code /metrics}
+ * and a page at {@code /} that shows the same.
+ */
+public final class AdminServer implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final HttpServer server;
+  private final ExecutorService executor;
+  private final MeshState state;
+  private final ClientRegistry clients;
+  private final ServerMetrics metrics;
+
+  public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients,
+      ServerMetrics metrics) throws IOException {
+    this.state = state;
+    this.clients = clients;
+    this.metrics = metrics;
+    this.server = HttpServer.create(address, 64);
+    this.executor = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "meshlet-admin");
+      t.setDaemon(true);
+      return t;
+    });
+    server.setExecutor(executor);
+    server.createContext("/", this::handle);
+  }
+
+  public void start() {
+    server.start();
+  }
+
+  /** The bound port. */
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+
+  private void handle(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String path = exchange.getRequestURI().getPath();
+      if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
+        exchange.getResponseHeaders().set("Allow", "GET, HEAD");
+        json(exchange, 405, Map.of("error", exchange.getRequestMethod() + " " + path
+            + " is not supported (expected: GET)"));
+        return;
+      }
+      switch (path) {
+        case "/healthz" -> healthz(exchange);
+        case "/config" -> json(exchange, 200, config());
+        case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
+        case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
+        case "/", "/index.html" -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(
+            state, clients.clients()));
+        default -> json(exchange, 404, Map.of("error", "no such endpoint: " + path
+            + " (expected: /healthz, /config, /clients, /metrics or /)"));
+      }
+    } catch (RuntimeException e) {
+      log.error("admin request {} failed", exchange.getRequestURI(), e);
+    }
+  }
+
+  private void healthz(HttpExchange exchange) throws IOException {
+    Map<String, Object> body = new LinkedHashMap<>();
+    var served = state.served();
+    body.put("status", served.isPresent() ? "serving" : "starting");
+    served.ifPresent(s -> body.put("version", s.version()));
+    body.put("connectedClients", clients.connected());
+    json(exchange, served.isPresent() ? 200 : 503, body);
+  }
+
+  Map<String, Object> config() {
+    Map<String, Object> body = new LinkedHashMap<>();
+    state.served().ifPresentOrElse(s -> {
+      body.put("version", s.version());
+      body.put("source", s.source());
+      body.put("loadedAt", s.at().toString());
+      body.put("resourceVersions", Map.of(
+          "Listener", s.resources().listenersVersion(),
+          "RouteConfiguration", s.resources().routesVersion(),
+          "Cluster", s.resources().clustersVersion(),
+          "ClusterLoadAssignment", s.resources().endpointsVersion()));
+      body.put("intent", IntentTree.of(s.config()));
+    }, () -> body.put("version", null));
+    body.put("lastRefused", state.lastRefusal().map(r -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("source", r.source());
+      m.put("at", r.at().toString());
+      m.put("errors", r.violations().stream().map(Violation::toString).toList());
+      return m;
+    }).orElse(null));
+    return body;
+  }
+
+  List<Map<String, Object>> clientList() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ClientRegistry.ClientView c : clients.clients()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("nodeId", c.nodeId());
+      m.put("cluster", c.cluster());
+      m.put("stream", c.streamId());
+      m.put("protocol", c.protocol());
+      m.put("connectedAt", c.connectedAt().toString());
+      Map<String, Object> resources = new LinkedHashMap<>();
+      c.resources().forEach((type, t) -> {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("subscribed", t.subscribed());
+        r.put("sentVersion", t.sentVersion());
+        r.put("ackedVersion", t.ackedVersion());
+        r.put("lastNack", t.lastNack().map(n -> Map.of(
+            "version", n.version(), "message", n.message(), "at", n.at().toString())).orElse(null));
+        resources.put(type, r);
+      });
+      m.put("resources", resources);
+      out.add(m);
+    }
+    return out;
+  }
+
+  private static void json(HttpExchange exchange, int status, Object body) throws IOException {
+    String text;
+    try {
+      text = JSON.writeValueAsString(body) + "\n";
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    send(exchange, status, "application/json", text);
+  }
+
+  private static void send(HttpExchange exchange, int status, String type, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", type);
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    boolean head = exchange.getRequestMethod().equals("HEAD");
+    exchange.sendResponseHeaders(status, head ? -1 : bytes.length);
+    if (!head) {
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(bytes);
+      }
+    }
+  }
+}

@@ -1,0 +1,260 @@
+package io.meshlet.controlplane.internal;
+
+import io.envoyproxy.controlplane.server.DiscoveryServerCallbacks;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps track of every connected xDS stream: who the client is, what it subscribed to, and which
+ * version of each resource type it ACKed or NACKed (and why). The source of {@code /clients}.
+ *
+ * <p>Thread-safe: java-control-plane calls it from gRPC threads; each stream's state is guarded
+ * by its own lock.
+ */
+public final class ClientRegistry implements DiscoveryServerCallbacks {
+
+  private static final Logger log = LoggerFactory.getLogger(ClientRegistry.class);
+  private static final int MAX_PENDING_NONCES = 64;
+
+  private final Map<Long, StreamState> streams = new ConcurrentHashMap<>();
+  private final ServerMetrics metrics;
+  private final Clock clock;
+
+  public ClientRegistry(ServerMetrics metrics, Clock clock) {
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  /** What {@code /clients} shows of one type on one stream. */
+  public record TypeView(
+      List<String> subscribed,
+      String sentVersion,
+      String ackedVersion,
+      Optional<Nack> lastNack) {}
+
+  /** A rejected response: the version the client refused and the reason it gave. */
+  public record Nack(String version, String message, Instant at) {}
+
+  /** What {@code /clients} shows of one connected stream. */
+  public record ClientView(
+      long streamId,
+      String nodeId,
+      String cluster,
+      String protocol,
+      Instant connectedAt,
+      Map<String, TypeView> resources) {}
+
+  /** A view of every connected client, oldest stream first. */
+  public List<ClientView> clients() {
+    List<ClientView> out = new ArrayList<>();
+    for (StreamState s : streams.values()) {
+      out.add(s.view());
+    }
+    out.sort(Comparator.comparingLong(ClientView::streamId));
+    return out;
+  }
+
+  /** Connected streams now. */
+  public int connected() {
+    return streams.size();
+  }
+
+  @Override
+  public void onStreamOpen(long streamId, String typeUrl) {
+    streams.put(streamId, new StreamState(streamId, clock.instant()));
+    metrics.streamOpened();
+  }
+
+  @Override
+  public void onStreamClose(long streamId, String typeUrl) {
+    closed(streamId, null);
+  }
+
+  @Override
+  public void onStreamCloseWithError(long streamId, String typeUrl, Throwable error) {
+    closed(streamId, error);
+  }
+
+  private void closed(long streamId, Throwable error) {
+    StreamState s = streams.remove(streamId);
+    if (s != null) {
+      if (error == null) {
+        log.info("[{}] xDS stream {} closed", s.nodeId, streamId);
+      } else {
+        log.info("[{}] xDS stream {} ended: {}", s.nodeId, streamId, error.toString());
+      }
+    }
+  }
+
+  @Override
+  public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
+    StreamState s = streams.get(streamId);
+    if (s == null) {
+      return;
+    }
+    String type = shortType(request.getTypeUrl());
+    synchronized (s) {
+      s.protocol = "sotw";
+      s.noteNode(request.hasNode() ? request.getNode() : null);
+      TypeState t = s.type(type);
+      t.subscribed = List.copyOf(request.getResourceNamesList());
+      if (request.getResponseNonce().isEmpty()) {
+        // The first request of a type on this stream; a reconnecting client names what it has.
+        if (!request.getVersionInfo().isEmpty()) {
+          t.ackedVersion = request.getVersionInfo();
+        }
+        return;
+      }
+      String sent = t.nonces.remove(request.getResponseNonce());
+      if (request.hasErrorDetail()) {
+        nack(s, type, t, sent != null ? sent : "(unknown)", request.getErrorDetail().getMessage());
+      } else {
+        t.ackedVersion = request.getVersionInfo();
+      }
+    }
+  }
+
+  @Override
+  public void onV3StreamResponse(long streamId, DiscoveryRequest request, DiscoveryResponse response) {
+    metrics.pushed();
+    StreamState s = streams.get(streamId);
+    if (s == null) {
+      return;
+    }
+    synchronized (s) {
+      TypeState t = s.type(shortType(response.getTypeUrl()));
+      t.sentVersion = response.getVersionInfo();
+      t.remember(response.getNonce(), response.getVersionInfo());
+    }
+  }
+
+  @Override
+  public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
+    StreamState s = streams.get(streamId);
+    if (s == null) {
+      return;
+    }
+    String type = shortType(request.getTypeUrl());
+    synchronized (s) {
+      s.protocol = "delta";
+      s.noteNode(request.hasNode() ? request.getNode() : null);
+      TypeState t = s.type(type);
+      List<String> subscribed = new ArrayList<>(t.subscribed);
+      subscribed.removeAll(request.getResourceNamesUnsubscribeList());
+      for (String name : request.getResourceNamesSubscribeList()) {
+        if (!subscribed.contains(name)) {
+          subscribed.add(name);
+        }
+      }
+      t.subscribed = List.copyOf(subscribed);
+      if (request.getResponseNonce().isEmpty()) {
+        return;
+      }
+      String sent = t.nonces.remove(request.getResponseNonce());
+      if (request.hasErrorDetail()) {
+        nack(s, type, t, sent != null ? sent : "(unknown)", request.getErrorDetail().getMessage());
+      } else if (sent != null) {
+        t.ackedVersion = sent;
+      }
+    }
+  }
+
+  @Override
+  public void onV3StreamDeltaResponse(long streamId, DeltaDiscoveryRequest request,
+      DeltaDiscoveryResponse response) {
+    metrics.pushed();
+    StreamState s = streams.get(streamId);
+    if (s == null) {
+      return;
+    }
+    synchronized (s) {
+      TypeState t = s.type(shortType(response.getTypeUrl()));
+      t.sentVersion = response.getSystemVersionInfo();
+      t.remember(response.getNonce(), response.getSystemVersionInfo());
+    }
+  }
+
+  private void nack(StreamState s, String type, TypeState t, String version, String message) {
+    t.lastNack = new Nack(version, message, clock.instant());
+    metrics.nacked();
+    log.warn("[{}] NACK of {} version {}: {}", s.nodeId, type, version, message);
+  }
+
+  /** {@code type.googleapis.com/envoy.config.cluster.v3.Cluster} -> {@code Cluster}. */
+  static String shortType(String typeUrl) {
+    int dot = typeUrl.lastIndexOf('.');
+    return dot >= 0 ? typeUrl.substring(dot + 1) : typeUrl;
+  }
+
+  private static final class StreamState {
+    final long streamId;
+    final Instant connectedAt;
+    String nodeId = "(unknown)";
+    String cluster = "";
+    String protocol = "";
+    boolean announced;
+    final Map<String, TypeState> types = new TreeMap<>();
+
+    StreamState(long streamId, Instant connectedAt) {
+      this.streamId = streamId;
+      this.connectedAt = connectedAt;
+    }
+
+    void noteNode(Node node) {
+      if (node == null) {
+        return;
+      }
+      nodeId = node.getId().isEmpty() ? "(empty)" : node.getId();
+      cluster = node.getCluster();
+      if (!announced) {
+        announced = true;
+        log.info("[{}] xDS client connected (stream {}, {}, cluster '{}', user agent {} {})",
+            nodeId, streamId, protocol, cluster, node.getUserAgentName(), node.getUserAgentVersion());
+      }
+    }
+
+    TypeState type(String name) {
+      return types.computeIfAbsent(name, k -> new TypeState());
+    }
+
+    synchronized ClientView view() {
+      Map<String, TypeView> resources = new LinkedHashMap<>();
+      types.forEach((k, t) -> resources.put(k,
+          new TypeView(t.subscribed, t.sentVersion, t.ackedVersion, Optional.ofNullable(t.lastNack))));
+      return new ClientView(streamId, nodeId, cluster, protocol, connectedAt, resources);
+    }
+  }
+
+  private static final class TypeState {
+    List<String> subscribed = List.of();
+    String sentVersion = "";
+    String ackedVersion = "";
+    Nack lastNack;
+    /** Nonces of responses not yet answered, to tell which version a NACK refers to. */
+    final LinkedHashMap<String, String> nonces = new LinkedHashMap<>() {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
+        return size() > MAX_PENDING_NONCES;
+      }
+    };
+
+    void remember(String nonce, String version) {
+      nonces.put(nonce, version);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+package io.meshlet.controlplane.internal;
+
+import io.envoyproxy.controlplane.cache.v3.Snapshot;
+import io.envoyproxy.controlplane.cache.v3.SimpleCache;
+import io.meshlet.controlplane.MeshConfig;
+import io.meshlet.controlplane.Violation;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The intent being served and the last one refused. Every accepted config is translated and
+ * published to java-control-plane's cache as one snapshot for all clients.
+ *
+ * <p>Thread-safe: changes are serialized; readers see immutable {@link Served} values.
+ */
+public final class MeshState {
+
+  private static final Logger log = LoggerFactory.getLogger(MeshState.class);
+
+  /** The snapshot group every client belongs to: all clients get the mesh-wide view. */
+  public static final String GROUP = "mesh";
+
+  /** What is served now. */
+  public record Served(MeshConfig config, XdsResources resources, String source, Instant at) {
+    public String version() {
+      return resources.version();
+    }
+  }
+
+  /** A config that was refused, and why. */
+  public record Refusal(String source, List<Violation> violations, Instant at) {
+    public Refusal {
+      violations = List.copyOf(violations);
+    }
+  }
+
+  private final SimpleCache<String> cache;
+  private final ServerMetrics metrics;
+  private final Clock clock;
+  private volatile Served served;
+  private volatile Refusal lastRefusal;
+
+  public MeshState(SimpleCache<String> cache, ServerMetrics metrics, Clock clock) {
+    this.cache = cache;
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  /**
+   * Serves a validated config. A config that translates to what is already served changes
+   * nothing and returns false.
+   */
+  public synchronized boolean apply(MeshConfig config, String source) {
+    XdsResources resources = XdsTranslator.translate(config);
+    // A failure here is a translator bug, not a user error: the last good snapshot stays.
+    resources.ensureConsistent();
+    Snapshot snapshot = resources.toSnapshot();
+    Served previous = served;
+    if (previous != null && previous.version().equals(resources.version())) {
+      log.info("config from {} is unchanged (version {})", source, resources.version());
+      served = new Served(config, resources, source, previous.at());
+      return false;
+    }
+    cache.setSnapshot(GROUP, snapshot);
+    served = new Served(config, resources, source, clock.instant());
+    metrics.reloaded();
+    log.info("serving config version {} from {}: {} services, {} clusters (was {})",
+        resources.version(), source, config.services().size(), resources.clusters().size(),
+        previous == null ? "nothing" : previous.version());
+    return true;
+  }
+
+  /** Records a refused config; what is served stays as it is. */
+  public synchronized void refuse(String source, List<Violation> violations) {
+    lastRefusal = new Refusal(source, violations, clock.instant());
+    metrics.refused();
+    Served current = served;
+    log.warn("refused config from {} ({} errors); still serving version {}:\n  {}",
+        source, violations.size(), current == null ? "none" : current.version(),
+        String.join("\n  ", violations.stream().map(Violation::toString).toList()));
+  }
+
+  /** The config served now, if any. */
+  public Optional<Served> served() {
+    return Optional.ofNullable(served);
+  }
+
+  /** The last refused config, if any. */
+  public Optional<Refusal> lastRefusal() {
+    return Optional.ofNullable(lastRefusal);
+  }
+}

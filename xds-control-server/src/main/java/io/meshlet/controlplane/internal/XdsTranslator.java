@@ -1,0 +1,350 @@
+package io.meshlet.controlplane.internal;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.UInt32Value;
+import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.cluster.v3.LoadBalancingPolicy;
+import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
+import io.envoyproxy.envoy.config.core.v3.ApiVersion;
+import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.HealthStatus;
+import io.envoyproxy.envoy.config.core.v3.Locality;
+import io.envoyproxy.envoy.config.core.v3.Metadata;
+import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
+import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
+import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.core.v3.TypedExtensionConfig;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import io.envoyproxy.envoy.config.listener.v3.ApiListener;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.FilterConfig;
+import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import io.envoyproxy.envoy.config.route.v3.RouteAction;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import io.envoyproxy.envoy.config.route.v3.WeightedCluster;
+import io.envoyproxy.envoy.extensions.filters.common.fault.v3.FaultDelay;
+import io.envoyproxy.envoy.extensions.filters.http.fault.v3.FaultAbort;
+import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
+import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
+import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.random.v3.Random;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin;
+import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
+import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
+import io.envoyproxy.envoy.type.v3.FractionalPercent;
+import io.envoyproxy.envoy.type.v3.TokenBucket;
+import io.meshlet.controlplane.CircuitBreakerSpec;
+import io.meshlet.controlplane.EndpointSpec;
+import io.meshlet.controlplane.FaultSpec;
+import io.meshlet.controlplane.MeshConfig;
+import io.meshlet.controlplane.OutlierDetectionSpec;
+import io.meshlet.controlplane.RateLimitSpec;
+import io.meshlet.controlplane.RetrySpec;
+import io.meshlet.controlplane.RouteMatch;
+import io.meshlet.controlplane.RouteSpec;
+import io.meshlet.controlplane.ServiceSpec;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Translates the mesh intent into Envoy v3 resources that both a stock gRPC xDS client and
+ * Meshlet's own policy engine obey.
+ *
+ * <p>Per service {@code s}: a listener {@code s} (an API listener, so {@code xds:///s} works),
+ * a route configuration {@code s}, an EDS cluster {@code s} with every endpoint and one cluster
+ * {@code s/<subset>} per subset, each with its endpoint assignment. Where grpc-java and Envoy
+ * read different fields for one meaning (a route timeout), both are set.
+ *
+ * <p>Pure and deterministic: the same intent always gives byte-identical resources.
+ */
+public final class XdsTranslator {
+
+  /** The name of Envoy's HTTP fault filter. */
+  public static final String FAULT_FILTER = "envoy.filters.http.fault";
+  /** The name of Envoy's local rate limit filter. */
+  public static final String RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
+  /** The name of Envoy's router filter. */
+  public static final String ROUTER_FILTER = "envoy.filters.http.router";
+  /** Endpoint metadata namespace holding an endpoint's labels, as Envoy's subset LB reads them. */
+  public static final String LABELS_METADATA = "envoy.lb";
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(1);
+
+  private XdsTranslator() {}
+
+  /** The cluster holding every endpoint of a service. */
+  public static String clusterName(String service) {
+    return service;
+  }
+
+  /** The cluster holding the endpoints of one subset of a service. */
+  public static String clusterName(String service, String subset) {
+    return service + "/" + subset;
+  }
+
+  /** Translates the whole mesh. */
+  public static XdsResources translate(MeshConfig mesh) {
+    List<Listener> listeners = new ArrayList<>();
+    List<RouteConfiguration> routes = new ArrayList<>();
+    List<Cluster> clusters = new ArrayList<>();
+    List<ClusterLoadAssignment> assignments = new ArrayList<>();
+    for (ServiceSpec service : mesh.services().values()) {
+      listeners.add(listener(service));
+      routes.add(routeConfiguration(service));
+      clusters.add(cluster(service, clusterName(service.name())));
+      assignments.add(assignment(clusterName(service.name()), service.endpoints()));
+      for (String subset : service.subsets().keySet()) {
+        String name = clusterName(service.name(), subset);
+        clusters.add(cluster(service, name));
+        assignments.add(assignment(name, service.endpointsOf(subset)));
+      }
+    }
+    return XdsResources.of(listeners, routes, clusters, assignments);
+  }
+
+  static Listener listener(ServiceSpec service) {
+    HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
+        .setStatPrefix(service.name())
+        .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(ads()));
+    boolean faults = service.routes().stream().anyMatch(r -> r.faults().isPresent());
+    boolean rateLimits = service.routes().stream().anyMatch(r -> r.rateLimit().isPresent());
+    if (faults) {
+      hcm.addHttpFilters(HttpFilter.newBuilder().setName(FAULT_FILTER)
+          .setTypedConfig(Any.pack(HTTPFault.getDefaultInstance())));
+    }
+    if (rateLimits) {
+      // grpc-java has no local rate limit filter: optional, so it skips it instead of NACKing.
+      // Meshlet's own clients enforce it.
+      hcm.addHttpFilters(HttpFilter.newBuilder().setName(RATE_LIMIT_FILTER).setIsOptional(true)
+          .setTypedConfig(Any.pack(LocalRateLimit.newBuilder().setStatPrefix(service.name()).build())));
+    }
+    hcm.addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER)
+        .setTypedConfig(Any.pack(Router.getDefaultInstance())));
+    return Listener.newBuilder()
+        .setName(service.name())
+        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm.build())))
+        .build();
+  }
+
+  static RouteConfiguration routeConfiguration(ServiceSpec service) {
+    VirtualHost.Builder host = VirtualHost.newBuilder().setName(service.name()).addDomains("*");
+    for (RouteSpec spec : service.routes()) {
+      host.addRoutes(route(service, spec));
+    }
+    return RouteConfiguration.newBuilder().setName(service.name()).addVirtualHosts(host).build();
+  }
+
+  static Route route(ServiceSpec service, RouteSpec spec) {
+    RouteAction.Builder action = RouteAction.newBuilder();
+    List<RouteSpec.WeightedTarget> targets = spec.to().stream().filter(t -> t.weight() > 0).toList();
+    if (targets.size() == 1) {
+      action.setCluster(targetCluster(service, targets.get(0)));
+    } else {
+      WeightedCluster.Builder weighted = WeightedCluster.newBuilder();
+      for (RouteSpec.WeightedTarget t : targets) {
+        weighted.addClusters(WeightedCluster.ClusterWeight.newBuilder()
+            .setName(targetCluster(service, t))
+            .setWeight(UInt32Value.of(t.weight())));
+      }
+      action.setWeightedClusters(weighted);
+    }
+    // Envoy reads 'timeout' (0 = none); grpc-java reads max_stream_duration. Set both.
+    Duration timeout = spec.timeout().orElse(Duration.ZERO);
+    action.setTimeout(duration(timeout));
+    spec.timeout().ifPresent(t -> action.setMaxStreamDuration(
+        RouteAction.MaxStreamDuration.newBuilder().setMaxStreamDuration(duration(t))));
+    spec.retries().ifPresent(r -> action.setRetryPolicy(retryPolicy(r)));
+    service.hashHeader().ifPresent(h -> action.addHashPolicy(RouteAction.HashPolicy.newBuilder()
+        .setHeader(RouteAction.HashPolicy.Header.newBuilder().setHeaderName(h))));
+
+    Route.Builder route = Route.newBuilder().setMatch(match(spec.match())).setRoute(action);
+    spec.faults().ifPresent(f -> route.putTypedPerFilterConfig(FAULT_FILTER, Any.pack(fault(f))));
+    spec.rateLimit().ifPresent(l -> route.putTypedPerFilterConfig(RATE_LIMIT_FILTER,
+        Any.pack(FilterConfig.newBuilder().setIsOptional(true)
+            .setConfig(Any.pack(rateLimit(service.name(), l))).build())));
+    return route.build();
+  }
+
+  private static String targetCluster(ServiceSpec service, RouteSpec.WeightedTarget target) {
+    return target.subset()
+        .map(s -> clusterName(service.name(), s))
+        .orElse(clusterName(service.name()));
+  }
+
+  static io.envoyproxy.envoy.config.route.v3.RouteMatch match(RouteMatch match) {
+    io.envoyproxy.envoy.config.route.v3.RouteMatch.Builder b =
+        io.envoyproxy.envoy.config.route.v3.RouteMatch.newBuilder();
+    switch (match.path().kind()) {
+      case PREFIX -> b.setPrefix(match.path().value());
+      case EXACT -> b.setPath(match.path().value());
+      case REGEX -> b.setSafeRegex(RegexMatcher.newBuilder().setRegex(match.path().value()));
+    }
+    for (RouteMatch.HeaderMatch h : match.headers()) {
+      HeaderMatcher.Builder hm = HeaderMatcher.newBuilder().setName(h.name());
+      switch (h.kind()) {
+        case EXACT -> hm.setStringMatch(StringMatcher.newBuilder().setExact(h.value()));
+        case REGEX -> hm.setStringMatch(StringMatcher.newBuilder()
+            .setSafeRegex(RegexMatcher.newBuilder().setRegex(h.value())));
+        case PRESENT -> hm.setPresentMatch(true);
+      }
+      b.addHeaders(hm);
+    }
+    return b.build();
+  }
+
+  static RetryPolicy retryPolicy(RetrySpec spec) {
+    RetryPolicy.Builder b = RetryPolicy.newBuilder()
+        .setRetryOn(String.join(",", spec.on()))
+        .setNumRetries(UInt32Value.of(spec.attempts()))
+        .setRetryBackOff(RetryPolicy.RetryBackOff.newBuilder()
+            .setBaseInterval(duration(spec.backoffBase()))
+            .setMaxInterval(duration(spec.backoffMax())));
+    spec.perTryTimeout().ifPresent(t -> b.setPerTryTimeout(duration(t)));
+    return b.build();
+  }
+
+  static HTTPFault fault(FaultSpec spec) {
+    HTTPFault.Builder b = HTTPFault.newBuilder();
+    spec.delay().ifPresent(d -> b.setDelay(FaultDelay.newBuilder()
+        .setFixedDelay(duration(d.fixed()))
+        .setPercentage(percent(d.percent()))));
+    spec.abort().ifPresent(a -> {
+      FaultAbort.Builder abort = FaultAbort.newBuilder().setPercentage(percent(a.percent()));
+      a.httpStatus().ifPresent(abort::setHttpStatus);
+      a.grpcStatus().ifPresent(abort::setGrpcStatus);
+      b.setAbort(abort);
+    });
+    return b.build();
+  }
+
+  static LocalRateLimit rateLimit(String service, RateLimitSpec spec) {
+    FractionalPercent all = FractionalPercent.newBuilder()
+        .setNumerator(100).setDenominator(FractionalPercent.DenominatorType.HUNDRED).build();
+    return LocalRateLimit.newBuilder()
+        .setStatPrefix(service)
+        .setTokenBucket(TokenBucket.newBuilder()
+            .setMaxTokens(spec.burst())
+            .setTokensPerFill(UInt32Value.of(spec.requestsPerSecond()))
+            .setFillInterval(duration(Duration.ofSeconds(1))))
+        .setFilterEnabled(RuntimeFractionalPercent.newBuilder().setDefaultValue(all))
+        .setFilterEnforced(RuntimeFractionalPercent.newBuilder().setDefaultValue(all))
+        .build();
+  }
+
+  static Cluster cluster(ServiceSpec service, String name) {
+    Cluster.Builder b = Cluster.newBuilder()
+        .setName(name)
+        .setType(Cluster.DiscoveryType.EDS)
+        .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ads()).setServiceName(name))
+        .setConnectTimeout(duration(CONNECT_TIMEOUT));
+    switch (service.loadBalancing()) {
+      case ROUND_ROBIN -> b.setLbPolicy(Cluster.LbPolicy.ROUND_ROBIN);
+      case LEAST_REQUEST -> b.setLbPolicy(Cluster.LbPolicy.LEAST_REQUEST);
+      case RING_HASH -> b.setLbPolicy(Cluster.LbPolicy.RING_HASH)
+          .setRingHashLbConfig(Cluster.RingHashLbConfig.newBuilder()
+              .setMinimumRingSize(com.google.protobuf.UInt64Value.of(1024))
+              .setHashFunction(Cluster.RingHashLbConfig.HashFunction.XX_HASH));
+      // Clients pick the first policy they support: grpc-java has no random policy and
+      // falls back to round robin; Meshlet's engine honours random.
+      case RANDOM -> b.setLoadBalancingPolicy(LoadBalancingPolicy.newBuilder()
+          .addPolicies(lbPolicy("envoy.load_balancing_policies.random", Any.pack(Random.getDefaultInstance())))
+          .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin",
+              Any.pack(RoundRobin.getDefaultInstance()))));
+    }
+    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb)));
+    service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
+    return b.build();
+  }
+
+  private static LoadBalancingPolicy.Policy lbPolicy(String name, Any config) {
+    return LoadBalancingPolicy.Policy.newBuilder()
+        .setTypedExtensionConfig(TypedExtensionConfig.newBuilder().setName(name).setTypedConfig(config))
+        .build();
+  }
+
+  static CircuitBreakers circuitBreakers(CircuitBreakerSpec spec) {
+    return CircuitBreakers.newBuilder()
+        .addThresholds(CircuitBreakers.Thresholds.newBuilder()
+            .setPriority(RoutingPriority.DEFAULT)
+            .setMaxRequests(UInt32Value.of(spec.maxRequests()))
+            .setMaxPendingRequests(UInt32Value.of(spec.maxPendingRequests()))
+            .setMaxRetries(UInt32Value.of(spec.maxRetries())))
+        .build();
+  }
+
+  static OutlierDetection outlierDetection(OutlierDetectionSpec spec) {
+    OutlierDetection.Builder b = OutlierDetection.newBuilder()
+        .setConsecutive5Xx(UInt32Value.of(spec.consecutive5xx()))
+        .setEnforcingConsecutive5Xx(UInt32Value.of(100))
+        .setInterval(duration(spec.interval()))
+        .setBaseEjectionTime(duration(spec.baseEjectionTime()))
+        .setMaxEjectionPercent(UInt32Value.of(spec.maxEjectionPercent()))
+        // Envoy enables success-rate ejection by default; the intent does not ask for it.
+        .setEnforcingSuccessRate(UInt32Value.of(0));
+    spec.failurePercentage().ifPresent(fp -> b
+        .setFailurePercentageThreshold(UInt32Value.of(fp.threshold()))
+        .setFailurePercentageMinimumHosts(UInt32Value.of(fp.minimumHosts()))
+        .setFailurePercentageRequestVolume(UInt32Value.of(fp.requestVolume()))
+        .setEnforcingFailurePercentage(UInt32Value.of(100)));
+    return b.build();
+  }
+
+  static ClusterLoadAssignment assignment(String cluster, List<EndpointSpec> endpoints) {
+    ClusterLoadAssignment.Builder b = ClusterLoadAssignment.newBuilder().setClusterName(cluster);
+    if (endpoints.isEmpty()) {
+      return b.build();
+    }
+    LocalityLbEndpoints.Builder locality = LocalityLbEndpoints.newBuilder()
+        .setLocality(Locality.getDefaultInstance())
+        // grpc-java ignores a locality without a weight.
+        .setLoadBalancingWeight(UInt32Value.of(1));
+    for (EndpointSpec e : endpoints) {
+      LbEndpoint.Builder lb = LbEndpoint.newBuilder()
+          .setHealthStatus(HealthStatus.HEALTHY)
+          .setEndpoint(Endpoint.newBuilder().setAddress(
+              io.envoyproxy.envoy.config.core.v3.Address.newBuilder().setSocketAddress(
+                  SocketAddress.newBuilder().setAddress(e.host()).setPortValue(e.port()))));
+      if (!e.labels().isEmpty()) {
+        com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
+        e.labels().forEach((k, v) ->
+            labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
+        lb.setMetadata(Metadata.newBuilder().putFilterMetadata(LABELS_METADATA, labels.build()));
+      }
+      locality.addLbEndpoints(lb);
+    }
+    return b.addEndpoints(locality).build();
+  }
+
+  static ConfigSource ads() {
+    return ConfigSource.newBuilder()
+        .setAds(AggregatedConfigSource.getDefaultInstance())
+        .setResourceApiVersion(ApiVersion.V3)
+        .build();
+  }
+
+  static FractionalPercent percent(double percent) {
+    return FractionalPercent.newBuilder()
+        .setNumerator((int) Math.round(percent * 10_000))
+        .setDenominator(FractionalPercent.DenominatorType.MILLION)
+        .build();
+  }
+
+  static com.google.protobuf.Duration duration(Duration d) {
+    return com.google.protobuf.Duration.newBuilder()
+        .setSeconds(d.getSeconds())
+        .setNanos(d.getNano())
+        .build();
+  }
+}
