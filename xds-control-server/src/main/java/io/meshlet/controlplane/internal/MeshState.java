@@ -65,6 +65,7 @@ public final class MeshState {
       served = new Served(config, resources, source, previous.at());
       return false;
     }
+    warnAboutUnenforced(config);
     cache.setSnapshot(GROUP, snapshot);
     served = new Served(config, resources, source, clock.instant());
     metrics.reloaded();
@@ -72,6 +73,17 @@ public final class MeshState {
         resources.version(), source, config.services().size(), resources.clusters().size(),
         previous == null ? "nothing" : previous.version());
     return true;
+  }
+
+  private static void warnAboutUnenforced(MeshConfig config) {
+    if (config.mtls().mode() != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+      log.warn("mtls.mode is {} but this control server does not issue certificates yet: "
+          + "traffic stays plaintext", config.mtls().mode().name().toLowerCase(java.util.Locale.ROOT));
+    }
+    config.services().values().stream()
+        .filter(s -> s.authorization().isPresent())
+        .forEach(s -> log.warn("service '{}': authorization is validated but not enforced by this "
+            + "version: every caller is allowed", s.name()));
   }
 
   /** Records a refused config; what is served stays as it is. */
