@@ -1,0 +1,306 @@
+package io.meshlet;
+
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.grpc.Status;
+import io.meshlet.config.MeshSnapshot;
+import io.meshlet.policy.PolicyEngine;
+import io.meshlet.policy.Telemetry;
+import io.meshlet.policy.UnknownServiceException;
+import io.meshlet.xds.AdsClient;
+import io.opentelemetry.api.GlobalOpenTelemetry;
+import io.opentelemetry.api.OpenTelemetry;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A service's connection to the mesh: subscribes to the mesh config from one or more Meshlet
+ * control servers over xDS and holds the policy engine that applies it to calls.
+ *
+ * <pre>{@code
+ * MeshClient mesh = MeshClient.builder()
+ *     .serviceName("frontend")
+ *     .controlServers("127.0.0.1:18000")
+ *     .build()
+ *     .start();
+ * OkHttpClient http = MeshOkHttp.client(mesh);           // mesh-client-http
+ * http.newCall(new Request.Builder().url("http://catalog/items").build()).execute();
+ * }</pre>
+ *
+ * <p>The client keeps the last good config whenever a control server is down, restarts, or sends
+ * something it refuses. Thread-safe; one per application is enough. {@link #close()} stops it.
+ */
+public final class MeshClient implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(MeshClient.class);
+  private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+
+  private final String serviceName;
+  private final String nodeId;
+  private final List<String> controlServers;
+  private final Duration firstConfigTimeout;
+  private final MeshListener listener;
+  private final PolicyEngine engine;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final CountDownLatch firstConfig = new CountDownLatch(1);
+  private ScheduledExecutorService executor;
+  private AdsClient ads;
+
+  private MeshClient(Builder b) {
+    this.serviceName = b.serviceName;
+    this.nodeId = b.nodeId != null ? b.nodeId : defaultNodeId(b.serviceName);
+    this.controlServers = List.copyOf(b.controlServers);
+    this.firstConfigTimeout = b.firstConfigTimeout;
+    this.listener = b.listener;
+    this.initialBackoff = b.initialBackoff;
+    this.maxBackoff = b.maxBackoff;
+    OpenTelemetry otel = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
+    this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(otel));
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Connects to the control servers; returns at once, the config arrives in the background. */
+  public synchronized MeshClient start() {
+    if (executor != null) {
+      throw new IllegalStateException("already started");
+    }
+    executor = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "meshlet-config-" + serviceName);
+      t.setDaemon(true);
+      return t;
+    });
+    Node node = Node.newBuilder()
+        .setId(nodeId)
+        .setCluster(serviceName)
+        .setUserAgentName("meshlet")
+        .setUserAgentVersion(version())
+        .build();
+    ads = new AdsClient(controlServers, node, new AdsClient.Handler() {
+      @Override
+      public void onSnapshot(MeshSnapshot snapshot) {
+        engine.update(snapshot);
+        log.info("[{}] config {} in force: {} services, {} clusters", nodeId, snapshot.version(),
+            snapshot.services().size(), snapshot.clusters().size());
+        firstConfig.countDown();
+        safely(() -> listener.onConfig(snapshot));
+      }
+
+      @Override
+      public void onNack(String typeUrl, String version, String message) {
+        safely(() -> listener.onNack(typeUrl.substring(typeUrl.lastIndexOf('.') + 1), version, message));
+      }
+
+      @Override
+      public void onConnected(String server) {
+        safely(() -> listener.onConnected(server));
+      }
+
+      @Override
+      public void onDisconnected(String server, Status status, Duration retryIn) {
+        safely(() -> listener.onDisconnected(server, status.toString(), retryIn));
+      }
+    }, executor, Clock.systemUTC(), initialBackoff, maxBackoff);
+    ads.start();
+    log.info("[{}] mesh client for service '{}' started; control servers {}", nodeId, serviceName,
+        controlServers);
+    return this;
+  }
+
+  private void safely(Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException e) {
+      log.warn("[{}] MeshListener threw; ignored", nodeId, e);
+    }
+  }
+
+  /** The service this client belongs to. */
+  public String serviceName() {
+    return serviceName;
+  }
+
+  /** The xDS node id this client presents. */
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /** The config in force now; empty before the first one arrives. */
+  public MeshSnapshot snapshot() {
+    return engine.snapshot();
+  }
+
+  /** Waits up to {@code timeout} for the first config; true if it is here. */
+  public boolean awaitConfig(Duration timeout) throws InterruptedException {
+    return firstConfig.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /** The policy engine, for transport integrations. */
+  public PolicyEngine engine() {
+    return engine;
+  }
+
+  /**
+   * Whether calls to {@code host} go through the mesh: a service the mesh knows, or a single-label
+   * name (no dot, not {@code localhost}) that can only mean a mesh service. Other hosts (DNS names,
+   * IP addresses) are left alone.
+   */
+  public boolean isMeshHost(String host) {
+    if (engine.knows(host)) {
+      return true;
+    }
+    return host.indexOf('.') < 0 && host.indexOf(':') < 0 && !host.equalsIgnoreCase("localhost")
+        && !IPV4.matcher(host).matches();
+  }
+
+  /**
+   * The route of a call to a mesh service, waiting up to the first-config timeout if no config
+   * has arrived yet.
+   *
+   * @throws UnknownServiceException when the mesh has no such service or no route for the path
+   * @throws InterruptedIOException when no config arrived in time
+   */
+  public PolicyEngine.Route route(String service, String path, Function<String, String> header)
+      throws IOException {
+    if (firstConfig.getCount() > 0) {
+      try {
+        if (!awaitConfig(firstConfigTimeout)) {
+          throw new InterruptedIOException("no mesh config from control servers " + controlServers
+              + " within " + firstConfigTimeout.toMillis() + " ms (node " + nodeId + ")");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted waiting for the mesh config");
+      }
+    }
+    return engine.route(service, path, header);
+  }
+
+  @Override
+  public synchronized void close() {
+    if (ads != null) {
+      ads.close();
+    }
+    if (executor != null) {
+      executor.shutdown();
+      try {
+        executor.awaitTermination(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      executor.shutdownNow();
+    }
+  }
+
+  private static String defaultNodeId(String service) {
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      host = "unknown-host";
+    }
+    return service + "~" + host + "~" + ManagementFactory.getRuntimeMXBean().getPid();
+  }
+
+  private static String version() {
+    String v = MeshClient.class.getPackage().getImplementationVersion();
+    return v != null ? v : "dev";
+  }
+
+  /** Settings of a {@link MeshClient}. */
+  public static final class Builder {
+    private String serviceName;
+    private String nodeId;
+    private final List<String> controlServers = new ArrayList<>();
+    private Duration firstConfigTimeout = Duration.ofSeconds(10);
+    private MeshListener listener = new MeshListener() {};
+    private OpenTelemetry openTelemetry;
+    private Duration initialBackoff = Duration.ofMillis(100);
+    private Duration maxBackoff = Duration.ofSeconds(10);
+
+    private Builder() {}
+
+    /** This service's name in the mesh. Required. */
+    public Builder serviceName(String name) {
+      this.serviceName = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /** Control servers as {@code host:port}, tried in order, failing over to the next. Required. */
+    public Builder controlServers(String... servers) {
+      return controlServers(List.of(servers));
+    }
+
+    public Builder controlServers(List<String> servers) {
+      for (String s : servers) {
+        if (s == null || s.isBlank() || s.lastIndexOf(':') < 1) {
+          throw new IllegalArgumentException("control server: '" + s + "' (expected: host:port)");
+        }
+      }
+      controlServers.clear();
+      controlServers.addAll(servers);
+      return this;
+    }
+
+    /** The xDS node id; {@code <service>~<host>~<pid>} unless set. */
+    public Builder nodeId(String id) {
+      this.nodeId = Objects.requireNonNull(id, "id");
+      return this;
+    }
+
+    /** How long a call made before the first config arrives waits for it; 10 s unless set. */
+    public Builder firstConfigTimeout(Duration timeout) {
+      this.firstConfigTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    public Builder listener(MeshListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** Where metrics and spans go; {@link GlobalOpenTelemetry} (no-op unless set up) by default. */
+    public Builder openTelemetry(OpenTelemetry otel) {
+      this.openTelemetry = Objects.requireNonNull(otel, "otel");
+      return this;
+    }
+
+    /** Reconnect backoff: from {@code initial} doubling up to {@code max}, jittered. */
+    public Builder reconnectBackoff(Duration initial, Duration max) {
+      if (initial.isNegative() || initial.isZero() || max.compareTo(initial) < 0) {
+        throw new IllegalArgumentException("reconnectBackoff: " + initial + ", " + max
+            + " (expected: 0 < initial <= max)");
+      }
+      this.initialBackoff = initial;
+      this.maxBackoff = max;
+      return this;
+    }
+
+    public MeshClient build() {
+      if (serviceName == null) {
+        throw new IllegalStateException("serviceName is required");
+      }
+      if (controlServers.isEmpty()) {
+        throw new IllegalStateException("controlServers is required (host:port of a Meshlet control server)");
+      }
+      return new MeshClient(this);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+package io.meshlet.config;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The client's whole view of the mesh at one moment: every service's routes and every cluster
+ * with its endpoints. Immutable; a new config from the control plane becomes a new snapshot,
+ * swapped in atomically.
+ *
+ * @param services route tables by service name
+ * @param clusters clusters by name
+ * @param version the control plane versions this was built from, e.g. {@code L=..,R=..,C=..,E=..}
+ * @param builtAt when the snapshot was built
+ */
+public record MeshSnapshot(
+    Map<String, RouteTable> services,
+    Map<String, ClusterConfig> clusters,
+    String version,
+    Instant builtAt) {
+
+  public MeshSnapshot {
+    services = Map.copyOf(services);
+    clusters = Map.copyOf(clusters);
+    Objects.requireNonNull(version, "version");
+    Objects.requireNonNull(builtAt, "builtAt");
+  }
+
+  /** The snapshot before any config arrived. */
+  public static MeshSnapshot empty() {
+    return new MeshSnapshot(Map.of(), Map.of(), "", Instant.EPOCH);
+  }
+
+  public Optional<RouteTable> service(String name) {
+    return Optional.ofNullable(services.get(name));
+  }
+
+  public Optional<ClusterConfig> cluster(String name) {
+    return Optional.ofNullable(clusters.get(name));
+  }
+
+  /**
+   * Checks that every cluster a route names exists.
+   *
+   * @return the dangling references, each naming what is missing, what refers to it and what
+   *     exists; empty when consistent
+   */
+  public List<String> danglingReferences() {
+    List<String> problems = new ArrayList<>();
+    for (RouteTable table : new TreeMap<>(services).values()) {
+      for (RouteRule rule : table.rules()) {
+        for (RouteRule.WeightedCluster wc : rule.clusters()) {
+          if (!clusters.containsKey(wc.cluster())) {
+            problems.add("cluster '" + wc.cluster() + "' referred to by route '" + rule.name()
+                + "' does not exist (existing: " + String.join(", ", new TreeMap<>(clusters).keySet()) + ")");
+          }
+        }
+      }
+    }
+    return problems;
+  }
+}

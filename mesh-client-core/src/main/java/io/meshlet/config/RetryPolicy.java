@@ -1,0 +1,82 @@
+package io.meshlet.config;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * When a failed call is tried again (Envoy's {@code retry_policy}).
+ *
+ * @param numRetries retries after the first try
+ * @param on the conditions that allow a retry
+ * @param retriableStatusCodes extra HTTP statuses that allow a retry with
+ *     {@link RetryOn#RETRIABLE_STATUS_CODES}
+ * @param perTryTimeout each try's deadline, if any
+ * @param baseInterval base of the jittered exponential backoff
+ * @param maxInterval the largest backoff
+ */
+public record RetryPolicy(
+    int numRetries,
+    Set<RetryOn> on,
+    Set<Integer> retriableStatusCodes,
+    Optional<Duration> perTryTimeout,
+    Duration baseInterval,
+    Duration maxInterval) {
+
+  /** Envoy's {@code retry_on} conditions that Meshlet's HTTP client applies. */
+  public enum RetryOn {
+    /** Any 5xx response, or a connect failure or reset. */
+    FIVE_XX("5xx"),
+    /** 502, 503 or 504, or a connect failure or reset. */
+    GATEWAY_ERROR("gateway-error"),
+    /** The connection was reset or closed before a response; includes per-try timeouts. */
+    RESET("reset"),
+    /** The connection could not be made. */
+    CONNECT_FAILURE("connect-failure"),
+    /** 409. */
+    RETRIABLE_4XX("retriable-4xx"),
+    /** A stream refused by the server (HTTP/2 REFUSED_STREAM). */
+    REFUSED_STREAM("refused-stream"),
+    /** One of {@link RetryPolicy#retriableStatusCodes()}. */
+    RETRIABLE_STATUS_CODES("retriable-status-codes"),
+    /** gRPC status conditions: applied by gRPC clients; HTTP calls never see them. */
+    CANCELLED("cancelled"),
+    DEADLINE_EXCEEDED("deadline-exceeded"),
+    INTERNAL("internal"),
+    RESOURCE_EXHAUSTED("resource-exhausted"),
+    UNAVAILABLE("unavailable");
+
+    private final String envoyName;
+
+    RetryOn(String envoyName) {
+      this.envoyName = envoyName;
+    }
+
+    /** The condition as Envoy spells it in {@code retry_on}. */
+    public String envoyName() {
+      return envoyName;
+    }
+
+    /** The condition with the given Envoy spelling, if Meshlet knows it. */
+    public static Optional<RetryOn> of(String envoyName) {
+      for (RetryOn r : values()) {
+        if (r.envoyName.equals(envoyName)) {
+          return Optional.of(r);
+        }
+      }
+      return Optional.empty();
+    }
+  }
+
+  public RetryPolicy {
+    on = Set.copyOf(on);
+    retriableStatusCodes = Set.copyOf(retriableStatusCodes);
+    Objects.requireNonNull(perTryTimeout, "perTryTimeout");
+    Objects.requireNonNull(baseInterval, "baseInterval");
+    Objects.requireNonNull(maxInterval, "maxInterval");
+    if (numRetries < 0) {
+      throw new IllegalArgumentException("numRetries: " + numRetries + " (expected: >= 0)");
+    }
+  }
+}

@@ -1,0 +1,396 @@
+package io.meshlet.policy;
+
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
+import io.meshlet.config.ClusterConfig;
+import io.meshlet.config.EndpointConfig;
+import io.meshlet.config.OutlierPolicy;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+/**
+ * One cluster at runtime: its endpoints with their state, the load balancer, the concurrency
+ * limits and outlier detection. Immutable config, thread-safe state, no locks on the pick path.
+ */
+public final class ClusterRuntime {
+
+  /** How long a request may wait for a slot when {@code maxRequests} are in flight. */
+  static final Duration PENDING_WAIT = Duration.ofSeconds(1);
+  private static final int RING_SIZE = 1024;
+
+  private final ClusterConfig config;
+  private final List<EndpointState> endpoints;
+  private final LongSupplier nanoTime;
+  private final EventSink events;
+  private final AtomicLong roundRobin;
+  private final Bulkhead requests;
+  private final Bulkhead admitted;
+  private final AtomicInteger activeRetries;
+  private final AtomicLong nextEvaluationNanos = new AtomicLong();
+  private final boolean weighted;
+  private final long[] ringHashes;
+  private final EndpointState[] ringEndpoints;
+
+  /** Receives what happens to a cluster, for telemetry. Must be fast and never throw. */
+  public interface EventSink {
+    void ejected(String cluster, EndpointConfig endpoint, Duration forHowLong, String why);
+
+    EventSink NONE = (c, e, d, w) -> { };
+  }
+
+  private ClusterRuntime(ClusterConfig config, List<EndpointState> endpoints, LongSupplier nanoTime,
+      EventSink events, AtomicLong roundRobin, Bulkhead requests, Bulkhead admitted, AtomicInteger activeRetries) {
+    this.config = config;
+    this.endpoints = List.copyOf(endpoints);
+    this.nanoTime = nanoTime;
+    this.events = events;
+    this.roundRobin = roundRobin;
+    this.requests = requests;
+    this.admitted = admitted;
+    this.activeRetries = activeRetries;
+    this.weighted = endpoints.stream().mapToInt(e -> e.config().weight()).distinct().count() > 1;
+    if (config.loadBalancing() == ClusterConfig.LoadBalancing.RING_HASH && !endpoints.isEmpty()) {
+      long[][] ring = buildRing(this.endpoints);
+      this.ringHashes = ring[0];
+      this.ringEndpoints = new EndpointState[ring[1].length];
+      for (int i = 0; i < ring[1].length; i++) {
+        ringEndpoints[i] = this.endpoints.get((int) ring[1][i]);
+      }
+    } else {
+      this.ringHashes = new long[0];
+      this.ringEndpoints = new EndpointState[0];
+    }
+  }
+
+  /**
+   * The runtime for a new version of a cluster, keeping the state of endpoints and limits that
+   * carry over from the previous version.
+   */
+  static ClusterRuntime create(ClusterConfig config, ClusterRuntime previous, LongSupplier nanoTime,
+      EventSink events) {
+    List<EndpointState> states = new ArrayList<>();
+    for (EndpointConfig e : config.endpoints()) {
+      EndpointState kept = null;
+      if (previous != null) {
+        for (EndpointState p : previous.endpoints) {
+          if (p.config().equals(e)) {
+            kept = p;
+            break;
+          }
+        }
+      }
+      states.add(kept != null ? kept : new EndpointState(e));
+    }
+    boolean sameLimits = previous != null && previous.config.limits().equals(config.limits());
+    Bulkhead requests = sameLimits ? previous.requests : Bulkhead.of(config.name(), BulkheadConfig.custom()
+        .maxConcurrentCalls(config.limits().maxRequests())
+        .maxWaitDuration(config.limits().maxPendingRequests() > 0 ? PENDING_WAIT : Duration.ZERO)
+        .build());
+    Bulkhead admitted = sameLimits ? previous.admitted : Bulkhead.of(config.name() + "/admitted",
+        BulkheadConfig.custom()
+            .maxConcurrentCalls(config.limits().maxRequests() + config.limits().maxPendingRequests())
+            .maxWaitDuration(Duration.ZERO)
+            .build());
+    return new ClusterRuntime(config, states, nanoTime, events,
+        previous != null ? previous.roundRobin : new AtomicLong(),
+        requests, admitted, previous != null ? previous.activeRetries : new AtomicInteger());
+  }
+
+  public ClusterConfig config() {
+    return config;
+  }
+
+  public String name() {
+    return config.name();
+  }
+
+  public List<EndpointState> endpoints() {
+    return endpoints;
+  }
+
+  // ---- limits (Envoy circuit breakers) ----
+
+  /**
+   * Takes a request slot; may wait briefly when {@code maxRequests} are in flight and fewer than
+   * {@code maxPendingRequests} wait. Every true must be paired with {@link #release()}.
+   */
+  boolean tryAcquire() {
+    if (!admitted.tryAcquirePermission()) {
+      return false;
+    }
+    if (!requests.tryAcquirePermission()) {
+      admitted.onComplete();
+      return false;
+    }
+    return true;
+  }
+
+  void release() {
+    requests.onComplete();
+    admitted.onComplete();
+  }
+
+  /** Takes a retry slot (the retry budget); every true must be paired with {@link #retryDone()}. */
+  boolean tryRetry() {
+    while (true) {
+      int n = activeRetries.get();
+      if (n >= config.limits().maxRetries()) {
+        return false;
+      }
+      if (activeRetries.compareAndSet(n, n + 1)) {
+        return true;
+      }
+    }
+  }
+
+  void retryDone() {
+    activeRetries.decrementAndGet();
+  }
+
+  // ---- load balancing ----
+
+  /**
+   * Picks an endpoint that is not ejected, preferring one not already tried.
+   *
+   * @param hashKey the ring hash key, or null for a random point on the ring
+   * @param tried endpoints this call already tried
+   * @return the endpoint, or null when the cluster has none
+   */
+  EndpointState pick(String hashKey, Set<EndpointState> tried) {
+    int n = endpoints.size();
+    if (n == 0) {
+      return null;
+    }
+    long now = nanoTime.getAsLong();
+    maybeEvaluateFailurePercentage(now);
+    EndpointState[] candidates = new EndpointState[n];
+    int count = 0;
+    for (EndpointState e : endpoints) {
+      if (!e.ejected(now) && !tried.contains(e)) {
+        candidates[count++] = e;
+      }
+    }
+    if (count == 0) {
+      for (EndpointState e : endpoints) {
+        if (!e.ejected(now)) {
+          candidates[count++] = e;
+        }
+      }
+    }
+    if (count == 0) {
+      // Everything is ejected: Envoy then balances over all endpoints (panic mode).
+      System.arraycopy(endpoints.toArray(new EndpointState[0]), 0, candidates, 0, n);
+      count = n;
+    }
+    return switch (config.loadBalancing()) {
+      case ROUND_ROBIN -> weighted ? weightedRandom(candidates, count)
+          : candidates[(int) Math.floorMod(roundRobin.getAndIncrement(), (long) count)];
+      case RANDOM -> weighted ? weightedRandom(candidates, count)
+          : candidates[ThreadLocalRandom.current().nextInt(count)];
+      case LEAST_REQUEST -> leastRequest(candidates, count);
+      case RING_HASH -> ring(hashKey, candidates, count);
+    };
+  }
+
+  private static EndpointState weightedRandom(EndpointState[] c, int count) {
+    long total = 0;
+    for (int i = 0; i < count; i++) {
+      total += c[i].config().weight();
+    }
+    long r = ThreadLocalRandom.current().nextLong(total);
+    for (int i = 0; i < count; i++) {
+      r -= c[i].config().weight();
+      if (r < 0) {
+        return c[i];
+      }
+    }
+    return c[count - 1];
+  }
+
+  private static EndpointState leastRequest(EndpointState[] c, int count) {
+    if (count == 1) {
+      return c[0];
+    }
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    EndpointState a = c[random.nextInt(count)];
+    EndpointState b = c[random.nextInt(count)];
+    return b.active.get() < a.active.get() ? b : a;
+  }
+
+  private EndpointState ring(String key, EndpointState[] candidates, int count) {
+    long hash = key == null ? ThreadLocalRandom.current().nextLong() : fnv1a64(key);
+    int i = Arrays.binarySearch(ringHashes, hash);
+    int start = i >= 0 ? i : -i - 1;
+    for (int k = 0; k < ringHashes.length; k++) {
+      EndpointState e = ringEndpoints[(start + k) % ringHashes.length];
+      for (int j = 0; j < count; j++) {
+        if (candidates[j] == e) {
+          return e;
+        }
+      }
+    }
+    return candidates[0];
+  }
+
+  private static long[][] buildRing(List<EndpointState> endpoints) {
+    long totalWeight = endpoints.stream().mapToLong(e -> e.config().weight()).sum();
+    List<long[]> points = new ArrayList<>();
+    for (int idx = 0; idx < endpoints.size(); idx++) {
+      EndpointConfig e = endpoints.get(idx).config();
+      long replicas = Math.max(1, RING_SIZE * e.weight() / totalWeight);
+      for (long r = 0; r < replicas; r++) {
+        points.add(new long[] {md5(e.address() + "_" + r), idx});
+      }
+    }
+    points.sort((x, y) -> Long.compare(x[0], y[0]));
+    long[] hashes = new long[points.size()];
+    long[] owners = new long[points.size()];
+    for (int i = 0; i < points.size(); i++) {
+      hashes[i] = points.get(i)[0];
+      owners[i] = points.get(i)[1];
+    }
+    return new long[][] {hashes, owners};
+  }
+
+  private static long md5(String s) {
+    try {
+      byte[] d = MessageDigest.getInstance("MD5").digest(s.getBytes(StandardCharsets.UTF_8));
+      long h = 0;
+      for (int i = 0; i < 8; i++) {
+        h = (h << 8) | (d[i] & 0xff);
+      }
+      return h;
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static long fnv1a64(String s) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < s.length(); i++) {
+      h ^= s.charAt(i);
+      h *= 0x100000001b3L;
+    }
+    // FNV alone clusters on short keys: finish with a 64-bit mix (splitmix64).
+    h = (h ^ (h >>> 30)) * 0xbf58476d1ce4e5b9L;
+    h = (h ^ (h >>> 27)) * 0x94d049bb133111ebL;
+    return h ^ (h >>> 31);
+  }
+
+  // ---- outlier detection ----
+
+  /** Reports how a try to an endpoint ended. */
+  void record(EndpointState e, Outcome outcome) {
+    OutlierPolicy policy = config.outlierDetection().orElse(null);
+    if (policy == null) {
+      return;
+    }
+    e.intervalRequests.increment();
+    if (outcome.isFailure()) {
+      e.intervalFailures.increment();
+    }
+    String why = null;
+    synchronized (e) {
+      if (!outcome.isFailure()) {
+        e.consecutive5xx = 0;
+        e.consecutiveGateway = 0;
+        return;
+      }
+      e.consecutive5xx++;
+      if (outcome.isGatewayFailure()) {
+        e.consecutiveGateway++;
+      } else {
+        e.consecutiveGateway = 0;
+      }
+      if (policy.consecutive5xx() > 0 && e.consecutive5xx >= policy.consecutive5xx()) {
+        why = e.consecutive5xx + " consecutive errors";
+      } else if (policy.consecutiveGatewayFailure() > 0 && e.consecutiveGateway >= policy.consecutiveGatewayFailure()) {
+        why = e.consecutiveGateway + " consecutive gateway failures";
+      }
+    }
+    if (why != null) {
+      eject(e, policy, why);
+    }
+  }
+
+  private void eject(EndpointState e, OutlierPolicy policy, String why) {
+    long now = nanoTime.getAsLong();
+    Duration time;
+    synchronized (this) {
+      if (e.ejected(now) || !ejectionAllowed(policy, now)) {
+        return;
+      }
+      synchronized (e) {
+        long intervals = e.lastEjectionEndNanos == 0 ? 0
+            : Math.max(0, (now - e.lastEjectionEndNanos) / Math.max(1, policy.interval().toNanos()));
+        e.ejections = (int) Math.max(0, e.ejections - intervals) + 1;
+        time = policy.baseEjectionTime().multipliedBy(e.ejections);
+        e.ejectedUntilNanos = now + time.toNanos();
+        e.lastEjectionEndNanos = e.ejectedUntilNanos;
+        e.consecutive5xx = 0;
+        e.consecutiveGateway = 0;
+      }
+    }
+    events.ejected(config.name(), e.config(), time, why);
+  }
+
+  private boolean ejectionAllowed(OutlierPolicy policy, long now) {
+    if (policy.maxEjectionPercent() == 0) {
+      return false;
+    }
+    int ejected = 0;
+    for (EndpointState x : endpoints) {
+      if (x.ejected(now)) {
+        ejected++;
+      }
+    }
+    return ejected == 0 || (ejected + 1) * 100L <= (long) policy.maxEjectionPercent() * endpoints.size();
+  }
+
+  private void maybeEvaluateFailurePercentage(long now) {
+    OutlierPolicy policy = config.outlierDetection().orElse(null);
+    if (policy == null || policy.failurePercentage().isEmpty()) {
+      return;
+    }
+    long next = nextEvaluationNanos.get();
+    if (next == 0) {
+      nextEvaluationNanos.compareAndSet(0, now + policy.interval().toNanos());
+      return;
+    }
+    if (now - next < 0 || !nextEvaluationNanos.compareAndSet(next, now + policy.interval().toNanos())) {
+      return;
+    }
+    OutlierPolicy.FailurePercentage fp = policy.failurePercentage().get();
+    List<EndpointState> judged = new ArrayList<>();
+    Map<EndpointState, long[]> counts = new java.util.HashMap<>();
+    for (EndpointState e : endpoints) {
+      long requests = e.intervalRequests.sumThenReset();
+      long failures = e.intervalFailures.sumThenReset();
+      if (requests >= fp.requestVolume()) {
+        judged.add(e);
+        counts.put(e, new long[] {requests, failures});
+      }
+    }
+    if (judged.size() < fp.minimumHosts()) {
+      return;
+    }
+    for (EndpointState e : judged) {
+      long[] c = counts.get(e);
+      long percent = 100 * c[1] / c[0];
+      if (percent >= fp.threshold()) {
+        eject(e, policy, percent + "% of " + c[0] + " requests failed");
+      }
+    }
+  }
+}

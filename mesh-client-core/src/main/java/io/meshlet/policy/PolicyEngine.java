@@ -1,0 +1,341 @@
+package io.meshlet.policy;
+
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.ratelimiter.RateLimiter;
+import io.github.resilience4j.ratelimiter.RateLimiterConfig;
+import io.meshlet.config.ClusterConfig;
+import io.meshlet.config.FaultPolicy;
+import io.meshlet.config.MeshSnapshot;
+import io.meshlet.config.RateLimitPolicy;
+import io.meshlet.config.RetryPolicy;
+import io.meshlet.config.RetryPolicy.RetryOn;
+import io.meshlet.config.RouteRule;
+import io.meshlet.config.RouteTable;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+
+/**
+ * Meshlet's policy engine: Envoy's semantics for the routes and clusters a control plane sends,
+ * applied inside the calling JVM. One call goes through it in the order
+ * <b>route -> rate limit -> fault -> circuit breaker -> retry loop (endpoint pick -> per-try
+ * timeout -> transport) -> outlier detection</b>, within the route's overall deadline.
+ *
+ * <p>Thread-safe. Config updates ({@link #update}) come from one thread and swap one volatile
+ * field; the call path reads it once and takes no lock.
+ */
+public final class PolicyEngine {
+
+  private final LongSupplier nanoTime;
+  private final Telemetry telemetry;
+  private volatile State state = new State(MeshSnapshot.empty(), Map.of(), Map.of());
+
+  /** Everything the call path needs, swapped as one. */
+  private record State(MeshSnapshot snapshot, Map<String, ClusterRuntime> clusters,
+      Map<String, RateLimiter> limiters) {}
+
+  /** The engine's decision for a call: which route it takes and which cluster it goes to. */
+  public record Route(String service, RouteRule rule, ClusterRuntime cluster, RateLimiter limiter) {}
+
+  public PolicyEngine(LongSupplier nanoTime, Telemetry telemetry) {
+    this.nanoTime = nanoTime;
+    this.telemetry = telemetry;
+  }
+
+  /** The snapshot in force now. */
+  public MeshSnapshot snapshot() {
+    return state.snapshot();
+  }
+
+  /** Installs a new snapshot, keeping the state of clusters, endpoints and limiters that remain. */
+  public synchronized void update(MeshSnapshot snapshot) {
+    State old = state;
+    Map<String, ClusterRuntime> clusters = new HashMap<>();
+    for (ClusterConfig c : snapshot.clusters().values()) {
+      clusters.put(c.name(), ClusterRuntime.create(c, old.clusters().get(c.name()), nanoTime, telemetry));
+    }
+    Map<String, RateLimiter> limiters = new HashMap<>();
+    for (RouteTable table : snapshot.services().values()) {
+      for (RouteRule rule : table.rules()) {
+        rule.rateLimit().ifPresent(policy -> {
+          String key = rule.name() + "|" + policy;
+          RateLimiter existing = old.limiters().get(key);
+          limiters.put(key, existing != null ? existing : rateLimiter(rule.name(), policy));
+        });
+      }
+    }
+    state = new State(snapshot, Map.copyOf(clusters), Map.copyOf(limiters));
+  }
+
+  private static RateLimiter rateLimiter(String name, RateLimitPolicy p) {
+    // Envoy's bucket holds max_tokens and gains tokens_per_fill per fill_interval; Resilience4j
+    // grants limitForPeriod per period. Same long-run rate, same burst:
+    Duration period = p.fillInterval().multipliedBy(p.maxTokens()).dividedBy(p.tokensPerFill());
+    return RateLimiter.of(name, RateLimiterConfig.custom()
+        .limitForPeriod(p.maxTokens())
+        .limitRefreshPeriod(period.isZero() ? Duration.ofNanos(1) : period)
+        .timeoutDuration(Duration.ZERO)
+        .build());
+  }
+
+  /** Whether the mesh has a service of this name. */
+  public boolean knows(String service) {
+    return state.snapshot().services().containsKey(service);
+  }
+
+  /**
+   * Picks the route and cluster for a call.
+   *
+   * @param header a request header by lower-case name, null when absent
+   * @throws UnknownServiceException when the service is unknown or no route takes the path
+   */
+  public Route route(String service, String path, Function<String, String> header)
+      throws UnknownServiceException {
+    State s = state;
+    RouteTable table = s.snapshot().services().get(service);
+    if (table == null) {
+      throw new UnknownServiceException("service '" + service + "' is not in the mesh (known: "
+          + String.join(", ", new TreeSet<>(s.snapshot().services().keySet())) + ")");
+    }
+    for (RouteRule rule : table.rules()) {
+      if (rule.match().matches(path, header)) {
+        ClusterRuntime cluster = s.clusters().get(pickCluster(rule));
+        RateLimiter limiter = rule.rateLimit().map(p -> s.limiters().get(rule.name() + "|" + p)).orElse(null);
+        return new Route(service, rule, cluster, limiter);
+      }
+    }
+    throw new UnknownServiceException("service '" + service + "': no route matches " + path
+        + " (routes: " + table.rules().size() + ")");
+  }
+
+  private static String pickCluster(RouteRule rule) {
+    List<RouteRule.WeightedCluster> clusters = rule.clusters();
+    if (clusters.size() == 1) {
+      return clusters.get(0).cluster();
+    }
+    long total = 0;
+    for (RouteRule.WeightedCluster c : clusters) {
+      total += c.weight();
+    }
+    long r = ThreadLocalRandom.current().nextLong(total);
+    for (RouteRule.WeightedCluster c : clusters) {
+      r -= c.weight();
+      if (r < 0) {
+        return c.cluster();
+      }
+    }
+    return clusters.get(clusters.size() - 1).cluster();
+  }
+
+  /**
+   * Runs a call along its route: rate limit, faults, circuit breaker, tries with retries and
+   * backoff, outlier detection, all within the route's timeout.
+   *
+   * @param hashKey the ring hash key (the value of the route's hash header), or null
+   * @param replayable whether the request may be sent more than once (idempotent, body replayable)
+   * @return the last try's response; a 5xx that exhausted its retries is returned, not thrown
+   * @throws MeshRejection when the mesh answers the call itself (fault, rate limit, overload)
+   * @throws IOException the last try's failure, with earlier ones attached as suppressed
+   */
+  public <T> T execute(Route route, String hashKey, boolean replayable, Attempt<T> attempt,
+      ResponseInfo<T> info) throws IOException {
+    long start = nanoTime.getAsLong();
+    RouteRule rule = route.rule();
+    Telemetry.Call call = telemetry.start(route);
+    Outcome outcome = Outcome.RESET;
+    int status = 0;
+    try {
+      if (route.limiter() != null && !route.limiter().acquirePermission()) {
+        call.rejected(MeshRejection.Reason.RATE_LIMITED);
+        throw new MeshRejection(429, MeshRejection.Reason.RATE_LIMITED,
+            "rate limited by route '" + rule.name() + "'");
+      }
+      long deadline = rule.timeout().map(t -> start + t.toNanos()).orElse(Long.MAX_VALUE);
+      if (rule.fault().isPresent()) {
+        injectFaults(rule, rule.fault().get(), deadline, call);
+      }
+      ClusterRuntime cluster = route.cluster();
+      if (!cluster.tryAcquire()) {
+        call.rejected(MeshRejection.Reason.OVERLOADED);
+        throw new MeshRejection(503, MeshRejection.Reason.OVERLOADED, "cluster '" + cluster.name()
+            + "' is at its limit of " + cluster.config().limits().maxRequests() + " requests in flight");
+      }
+      try {
+        T response = tries(route, cluster, hashKey, replayable, deadline, attempt, info, call);
+        status = info.status(response);
+        outcome = Outcome.ofStatus(status);
+        return response;
+      } finally {
+        cluster.release();
+      }
+    } catch (MeshRejection e) {
+      status = e.status();
+      outcome = Outcome.ofStatus(status);
+      throw e;
+    } finally {
+      call.end(outcome, status, nanoTime.getAsLong() - start);
+    }
+  }
+
+  private void injectFaults(RouteRule rule, FaultPolicy fault, long deadline, Telemetry.Call call)
+      throws IOException {
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    if (fault.delay().isPresent() && random.nextInt(FaultPolicy.MILLION) < fault.delay().get().perMillion()) {
+      long delay = fault.delay().get().duration().toNanos();
+      long remaining = deadline - nanoTime.getAsLong();
+      call.faultDelay();
+      sleep(Math.min(delay, remaining));
+      if (delay >= remaining) {
+        throw new InterruptedIOException("route '" + rule.name() + "' timed out after "
+            + rule.timeout().map(Duration::toMillis).orElse(0L) + " ms (during an injected delay)");
+      }
+    }
+    if (fault.abort().isPresent() && random.nextInt(FaultPolicy.MILLION) < fault.abort().get().perMillion()) {
+      call.rejected(MeshRejection.Reason.FAULT);
+      throw new MeshRejection(fault.abort().get().httpStatus(), MeshRejection.Reason.FAULT,
+          "fault injected by route '" + rule.name() + "'");
+    }
+  }
+
+  private <T> T tries(Route route, ClusterRuntime cluster, String hashKey, boolean replayable,
+      long deadline, Attempt<T> attempt, ResponseInfo<T> info, Telemetry.Call call) throws IOException {
+    RouteRule rule = route.rule();
+    RetryPolicy retry = rule.retry().orElse(null);
+    int maxTries = 1 + (retry != null && replayable ? retry.numRetries() : 0);
+    Set<EndpointState> tried = new HashSet<>(4);
+    IOException firstFailure = null;
+    boolean holdingRetry = false;
+    try {
+      for (int number = 1; ; number++) {
+        EndpointState endpoint = cluster.pick(hashKey, tried);
+        if (endpoint == null) {
+          throw new MeshRejection(503, MeshRejection.Reason.NO_ENDPOINTS,
+              "cluster '" + cluster.name() + "' has no endpoints");
+        }
+        tried.add(endpoint);
+        long remaining = deadline - nanoTime.getAsLong();
+        if (remaining <= 0) {
+          throw timeout(rule, firstFailure);
+        }
+        Duration tryTimeout = Duration.ofNanos(Math.min(remaining,
+            retry != null && retry.perTryTimeout().isPresent() ? retry.perTryTimeout().get().toNanos() : remaining));
+        T response = null;
+        IOException failure = null;
+        Outcome outcome;
+        endpoint.active.incrementAndGet();
+        try {
+          response = attempt.send(new Try(endpoint.config(), tryTimeout, number, call.headers()));
+          outcome = Outcome.ofStatus(info.status(response));
+        } catch (IOException e) {
+          failure = e;
+          outcome = info.classify(e);
+        } finally {
+          endpoint.active.decrementAndGet();
+        }
+        cluster.record(endpoint, outcome);
+        call.tried(cluster.name(), endpoint.config(), outcome);
+        if (holdingRetry) {
+          cluster.retryDone();
+          holdingRetry = false;
+        }
+        int status = response != null ? info.status(response) : 0;
+        boolean retryable = number < maxTries && retriable(retry, outcome, status);
+        long backoff = retryable ? backoffNanos(retry, number) : 0;
+        if (retryable && nanoTime.getAsLong() + backoff >= deadline) {
+          retryable = false;
+        }
+        if (retryable && !cluster.tryRetry()) {
+          call.retryBudgetExhausted();
+          retryable = false;
+        }
+        if (!retryable) {
+          if (failure == null) {
+            return response;
+          }
+          if (firstFailure != null && firstFailure != failure) {
+            failure.addSuppressed(firstFailure);
+          }
+          throw failure;
+        }
+        holdingRetry = true;
+        call.retry();
+        if (response != null) {
+          info.discard(response);
+        } else if (firstFailure == null) {
+          firstFailure = failure;
+        } else {
+          firstFailure.addSuppressed(failure);
+        }
+        sleep(backoff);
+      }
+    } finally {
+      if (holdingRetry) {
+        cluster.retryDone();
+      }
+    }
+  }
+
+  private static InterruptedIOException timeout(RouteRule rule, IOException earlier) {
+    InterruptedIOException e = new InterruptedIOException("route '" + rule.name() + "' timed out after "
+        + rule.timeout().map(Duration::toMillis).orElse(0L) + " ms");
+    if (earlier != null) {
+      e.addSuppressed(earlier);
+    }
+    return e;
+  }
+
+  /** Whether Envoy's {@code retry_on} conditions allow a retry of this outcome. */
+  static boolean retriable(RetryPolicy retry, Outcome outcome, int status) {
+    if (retry == null) {
+      return false;
+    }
+    Set<RetryOn> on = retry.on();
+    return switch (outcome) {
+      case RESPONSE -> (on.contains(RetryOn.RETRIABLE_4XX) && status == 409)
+          || (on.contains(RetryOn.RETRIABLE_STATUS_CODES) && retry.retriableStatusCodes().contains(status));
+      case SERVER_ERROR -> on.contains(RetryOn.FIVE_XX)
+          || (on.contains(RetryOn.RETRIABLE_STATUS_CODES) && retry.retriableStatusCodes().contains(status));
+      case GATEWAY_ERROR -> on.contains(RetryOn.FIVE_XX) || on.contains(RetryOn.GATEWAY_ERROR)
+          || (on.contains(RetryOn.RETRIABLE_STATUS_CODES) && retry.retriableStatusCodes().contains(status));
+      case CONNECT_FAILURE -> on.contains(RetryOn.CONNECT_FAILURE) || on.contains(RetryOn.RESET)
+          || on.contains(RetryOn.FIVE_XX) || on.contains(RetryOn.GATEWAY_ERROR);
+      case RESET, TIMEOUT -> on.contains(RetryOn.RESET) || on.contains(RetryOn.FIVE_XX)
+          || on.contains(RetryOn.GATEWAY_ERROR);
+      case REFUSED_STREAM -> on.contains(RetryOn.REFUSED_STREAM) || on.contains(RetryOn.FIVE_XX);
+    };
+  }
+
+  /** Envoy's fully jittered exponential backoff: random in [0, min(base * 2^(n-1), max)). */
+  static long backoffNanos(RetryPolicy retry, int retryNumber) {
+    long cap = IntervalFunction.ofExponentialBackoff(retry.baseInterval(), 2.0, retry.maxInterval())
+        .apply(retryNumber);
+    return ThreadLocalRandom.current().nextLong(Math.max(1, cap)) * 1_000_000L;
+  }
+
+  private static void sleep(long nanos) throws InterruptedIOException {
+    if (nanos <= 0) {
+      return;
+    }
+    try {
+      Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted");
+    }
+  }
+
+  /** For diagnostics: the runtime state of a cluster, if it exists. */
+  public Optional<ClusterRuntime> cluster(String name) {
+    return Optional.ofNullable(state.clusters().get(name));
+  }
+}

@@ -1,0 +1,28 @@
+package io.meshlet.policy;
+
+/**
+ * What the engine needs to know of a transport's responses.
+ *
+ * @param <T> the transport's response type
+ */
+public interface ResponseInfo<T> {
+
+  /** The HTTP status of a response. */
+  int status(T response);
+
+  /** Releases a response that will not be returned because the call is retried. */
+  void discard(T response);
+
+  /** Classifies a failed try; the default tells connect failures and timeouts apart. */
+  default Outcome classify(java.io.IOException e) {
+    if (e instanceof java.net.ConnectException || e instanceof java.net.NoRouteToHostException
+        || e instanceof java.net.UnknownHostException) {
+      return Outcome.CONNECT_FAILURE;
+    }
+    if (e instanceof java.net.SocketTimeoutException || e instanceof java.io.InterruptedIOException) {
+      String m = String.valueOf(e.getMessage()).toLowerCase(java.util.Locale.ROOT);
+      return m.contains("connect") ? Outcome.CONNECT_FAILURE : Outcome.TIMEOUT;
+    }
+    return Outcome.RESET;
+  }
+}

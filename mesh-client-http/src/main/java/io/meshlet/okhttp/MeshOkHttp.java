@@ -1,0 +1,33 @@
+package io.meshlet.okhttp;
+
+import io.meshlet.MeshClient;
+import okhttp3.OkHttpClient;
+
+/**
+ * Entry point of Meshlet's OkHttp integration.
+ *
+ * <pre>{@code
+ * OkHttpClient http = MeshOkHttp.client(mesh);
+ * // or keep your own settings:
+ * OkHttpClient http = MeshOkHttp.decorate(new OkHttpClient.Builder().callTimeout(...), mesh).build();
+ * }</pre>
+ */
+public final class MeshOkHttp {
+
+  private MeshOkHttp() {}
+
+  /** An {@link OkHttpClient} whose calls to mesh services go through the mesh. */
+  public static OkHttpClient client(MeshClient mesh) {
+    return decorate(new OkHttpClient.Builder(), mesh).build();
+  }
+
+  /**
+   * Adds the mesh to a builder: the interceptor goes first among application interceptors, so
+   * the ones added before it see one call and those after it see each try. Also turns off
+   * OkHttp's own retry on connection failure, so that retries happen in exactly one layer.
+   */
+  public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh) {
+    builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh));
+    return builder.retryOnConnectionFailure(false);
+  }
+}
