@@ -50,7 +50,8 @@ public record RequestMatch(PathKind pathKind, String path, List<HeaderCondition>
     if (!pathOk) {
       return false;
     }
-    for (HeaderCondition h : headers) {
+    for (int i = 0; i < headers.size(); i++) {
+      HeaderCondition h = headers.get(i);
       if (!h.matches(header.apply(h.name()))) {
         return false;
       }

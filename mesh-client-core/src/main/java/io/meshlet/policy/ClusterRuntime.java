@@ -161,6 +161,17 @@ public final class ClusterRuntime {
   // ---- load balancing ----
 
   /**
+   * Picks an endpoint for a new call, as the engine's first try would.
+   *
+   * @param hashKey the ring hash key, or null
+   * @return the endpoint, or null when the cluster has none
+   */
+  public EndpointConfig pickEndpoint(String hashKey) {
+    EndpointState e = pick(hashKey, Set.of());
+    return e == null ? null : e.config();
+  }
+
+  /**
    * Picks an endpoint that is not ejected, preferring one not already tried.
    *
    * @param hashKey the ring hash key, or null for a random point on the ring
@@ -174,73 +185,88 @@ public final class ClusterRuntime {
     }
     long now = nanoTime.getAsLong();
     maybeEvaluateFailurePercentage(now);
-    EndpointState[] candidates = new EndpointState[n];
-    int count = 0;
-    for (EndpointState e : endpoints) {
+    int eligible = 0;
+    for (int i = 0; i < n; i++) {
+      EndpointState e = endpoints.get(i);
       if (!e.ejected(now) && !tried.contains(e)) {
-        candidates[count++] = e;
+        eligible++;
       }
     }
-    if (count == 0) {
+    if (eligible == n) {
+      // The common case: every endpoint may be picked; choose without copying.
+      return switch (config.loadBalancing()) {
+        case ROUND_ROBIN -> weighted ? weightedRandom(endpoints, n)
+            : endpoints.get((int) Math.floorMod(roundRobin.getAndIncrement(), (long) n));
+        case RANDOM -> weighted ? weightedRandom(endpoints, n)
+            : endpoints.get(ThreadLocalRandom.current().nextInt(n));
+        case LEAST_REQUEST -> leastRequest(endpoints, n);
+        case RING_HASH -> ring(hashKey, endpoints, n);
+      };
+    }
+    List<EndpointState> candidates = new ArrayList<>(n);
+    for (EndpointState e : endpoints) {
+      if (!e.ejected(now) && !tried.contains(e)) {
+        candidates.add(e);
+      }
+    }
+    if (candidates.isEmpty()) {
       for (EndpointState e : endpoints) {
         if (!e.ejected(now)) {
-          candidates[count++] = e;
+          candidates.add(e);
         }
       }
     }
-    if (count == 0) {
+    if (candidates.isEmpty()) {
       // Everything is ejected: Envoy then balances over all endpoints (panic mode).
-      System.arraycopy(endpoints.toArray(new EndpointState[0]), 0, candidates, 0, n);
-      count = n;
+      candidates.addAll(endpoints);
     }
+    int count = candidates.size();
     return switch (config.loadBalancing()) {
       case ROUND_ROBIN -> weighted ? weightedRandom(candidates, count)
-          : candidates[(int) Math.floorMod(roundRobin.getAndIncrement(), (long) count)];
+          : candidates.get((int) Math.floorMod(roundRobin.getAndIncrement(), (long) count));
       case RANDOM -> weighted ? weightedRandom(candidates, count)
-          : candidates[ThreadLocalRandom.current().nextInt(count)];
+          : candidates.get(ThreadLocalRandom.current().nextInt(count));
       case LEAST_REQUEST -> leastRequest(candidates, count);
       case RING_HASH -> ring(hashKey, candidates, count);
     };
   }
 
-  private static EndpointState weightedRandom(EndpointState[] c, int count) {
+  private static EndpointState weightedRandom(List<EndpointState> c, int count) {
     long total = 0;
     for (int i = 0; i < count; i++) {
-      total += c[i].config().weight();
+      total += c.get(i).config().weight();
     }
     long r = ThreadLocalRandom.current().nextLong(total);
     for (int i = 0; i < count; i++) {
-      r -= c[i].config().weight();
+      r -= c.get(i).config().weight();
       if (r < 0) {
-        return c[i];
+        return c.get(i);
       }
     }
-    return c[count - 1];
+    return c.get(count - 1);
   }
 
-  private static EndpointState leastRequest(EndpointState[] c, int count) {
+  private static EndpointState leastRequest(List<EndpointState> c, int count) {
     if (count == 1) {
-      return c[0];
+      return c.get(0);
     }
     ThreadLocalRandom random = ThreadLocalRandom.current();
-    EndpointState a = c[random.nextInt(count)];
-    EndpointState b = c[random.nextInt(count)];
+    EndpointState a = c.get(random.nextInt(count));
+    EndpointState b = c.get(random.nextInt(count));
     return b.active.get() < a.active.get() ? b : a;
   }
 
-  private EndpointState ring(String key, EndpointState[] candidates, int count) {
+  private EndpointState ring(String key, List<EndpointState> candidates, int count) {
     long hash = key == null ? ThreadLocalRandom.current().nextLong() : fnv1a64(key);
     int i = Arrays.binarySearch(ringHashes, hash);
     int start = i >= 0 ? i : -i - 1;
     for (int k = 0; k < ringHashes.length; k++) {
       EndpointState e = ringEndpoints[(start + k) % ringHashes.length];
-      for (int j = 0; j < count; j++) {
-        if (candidates[j] == e) {
-          return e;
-        }
+      if (candidates == endpoints || candidates.contains(e)) {
+        return e;
       }
     }
-    return candidates[0];
+    return candidates.get(0);
   }
 
   private static long[][] buildRing(List<EndpointState> endpoints) {

@@ -15,7 +15,8 @@ public final class EndpointState {
   // Outlier detection; guarded by 'this' where more than one field changes together.
   int consecutive5xx;
   int consecutiveGateway;
-  volatile long ejectedUntilNanos = Long.MIN_VALUE;
+  /** 0 when never ejected; otherwise the System.nanoTime-based end of the last ejection. */
+  volatile long ejectedUntilNanos;
   int ejections;
   long lastEjectionEndNanos;
   final LongAdder intervalRequests = new LongAdder();
@@ -37,7 +38,8 @@ public final class EndpointState {
 
   /** Whether outlier detection has this endpoint ejected at the given time. */
   public boolean ejected(long nowNanos) {
-    return ejectedUntilNanos - nowNanos > 0;
+    long until = ejectedUntilNanos;
+    return until != 0 && until - nowNanos > 0;
   }
 
   @Override

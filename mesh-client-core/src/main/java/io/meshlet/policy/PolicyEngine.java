@@ -38,11 +38,27 @@ public final class PolicyEngine {
 
   private final LongSupplier nanoTime;
   private final Telemetry telemetry;
-  private volatile State state = new State(MeshSnapshot.empty(), Map.of(), Map.of());
+  private volatile State state = new State(MeshSnapshot.empty(), Map.of(), Map.of(), Map.of());
 
   /** Everything the call path needs, swapped as one. */
   private record State(MeshSnapshot snapshot, Map<String, ClusterRuntime> clusters,
-      Map<String, RateLimiter> limiters) {}
+      Map<String, RateLimiter> limiters, Map<String, CompiledRule[]> tables) {}
+
+  /** A rule with its decisions made ahead: one {@link Route} per weighted cluster. */
+  private record CompiledRule(RouteRule rule, Route[] routes, long[] cumulativeWeights) {
+    Route pick() {
+      if (routes.length == 1) {
+        return routes[0];
+      }
+      long r = ThreadLocalRandom.current().nextLong(cumulativeWeights[cumulativeWeights.length - 1]);
+      for (int i = 0; i < cumulativeWeights.length; i++) {
+        if (r < cumulativeWeights[i]) {
+          return routes[i];
+        }
+      }
+      return routes[routes.length - 1];
+    }
+  }
 
   /** The engine's decision for a call: which route it takes and which cluster it goes to. */
   public record Route(String service, RouteRule rule, ClusterRuntime cluster, RateLimiter limiter) {}
@@ -74,7 +90,26 @@ public final class PolicyEngine {
         });
       }
     }
-    state = new State(snapshot, Map.copyOf(clusters), Map.copyOf(limiters));
+    Map<String, CompiledRule[]> tables = new HashMap<>();
+    for (RouteTable table : snapshot.services().values()) {
+      CompiledRule[] compiled = new CompiledRule[table.rules().size()];
+      for (int i = 0; i < compiled.length; i++) {
+        RouteRule rule = table.rules().get(i);
+        RateLimiter limiter = rule.rateLimit().map(p -> limiters.get(rule.name() + "|" + p)).orElse(null);
+        List<RouteRule.WeightedCluster> targets = rule.clusters().stream().filter(c -> c.weight() > 0).toList();
+        Route[] routes = new Route[targets.size()];
+        long[] cumulative = new long[targets.size()];
+        long sum = 0;
+        for (int j = 0; j < routes.length; j++) {
+          routes[j] = new Route(table.service(), rule, clusters.get(targets.get(j).cluster()), limiter);
+          sum += targets.get(j).weight();
+          cumulative[j] = sum;
+        }
+        compiled[i] = new CompiledRule(rule, routes, cumulative);
+      }
+      tables.put(table.service(), compiled);
+    }
+    state = new State(snapshot, Map.copyOf(clusters), Map.copyOf(limiters), Map.copyOf(tables));
   }
 
   private static RateLimiter rateLimiter(String name, RateLimitPolicy p) {
@@ -102,39 +137,18 @@ public final class PolicyEngine {
   public Route route(String service, String path, Function<String, String> header)
       throws UnknownServiceException {
     State s = state;
-    RouteTable table = s.snapshot().services().get(service);
-    if (table == null) {
+    CompiledRule[] rules = s.tables().get(service);
+    if (rules == null) {
       throw new UnknownServiceException("service '" + service + "' is not in the mesh (known: "
           + String.join(", ", new TreeSet<>(s.snapshot().services().keySet())) + ")");
     }
-    for (RouteRule rule : table.rules()) {
-      if (rule.match().matches(path, header)) {
-        ClusterRuntime cluster = s.clusters().get(pickCluster(rule));
-        RateLimiter limiter = rule.rateLimit().map(p -> s.limiters().get(rule.name() + "|" + p)).orElse(null);
-        return new Route(service, rule, cluster, limiter);
+    for (CompiledRule rule : rules) {
+      if (rule.rule().match().matches(path, header)) {
+        return rule.pick();
       }
     }
     throw new UnknownServiceException("service '" + service + "': no route matches " + path
-        + " (routes: " + table.rules().size() + ")");
-  }
-
-  private static String pickCluster(RouteRule rule) {
-    List<RouteRule.WeightedCluster> clusters = rule.clusters();
-    if (clusters.size() == 1) {
-      return clusters.get(0).cluster();
-    }
-    long total = 0;
-    for (RouteRule.WeightedCluster c : clusters) {
-      total += c.weight();
-    }
-    long r = ThreadLocalRandom.current().nextLong(total);
-    for (RouteRule.WeightedCluster c : clusters) {
-      r -= c.weight();
-      if (r < 0) {
-        return c.cluster();
-      }
-    }
-    return clusters.get(clusters.size() - 1).cluster();
+        + " (routes: " + rules.length + ")");
   }
 
   /**
