@@ -453,7 +453,7 @@ public final class ResourceParser {
     Errors e = new Errors("cluster '" + c.getName() + "'");
     only(c, e, "", "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy",
         "ring_hash_lb_config", "least_request_lb_config", "load_balancing_policy", "circuit_breakers",
-        "outlier_detection");
+        "outlier_detection", "lrs_server");
     if (c.getType() != Cluster.DiscoveryType.EDS) {
       e.add("type", c.getType().name(), "EDS");
     } else if (!c.getEdsClusterConfig().getEdsConfig().hasAds()) {

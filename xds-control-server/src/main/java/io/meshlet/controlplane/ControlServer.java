@@ -7,6 +7,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
 import io.meshlet.controlplane.internal.ClientRegistry;
 import io.meshlet.controlplane.internal.FileWatcher;
+import io.meshlet.controlplane.internal.LoadReportSink;
 import io.meshlet.controlplane.internal.MeshState;
 import io.meshlet.controlplane.internal.ServerMetrics;
 import java.io.IOException;
@@ -64,6 +65,7 @@ public final class ControlServer implements AutoCloseable {
   private final ClientRegistry clients = new ClientRegistry(metrics, Clock.systemUTC());
   private final SimpleCache<String> cache = new SimpleCache<>(node -> MeshState.GROUP);
   private final MeshState state = new MeshState(cache, metrics, Clock.systemUTC());
+  private final LoadReportSink loadReports = new LoadReportSink();
   private ScheduledExecutorService watcherExecutor;
   private FileWatcher watcher;
   private Server xdsServer;
@@ -104,6 +106,7 @@ public final class ControlServer implements AutoCloseable {
       V3DiscoveryServer discovery = new V3DiscoveryServer(clients, cache);
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
           .addService(discovery.getAggregatedDiscoveryServiceImpl())
+          .addService(loadReports)
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
           .build()

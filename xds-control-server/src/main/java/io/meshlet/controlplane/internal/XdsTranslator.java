@@ -14,6 +14,7 @@ import io.envoyproxy.envoy.config.core.v3.Locality;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
 import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
+import io.envoyproxy.envoy.config.core.v3.SelfConfigSource;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.core.v3.TypedExtensionConfig;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
@@ -263,7 +264,9 @@ public final class XdsTranslator {
           .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin",
               Any.pack(RoundRobin.getDefaultInstance()))));
     }
-    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb)));
+    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb))
+        // grpc-java counts requests in flight only for clusters that report load.
+        .setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance())));
     service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
     return b.build();
   }
