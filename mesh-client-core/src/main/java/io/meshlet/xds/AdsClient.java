@@ -93,6 +93,8 @@ public final class AdsClient implements AutoCloseable {
 
   private static final class TypeState {
     String ackedVersion = "";
+    String lastNackedVersion = "";
+    int repeatedNacks;
     String nonce = "";
     Set<String> names = new TreeSet<>();
   }
@@ -195,15 +197,34 @@ public final class AdsClient implements AutoCloseable {
     try {
       apply(type, response.getResourcesList());
       t.ackedVersion = response.getVersionInfo();
+      t.lastNackedVersion = "";
       s.send(request(type, t, null));
       log.debug("[{}] ACK {} version {}", node.getId(), shortType(type), response.getVersionInfo());
       updateSubscriptions(s);
       publishIfComplete();
     } catch (ResourceException e) {
-      log.warn("[{}] NACK {} version {}: {}", node.getId(), shortType(type), response.getVersionInfo(),
-          e.getMessage());
-      s.send(request(type, t, e.getMessage()));
-      handler.onNack(type, response.getVersionInfo(), e.getMessage());
+      String rejected = response.getVersionInfo();
+      DiscoveryRequest nack = request(type, t, e.getMessage());
+      if (rejected.equals(t.lastNackedVersion)) {
+        // The server sent the version we refused once more. Some servers resend at once on a
+        // NACK; answering at once would make a busy loop, so answer after a growing pause.
+        t.repeatedNacks++;
+        long delayMillis = Math.min(30_000, 500L << Math.min(6, t.repeatedNacks - 1));
+        log.debug("[{}] {} version {} sent again; NACK again in {} ms", node.getId(), shortType(type),
+            rejected, delayMillis);
+        executor.schedule(() -> {
+          if (s == stream && !closed) {
+            s.send(nack);
+          }
+        }, delayMillis, TimeUnit.MILLISECONDS);
+        return;
+      }
+      t.lastNackedVersion = rejected;
+      t.repeatedNacks = 0;
+      log.warn("[{}] NACK {} version {}; keeping version {}: {}", node.getId(), shortType(type), rejected,
+          t.ackedVersion.isEmpty() ? "(none)" : t.ackedVersion, e.getMessage());
+      s.send(nack);
+      handler.onNack(type, rejected, e.getMessage());
     }
   }
 

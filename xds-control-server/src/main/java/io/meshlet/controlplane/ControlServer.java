@@ -8,6 +8,7 @@ import io.meshlet.controlplane.internal.AdminServer;
 import io.meshlet.controlplane.internal.ClientRegistry;
 import io.meshlet.controlplane.internal.FileWatcher;
 import io.meshlet.controlplane.internal.LoadReportSink;
+import io.meshlet.controlplane.internal.NackedVersionInterceptor;
 import io.meshlet.controlplane.internal.MeshState;
 import io.meshlet.controlplane.internal.ServerMetrics;
 import java.io.IOException;
@@ -105,7 +106,8 @@ public final class ControlServer implements AutoCloseable {
       watcher.loadInitial();
       V3DiscoveryServer discovery = new V3DiscoveryServer(clients, cache);
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
-          .addService(discovery.getAggregatedDiscoveryServiceImpl())
+          .addService(io.grpc.ServerInterceptors.intercept(discovery.getAggregatedDiscoveryServiceImpl(),
+              new NackedVersionInterceptor()))
           .addService(loadReports)
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)

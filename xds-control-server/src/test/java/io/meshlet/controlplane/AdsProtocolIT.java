@@ -151,6 +151,8 @@ class AdsProtocolIT {
       DiscoveryResponse second = s.next();
       assertThat(second.getVersionInfo()).isNotEqualTo(first.getVersionInfo());
       s.send(LDS, List.of("svc"), first.getVersionInfo(), second.getNonce(), "fault filter not supported here");
+      // The server waits for a new version instead of resending the rejected one.
+      assertThat(s.responses.poll(1, TimeUnit.SECONDS)).as("a response resending the NACKed version").isNull();
       Await.until("/clients to show the NACK", Duration.ofSeconds(5), () -> {
         JsonNode lds = client("raw-nacker").path("resources").path("Listener");
         return lds.path("lastNack").path("version").asText().equals(second.getVersionInfo());
