@@ -85,9 +85,14 @@ class OkHttpTelemetryIT {
         assertThat(s.getName()).isEqualTo("meshlet svc");
         assertThat(s.getAttributes().get(AttributeKey.longKey("http.response.status_code"))).isEqualTo(200L);
       });
-      // Each try carries the call's trace context.
-      up.getAllServeEvents().forEach(e -> assertThat(e.getRequest().getHeader("traceparent"))
-          .matches("00-[0-9a-f]{32}-[0-9a-f]{16}-01"));
+      // Each try carries the call's trace context: its span's trace and span ids.
+      java.util.Set<String> spanIds = new java.util.HashSet<>();
+      finished.forEach(s -> spanIds.add(s.getTraceId() + "-" + s.getSpanId()));
+      up.getAllServeEvents().forEach(e -> {
+        String traceparent = e.getRequest().getHeader("traceparent");
+        assertThat(traceparent).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
+        assertThat(spanIds).contains(traceparent.substring(3, 52));
+      });
       assertThat(up.countRequestsMatching(anyRequestedFor(anyUrl()).build()).getCount()).isEqualTo(10);
     } finally {
       up.stop();
