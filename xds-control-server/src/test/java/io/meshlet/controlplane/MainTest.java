@@ -1,0 +1,163 @@
+package io.meshlet.controlplane;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MainTest {
+
+  @TempDir Path dir;
+
+  private final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
+
+  private int run(String... args) {
+    try (PrintStream out = new PrintStream(outBytes, true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(errBytes, true, StandardCharsets.UTF_8)) {
+      return Main.run(args, out, err);
+    }
+  }
+
+  private String out() {
+    return outBytes.toString(StandardCharsets.UTF_8);
+  }
+
+  private String err() {
+    return errBytes.toString(StandardCharsets.UTF_8);
+  }
+
+  private Path write(String name, String yaml) throws Exception {
+    return Files.writeString(dir.resolve(name), yaml, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void validateAcceptsAGoodFile() throws Exception {
+    Path file = write("mesh.yaml", MeshConfigParserTest.DESIGN_SAMPLE);
+
+    assertThat(run("validate", file.toString())).isEqualTo(Main.OK);
+    assertThat(out()).isEqualTo(file + ": valid (1 service)" + System.lineSeparator());
+    assertThat(err()).isEmpty();
+  }
+
+  @Test
+  void validateCountsServices() throws Exception {
+    Path file = write("mesh.yaml", "services: { a: {}, b: {} }\n");
+
+    assertThat(run("validate", file.toString())).isEqualTo(Main.OK);
+    assertThat(out()).contains(": valid (2 services)");
+  }
+
+  @Test
+  void validateRefusesABadFileWithEveryViolation() throws Exception {
+    Path file = write("mesh.yaml", """
+        services:
+          payments:
+            protocol: soap
+            outlierDetection: { maxEjectionPercent: 140 }
+        """);
+
+    assertThat(run("validate", file.toString())).isEqualTo(Main.INVALID_CONFIG);
+    assertThat(out()).isEmpty();
+    assertThat(err()).isEqualTo(file + ": 2 errors:\n"
+        + "  mesh.yaml:3: service 'payments': protocol: soap (expected: one of http, grpc)\n"
+        + "  mesh.yaml:4: service 'payments': outlierDetection.maxEjectionPercent: 140 (expected: 0..100)"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void noArgumentsPrintsUsage() {
+    assertThat(run()).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo(Main.USAGE_TEXT);
+    assertThat(out()).isEmpty();
+  }
+
+  @Test
+  void helpPrintsUsageToOut() {
+    assertThat(run("help")).isEqualTo(Main.OK);
+    assertThat(out()).isEqualTo(Main.USAGE_TEXT);
+    assertThat(err()).isEmpty();
+  }
+
+  @Test
+  void unknownCommandIsAUsageError() {
+    assertThat(run("launch")).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate or help)"
+        + System.lineSeparator() + Main.USAGE_TEXT);
+  }
+
+  @Test
+  void validateOfAMissingFileIsAUsageError() {
+    Path missing = dir.resolve("nope.yaml");
+
+    assertThat(run("validate", missing.toString())).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo(missing + ": no such file" + System.lineSeparator());
+  }
+
+  @Test
+  void validateTakesExactlyOneFile() {
+    assertThat(run("validate")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: validate takes exactly one file, e.g. validate mesh.yaml");
+  }
+
+  @Test
+  void serveWithoutConfigIsAUsageError() {
+    assertThat(run("serve", "--xds-port", "0")).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo("error: serve needs --config FILE" + System.lineSeparator() + Main.USAGE_TEXT);
+  }
+
+  @Test
+  void serveWithANonNumericPortSaysWhatAPortIs() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--xds-port", "eighteen")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --xds-port: eighteen (expected: a port number in 0..65535)"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAPortOutOfRangeSaysWhatAPortIs() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-port", "70000")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --admin-port: 70000 (expected: a port number in 0..65535)"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAnUnknownOptionNamesIt() {
+    assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
+        + " (expected: one of --config, --xds-port, --admin-port, --bind)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAnOptionMissingItsValueSaysSo() {
+    assertThat(run("serve", "--config")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --config needs a value" + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAMissingFileIsAUsageError() {
+    Path missing = dir.resolve("nope.yaml");
+
+    assertThat(run("serve", "--config", missing.toString())).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo(missing + ": no such file" + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesABadFileBeforeOpeningAnyPort() throws Exception {
+    // The config is loaded before any port is bound, so this starts nothing.
+    Path file = write("mesh.yaml", "services:\n  payments:\n    protocol: soap\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--xds-port", "0", "--admin-port", "0"))
+        .isEqualTo(Main.INVALID_CONFIG);
+    assertThat(err()).startsWith(file + ": refusing to start: 1 error:\n")
+        .contains("mesh.yaml:3: service 'payments': protocol: soap (expected: one of http, grpc)");
+  }
+}
