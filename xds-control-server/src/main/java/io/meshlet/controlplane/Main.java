@@ -27,6 +27,8 @@ public final class Main {
   static final int USAGE = 2;
   static final int FAILED = 3;
 
+  private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind");
+
   static final String USAGE_TEXT = """
       usage: xds-control-server <command> [options]
 
@@ -92,24 +94,28 @@ public final class Main {
     Path config = null;
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
+      if (!SERVE_OPTIONS.contains(flag)) {
+        return usage(err, "unknown option '" + flag + "' for serve (expected: one of "
+            + String.join(", ", SERVE_OPTIONS) + ")");
+      }
       if (i + 1 >= args.size()) {
         return usage(err, flag + " needs a value");
       }
       String value = args.get(++i);
-      try {
-        switch (flag) {
-          case "--config" -> config = Path.of(value);
-          case "--xds-port" -> builder.xdsPort(Integer.parseInt(value));
-          case "--admin-port" -> builder.adminPort(Integer.parseInt(value));
-          case "--bind" -> builder.bindAddress(value);
-          default -> {
-            return usage(err, "unknown option '" + flag + "' for serve");
+      switch (flag) {
+        case "--config" -> config = Path.of(value);
+        case "--bind" -> builder.bindAddress(value);
+        default -> {
+          int port = port(value);
+          if (port < 0) {
+            return usage(err, flag + ": " + value + " (expected: a port number in 0..65535)");
+          }
+          if (flag.equals("--xds-port")) {
+            builder.xdsPort(port);
+          } else {
+            builder.adminPort(port);
           }
         }
-      } catch (NumberFormatException e) {
-        return usage(err, flag + ": " + value + " (expected: a port number in 0..65535)");
-      } catch (IllegalArgumentException e) {
-        return usage(err, flag + ": " + e.getMessage());
       }
     }
     if (config == null) {
@@ -136,6 +142,16 @@ public final class Main {
       Thread.currentThread().interrupt();
     }
     return OK;
+  }
+
+  /** The port written as {@code text}, or -1 if it is not a number in 0..65535. */
+  private static int port(String text) {
+    try {
+      int port = Integer.parseInt(text);
+      return port >= 0 && port <= 65535 ? port : -1;
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   private static int usage(PrintStream err, String message) {

@@ -16,13 +16,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -112,10 +111,15 @@ public final class MeshConfigParser {
       root = new Yaml(new SafeConstructor(options)).compose(new StringReader(yaml));
     } catch (MarkedYAMLException e) {
       Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
-      String problem = e.getProblem() != null ? e.getProblem() : e.getMessage();
+      String problem = e.getProblem() != null ? e.getProblem().strip() : e.getMessage().strip();
+      Mark context = e.getContextMark();
+      if (e.getContext() != null && context != null && mark != null && context.getLine() != mark.getLine()) {
+        // e.g. an unclosed '[': the problem is at the end of the file, the cause where '[' opened.
+        problem += " " + e.getContext().strip() + " started on line " + (context.getLine() + 1);
+      }
       throw new MeshConfigException(
           List.of(new Violation(source, mark == null ? 0 : mark.getLine() + 1, "", "",
-              "YAML syntax error: " + problem.strip(), "well-formed YAML")));
+              "YAML syntax error: " + problem, "well-formed YAML")));
     } catch (YAMLException e) {
       throw new MeshConfigException(
           List.of(new Violation(source, 0, "", "", "YAML error: " + e.getMessage(), "well-formed YAML")));
@@ -212,7 +216,8 @@ public final class MeshConfigParser {
           byName.forEach((name, node) -> {
             if (!SERVICE_NAME.matcher(name).matches()) {
               fail(keys.get(name), new Ctx("", "services"), "'" + name + "'",
-                  "a service name of lower-case letters, digits, '.' and '-', at most 63 long");
+                  "a service name of at most 63 lower-case letters, digits, '.' and '-',"
+                  + " starting and ending with a letter or digit");
             } else {
               services.put(name, service(name, node));
             }
@@ -303,7 +308,7 @@ public final class MeshConfigParser {
 
     List<EndpointSpec> endpoints(Node node, Ctx ctx) {
       List<EndpointSpec> out = new ArrayList<>();
-      Set<String> seen = new HashSet<>();
+      Map<String, Integer> seen = new HashMap<>();
       List<Node> items = sequence(node, ctx);
       for (int i = 0; i < items.size(); i++) {
         Ctx at = ctx.index(i);
@@ -325,9 +330,14 @@ public final class MeshConfigParser {
           continue;
         }
         EndpointSpec endpoint = address(address, addressNode, at.field("address"), labels);
-        if (endpoint != null && !seen.add(endpoint.address())) {
-          fail(addressNode, at.field("address"), address, "an address not already listed for this service");
-        } else if (endpoint != null) {
+        if (endpoint == null) {
+          continue;
+        }
+        Integer first = seen.putIfAbsent(endpoint.address(), i);
+        if (first != null) {
+          fail(addressNode, at.field("address"), address,
+              "an address not already listed for this service: " + ctx.index(first).path() + " has it");
+        } else {
           out.add(endpoint);
         }
       }
@@ -623,7 +633,7 @@ public final class MeshConfigParser {
         out.add(new WeightedTarget(subset, weight));
       }
       if (total == 0 && out.size() == items.size()) {
-        fail(node, ctx, "weights adding up to 0", "weights adding up to more than 0");
+        fail(node, ctx, "weights adding up to 0", "at least one weight above 0");
       }
       return out;
     }
@@ -690,7 +700,7 @@ public final class MeshConfigParser {
           if (!g.containsKey("fixed")) {
             fail(f.get("delay"), d.field("fixed"), "missing", DURATION_EXPECTED);
           }
-          delay = Optional.of(new Delay(percentField(g, "percent", d),
+          delay = Optional.of(new Delay(percentField(g, "percent", f.get("delay"), d),
               durationField(g, "fixed", d, Duration.ofMillis(1), Duration.ofHours(1), Duration.ofMillis(1))));
         }
       }
@@ -706,10 +716,11 @@ public final class MeshConfigParser {
               ? Optional.of(intField(g, "grpcStatus", a, 1, 16, 14))
               : Optional.empty();
           if (http.isPresent() == grpc.isPresent()) {
-            fail(f.get("abort"), a, http.isPresent() ? "httpStatus and grpcStatus" : "no status",
+            fail(f.get("abort"), a,
+                http.isPresent() ? "httpStatus and grpcStatus" : "neither httpStatus nor grpcStatus",
                 "exactly one of httpStatus (200..599) and grpcStatus (1..16)");
           }
-          abort = Optional.of(new Abort(percentField(g, "percent", a), http, grpc));
+          abort = Optional.of(new Abort(percentField(g, "percent", f.get("abort"), a), http, grpc));
         }
       }
       return new FaultSpec(delay, abort);
@@ -759,6 +770,7 @@ public final class MeshConfigParser {
         return null;
       }
       Map<String, Node> out = new LinkedHashMap<>();
+      Map<String, Node> keys = new HashMap<>();
       for (NodeTuple t : m.getValue()) {
         if (!(t.getKeyNode() instanceof ScalarNode k)) {
           fail(t.getKeyNode(), ctx, describe(t.getKeyNode()), "a plain key");
@@ -767,9 +779,11 @@ public final class MeshConfigParser {
         String key = k.getValue();
         if (allowed.length > 0 && !List.of(allowed).contains(key)) {
           fail(k, ctx.field(key), "unknown field", "one of " + String.join(", ", allowed));
-        } else if (out.containsKey(key)) {
-          fail(k, ctx.field(key), "duplicate key", "each key once");
+        } else if (keys.containsKey(key)) {
+          fail(k, ctx.field(key), "duplicate key, also on line " + (keys.get(key).getStartMark().getLine() + 1),
+              "each key once");
         } else {
+          keys.put(key, k);
           out.put(key, t.getValueNode());
         }
       }
@@ -839,10 +853,10 @@ public final class MeshConfigParser {
       }
     }
 
-    double percentField(Map<String, Node> f, String name, Ctx ctx) {
+    double percentField(Map<String, Node> f, String name, Node parent, Ctx ctx) {
       Node node = f.get(name);
       if (node == null) {
-        fail(null, ctx.field(name), "missing", "a percentage in 0..100");
+        fail(parent, ctx.field(name), "missing", "a percentage in 0..100");
         return 0;
       }
       String s = scalar(node, ctx.field(name));

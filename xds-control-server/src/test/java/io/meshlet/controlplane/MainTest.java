@@ -13,69 +13,151 @@ import org.junit.jupiter.api.io.TempDir;
 class MainTest {
 
   @TempDir Path dir;
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
 
   private int run(String... args) {
-    return Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
+    try (PrintStream out = new PrintStream(outBytes, true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(errBytes, true, StandardCharsets.UTF_8)) {
+      return Main.run(args, out, err);
+    }
+  }
+
+  private String out() {
+    return outBytes.toString(StandardCharsets.UTF_8);
   }
 
   private String err() {
-    return err.toString(StandardCharsets.UTF_8);
+    return errBytes.toString(StandardCharsets.UTF_8);
+  }
+
+  private Path write(String name, String yaml) throws Exception {
+    return Files.writeString(dir.resolve(name), yaml, StandardCharsets.UTF_8);
   }
 
   @Test
   void validateAcceptsAGoodFile() throws Exception {
-    Path file = Files.writeString(dir.resolve("mesh.yaml"), MeshConfigParserTest.SAMPLE);
-    assertThat(run("validate", file.toString())).isZero();
-    assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(file + ": valid (1 service)\n");
+    Path file = write("mesh.yaml", MeshConfigParserTest.DESIGN_SAMPLE);
+
+    assertThat(run("validate", file.toString())).isEqualTo(Main.OK);
+    assertThat(out()).isEqualTo(file + ": valid (1 service)" + System.lineSeparator());
+    assertThat(err()).isEmpty();
   }
 
   @Test
-  void validateRefusesABadFileWithEveryError() throws Exception {
-    Path file = Files.writeString(dir.resolve("mesh.yaml"), """
+  void validateCountsServices() throws Exception {
+    Path file = write("mesh.yaml", "services: { a: {}, b: {} }\n");
+
+    assertThat(run("validate", file.toString())).isEqualTo(Main.OK);
+    assertThat(out()).contains(": valid (2 services)");
+  }
+
+  @Test
+  void validateRefusesABadFileWithEveryViolation() throws Exception {
+    Path file = write("mesh.yaml", """
         services:
           payments:
+            protocol: soap
             outlierDetection: { maxEjectionPercent: 140 }
-            routes: [ { to: [ { subset: v3 } ] } ]
         """);
-    assertThat(run("validate", file.toString())).isEqualTo(1);
+
+    assertThat(run("validate", file.toString())).isEqualTo(Main.INVALID_CONFIG);
+    assertThat(out()).isEmpty();
     assertThat(err()).isEqualTo(file + ": 2 errors:\n"
-        + "  mesh.yaml:3: service 'payments': outlierDetection.maxEjectionPercent: 140 (expected: 0..100)\n"
-        + "  mesh.yaml:4: service 'payments': routes[0].to[0].subset: v3 "
-        + "(expected: a subset defined under subsets; this service defines none)\n");
+        + "  mesh.yaml:3: service 'payments': protocol: soap (expected: one of http, grpc)\n"
+        + "  mesh.yaml:4: service 'payments': outlierDetection.maxEjectionPercent: 140 (expected: 0..100)"
+        + System.lineSeparator());
   }
 
   @Test
-  void wrongUsageExitsTwoWithHelp() {
-    assertThat(run()).isEqualTo(2);
-    assertThat(err()).contains("usage: xds-control-server <command>");
-    assertThat(run("serve-all")).isEqualTo(2);
-    assertThat(err()).contains("error: unknown command 'serve-all' (expected: serve, validate or help)");
+  void noArgumentsPrintsUsage() {
+    assertThat(run()).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo(Main.USAGE_TEXT);
+    assertThat(out()).isEmpty();
   }
 
   @Test
-  void validateOfAMissingFileExitsTwo() {
-    assertThat(run("validate", dir.resolve("nope.yaml").toString())).isEqualTo(2);
-    assertThat(err()).endsWith("nope.yaml: no such file\n");
+  void helpPrintsUsageToOut() {
+    assertThat(run("help")).isEqualTo(Main.OK);
+    assertThat(out()).isEqualTo(Main.USAGE_TEXT);
+    assertThat(err()).isEmpty();
   }
 
   @Test
-  void serveChecksItsOptionsBeforeStarting() throws Exception {
-    assertThat(run("serve")).isEqualTo(2);
-    assertThat(err()).contains("error: serve needs --config FILE");
-    Path file = Files.writeString(dir.resolve("mesh.yaml"), "services: {}\n");
-    assertThat(run("serve", "--config", file.toString(), "--xds-port", "eighteen")).isEqualTo(2);
-    assertThat(err()).contains("error: --xds-port: eighteen (expected: a port number in 0..65535)");
-    assertThat(run("serve", "--config", file.toString(), "--admin-port", "70000")).isEqualTo(2);
-    assertThat(err()).contains("error: --admin-port: port: 70000 (expected: 0..65535)");
+  void unknownCommandIsAUsageError() {
+    assertThat(run("launch")).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate or help)"
+        + System.lineSeparator() + Main.USAGE_TEXT);
   }
 
   @Test
-  void serveRefusesToStartOnABadFile() throws Exception {
-    Path file = Files.writeString(dir.resolve("mesh.yaml"), "services: { a: { protocol: tcp } }\n");
-    assertThat(run("serve", "--config", file.toString(), "--xds-port", "0", "--admin-port", "0")).isEqualTo(1);
-    assertThat(err()).contains("refusing to start: 1 error:\n  mesh.yaml:1: service 'a': protocol: tcp");
+  void validateOfAMissingFileIsAUsageError() {
+    Path missing = dir.resolve("nope.yaml");
+
+    assertThat(run("validate", missing.toString())).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo(missing + ": no such file" + System.lineSeparator());
+  }
+
+  @Test
+  void validateTakesExactlyOneFile() {
+    assertThat(run("validate")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: validate takes exactly one file, e.g. validate mesh.yaml");
+  }
+
+  @Test
+  void serveWithoutConfigIsAUsageError() {
+    assertThat(run("serve", "--xds-port", "0")).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo("error: serve needs --config FILE" + System.lineSeparator() + Main.USAGE_TEXT);
+  }
+
+  @Test
+  void serveWithANonNumericPortSaysWhatAPortIs() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--xds-port", "eighteen")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --xds-port: eighteen (expected: a port number in 0..65535)"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAPortOutOfRangeSaysWhatAPortIs() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-port", "70000")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --admin-port: 70000 (expected: a port number in 0..65535)"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAnUnknownOptionNamesIt() {
+    assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
+        + " (expected: one of --config, --xds-port, --admin-port, --bind)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAnOptionMissingItsValueSaysSo() {
+    assertThat(run("serve", "--config")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --config needs a value" + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithAMissingFileIsAUsageError() {
+    Path missing = dir.resolve("nope.yaml");
+
+    assertThat(run("serve", "--config", missing.toString())).isEqualTo(Main.USAGE);
+    assertThat(err()).isEqualTo(missing + ": no such file" + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesABadFileBeforeOpeningAnyPort() throws Exception {
+    // The config is loaded before any port is bound, so this starts nothing.
+    Path file = write("mesh.yaml", "services:\n  payments:\n    protocol: soap\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--xds-port", "0", "--admin-port", "0"))
+        .isEqualTo(Main.INVALID_CONFIG);
+    assertThat(err()).startsWith(file + ": refusing to start: 1 error:\n")
+        .contains("mesh.yaml:3: service 'payments': protocol: soap (expected: one of http, grpc)");
   }
 }
