@@ -3,11 +3,12 @@ package io.meshlet.config;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
-import java.util.regex.Pattern;
+import com.google.re2j.Pattern;
 
 /**
  * Which requests a route takes: a path condition and header conditions that must all hold
- * (Envoy's {@code RouteMatch}). Regular expressions must match the whole value, as Envoy's do.
+ * (Envoy's {@code RouteMatch}). Regular expressions are RE2 (as in Envoy and grpc-java) and must
+ * match the whole value, as Envoy's do.
  *
  * @param pathKind how the path is compared
  * @param path the prefix, exact path or regular expression
@@ -22,7 +23,7 @@ public record RequestMatch(PathKind pathKind, String path, List<HeaderCondition>
     REGEX
   }
 
-  private static final Pattern NEVER = Pattern.compile("(?!)");
+  private static final Pattern NEVER = Pattern.compile("[^\\x00-\\x{10FFFF}]");
 
   public RequestMatch {
     Objects.requireNonNull(pathKind, "pathKind");

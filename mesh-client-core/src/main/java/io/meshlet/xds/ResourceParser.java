@@ -48,8 +48,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * Turns Envoy v3 resources into Meshlet's config records, refusing what Meshlet cannot honour.
@@ -600,9 +598,9 @@ public final class ResourceParser {
 
   private static boolean validRegex(String regex) {
     try {
-      Pattern.compile(regex);
+      com.google.re2j.Pattern.compile(regex);
       return true;
-    } catch (PatternSyntaxException ex) {
+    } catch (com.google.re2j.PatternSyntaxException ex) {
       return false;
     }
   }

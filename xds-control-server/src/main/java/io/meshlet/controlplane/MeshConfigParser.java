@@ -25,7 +25,6 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -588,12 +587,13 @@ public final class MeshConfigParser {
       }
     }
 
+    /** Checks a regular expression in RE2 syntax, the one Envoy and grpc-java use. */
     boolean regex(String value, Node node, Ctx ctx) {
       try {
-        Pattern.compile(value);
+        com.google.re2j.Pattern.compile(value);
         return true;
-      } catch (PatternSyntaxException e) {
-        fail(node, ctx, "'" + value + "'", "a valid regular expression (" + e.getDescription() + ")");
+      } catch (com.google.re2j.PatternSyntaxException e) {
+        fail(node, ctx, "'" + value + "'", "a valid RE2 regular expression (" + e.getDescription() + ")");
         return false;
       }
     }

@@ -416,7 +416,7 @@ class MeshConfigParserTest {
                     to: [ { weight: 100 } ]
             """,
             "mesh.yaml:4: service 'payments': routes[0].match.pathRegex: '/api/(v1'"
-                + " (expected: a valid regular expression (Unclosed group))"),
+                + " (expected: a valid RE2 regular expression (missing closing )))"),
         arguments("invalid header regex", """
             services:
               payments:
@@ -427,7 +427,16 @@ class MeshConfigParserTest {
                     to: [ { weight: 100 } ]
             """,
             "mesh.yaml:6: service 'payments': routes[0].match.headers.x-tenant.regex: '[a-'"
-                + " (expected: a valid regular expression (Illegal character range))"),
+                + " (expected: a valid RE2 regular expression (missing closing ]))"),
+        arguments("regex outside RE2 (lookahead), which gRPC clients refuse", """
+            services:
+              payments:
+                routes:
+                  - match: { pathRegex: "/api/(?=v1).*" }
+                    to: [ { weight: 100 } ]
+            """,
+            "mesh.yaml:4: service 'payments': routes[0].match.pathRegex: '/api/(?=v1).*'"
+                + " (expected: a valid RE2 regular expression (invalid or unsupported Perl syntax))"),
         arguments("header name in upper case", """
             services:
               payments:
