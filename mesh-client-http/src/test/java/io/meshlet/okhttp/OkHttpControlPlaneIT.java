@@ -22,6 +22,7 @@ import io.meshlet.controlplane.internal.XdsTranslator;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.MeshFile;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -213,6 +214,38 @@ class OkHttpControlPlaneIT {
       if (second != null) {
         second.close();
       }
+    }
+  }
+
+  @Test
+  void failsOverToTheNextControlServer() throws Exception {
+    MeshFile mesh = new MeshFile(dir).write(yaml(a));
+    int deadPort;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      deadPort = s.getLocalPort();
+    }
+    try (ControlServer server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
+        MeshClient client = MeshClient.builder().serviceName("failover-it")
+            .controlServers("127.0.0.1:" + deadPort, "127.0.0.1:" + server.xdsPort())
+            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build().start()) {
+      assertThat(client.awaitConfig(Duration.ofSeconds(20))).as("config from the second server").isTrue();
+      assertThat(call(MeshOkHttp.client(client), "http://svc/x")).isEqualTo("a");
+    }
+  }
+
+  @Test
+  void aCallBeforeAnyConfigWaitsOnlyAsLongAsConfigured() throws Exception {
+    int deadPort;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      deadPort = s.getLocalPort();
+    }
+    try (MeshClient client = MeshClient.builder().serviceName("no-config-it")
+        .controlServers("127.0.0.1:" + deadPort).firstConfigTimeout(Duration.ofMillis(300)).build().start()) {
+      Throwable t = org.assertj.core.api.Assertions.catchThrowable(
+          () -> call(MeshOkHttp.client(client), "http://svc/x"));
+      assertThat(t).isInstanceOf(InterruptedIOException.class)
+          .hasMessage("no mesh config from control servers [127.0.0.1:" + deadPort + "] within 300 ms (node "
+              + client.nodeId() + ")");
     }
   }
 

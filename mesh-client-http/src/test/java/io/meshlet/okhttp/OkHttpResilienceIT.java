@@ -78,6 +78,13 @@ class OkHttpResilienceIT {
             endpoints: [ { address: 127.0.0.1:%4$d }, { address: 127.0.0.1:%1$d } ]
             loadBalancing: round_robin
             routes: [ { to: [ {} ], timeout: 5s, retries: { attempts: 1, perTryTimeout: 200ms, on: [reset] } } ]
+          budget-free:
+            endpoints: [ { address: 127.0.0.1:%2$d } ]
+            routes: [ { to: [ {} ], retries: { attempts: 2, on: [5xx], backoff: { base: 1ms } } } ]
+          hashed:
+            endpoints: [ { address: 127.0.0.1:%1$d }, { address: 127.0.0.1:%5$d }, { address: 127.0.0.1:%6$d } ]
+            loadBalancing: ring_hash
+            hashHeader: x-user
           timed:
             endpoints: [ { address: 127.0.0.1:%4$d } ]
             routes: [ { to: [ {} ], timeout: 300ms } ]
@@ -162,6 +169,34 @@ class OkHttpResilienceIT {
     Result r = get("budget");
     assertThat(r.status()).isEqualTo(503);
     assertThat(requestsTo(bad)).as("tries with a retry budget of 0").isEqualTo(1);
+  }
+
+  @Test
+  void requestsThatAreNotIdempotentAreNotRetried() throws Exception {
+    Request post = new Request.Builder().url("http://budget-free/items")
+        .post(okhttp3.RequestBody.create("{}", okhttp3.MediaType.get("application/json"))).build();
+    try (Response r = http.newCall(post).execute()) {
+      assertThat(r.code()).isEqualTo(503);
+    }
+    assertThat(requestsTo(bad)).as("tries of a POST").isEqualTo(1);
+    try (Response r = http.newCall(new Request.Builder().url("http://budget-free/items").build()).execute()) {
+      assertThat(r.code()).isEqualTo(503);
+    }
+    assertThat(requestsTo(bad)).as("tries of the POST and then a GET with 2 retries").isEqualTo(4);
+  }
+
+  @Test
+  void ringHashKeepsAKeyOnOneInstance() throws Exception {
+    for (String user : List.of("alice", "bob", "carol", "dave")) {
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      for (int i = 0; i < 10; i++) {
+        try (Response r = http.newCall(new Request.Builder().url("http://hashed/items").header("x-user", user)
+            .build()).execute()) {
+          seen.add(r.body().string());
+        }
+      }
+      assertThat(seen).as("instances seen by %s", user).hasSize(1);
+    }
   }
 
   @Test
