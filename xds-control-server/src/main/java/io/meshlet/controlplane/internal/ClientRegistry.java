@@ -120,26 +120,26 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
         }
         return;
       }
-      String sent = t.nonces.remove(request.getResponseNonce());
-      if (request.hasErrorDetail()) {
-        nack(s, type, t, sent != null ? sent : "(unknown)", request.getErrorDetail().getMessage());
-      } else {
-        t.ackedVersion = request.getVersionInfo();
-      }
+      answered(s, type, t, request.getResponseNonce(),
+          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null, request.getVersionInfo());
     }
   }
 
   @Override
   public void onV3StreamResponse(long streamId, DiscoveryRequest request, DiscoveryResponse response) {
+    sent(streamId, response.getTypeUrl(), response.getVersionInfo(), response.getNonce());
+  }
+
+  private void sent(long streamId, String typeUrl, String version, String nonce) {
     metrics.pushed();
     StreamState s = streams.get(streamId);
     if (s == null) {
       return;
     }
     synchronized (s) {
-      TypeState t = s.type(shortType(response.getTypeUrl()));
-      t.sentVersion = response.getVersionInfo();
-      t.remember(response.getNonce(), response.getVersionInfo());
+      TypeState t = s.type(shortType(typeUrl));
+      t.sentVersion = version;
+      t.remember(nonce, version);
     }
   }
 
@@ -165,28 +165,31 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
       if (request.getResponseNonce().isEmpty()) {
         return;
       }
-      String sent = t.nonces.remove(request.getResponseNonce());
-      if (request.hasErrorDetail()) {
-        nack(s, type, t, sent != null ? sent : "(unknown)", request.getErrorDetail().getMessage());
-      } else if (sent != null) {
-        t.ackedVersion = sent;
-      }
+      answered(s, type, t, request.getResponseNonce(),
+          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null, null);
+    }
+  }
+
+  /**
+   * Records the client's answer to the response with {@code nonce}: a NACK with its message, or
+   * an ACK of {@code ackedVersion} (null: the version of the answered response, as in delta).
+   */
+  private void answered(StreamState s, String type, TypeState t, String nonce, String nackMessage,
+      String ackedVersion) {
+    String sent = t.nonces.remove(nonce);
+    if (nackMessage != null) {
+      nack(s, type, t, sent != null ? sent : "(unknown)", nackMessage);
+    } else if (ackedVersion != null) {
+      t.ackedVersion = ackedVersion;
+    } else if (sent != null) {
+      t.ackedVersion = sent;
     }
   }
 
   @Override
   public void onV3StreamDeltaResponse(long streamId, DeltaDiscoveryRequest request,
       DeltaDiscoveryResponse response) {
-    metrics.pushed();
-    StreamState s = streams.get(streamId);
-    if (s == null) {
-      return;
-    }
-    synchronized (s) {
-      TypeState t = s.type(shortType(response.getTypeUrl()));
-      t.sentVersion = response.getSystemVersionInfo();
-      t.remember(response.getNonce(), response.getSystemVersionInfo());
-    }
+    sent(streamId, response.getTypeUrl(), response.getSystemVersionInfo(), response.getNonce());
   }
 
   private void nack(StreamState s, String type, TypeState t, String version, String message) {
