@@ -5,7 +5,9 @@ import io.envoyproxy.controlplane.server.V3DiscoveryServer;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
+import io.meshlet.controlplane.internal.CertificateAuthority;
 import io.meshlet.controlplane.internal.ClientRegistry;
+import io.meshlet.controlplane.internal.IdentityService;
 import io.meshlet.controlplane.internal.FileWatcher;
 import io.meshlet.controlplane.internal.LoadReportSink;
 import io.meshlet.controlplane.internal.NackedVersionInterceptor;
@@ -16,6 +18,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -26,7 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Meshlet control server: serves the mesh described by a config file over xDS (ADS, state
- * of the world and delta) and shows what it serves on an admin HTTP API.
+ * of the world and delta), signs workload certificates with its CA, and shows what it serves on
+ * an admin HTTP API.
  *
  * <pre>{@code
  * try (ControlServer server = ControlServer.builder()
@@ -67,6 +71,9 @@ public final class ControlServer implements AutoCloseable {
   private final SimpleCache<String> cache = new SimpleCache<>(node -> MeshState.GROUP);
   private final MeshState state = new MeshState(cache, metrics, Clock.systemUTC());
   private final LoadReportSink loadReports = new LoadReportSink();
+  private final Path caDirectory;
+  private final Map<String, String> joinTokens;
+  private IdentityService identity;
   private ScheduledExecutorService watcherExecutor;
   private FileWatcher watcher;
   private Server xdsServer;
@@ -78,6 +85,8 @@ public final class ControlServer implements AutoCloseable {
     this.requestedXdsPort = b.xdsPort;
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
+    this.caDirectory = b.caDirectory;
+    this.joinTokens = Map.copyOf(b.joinTokens);
   }
 
   public static Builder builder() {
@@ -103,12 +112,21 @@ public final class ControlServer implements AutoCloseable {
     });
     watcher = new FileWatcher(configFile, state, watcherExecutor, pollInterval);
     try {
-      watcher.loadInitial();
+      MeshConfig initial = watcher.loadInitial();
+      CertificateAuthority ca = CertificateAuthority.loadOrCreate(initial.trustDomain(), caDirectory,
+          Clock.systemUTC());
+      identity = new IdentityService(ca, joinTokens,
+          () -> state.served().map(s -> s.config().mtls().certTtl()).orElse(Duration.ofHours(1)));
+      metrics.identityCounters(identity::signed, identity::refused);
+      if (joinTokens.isEmpty()) {
+        log.info("no join tokens configured: the CA refuses every certificate request (see --join-tokens)");
+      }
       V3DiscoveryServer discovery = new V3DiscoveryServer(clients, cache);
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
           .addService(io.grpc.ServerInterceptors.intercept(discovery.getAggregatedDiscoveryServiceImpl(),
               new NackedVersionInterceptor()))
           .addService(loadReports)
+          .addService(identity)
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
           .build()
@@ -185,6 +203,8 @@ public final class ControlServer implements AutoCloseable {
     private int xdsPort = DEFAULT_XDS_PORT;
     private int adminPort = DEFAULT_ADMIN_PORT;
     private Duration pollInterval = Duration.ofMillis(250);
+    private Path caDirectory;
+    private Map<String, String> joinTokens = Map.of();
 
     private Builder() {}
 
@@ -197,6 +217,21 @@ public final class ControlServer implements AutoCloseable {
     /** The address both ports bind to; 127.0.0.1 unless set. */
     public Builder bindAddress(String address) {
       this.bindAddress = Objects.requireNonNull(address, "address");
+      return this;
+    }
+
+    /**
+     * Where the CA keeps its key and root ({@code ca.key}, {@code ca.crt}); created if missing.
+     * Unless set, the CA lives in memory and a restart makes a new root.
+     */
+    public Builder caDirectory(Path dir) {
+      this.caDirectory = dir;
+      return this;
+    }
+
+    /** Join tokens by service: the secret a workload of that service shows to get a certificate. */
+    public Builder joinTokens(Map<String, String> tokens) {
+      this.joinTokens = Map.copyOf(tokens);
       return this;
     }
 

@@ -27,7 +27,8 @@ public final class Main {
   static final int USAGE = 2;
   static final int FAILED = 3;
 
-  private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind");
+  private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
+      "--ca-dir", "--join-tokens");
 
   static final String USAGE_TEXT = """
       usage: xds-control-server <command> [options]
@@ -37,6 +38,8 @@ public final class Main {
             --xds-port N      xDS (gRPC) port, default 18000 (0 picks a free port)
             --admin-port N    admin HTTP port, default 18001 (0 picks a free port)
             --bind ADDRESS    address to listen on, default 127.0.0.1 (0.0.0.0 for all)
+            --ca-dir DIR      keep the CA key and root in DIR (created if missing); default: in memory
+            --join-tokens FILE  join tokens, one '<service>: <token>' line per service
         validate FILE         check FILE; exit 0 if valid, 1 with every error if not
         help                  show this text
       """;
@@ -105,6 +108,18 @@ public final class Main {
       switch (flag) {
         case "--config" -> config = Path.of(value);
         case "--bind" -> builder.bindAddress(value);
+        case "--ca-dir" -> builder.caDirectory(Path.of(value));
+        case "--join-tokens" -> {
+          try {
+            builder.joinTokens(io.meshlet.controlplane.internal.JoinTokens.load(Path.of(value)));
+          } catch (java.nio.file.NoSuchFileException e) {
+            err.println(value + ": no such file");
+            return USAGE;
+          } catch (java.io.IOException e) {
+            err.println("--join-tokens: " + e.getMessage());
+            return INVALID_CONFIG;
+          }
+        }
         default -> {
           int port = port(value);
           if (port < 0) {

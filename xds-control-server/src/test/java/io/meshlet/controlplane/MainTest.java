@@ -133,7 +133,7 @@ class MainTest {
   void serveWithAnUnknownOptionNamesIt() {
     assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
-        + " (expected: one of --config, --xds-port, --admin-port, --bind)" + System.lineSeparator());
+        + " (expected: one of --config, --xds-port, --admin-port, --bind, --ca-dir, --join-tokens)" + System.lineSeparator());
   }
 
   @Test

@@ -17,6 +17,8 @@ public final class ServerMetrics {
   private final LongAdder refusals = new LongAdder();
   private volatile IntSupplier connected = () -> 0;
   private volatile IntSupplier services = () -> 0;
+  private volatile java.util.function.LongSupplier certificatesSigned = () -> 0;
+  private volatile java.util.function.LongSupplier certificatesRefused = () -> 0;
 
   void streamOpened() {
     streams.increment();
@@ -46,6 +48,12 @@ public final class ServerMetrics {
     this.services = serviceCount;
   }
 
+  /** Where the CA's counters read from. */
+  public void identityCounters(java.util.function.LongSupplier signed, java.util.function.LongSupplier refused) {
+    this.certificatesSigned = signed;
+    this.certificatesRefused = refused;
+  }
+
   public long nacks() {
     return nacks.sum();
   }
@@ -65,6 +73,10 @@ public final class ServerMetrics {
     counter(sb, "meshlet_config_reloads_total", "Configs accepted and served, the first included.",
         reloads.sum());
     counter(sb, "meshlet_config_refusals_total", "Configs refused as invalid.", refusals.sum());
+    counter(sb, "meshlet_ca_certificates_signed_total", "Workload certificates signed.",
+        certificatesSigned.getAsLong());
+    counter(sb, "meshlet_ca_requests_refused_total", "Certificate requests refused (bad token or CSR).",
+        certificatesRefused.getAsLong());
     return sb.toString();
   }
 

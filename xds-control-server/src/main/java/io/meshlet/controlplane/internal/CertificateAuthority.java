@@ -1,0 +1,275 @@
+package io.meshlet.controlplane.internal;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Objects;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+import org.bouncycastle.pkcs.PKCSException;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control server's certificate authority: one EC P-256 signing key and its self-signed root
+ * for the trust domain, which signs workload certificates carrying exactly one SPIFFE ID.
+ *
+ * <p>The key is created on first start and, with a directory given, kept there ({@code ca.key}
+ * readable by the owner only, {@code ca.crt}) so that a restart keeps the same root. Without a
+ * directory it lives in memory, and every restart makes a new root.
+ *
+ * <p>Thread-safe. Never logs key material.
+ */
+public final class CertificateAuthority {
+
+  private static final Logger log = LoggerFactory.getLogger(CertificateAuthority.class);
+  private static final Duration ROOT_LIFETIME = Duration.ofDays(365);
+  private static final Duration BACKDATE = Duration.ofMinutes(1);
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final String trustDomain;
+  private final PrivateKey key;
+  private final X509Certificate root;
+  private final Clock clock;
+
+  private CertificateAuthority(String trustDomain, PrivateKey key, X509Certificate root, Clock clock) {
+    this.trustDomain = trustDomain;
+    this.key = key;
+    this.root = root;
+    this.clock = clock;
+  }
+
+  /** A CSR the CA refuses, with the reason; the text is sent to the caller. */
+  public static final class RefusedException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    RefusedException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * Loads the CA from {@code dir}, or creates it (and saves it there when {@code dir} is given).
+   *
+   * @param dir where the key and root live, or null to keep them in memory
+   */
+  public static CertificateAuthority loadOrCreate(String trustDomain, Path dir, Clock clock) throws IOException {
+    try {
+      if (dir != null && Files.exists(dir.resolve("ca.key")) && Files.exists(dir.resolve("ca.crt"))) {
+        PrivateKey key = readKey(dir.resolve("ca.key"));
+        X509Certificate root = readCertificate(dir.resolve("ca.crt"));
+        String expected = "spiffe://" + trustDomain;
+        if (!SpiffeIds.of(root).contains(expected)) {
+          throw new IOException(dir.resolve("ca.crt") + ": root is for " + SpiffeIds.of(root)
+              + " (expected: " + expected + "; move the CA directory away to make a new root)");
+        }
+        log.info("CA for {} loaded from {} (root serial {}, expires {})", trustDomain, dir,
+            root.getSerialNumber().toString(16), root.getNotAfter().toInstant());
+        return new CertificateAuthority(trustDomain, key, root, clock);
+      }
+      KeyPair pair = newKeyPair();
+      X509Certificate root = selfSigned(trustDomain, pair, clock.instant());
+      if (dir != null) {
+        Files.createDirectories(dir);
+        Path keyFile = dir.resolve("ca.key");
+        Files.writeString(keyFile, pem(pair.getPrivate()), StandardCharsets.US_ASCII);
+        try {
+          Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
+        } catch (UnsupportedOperationException e) {
+          log.warn("cannot restrict permissions of {} on this file system", keyFile);
+        }
+        Files.writeString(dir.resolve("ca.crt"), pem(root), StandardCharsets.US_ASCII);
+        log.info("CA for {} created in {} (root serial {})", trustDomain, dir, root.getSerialNumber().toString(16));
+      } else {
+        log.warn("CA for {} created in memory: a restart makes a new root and workloads must fetch new "
+            + "certificates (use --ca-dir to keep it)", trustDomain);
+      }
+      return new CertificateAuthority(trustDomain, pair.getPrivate(), root, clock);
+    } catch (GeneralSecurityException | OperatorCreationException e) {
+      throw new IOException("cannot set up the CA: " + e.getMessage(), e);
+    }
+  }
+
+  /** The root certificate workloads trust. */
+  public X509Certificate root() {
+    return root;
+  }
+
+  /** The SPIFFE ID of a service in this trust domain. */
+  public String spiffeId(String service) {
+    return "spiffe://" + trustDomain + "/service/" + service;
+  }
+
+  /**
+   * Signs a CSR for a service. The certificate carries the service's SPIFFE ID as its only name,
+   * whatever the CSR asks for, and lives for {@code ttl}.
+   *
+   * @throws RefusedException when the CSR is malformed, not self-signed by its key, or uses a weak key
+   */
+  public X509Certificate sign(String service, byte[] csrDer, Duration ttl) throws RefusedException {
+    JcaPKCS10CertificationRequest csr;
+    PublicKey publicKey;
+    try {
+      csr = new JcaPKCS10CertificationRequest(csrDer);
+      publicKey = csr.getPublicKey();
+    } catch (IOException | GeneralSecurityException | RuntimeException e) {
+      throw new RefusedException("csr: not a PKCS#10 certificate signing request (" + e.getMessage() + ")");
+    }
+    try {
+      if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(publicKey))) {
+        throw new RefusedException("csr: signature does not verify with the CSR's own key "
+            + "(expected: a CSR signed by the key it carries)");
+      }
+    } catch (OperatorCreationException | PKCSException e) {
+      throw new RefusedException("csr: signature cannot be checked (" + e.getMessage() + ")");
+    }
+    if (publicKey instanceof RSAPublicKey rsa && rsa.getModulus().bitLength() < 2048) {
+      throw new RefusedException("csr: RSA key of " + rsa.getModulus().bitLength()
+          + " bits (expected: EC P-256 or RSA of 2048 bits or more)");
+    } else if (!(publicKey instanceof RSAPublicKey) && !(publicKey instanceof ECPublicKey)) {
+      throw new RefusedException("csr: " + publicKey.getAlgorithm() + " key (expected: EC P-256 or RSA)");
+    }
+    Instant now = clock.instant();
+    String id = spiffeId(service);
+    try {
+      X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(root,
+          new BigInteger(127, RANDOM), Date.from(now.minus(BACKDATE)), Date.from(now.plus(ttl)),
+          new X500Name("O=Meshlet, OU=" + trustDomain + ", CN=" + service), publicKey);
+      JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+      b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+      b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+      b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
+          new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+      b.addExtension(Extension.subjectAlternativeName, true,
+          new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id)));
+      b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(publicKey));
+      b.addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(root));
+      X509Certificate cert = convert(b.build(signer()));
+      log.info("signed a certificate for {} (serial {}, expires {})", id, cert.getSerialNumber().toString(16),
+          cert.getNotAfter().toInstant());
+      return cert;
+    } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
+      throw new IllegalStateException("signing failed: " + e.getMessage(), e);
+    }
+  }
+
+  private ContentSigner signer() throws OperatorCreationException {
+    return new JcaContentSignerBuilder("SHA256withECDSA").build(key);
+  }
+
+  static KeyPair newKeyPair() throws GeneralSecurityException {
+    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+    g.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
+    return g.generateKeyPair();
+  }
+
+  private static X509Certificate selfSigned(String trustDomain, KeyPair pair, Instant now)
+      throws GeneralSecurityException, OperatorCreationException, IOException {
+    X500Name name = new X500Name("O=Meshlet, CN=Meshlet CA " + trustDomain);
+    X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(name, new BigInteger(127, RANDOM),
+        Date.from(now.minus(BACKDATE)), Date.from(now.plus(ROOT_LIFETIME)), name, pair.getPublic());
+    JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+    b.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+    b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
+    b.addExtension(Extension.subjectAlternativeName, false,
+        new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://" + trustDomain)));
+    b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(pair.getPublic()));
+    return convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())));
+  }
+
+  private static X509Certificate convert(X509CertificateHolder holder) throws GeneralSecurityException {
+    return new JcaX509CertificateConverter().getCertificate(holder);
+  }
+
+  static String pem(Object o) throws IOException {
+    StringWriter out = new StringWriter();
+    try (JcaPEMWriter w = new JcaPEMWriter(out)) {
+      w.writeObject(o);
+    }
+    return out.toString();
+  }
+
+  private static PrivateKey readKey(Path file) throws IOException {
+    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file, StandardCharsets.US_ASCII)))) {
+      Object o = p.readObject();
+      JcaPEMKeyConverter c = new JcaPEMKeyConverter();
+      if (o instanceof PEMKeyPair kp) {
+        return c.getKeyPair(kp).getPrivate();
+      } else if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
+        return c.getPrivateKey(info);
+      }
+      throw new IOException(file + ": not a PEM private key (expected: the ca.key this server wrote)");
+    }
+  }
+
+  private static X509Certificate readCertificate(Path file) throws IOException, GeneralSecurityException {
+    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file, StandardCharsets.US_ASCII)))) {
+      Object o = p.readObject();
+      if (o instanceof X509CertificateHolder h) {
+        return convert(h);
+      }
+      throw new IOException(file + ": not a PEM certificate (expected: the ca.crt this server wrote)");
+    }
+  }
+
+  /** The SPIFFE IDs (URI SANs starting with spiffe://) of a certificate. */
+  static final class SpiffeIds {
+    private SpiffeIds() {}
+
+    static List<String> of(X509Certificate cert) {
+      try {
+        var sans = cert.getSubjectAlternativeNames();
+        if (sans == null) {
+          return List.of();
+        }
+        return sans.stream()
+            .filter(san -> Objects.equals(san.get(0), GeneralName.uniformResourceIdentifier))
+            .map(san -> (String) san.get(1))
+            .filter(uri -> uri.startsWith("spiffe://"))
+            .toList();
+      } catch (java.security.cert.CertificateParsingException e) {
+        return List.of();
+      }
+    }
+  }
+}
