@@ -14,6 +14,7 @@ import io.envoyproxy.envoy.config.core.v3.Locality;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
 import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
+import io.envoyproxy.envoy.config.core.v3.SelfConfigSource;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.core.v3.TypedExtensionConfig;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
@@ -263,7 +264,11 @@ public final class XdsTranslator {
           .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin",
               Any.pack(RoundRobin.getDefaultInstance()))));
     }
-    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb)));
+    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb))
+        // grpc-java counts a cluster's requests in flight only while it reports load for it
+        // (ClusterImplLoadBalancer attaches its counting tracer only with LRS stats), so without
+        // lrs_server max_requests is never reached. Envoy ignores this field.
+        .setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance())));
     service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
     return b.build();
   }
