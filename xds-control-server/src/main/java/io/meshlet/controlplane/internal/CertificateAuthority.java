@@ -112,7 +112,8 @@ public final class CertificateAuthority {
       if (dir != null) {
         Files.createDirectories(dir);
         Path keyFile = dir.resolve("ca.key");
-        Files.writeString(keyFile, pem(pair.getPrivate()), StandardCharsets.US_ASCII);
+        Files.writeString(keyFile, pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(pair.getPrivate(), null)),
+            StandardCharsets.US_ASCII);
         try {
           Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
         } catch (UnsupportedOperationException e) {
@@ -234,7 +235,7 @@ public final class CertificateAuthority {
       Object o = p.readObject();
       JcaPEMKeyConverter c = new JcaPEMKeyConverter();
       if (o instanceof PEMKeyPair kp) {
-        return c.getKeyPair(kp).getPrivate();
+        return c.getPrivateKey(kp.getPrivateKeyInfo());
       } else if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
         return c.getPrivateKey(info);
       }
