@@ -13,13 +13,15 @@ import java.util.Optional;
  * @param limits concurrency limits (Envoy's circuit breaker thresholds)
  * @param outlierDetection ejection of failing endpoints, if configured
  * @param endpoints the endpoints, possibly none
+ * @param peerSpiffeIds when not empty, calls use mTLS and the peer must present one of these IDs
  */
 public record ClusterConfig(
     String name,
     LoadBalancing loadBalancing,
     CircuitBreakerPolicy limits,
     Optional<OutlierPolicy> outlierDetection,
-    List<EndpointConfig> endpoints) {
+    List<EndpointConfig> endpoints,
+    List<String> peerSpiffeIds) {
 
   /** How an endpoint is picked within a cluster. */
   public enum LoadBalancing {
@@ -35,10 +37,22 @@ public record ClusterConfig(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(outlierDetection, "outlierDetection");
     endpoints = List.copyOf(endpoints);
+    peerSpiffeIds = List.copyOf(peerSpiffeIds);
+  }
+
+  /** A plaintext cluster. */
+  public ClusterConfig(String name, LoadBalancing loadBalancing, CircuitBreakerPolicy limits,
+      Optional<OutlierPolicy> outlierDetection, List<EndpointConfig> endpoints) {
+    this(name, loadBalancing, limits, outlierDetection, endpoints, List.of());
   }
 
   /** The same cluster with other endpoints. */
   public ClusterConfig withEndpoints(List<EndpointConfig> newEndpoints) {
-    return new ClusterConfig(name, loadBalancing, limits, outlierDetection, newEndpoints);
+    return new ClusterConfig(name, loadBalancing, limits, outlierDetection, newEndpoints, peerSpiffeIds);
+  }
+
+  /** Whether calls to this cluster use mTLS. */
+  public boolean mtls() {
+    return !peerSpiffeIds.isEmpty();
   }
 }

@@ -451,7 +451,8 @@ public final class ResourceParser {
     Errors e = new Errors("cluster '" + c.getName() + "'");
     only(c, e, "", "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy",
         "ring_hash_lb_config", "least_request_lb_config", "load_balancing_policy", "circuit_breakers",
-        "outlier_detection", "lrs_server");
+        "outlier_detection", "lrs_server", "transport_socket");
+    List<String> peerIds = c.hasTransportSocket() ? upstreamTls(c.getTransportSocket(), e) : List.of();
     if (c.getType() != Cluster.DiscoveryType.EDS) {
       e.add("type", c.getType().name(), "EDS");
     } else if (!c.getEdsClusterConfig().getEdsConfig().hasAds()) {
@@ -525,7 +526,40 @@ public final class ResourceParser {
           failurePercentage));
     }
     e.throwIfAny();
-    return new ClusterConfig(c.getName(), lb, limits, outlier, List.of());
+    return new ClusterConfig(c.getName(), lb, limits, outlier, List.of(), peerIds);
+  }
+
+  /** The SPIFFE IDs an mTLS cluster's servers must present (its exact match_subject_alt_names). */
+  private static List<String> upstreamTls(io.envoyproxy.envoy.config.core.v3.TransportSocket socket, Errors e) {
+    String p = "transport_socket";
+    only(socket, e, p, "name", "typed_config");
+    io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext tls;
+    try {
+      tls = socket.getTypedConfig().unpack(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext.class);
+    } catch (InvalidProtocolBufferException ex) {
+      e.add(p + ".typed_config", socket.getTypedConfig().getTypeUrl(), "an UpstreamTlsContext");
+      return List.of();
+    }
+    only(tls, e, p + ".typed_config", "common_tls_context");
+    var common = tls.getCommonTlsContext();
+    only(common, e, p + ".typed_config.common_tls_context", "tls_certificate_provider_instance", "validation_context");
+    var validation = common.getValidationContext();
+    only(validation, e, p + ".typed_config.common_tls_context.validation_context", "match_subject_alt_names",
+        "ca_certificate_provider_instance");
+    List<String> ids = new ArrayList<>();
+    for (StringMatcher m : validation.getMatchSubjectAltNamesList()) {
+      if (m.getMatchPatternCase() != StringMatcher.MatchPatternCase.EXACT || !m.getExact().startsWith("spiffe://")) {
+        e.add(p + ".typed_config.common_tls_context.validation_context.match_subject_alt_names",
+            m.toString().strip(), "exact SPIFFE IDs");
+      } else {
+        ids.add(m.getExact());
+      }
+    }
+    if (ids.isEmpty()) {
+      e.add(p + ".typed_config.common_tls_context.validation_context.match_subject_alt_names", "empty",
+          "the SPIFFE IDs the servers must present");
+    }
+    return ids;
   }
 
   private static ClusterConfig.LoadBalancing loadBalancingPolicy(LoadBalancingPolicy policy, Errors e) {

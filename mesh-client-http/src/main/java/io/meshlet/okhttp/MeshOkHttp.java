@@ -1,6 +1,8 @@
 package io.meshlet.okhttp;
 
 import io.meshlet.MeshClient;
+import io.meshlet.identity.WorkloadIdentity;
+import java.util.function.Supplier;
 import okhttp3.OkHttpClient;
 
 /**
@@ -22,12 +24,28 @@ public final class MeshOkHttp {
   }
 
   /**
+   * An {@link OkHttpClient} that also does mTLS with mesh services that require it: it presents
+   * the workload's current SVID (read at each handshake, so rotation needs no new client) and
+   * accepts a mesh server only with the SPIFFE ID of the service called.
+   */
+  public static OkHttpClient client(MeshClient mesh, Supplier<WorkloadIdentity> identity) {
+    return decorate(new OkHttpClient.Builder(), mesh, identity).build();
+  }
+
+  /** {@link #decorate(OkHttpClient.Builder, MeshClient)} with mTLS, as {@link #client(MeshClient, Supplier)}. */
+  public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh,
+      Supplier<WorkloadIdentity> identity) {
+    builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh, true));
+    return MeshTls.apply(builder, mesh, identity).retryOnConnectionFailure(false);
+  }
+
+  /**
    * Adds the mesh to a builder: the interceptor goes first among application interceptors, so
    * the ones added before it see one call and those after it see each try. Also turns off
    * OkHttp's own retry on connection failure, so that retries happen in exactly one layer.
    */
   public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh) {
-    builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh));
+    builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh, false));
     return builder.retryOnConnectionFailure(false);
   }
 }

@@ -58,9 +58,16 @@ public final class MeshOkHttpInterceptor implements Interceptor {
   };
 
   private final MeshClient mesh;
+  private final boolean mtlsCapable;
 
+  /** An interceptor for a client without mTLS: calls to services that require it fail. */
   public MeshOkHttpInterceptor(MeshClient mesh) {
+    this(mesh, false);
+  }
+
+  MeshOkHttpInterceptor(MeshClient mesh, boolean mtlsCapable) {
     this.mesh = mesh;
+    this.mtlsCapable = mtlsCapable;
   }
 
   @Override
@@ -76,10 +83,16 @@ public final class MeshOkHttpInterceptor implements Interceptor {
     boolean replayable = IDEMPOTENT.contains(request.method())
         && (request.body() == null || !request.body().isOneShot());
     String authority = url.port() == HttpUrl.defaultPort(url.scheme()) ? host : host + ":" + url.port();
+    boolean mtls = route.cluster() != null && route.cluster().config().mtls();
+    if (mtls && !mtlsCapable) {
+      throw new java.io.IOException("service '" + host + "' requires mTLS (cluster '" + route.cluster().name()
+          + "'), but this OkHttpClient has no workload identity: build it with MeshOkHttp.client(mesh, identity)");
+    }
+    String scheme = mtls ? "https" : "http";
     try {
       return mesh.engine().execute(route, hashKey, replayable, t -> {
         Request.Builder b = request.newBuilder()
-            .url(url.newBuilder().scheme("http").host(t.endpoint().host()).port(t.endpoint().port()).build())
+            .url(url.newBuilder().scheme(scheme).host(t.endpoint().host()).port(t.endpoint().port()).build())
             .header("Host", authority);
         t.headers().forEach(b::header);
         int ms = (int) Math.max(1, Math.min(Integer.MAX_VALUE, t.timeout().toMillis()));

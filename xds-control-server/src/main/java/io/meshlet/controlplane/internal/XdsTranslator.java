@@ -104,15 +104,41 @@ public final class XdsTranslator {
     for (ServiceSpec service : mesh.services().values()) {
       listeners.add(listener(service));
       routes.add(routeConfiguration(service));
-      clusters.add(cluster(service, clusterName(service.name())));
+      clusters.add(withTls(mesh, service, cluster(service, clusterName(service.name()))));
       assignments.add(assignment(clusterName(service.name()), service.endpoints()));
       for (String subset : service.subsets().keySet()) {
         String name = clusterName(service.name(), subset);
-        clusters.add(cluster(service, name));
+        clusters.add(withTls(mesh, service, cluster(service, name)));
         assignments.add(assignment(name, service.endpointsOf(subset)));
       }
     }
     return XdsResources.of(listeners, routes, clusters, assignments);
+  }
+
+  /** The certificate provider instance name the generated gRPC bootstraps declare. */
+  public static final String CERTIFICATE_PROVIDER = "meshlet";
+
+  /**
+   * With mTLS on, calls to a service's clusters are encrypted and the server must present the
+   * service's SPIFFE ID; the certificates come from the client's "meshlet" certificate provider.
+   */
+  static Cluster withTls(MeshConfig mesh, ServiceSpec service, Cluster cluster) {
+    if (mesh.mtls().mode() == io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+      return cluster;
+    }
+    String id = "spiffe://" + mesh.trustDomain() + "/service/" + service.name();
+    var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
+        .setInstanceName(CERTIFICATE_PROVIDER);
+    var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext.newBuilder()
+        .setCommonTlsContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.newBuilder()
+            .setTlsCertificateProviderInstance(provider.clone().setCertificateName("default"))
+            .setValidationContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext
+                .newBuilder()
+                .setCaCertificateProviderInstance(provider.clone().setCertificateName("ROOTCA"))
+                .addMatchSubjectAltNames(StringMatcher.newBuilder().setExact(id))))
+        .build();
+    return cluster.toBuilder().setTransportSocket(io.envoyproxy.envoy.config.core.v3.TransportSocket.newBuilder()
+        .setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls))).build();
   }
 
   static Listener listener(ServiceSpec service) {
