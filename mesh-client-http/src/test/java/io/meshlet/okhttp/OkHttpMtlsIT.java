@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -233,5 +234,52 @@ class OkHttpMtlsIT {
         .isEqualTo("200 caller spiffe://example.org/service/frontend");
     assertThat(clientSerialsSeen).containsAnyOf(clientSerial,
         frontendIdentity.current().chain().get(0).getSerialNumber().toString(16));
+  }
+
+  @Test
+  void caKeyRotationWithOverlapFailsNoRequest() throws Exception {
+    java.net.http.HttpClient admin = java.net.http.HttpClient.newHttpClient();
+    java.net.URI base = java.net.URI.create("http://127.0.0.1:" + server.adminPort());
+    // Too short an overlap for one-minute certificates is refused precisely.
+    var refused = admin.send(java.net.http.HttpRequest.newBuilder(base.resolve("/ca/rotate?overlap=10s"))
+        .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(refused.statusCode()).isEqualTo(400);
+    assertThat(refused.body()).contains("overlap: '10s' (expected: a duration such as 2h, at least twice mtls.certTtl (1m)");
+
+    X509Certificate oldRoot = frontendIdentity.current().trustBundle().get(0);
+    OkHttpClient http = MeshOkHttp.decorate(new OkHttpClient.Builder()
+        .connectionPool(new okhttp3.ConnectionPool(1, 100, TimeUnit.MILLISECONDS)), mesh, frontendIdentity::current)
+        .build();
+    // Every workload here renews about every 3 s, so a 12 s overlap is long enough.
+    var started = admin.send(java.net.http.HttpRequest.newBuilder(base.resolve("/ca/rotate?overlap=12s&force=true"))
+        .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+    AtomicInteger ok = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(16);
+    while (System.nanoTime() < end) {
+      try {
+        // A new client now and then: new connections, new handshakes with the current certificates.
+        OkHttpClient c = ok.get() % 20 == 0 ? MeshOkHttp.client(mesh, frontendIdentity::current) : http;
+        String r = call(c);
+        if (r.startsWith("200")) {
+          ok.incrementAndGet();
+        } else {
+          failed.incrementAndGet();
+          failures.add(r);
+        }
+      } catch (IOException e) {
+        failed.incrementAndGet();
+        failures.add(e.toString());
+      }
+    }
+    assertThat(failed.get()).as("failed requests across the CA key rotation (%d ok): %s", ok.get(), failures).isZero();
+    X509Certificate issuer = frontendIdentity.current().trustBundle().get(0);
+    assertThat(issuer).as("the signing root changed").isNotEqualTo(oldRoot);
+    assertThat(frontendIdentity.current().trustBundle()).as("the old root is no longer trusted").doesNotContain(oldRoot);
+    frontendIdentity.current().chain().get(0).verify(issuer.getPublicKey());
   }
 }

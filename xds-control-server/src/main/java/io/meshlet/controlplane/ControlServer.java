@@ -132,7 +132,7 @@ public final class ControlServer implements AutoCloseable {
           .build()
           .start();
       adminServer = new AdminServer(new InetSocketAddress(bindAddress, requestedAdminPort), state,
-          clients, metrics);
+          clients, metrics, ca);
       adminServer.start();
       watcher.start();
     } catch (IOException | MeshConfigException | RuntimeException e) {

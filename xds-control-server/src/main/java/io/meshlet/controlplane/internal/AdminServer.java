@@ -33,9 +33,11 @@ public final class AdminServer implements AutoCloseable {
   private final MeshState state;
   private final ClientRegistry clients;
   private final ServerMetrics metrics;
+  private final CertificateAuthority ca;
 
   public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients,
-      ServerMetrics metrics) throws IOException {
+      ServerMetrics metrics, CertificateAuthority ca) throws IOException {
+    this.ca = ca;
     this.state = state;
     this.clients = clients;
     this.metrics = metrics;
@@ -67,6 +69,10 @@ public final class AdminServer implements AutoCloseable {
   private void handle(HttpExchange exchange) throws IOException {
     try (exchange) {
       String path = exchange.getRequestURI().getPath();
+      if (path.equals("/ca/rotate")) {
+        rotate(exchange);
+        return;
+      }
       if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
         exchange.getResponseHeaders().set("Allow", "GET, HEAD");
         json(exchange, 405, Map.of("error", exchange.getRequestMethod() + " " + path
@@ -85,6 +91,44 @@ public final class AdminServer implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.error("admin request {} failed", exchange.getRequestURI(), e);
+    }
+  }
+
+  /** {@code POST /ca/rotate?overlap=2h}: starts a CA key rotation. */
+  private void rotate(HttpExchange exchange) throws IOException {
+    if (!exchange.getRequestMethod().equals("POST")) {
+      exchange.getResponseHeaders().set("Allow", "POST");
+      json(exchange, 405, Map.of("error", exchange.getRequestMethod() + " /ca/rotate is not supported (expected: POST)"));
+      return;
+    }
+    String query = exchange.getRequestURI().getRawQuery();
+    String overlapText = null;
+    boolean force = false;
+    if (query != null) {
+      for (String pair : query.split("&")) {
+        if (pair.startsWith("overlap=")) {
+          overlapText = java.net.URLDecoder.decode(pair.substring("overlap=".length()), StandardCharsets.UTF_8);
+        } else if (pair.equals("force=true")) {
+          force = true;
+        }
+      }
+    }
+    java.util.Optional<java.time.Duration> overlap = overlapText == null ? java.util.Optional.empty()
+        : io.meshlet.controlplane.MeshConfigParser.parseDuration(overlapText);
+    java.time.Duration ttl = state.served().map(s -> s.config().mtls().certTtl()).orElse(java.time.Duration.ofHours(1));
+    if (overlap.isEmpty() || (!force && overlap.get().compareTo(ttl.multipliedBy(2)) < 0)) {
+      json(exchange, 400, Map.of("error", "overlap: " + (overlapText == null ? "missing" : "'" + overlapText + "'")
+          + " (expected: a duration such as 2h, at least twice mtls.certTtl ("
+          + io.meshlet.controlplane.MeshConfigParser.formatDuration(ttl) + "), or force=true when every "
+          + "workload renews more often than half the overlap)"));
+      return;
+    }
+    try {
+      CertificateAuthority.Rotation r = ca.rotate(overlap.get());
+      json(exchange, 202, Map.of("newRootSerial", r.newRootSerial(), "newKeySignsFrom", r.switchAt().toString(),
+          "oldRootTrustedUntil", r.oldRootTrustedUntil().toString()));
+    } catch (IllegalStateException e) {
+      json(exchange, 409, Map.of("error", e.getMessage()));
     }
   }
 

@@ -41,7 +41,6 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
@@ -68,15 +67,27 @@ public final class CertificateAuthority {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final String trustDomain;
-  private final PrivateKey key;
-  private final X509Certificate root;
   private final Clock clock;
+  private final Path dir;
+  /** The key that signs now and its root. */
+  private Signer active;
+  /** A key rotation under way: its root is trusted at once, it signs from {@code switchAt}. */
+  private Signer next;
+  private Instant switchAt;
+  /** The root before the last rotation, trusted until {@code previousUntil}. */
+  private X509Certificate previous;
+  private Instant previousUntil;
 
-  private CertificateAuthority(String trustDomain, PrivateKey key, X509Certificate root, Clock clock) {
+  private record Signer(PrivateKey key, X509Certificate root) {}
+
+  /** The state of a key rotation, for the admin API. */
+  public record Rotation(String newRootSerial, Instant switchAt, Instant oldRootTrustedUntil) {}
+
+  private CertificateAuthority(String trustDomain, PrivateKey key, X509Certificate root, Clock clock, Path dir) {
     this.trustDomain = trustDomain;
-    this.key = key;
-    this.root = root;
+    this.active = new Signer(key, root);
     this.clock = clock;
+    this.dir = dir;
   }
 
   /** A CSR the CA refuses, with the reason; the text is sent to the caller. */
@@ -105,7 +116,7 @@ public final class CertificateAuthority {
         }
         log.info("CA for {} loaded from {} (root serial {}, expires {})", trustDomain, dir,
             root.getSerialNumber().toString(16), root.getNotAfter().toInstant());
-        return new CertificateAuthority(trustDomain, key, root, clock);
+        return new CertificateAuthority(trustDomain, key, root, clock, dir);
       }
       KeyPair pair = newKeyPair();
       X509Certificate root = selfSigned(trustDomain, pair, clock.instant());
@@ -125,15 +136,82 @@ public final class CertificateAuthority {
         log.warn("CA for {} created in memory: a restart makes a new root and workloads must fetch new "
             + "certificates (use --ca-dir to keep it)", trustDomain);
       }
-      return new CertificateAuthority(trustDomain, pair.getPrivate(), root, clock);
+      return new CertificateAuthority(trustDomain, pair.getPrivate(), root, clock, dir);
     } catch (GeneralSecurityException | OperatorCreationException e) {
       throw new IOException("cannot set up the CA: " + e.getMessage(), e);
     }
   }
 
-  /** The root certificate workloads trust. */
-  public X509Certificate root() {
-    return root;
+  /** The root of the key that signs now. */
+  public synchronized X509Certificate root() {
+    advance(clock.instant());
+    return active.root();
+  }
+
+  /**
+   * The roots workloads trust now: the signing root, a new root whose rotation is under way, and
+   * the previous root while its overlap lasts.
+   */
+  public synchronized java.util.List<X509Certificate> trustBundle() {
+    Instant now = clock.instant();
+    advance(now);
+    java.util.List<X509Certificate> out = new java.util.ArrayList<>();
+    out.add(active.root());
+    if (next != null) {
+      out.add(next.root());
+    }
+    if (previous != null && now.isBefore(previousUntil)) {
+      out.add(previous);
+    }
+    return out;
+  }
+
+  /**
+   * Starts a key rotation with an overlap: the new root is in every trust bundle handed out from
+   * now on; the new key signs from half the overlap on, when workloads renewing at least that
+   * often trust it; the old root stays trusted until the overlap ends, when no certificate it
+   * signed should still be in use. Choose an overlap of at least twice the certificate lifetime.
+   */
+  public synchronized Rotation rotate(Duration overlap) throws IOException {
+    Instant now = clock.instant();
+    advance(now);
+    if (next != null) {
+      throw new IllegalStateException("a rotation is already under way; the new key signs from " + switchAt);
+    }
+    try {
+      KeyPair pair = newKeyPair();
+      next = new Signer(pair.getPrivate(), selfSigned(trustDomain, pair, now));
+    } catch (GeneralSecurityException | OperatorCreationException e) {
+      throw new IOException("cannot make a new CA key: " + e.getMessage(), e);
+    }
+    switchAt = now.plus(overlap.dividedBy(2));
+    previousUntil = now.plus(overlap);
+    log.info("CA key rotation started: new root {} trusted now, signs from {}, old root {} trusted until {}",
+        next.root().getSerialNumber().toString(16), switchAt, active.root().getSerialNumber().toString(16),
+        previousUntil);
+    return new Rotation(next.root().getSerialNumber().toString(16), switchAt, previousUntil);
+  }
+
+  /** Moves a rotation on when its time has come. */
+  private void advance(Instant now) {
+    if (next == null || now.isBefore(switchAt)) {
+      return;
+    }
+    previous = active.root();
+    active = next;
+    next = null;
+    log.info("CA now signs with root {}; the old root {} is trusted until {}",
+        active.root().getSerialNumber().toString(16), previous.getSerialNumber().toString(16), previousUntil);
+    if (dir != null) {
+      try {
+        Path keyFile = dir.resolve("ca.key");
+        Files.writeString(keyFile, pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(active.key(), null)),
+            StandardCharsets.US_ASCII);
+        Files.writeString(dir.resolve("ca.crt"), pem(active.root()), StandardCharsets.US_ASCII);
+      } catch (IOException | RuntimeException e) {
+        log.error("could not save the new CA key in {}: a restart would go back to the old one", dir, e);
+      }
+    }
   }
 
   /** The SPIFFE ID of a service in this trust domain. */
@@ -172,6 +250,12 @@ public final class CertificateAuthority {
     }
     Instant now = clock.instant();
     String id = spiffeId(service);
+    Signer signer;
+    synchronized (this) {
+      advance(now);
+      signer = active;
+    }
+    X509Certificate root = signer.root();
     try {
       X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(root,
           new BigInteger(127, RANDOM), Date.from(now.minus(BACKDATE)), Date.from(now.plus(ttl)),
@@ -185,17 +269,13 @@ public final class CertificateAuthority {
           new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id)));
       b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(publicKey));
       b.addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(root));
-      X509Certificate cert = convert(b.build(signer()));
+      X509Certificate cert = convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer.key())));
       log.info("signed a certificate for {} (serial {}, expires {})", id, cert.getSerialNumber().toString(16),
           cert.getNotAfter().toInstant());
       return cert;
     } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
       throw new IllegalStateException("signing failed: " + e.getMessage(), e);
     }
-  }
-
-  private ContentSigner signer() throws OperatorCreationException {
-    return new JcaContentSignerBuilder("SHA256withECDSA").build(key);
   }
 
   static KeyPair newKeyPair() throws GeneralSecurityException {

@@ -71,11 +71,13 @@ public final class IdentityService extends IdentityServiceGrpc.IdentityServiceIm
     try {
       X509Certificate cert = ca.sign(service, request.getCsrDer().toByteArray(), certTtl.get());
       signed.increment();
-      response.onNext(SignResponse.newBuilder()
+      SignResponse.Builder b = SignResponse.newBuilder()
           .addCertificateChainDer(ByteString.copyFrom(cert.getEncoded()))
-          .addTrustBundleDer(ByteString.copyFrom(ca.root().getEncoded()))
-          .setSpiffeId(ca.spiffeId(service))
-          .build());
+          .setSpiffeId(ca.spiffeId(service));
+      for (X509Certificate root : ca.trustBundle()) {
+        b.addTrustBundleDer(ByteString.copyFrom(root.getEncoded()));
+      }
+      response.onNext(b.build());
       response.onCompleted();
     } catch (CertificateAuthority.RefusedException e) {
       refuse(response, Status.INVALID_ARGUMENT, "service '" + service + "': " + e.getMessage());
