@@ -152,6 +152,24 @@ public final class MeshClient implements AutoCloseable {
     return firstConfig.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
   }
 
+  /**
+   * Whether a caller may call this service, by the service's authorization policy in the mesh
+   * config. A refusal is logged with the caller's identity and counted
+   * ({@code meshlet.server.denied}).
+   *
+   * @param callerSpiffeId the caller's SPIFFE ID from its mTLS certificate; empty for a caller
+   *     without one, who is refused whenever the service has a policy
+   */
+  public boolean authorize(java.util.Optional<String> callerSpiffeId) {
+    if (engine.snapshot().allows(serviceName, callerSpiffeId)) {
+      return true;
+    }
+    String caller = callerSpiffeId.orElse("(no client certificate)");
+    log.warn("[{}] denied a call to '{}' from {}: not on its allow list", nodeId, serviceName, caller);
+    engine.telemetry().denied(serviceName, caller);
+    return false;
+  }
+
   /** The policy engine, for transport integrations. */
   public PolicyEngine engine() {
     return engine;

@@ -15,25 +15,45 @@ import java.util.TreeMap;
  *
  * @param services route tables by service name
  * @param clusters clusters by name
+ * @param inboundAllow by service: the SPIFFE IDs allowed to call it; services not listed are open
  * @param version the control plane versions this was built from, e.g. {@code L=..,R=..,C=..,E=..}
  * @param builtAt when the snapshot was built
  */
 public record MeshSnapshot(
     Map<String, RouteTable> services,
     Map<String, ClusterConfig> clusters,
+    Map<String, java.util.Set<String>> inboundAllow,
     String version,
     Instant builtAt) {
 
   public MeshSnapshot {
     services = Map.copyOf(services);
     clusters = Map.copyOf(clusters);
+    java.util.Map<String, java.util.Set<String>> copy = new java.util.HashMap<>();
+    inboundAllow.forEach((k, v) -> copy.put(k, java.util.Set.copyOf(v)));
+    inboundAllow = Map.copyOf(copy);
     Objects.requireNonNull(version, "version");
     Objects.requireNonNull(builtAt, "builtAt");
   }
 
+  /** A snapshot with no inbound policies. */
+  public MeshSnapshot(Map<String, RouteTable> services, Map<String, ClusterConfig> clusters, String version,
+      Instant builtAt) {
+    this(services, clusters, Map.of(), version, builtAt);
+  }
+
   /** The snapshot before any config arrived. */
   public static MeshSnapshot empty() {
-    return new MeshSnapshot(Map.of(), Map.of(), "", Instant.EPOCH);
+    return new MeshSnapshot(Map.of(), Map.of(), Map.of(), "", Instant.EPOCH);
+  }
+
+  /**
+   * Whether a caller may call a service: true when the service has no inbound policy, or the
+   * caller's SPIFFE ID is on its allow list.
+   */
+  public boolean allows(String service, Optional<String> callerSpiffeId) {
+    java.util.Set<String> allow = inboundAllow.get(service);
+    return allow == null || (callerSpiffeId.isPresent() && allow.contains(callerSpiffeId.get()));
   }
 
   public Optional<RouteTable> service(String name) {

@@ -68,6 +68,11 @@ public final class PolicyEngine {
     this.telemetry = telemetry;
   }
 
+  /** The telemetry this engine reports to. */
+  public Telemetry telemetry() {
+    return telemetry;
+  }
+
   /** The snapshot in force now. */
   public MeshSnapshot snapshot() {
     return state.snapshot();

@@ -54,6 +54,7 @@ public final class Telemetry implements ClusterRuntime.EventSink {
   private final LongCounter ejections;
   private final LongCounter rejected;
   private final LongCounter budgetExhausted;
+  private final LongCounter denied;
   private final Cache<String, Attributes> attributes = Caffeine.newBuilder().maximumSize(10_000).build();
 
   private Telemetry(OpenTelemetry otel) {
@@ -71,6 +72,8 @@ public final class Telemetry implements ClusterRuntime.EventSink {
         .setDescription("Calls the mesh answered itself: faults, rate limits, overload.").build();
     this.budgetExhausted = meter.counterBuilder("meshlet.client.retry_budget_exhausted")
         .setDescription("Retries not made because the cluster's retry budget was used up.").build();
+    this.denied = meter.counterBuilder("meshlet.server.denied")
+        .setDescription("Inbound calls refused by the service's authorization policy.").build();
   }
 
   /** Telemetry through the given OpenTelemetry instance. */
@@ -92,6 +95,16 @@ public final class Telemetry implements ClusterRuntime.EventSink {
             .startSpan()
         : Span.getInvalid();
     return new Call(route, span);
+  }
+
+  /** An inbound call refused by authorization. */
+  public void denied(String service, String caller) {
+    try {
+      denied.add(1, attrs("denied|" + service + "|" + caller, () -> Attributes.of(SERVICE, service,
+          AttributeKey.stringKey("meshlet.caller"), caller)));
+    } catch (RuntimeException e) {
+      log.debug("telemetry failed", e);
+    }
   }
 
   @Override

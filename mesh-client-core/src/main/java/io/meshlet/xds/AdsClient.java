@@ -236,7 +236,7 @@ public final class AdsClient implements AutoCloseable {
       for (Any any : resources) {
         try {
           ListenerResource l = ResourceParser.listener(unpack(any, Listener.class));
-          next.put(l.service(), l);
+          next.put(l.name(), l);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
         }
@@ -248,7 +248,7 @@ public final class AdsClient implements AutoCloseable {
       for (Any any : resources) {
         RouteConfiguration rc = unpack(any, RouteConfiguration.class);
         for (ListenerResource l : listeners.values()) {
-          if (l.routeConfigName().equals(rc.getName())) {
+          if (!l.inbound() && l.routeConfigName().equals(rc.getName())) {
             try {
               ResourceParser.routeConfiguration(l.service(), rc, l.filters());
             } catch (ResourceException e) {
@@ -291,7 +291,7 @@ public final class AdsClient implements AutoCloseable {
 
   private void updateSubscriptions(Stream s) {
     Set<String> rds = new TreeSet<>();
-    listeners.values().forEach(l -> rds.add(l.routeConfigName()));
+    listeners.values().stream().filter(l -> !l.inbound()).forEach(l -> rds.add(l.routeConfigName()));
     resubscribe(s, RDS, rds);
     resubscribe(s, EDS, new TreeSet<>(clusters.keySet()));
   }
@@ -307,7 +307,12 @@ public final class AdsClient implements AutoCloseable {
   /** Builds and publishes a snapshot once every referenced resource has arrived. */
   private void publishIfComplete() {
     Map<String, RouteTable> tables = new TreeMap<>();
+    Map<String, Set<String>> inbound = new TreeMap<>();
     for (ListenerResource l : listeners.values()) {
+      if (l.inbound()) {
+        l.inboundAllow().ifPresent(allow -> inbound.put(l.service(), allow));
+        continue;
+      }
       RouteConfiguration rc = routeConfigs.get(l.routeConfigName());
       if (rc == null) {
         return;
@@ -328,7 +333,7 @@ public final class AdsClient implements AutoCloseable {
     }
     String version = "L=" + types.get(LDS).ackedVersion + ",R=" + types.get(RDS).ackedVersion
         + ",C=" + types.get(CDS).ackedVersion + ",E=" + types.get(EDS).ackedVersion;
-    MeshSnapshot snapshot = new MeshSnapshot(tables, resolved, version, clock.instant());
+    MeshSnapshot snapshot = new MeshSnapshot(tables, resolved, inbound, version, clock.instant());
     List<String> dangling = snapshot.danglingReferences();
     if (!dangling.isEmpty()) {
       log.debug("[{}] waiting for resources: {}", node.getId(), dangling);

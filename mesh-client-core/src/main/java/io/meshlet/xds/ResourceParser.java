@@ -70,8 +70,15 @@ public final class ResourceParser {
 
   private ResourceParser() {}
 
-  /** Parsed listener: the service and the route configuration it uses. */
-  public record ListenerResource(String service, String routeConfigName, Set<String> filters) {}
+  /**
+   * Parsed listener: the service and the route configuration it uses; for an inbound listener
+   * ({@code inbound|<service>}), the SPIFFE IDs allowed to call the service.
+   */
+  public record ListenerResource(String name, String service, String routeConfigName, Set<String> filters,
+      boolean inbound, java.util.Optional<Set<String>> inboundAllow) {}
+
+  static final String INBOUND_PREFIX = "inbound|";
+  static final String RBAC_FILTER = "envoy.filters.http.rbac";
 
   /** The name of every listed item, or the reasons the resources were refused. */
   static final class Errors {
@@ -128,10 +135,17 @@ public final class ResourceParser {
           "ads");
     }
     Set<String> filters = new HashSet<>();
+    java.util.Optional<Set<String>> allow = java.util.Optional.empty();
+    boolean inbound = l.getName().startsWith(INBOUND_PREFIX);
     for (int i = 0; i < hcm.getHttpFiltersCount(); i++) {
       HttpFilter f = hcm.getHttpFilters(i);
       String fp = p + ".http_filters[" + i + "]";
       String type = f.getTypedConfig().getTypeUrl();
+      if (inbound && f.getName().equals(RBAC_FILTER)) {
+        allow = java.util.Optional.of(rbac(f, fp, e));
+        filters.add(RBAC_FILTER);
+        continue;
+      }
       boolean known = switch (f.getName()) {
         case ROUTER_FILTER -> type.endsWith(Router.getDescriptor().getFullName());
         case FAULT_FILTER -> type.endsWith(HTTPFault.getDescriptor().getFullName());
@@ -149,7 +163,46 @@ public final class ResourceParser {
       e.add(p + ".http_filters", "no router filter", "the last filter to be " + ROUTER_FILTER);
     }
     e.throwIfAny();
-    return new ListenerResource(l.getName(), hcm.getRds().getRouteConfigName(), Set.copyOf(filters));
+    String service = inbound ? l.getName().substring(INBOUND_PREFIX.length()) : l.getName();
+    return new ListenerResource(l.getName(), service, hcm.getRds().getRouteConfigName(), Set.copyOf(filters),
+        inbound, allow);
+  }
+
+  /** An ALLOW-list RBAC of authenticated SPIFFE IDs with any permission: the shape Meshlet enforces. */
+  private static Set<String> rbac(HttpFilter f, String p, Errors e) {
+    io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC config;
+    try {
+      config = f.getTypedConfig().unpack(io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.class);
+    } catch (InvalidProtocolBufferException ex) {
+      e.add(p + ".typed_config", f.getTypedConfig().getTypeUrl(), "an RBAC filter config");
+      return Set.of();
+    }
+    only(config, e, p + ".typed_config", "rules");
+    var rules = config.getRules();
+    only(rules, e, p + ".typed_config.rules", "action", "policies");
+    if (rules.getAction() != io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW) {
+      e.add(p + ".typed_config.rules.action", rules.getAction().name(), "ALLOW");
+    }
+    Set<String> ids = new java.util.TreeSet<>();
+    rules.getPoliciesMap().forEach((name, policy) -> {
+      String pp = p + ".typed_config.rules.policies." + name;
+      only(policy, e, pp, "permissions", "principals");
+      for (var permission : policy.getPermissionsList()) {
+        if (!permission.getAny()) {
+          e.add(pp + ".permissions", permission.getRuleCase().name().toLowerCase(), "any: true");
+        }
+      }
+      for (var principal : policy.getPrincipalsList()) {
+        StringMatcher m = principal.getAuthenticated().getPrincipalName();
+        if (!principal.hasAuthenticated() || m.getMatchPatternCase() != StringMatcher.MatchPatternCase.EXACT) {
+          e.add(pp + ".principals", principal.getIdentifierCase().name().toLowerCase(),
+              "authenticated principal_name exact SPIFFE IDs");
+        } else {
+          ids.add(m.getExact());
+        }
+      }
+    });
+    return ids;
   }
 
   // ---- routes ----

@@ -65,6 +65,7 @@ class OkHttpMtlsIT {
   static HttpsServer catalog;
   static ExecutorService catalogThreads;
   static MeshClient mesh;
+  static MeshClient catalogMesh;
   static final Set<String> clientSerialsSeen = ConcurrentHashMap.newKeySet();
 
   @BeforeAll
@@ -77,6 +78,7 @@ class OkHttpMtlsIT {
           catalog:
             endpoints: [ { address: 127.0.0.1:%d } ]
             routes: [ { to: [ {} ], retries: { attempts: 2, on: [reset, connect-failure] } } ]
+            authorization: { allow: [ spiffe://example.org/service/frontend ] }
         """.formatted(catalog.getAddress().getPort()));
     server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).caDirectory(dir.resolve("ca"))
         .joinTokens(TOKENS).build().start();
@@ -98,6 +100,8 @@ class OkHttpMtlsIT {
     });
     catalogThreads = Executors.newFixedThreadPool(4);
     catalog.setExecutor(catalogThreads);
+    catalogMesh = MeshClient.builder().serviceName("catalog").controlServers(cs).build().start();
+    assertThat(catalogMesh.awaitConfig(Duration.ofSeconds(20))).isTrue();
     catalog.createContext("/", exchange -> {
       var session = ((HttpsExchange) exchange).getSSLSession();
       try {
@@ -111,7 +115,7 @@ class OkHttpMtlsIT {
       try (OutputStream out = exchange.getResponseBody()) {
         out.write(body);
       }
-    });
+    }).getFilters().add(new MeshHttpsServerFilter(catalogMesh));
     catalog.start();
     mesh = MeshClient.builder().serviceName("frontend").controlServers(cs).build().start();
     assertThat(mesh.awaitConfig(Duration.ofSeconds(20))).isTrue();
@@ -126,7 +130,7 @@ class OkHttpMtlsIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {mesh, catalogIdentity, frontendIdentity, paymentsIdentity, server}) {
+    for (AutoCloseable c : new AutoCloseable[] {mesh, catalogMesh, catalogIdentity, frontendIdentity, paymentsIdentity, server}) {
       try {
         if (c != null) {
           c.close();
@@ -151,6 +155,19 @@ class OkHttpMtlsIT {
   void theCallersSpiffeIdReachesTheServer() throws Exception {
     assertThat(call(MeshOkHttp.client(mesh, frontendIdentity::current)))
         .isEqualTo("200 caller spiffe://example.org/service/frontend");
+  }
+
+  @Test
+  void anAuthorizedCallerIsServedAndAnotherIsDenied() throws Exception {
+    assertThat(call(MeshOkHttp.client(mesh, frontendIdentity::current)))
+        .isEqualTo("200 caller spiffe://example.org/service/frontend");
+    try (Response r = MeshOkHttp.client(mesh, paymentsIdentity::current)
+        .newCall(new Request.Builder().url("http://catalog/items").build()).execute()) {
+      assertThat(r.code()).isEqualTo(403);
+      assertThat(r.header("x-meshlet-denied")).isEqualTo("true");
+      assertThat(r.body().string())
+          .isEqualTo("caller spiffe://example.org/service/payments may not call service 'catalog'\n");
+    }
   }
 
   @Test

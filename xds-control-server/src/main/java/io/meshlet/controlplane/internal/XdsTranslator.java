@@ -76,6 +76,8 @@ public final class XdsTranslator {
   public static final String FAULT_FILTER = "envoy.filters.http.fault";
   /** The name of Envoy's local rate limit filter. */
   public static final String RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
+  /** The name of Envoy's RBAC filter. */
+  public static final String RBAC_FILTER = "envoy.filters.http.rbac";
   /** The name of Envoy's router filter. */
   public static final String ROUTER_FILTER = "envoy.filters.http.router";
   /** Endpoint metadata namespace holding an endpoint's labels, as Envoy's subset LB reads them. */
@@ -103,6 +105,7 @@ public final class XdsTranslator {
     List<ClusterLoadAssignment> assignments = new ArrayList<>();
     for (ServiceSpec service : mesh.services().values()) {
       listeners.add(listener(service));
+      service.authorization().ifPresent(a -> listeners.add(inboundListener(service, a)));
       routes.add(routeConfiguration(service));
       clusters.add(withTls(mesh, service, cluster(service, clusterName(service.name()))));
       assignments.add(assignment(clusterName(service.name()), service.endpoints()));
@@ -139,6 +142,40 @@ public final class XdsTranslator {
         .build();
     return cluster.toBuilder().setTransportSocket(io.envoyproxy.envoy.config.core.v3.TransportSocket.newBuilder()
         .setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls))).build();
+  }
+
+  /** The listener carrying a service's inbound policy: {@code inbound|<service>}. */
+  public static String inboundListenerName(String service) {
+    return "inbound|" + service;
+  }
+
+  /**
+   * A service's inbound authorization as an RBAC filter: callers whose SPIFFE ID is on the allow
+   * list may call it, nobody else. Read by Meshlet's servers; gRPC clients never ask for it.
+   */
+  static Listener inboundListener(ServiceSpec service, io.meshlet.controlplane.AuthorizationSpec authz) {
+    io.envoyproxy.envoy.config.rbac.v3.Policy.Builder policy = io.envoyproxy.envoy.config.rbac.v3.Policy.newBuilder()
+        .addPermissions(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAny(true));
+    for (String id : authz.allow()) {
+      policy.addPrincipals(io.envoyproxy.envoy.config.rbac.v3.Principal.newBuilder().setAuthenticated(
+          io.envoyproxy.envoy.config.rbac.v3.Principal.Authenticated.newBuilder()
+              .setPrincipalName(StringMatcher.newBuilder().setExact(id))));
+    }
+    io.envoyproxy.envoy.config.rbac.v3.RBAC.Builder rules = io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
+        .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW);
+    if (!authz.allow().isEmpty()) {
+      rules.putPolicies("allow", policy.build());
+    }
+    HttpConnectionManager hcm = HttpConnectionManager.newBuilder()
+        .setStatPrefix(inboundListenerName(service.name()))
+        .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(ads()))
+        .addHttpFilters(HttpFilter.newBuilder().setName(RBAC_FILTER).setTypedConfig(Any.pack(
+            io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder().setRules(rules).build())))
+        .addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER)
+            .setTypedConfig(Any.pack(Router.getDefaultInstance())))
+        .build();
+    return Listener.newBuilder().setName(inboundListenerName(service.name()))
+        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm))).build();
   }
 
   static Listener listener(ServiceSpec service) {
