@@ -77,13 +77,14 @@ public final class MeshState {
 
   private static void warnAboutUnenforced(MeshConfig config) {
     if (config.mtls().mode() != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
-      log.warn("mtls.mode is {} but this control server does not issue certificates yet: "
-          + "traffic stays plaintext", config.mtls().mode().name().toLowerCase(java.util.Locale.ROOT));
+      log.info("mtls.mode {}: clusters require mTLS with SPIFFE IDs; Meshlet's OkHttp clients with a workload "
+          + "identity use it; grpc-java clients need a bootstrap with the 'meshlet' certificate provider",
+          config.mtls().mode().name().toLowerCase(java.util.Locale.ROOT));
     }
     config.services().values().stream()
-        .filter(s -> s.authorization().isPresent())
-        .forEach(s -> log.warn("service '{}': authorization is validated but not enforced by this "
-            + "version: every caller is allowed", s.name()));
+        .filter(s -> s.authorization().isPresent() && s.protocol() == io.meshlet.controlplane.ServiceSpec.Protocol.GRPC)
+        .forEach(s -> log.warn("service '{}': authorization is enforced by Meshlet's HTTP server filter only; "
+            + "gRPC servers do not enforce it yet", s.name()));
   }
 
   /** Records a refused config; what is served stays as it is. */
