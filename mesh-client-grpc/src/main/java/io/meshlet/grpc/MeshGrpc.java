@@ -1,0 +1,107 @@
+package io.meshlet.grpc;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.xds.XdsChannelCredentials;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * grpc-java's own xDS client pointed at Meshlet's control servers, from two settings: the
+ * service name and the control servers. {@link #install} writes the bootstrap grpc-java reads
+ * (once per JVM, so call it before the first {@code xds:///} channel); {@link #channel} makes an
+ * {@code xds:///<service>} channel that uses mTLS when the mesh asks for it.
+ *
+ * <pre>{@code
+ * MeshGrpc.bootstrap("frontend", List.of("10.0.0.5:18000")).certificates(files).install();
+ * ManagedChannel catalog = MeshGrpc.channel("catalog");
+ * }</pre>
+ */
+public final class MeshGrpc {
+
+  /** The certificate provider instance Meshlet's clusters name. */
+  public static final String CERTIFICATE_PROVIDER = "meshlet";
+  /** The system property grpc-java reads its bootstrap JSON from. */
+  public static final String BOOTSTRAP_PROPERTY = "io.grpc.xds.bootstrapConfig";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private MeshGrpc() {}
+
+  /** A bootstrap for this service and these control servers (tried in order, falling back). */
+  public static Bootstrap bootstrap(String service, List<String> controlServers) {
+    return new Bootstrap(service, controlServers);
+  }
+
+  /** An {@code xds:///<service>} channel; mTLS when the service's clusters require it. */
+  public static ManagedChannel channel(String service) {
+    return Grpc.newChannelBuilder("xds:///" + service, XdsChannelCredentials.create(InsecureChannelCredentials.create()))
+        .build();
+  }
+
+  /** The settings of a bootstrap. */
+  public static final class Bootstrap {
+    private final String service;
+    private final List<String> controlServers;
+    private String nodeId;
+    private CertificateFiles certificates;
+
+    private Bootstrap(String service, List<String> controlServers) {
+      this.service = Objects.requireNonNull(service, "service");
+      if (controlServers.isEmpty()) {
+        throw new IllegalArgumentException("controlServers: [] (expected: at least one host:port)");
+      }
+      this.controlServers = List.copyOf(controlServers);
+      this.nodeId = service + "~" + ProcessHandle.current().pid();
+    }
+
+    public Bootstrap nodeId(String id) {
+      this.nodeId = Objects.requireNonNull(id, "id");
+      return this;
+    }
+
+    /** The workload certificate files for mTLS, kept fresh by the caller. */
+    public Bootstrap certificates(CertificateFiles files) {
+      this.certificates = files;
+      return this;
+    }
+
+    /** The bootstrap JSON. */
+    public String json() {
+      Map<String, Object> root = new LinkedHashMap<>();
+      List<Object> servers = new ArrayList<>();
+      for (String s : controlServers) {
+        servers.add(Map.of("server_uri", s, "channel_creds", List.of(Map.of("type", "insecure")),
+            "server_features", List.of("xds_v3")));
+      }
+      root.put("xds_servers", servers);
+      root.put("node", Map.of("id", nodeId, "cluster", service));
+      if (certificates != null) {
+        root.put("certificate_providers", Map.of(CERTIFICATE_PROVIDER, Map.of(
+            "plugin_name", "file_watcher",
+            "config", Map.of(
+                "certificate_file", certificates.certificateFile().toString(),
+                "private_key_file", certificates.keyFile().toString(),
+                "ca_certificate_file", certificates.caFile().toString(),
+                "refresh_interval", "1s"))));
+      }
+      root.put("server_listener_resource_name_template", "grpc/server?xds.resource.listening_address=%s");
+      try {
+        return JSON.writeValueAsString(root);
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    /** Sets the bootstrap for this JVM; grpc-java reads it when the first xDS channel is made. */
+    public void install() {
+      System.setProperty(BOOTSTRAP_PROPERTY, json());
+    }
+  }
+}
