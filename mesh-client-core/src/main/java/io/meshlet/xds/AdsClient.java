@@ -235,7 +235,12 @@ public final class AdsClient implements AutoCloseable {
       Map<String, ListenerResource> next = new TreeMap<>();
       for (Any any : resources) {
         try {
-          ListenerResource l = ResourceParser.listener(unpack(any, Listener.class));
+          Listener listener = unpack(any, Listener.class);
+          if (!listener.hasApiListener()) {
+            // A server-side listener (gRPC's XdsServerBuilder asks for those); not for clients.
+            continue;
+          }
+          ListenerResource l = ResourceParser.listener(listener);
           next.put(l.name(), l);
         } catch (ResourceException e) {
           errors.add(e.getMessage());

@@ -82,6 +82,9 @@ public record XdsResources(
     java.util.Set<String> assignmentNames = new java.util.TreeSet<>();
     endpoints.forEach(e -> assignmentNames.add(e.getClusterName()));
     for (Listener l : listeners) {
+      if (!l.hasApiListener()) {
+        continue; // a server listener: its route configuration is inline
+      }
       String rds;
       try {
         rds = l.getApiListener().getApiListener()

@@ -106,6 +106,16 @@ public final class XdsTranslator {
     for (ServiceSpec service : mesh.services().values()) {
       listeners.add(listener(service));
       service.authorization().ifPresent(a -> listeners.add(inboundListener(service, a)));
+      if (service.protocol() == ServiceSpec.Protocol.GRPC) {
+        java.util.Set<String> addresses = new java.util.LinkedHashSet<>();
+        for (EndpointSpec e : service.endpoints()) {
+          addresses.add(e.address());
+          addresses.add("0.0.0.0:" + e.port());
+        }
+        for (String address : addresses) {
+          listeners.add(serverListener(mesh, service, address));
+        }
+      }
       routes.add(routeConfiguration(service));
       clusters.add(withTls(mesh, service, cluster(service, clusterName(service.name()))));
       assignments.add(assignment(clusterName(service.name()), service.endpoints()));
@@ -154,6 +164,67 @@ public final class XdsTranslator {
    * list may call it, nobody else. Read by Meshlet's servers; gRPC clients never ask for it.
    */
   static Listener inboundListener(ServiceSpec service, io.meshlet.controlplane.AuthorizationSpec authz) {
+    HttpConnectionManager hcm = HttpConnectionManager.newBuilder()
+        .setStatPrefix(inboundListenerName(service.name()))
+        .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(ads()))
+        .addHttpFilters(rbacFilter(authz))
+        .addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER)
+            .setTypedConfig(Any.pack(Router.getDefaultInstance())))
+        .build();
+    return Listener.newBuilder().setName(inboundListenerName(service.name()))
+        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm))).build();
+  }
+
+  /** The listener name grpc-java's XdsServerBuilder asks for (the bootstrap's template). */
+  public static String serverListenerName(String address) {
+    return "grpc/server?xds.resource.listening_address=" + address;
+  }
+
+  /**
+   * The listener an {@code XdsServerBuilder} serving a gRPC service at {@code address} asks for:
+   * with mTLS on, it requires a client certificate from the trust bundle; with an authorization
+   * policy, it allows only the listed SPIFFE IDs (RBAC).
+   */
+  static Listener serverListener(MeshConfig mesh, ServiceSpec service, String address) {
+    int colon = address.lastIndexOf(':');
+    String host = address.substring(0, colon).replace("[", "").replace("]", "");
+    int port = Integer.parseInt(address.substring(colon + 1));
+    HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
+        .setStatPrefix("inbound|" + service.name())
+        .setRouteConfig(RouteConfiguration.newBuilder().setName("inbound|" + service.name())
+            .addVirtualHosts(VirtualHost.newBuilder().setName(service.name()).addDomains("*")
+                .addRoutes(Route.newBuilder()
+                    .setMatch(io.envoyproxy.envoy.config.route.v3.RouteMatch.newBuilder().setPrefix("/"))
+                    .setNonForwardingAction(io.envoyproxy.envoy.config.route.v3.NonForwardingAction.getDefaultInstance()))));
+    service.authorization().ifPresent(a -> hcm.addHttpFilters(rbacFilter(a)));
+    hcm.addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER).setTypedConfig(Any.pack(Router.getDefaultInstance())));
+    io.envoyproxy.envoy.config.listener.v3.FilterChain.Builder chain = io.envoyproxy.envoy.config.listener.v3.FilterChain
+        .newBuilder()
+        .setName("inbound|" + service.name())
+        .addFilters(io.envoyproxy.envoy.config.listener.v3.Filter.newBuilder()
+            .setName("envoy.filters.network.http_connection_manager").setTypedConfig(Any.pack(hcm.build())));
+    if (mesh.mtls().mode() != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+      var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
+          .setInstanceName(CERTIFICATE_PROVIDER);
+      var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext.newBuilder()
+          .setRequireClientCertificate(com.google.protobuf.BoolValue.of(true))
+          .setCommonTlsContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.newBuilder()
+              .setTlsCertificateProviderInstance(provider.clone().setCertificateName("default"))
+              .setValidationContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext
+                  .newBuilder().setCaCertificateProviderInstance(provider.clone().setCertificateName("ROOTCA"))))
+          .build();
+      chain.setTransportSocket(io.envoyproxy.envoy.config.core.v3.TransportSocket.newBuilder()
+          .setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls)));
+    }
+    return Listener.newBuilder()
+        .setName(serverListenerName(address))
+        .setAddress(io.envoyproxy.envoy.config.core.v3.Address.newBuilder().setSocketAddress(
+            SocketAddress.newBuilder().setAddress(host).setPortValue(port)))
+        .addFilterChains(chain)
+        .build();
+  }
+
+  static HttpFilter rbacFilter(io.meshlet.controlplane.AuthorizationSpec authz) {
     io.envoyproxy.envoy.config.rbac.v3.Policy.Builder policy = io.envoyproxy.envoy.config.rbac.v3.Policy.newBuilder()
         .addPermissions(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAny(true));
     for (String id : authz.allow()) {
@@ -166,16 +237,8 @@ public final class XdsTranslator {
     if (!authz.allow().isEmpty()) {
       rules.putPolicies("allow", policy.build());
     }
-    HttpConnectionManager hcm = HttpConnectionManager.newBuilder()
-        .setStatPrefix(inboundListenerName(service.name()))
-        .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(ads()))
-        .addHttpFilters(HttpFilter.newBuilder().setName(RBAC_FILTER).setTypedConfig(Any.pack(
-            io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder().setRules(rules).build())))
-        .addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER)
-            .setTypedConfig(Any.pack(Router.getDefaultInstance())))
-        .build();
-    return Listener.newBuilder().setName(inboundListenerName(service.name()))
-        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm))).build();
+    return HttpFilter.newBuilder().setName(RBAC_FILTER).setTypedConfig(Any.pack(
+        io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder().setRules(rules).build())).build();
   }
 
   static Listener listener(ServiceSpec service) {
