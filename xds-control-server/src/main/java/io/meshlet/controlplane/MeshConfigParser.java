@@ -223,7 +223,31 @@ public final class MeshConfigParser {
           });
         }
       }
+      checkSharedAddresses(services, servicesNode);
       return new MeshConfig(trustDomain, mtls, services);
+    }
+
+    /**
+     * gRPC services whose instances share an address are served by one server with one inbound
+     * policy, so their authorization must agree.
+     */
+    void checkSharedAddresses(Map<String, ServiceSpec> services, Node servicesNode) {
+      Map<String, ServiceSpec> firstAt = new LinkedHashMap<>();
+      Map<String, Node> keys = keyNodes(servicesNode);
+      for (ServiceSpec s : services.values()) {
+        if (s.protocol() != Protocol.GRPC) {
+          continue;
+        }
+        for (EndpointSpec e : s.endpoints()) {
+          ServiceSpec other = firstAt.putIfAbsent(e.address(), s);
+          if (other != null && other != s && !other.authorization().equals(s.authorization())) {
+            fail(keys.get(s.name()), new Ctx("service '" + s.name() + "'", "authorization"),
+                s.authorization().map(a -> a.allow().toString()).orElse("none"),
+                "the same authorization as service '" + other.name() + "', which also serves gRPC at "
+                    + e.address() + ": " + other.authorization().map(a -> a.allow().toString()).orElse("none"));
+          }
+        }
+      }
     }
 
     MtlsSpec mtls(Node node, Ctx ctx) {

@@ -633,4 +633,23 @@ class MeshConfigParserTest {
     assertThat(e.violations().get(0).message())
         .isEqualTo("service 'payments': protocol: soap (expected: one of http, grpc)");
   }
+
+  @Test
+  void grpcServicesSharingAnAddressMustAgreeOnAuthorization() {
+    String yaml = """
+        services:
+          a:
+            protocol: grpc
+            endpoints: [ { address: 127.0.0.1:9001 } ]
+            authorization: { allow: [ spiffe://cluster.local/service/x ] }
+          b:
+            protocol: grpc
+            endpoints: [ { address: 127.0.0.1:9001 } ]
+        """;
+    MeshConfigException e = org.assertj.core.api.Assertions.catchThrowableOfType(MeshConfigException.class,
+        () -> MeshConfigParser.parse(yaml, "mesh.yaml"));
+    assertThat(e.violations()).extracting(Violation::toString).containsExactly(
+        "mesh.yaml:6: service 'b': authorization: none (expected: the same authorization as service 'a', which "
+            + "also serves gRPC at 127.0.0.1:9001: [spiffe://cluster.local/service/x])");
+  }
 }

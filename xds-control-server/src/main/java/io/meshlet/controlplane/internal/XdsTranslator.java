@@ -103,17 +103,17 @@ public final class XdsTranslator {
     List<RouteConfiguration> routes = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
     List<ClusterLoadAssignment> assignments = new ArrayList<>();
+    // One server listener per address; services sharing an address share its inbound policy
+    // (the parser refuses a config where their authorization differs).
+    java.util.Map<String, ServiceSpec> serverAddresses = new java.util.LinkedHashMap<>();
     for (ServiceSpec service : mesh.services().values()) {
       listeners.add(listener(service));
       service.authorization().ifPresent(a -> listeners.add(inboundListener(service, a)));
       if (service.protocol() == ServiceSpec.Protocol.GRPC) {
-        java.util.Set<String> addresses = new java.util.LinkedHashSet<>();
         for (EndpointSpec e : service.endpoints()) {
-          addresses.add(e.address());
-          addresses.add("0.0.0.0:" + e.port());
-        }
-        for (String address : addresses) {
-          listeners.add(serverListener(mesh, service, address));
+          // grpc-java names the listener after the address it binds: the endpoint's, or 0.0.0.0.
+          serverAddresses.putIfAbsent(e.address(), service);
+          serverAddresses.putIfAbsent("0.0.0.0:" + e.port(), service);
         }
       }
       routes.add(routeConfiguration(service));
@@ -125,6 +125,7 @@ public final class XdsTranslator {
         assignments.add(assignment(name, service.endpointsOf(subset)));
       }
     }
+    serverAddresses.forEach((address, service) -> listeners.add(serverListener(mesh, service, address)));
     return XdsResources.of(listeners, routes, clusters, assignments);
   }
 

@@ -131,7 +131,12 @@ class XdsTranslatorTest {
   void eachServiceGetsAListenerRouteConfigurationAndClustersNamedAfterIt() throws Exception {
     XdsResources r = translate(MESH);
 
-    assertThat(r.listeners()).extracting(Listener::getName).containsExactly("catalog", "plain");
+    assertThat(r.listeners()).filteredOn(Listener::hasApiListener).extracting(Listener::getName)
+        .containsExactly("catalog", "plain");
+    // A gRPC service's instances also get the listeners XdsServerBuilder asks for, by address.
+    assertThat(r.listeners()).filteredOn(l -> !l.hasApiListener()).extracting(Listener::getName)
+        .allMatch(name -> name.startsWith("grpc/server?xds.resource.listening_address="))
+        .contains("grpc/server?xds.resource.listening_address=0.0.0.0:9001");
     assertThat(r.routes()).extracting(RouteConfiguration::getName).containsExactly("catalog", "plain");
     assertThat(r.clusters()).extracting(Cluster::getName)
         .containsExactly("catalog", "catalog/v1", "catalog/v2", "plain");
