@@ -57,7 +57,7 @@ class GrpcMtlsIT {
     int impostorPort = freePort();
     Path file = Files.writeString(dir.resolve("mesh.yaml"), """
         trustDomain: example.org
-        mtls: { mode: strict, certTtl: 1h }
+        mtls: { mode: strict, certTtl: 1m }
         services:
           catalog: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
           ledger: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
@@ -78,8 +78,9 @@ class GrpcMtlsIT {
   }
 
   static CaIdentitySource identity(String service, String cs) throws InterruptedException {
+    // One-minute certificates renewed after 5% of their remaining life: about every 3 s.
     CaIdentitySource s = CaIdentitySource.builder().service(service).joinToken(TOKENS.get(service))
-        .controlServers(cs).build().start();
+        .controlServers(cs).renewAt(0.05).build().start();
     s.awaitIdentity(Duration.ofSeconds(20));
     return s;
   }
@@ -152,6 +153,33 @@ class GrpcMtlsIT {
       }
       // grpc-java's check of match_subject_alt_names (the SPIFFE ID the cluster expects).
       assertThat(causes.toString()).contains("Peer certificate SAN check failed");
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
+  void certificatesRotateUnderTrafficWithNoFailedCall() {
+    ManagedChannel channel = MeshGrpc.channel("catalog");
+    try {
+      assertThat(who(channel)).isEqualTo("catalog");
+      String clientSerial = frontendId.current().chain().get(0).getSerialNumber().toString(16);
+      String serverSerial = catalogId.current().chain().get(0).getSerialNumber().toString(16);
+      int ok = 0;
+      List<String> failures = new java.util.ArrayList<>();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+      while (System.nanoTime() < end) {
+        try {
+          ClientCalls.blockingUnaryCall(channel, EchoBackend.WHO,
+              CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS), "hi");
+          ok++;
+        } catch (StatusRuntimeException e) {
+          failures.add(e.getStatus().toString());
+        }
+      }
+      assertThat(failures).as("failed calls during rotation (%d ok)", ok).isEmpty();
+      assertThat(frontendId.current().chain().get(0).getSerialNumber().toString(16)).isNotEqualTo(clientSerial);
+      assertThat(catalogId.current().chain().get(0).getSerialNumber().toString(16)).isNotEqualTo(serverSerial);
     } finally {
       channel.shutdownNow();
     }

@@ -76,15 +76,10 @@ public final class MeshState {
   }
 
   private static void warnAboutUnenforced(MeshConfig config) {
-    if (config.mtls().mode() != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
-      log.info("mtls.mode {}: clusters require mTLS with SPIFFE IDs; Meshlet's OkHttp clients with a workload "
-          + "identity use it; grpc-java clients need a bootstrap with the 'meshlet' certificate provider",
-          config.mtls().mode().name().toLowerCase(java.util.Locale.ROOT));
+    if (config.mtls().mode() == io.meshlet.controlplane.MtlsSpec.Mode.PERMISSIVE) {
+      log.warn("mtls.mode permissive: clients use mTLS as in strict; servers that accept plaintext too "
+          + "are not provided yet, so Meshlet's servers require client certificates");
     }
-    config.services().values().stream()
-        .filter(s -> s.authorization().isPresent() && s.protocol() == io.meshlet.controlplane.ServiceSpec.Protocol.GRPC)
-        .forEach(s -> log.warn("service '{}': authorization is enforced by Meshlet's HTTP server filter only; "
-            + "gRPC servers do not enforce it yet", s.name()));
   }
 
   /** Records a refused config; what is served stays as it is. */
