@@ -255,23 +255,7 @@ public final class MeshConfigParser {
       if (f == null) {
         return MtlsSpec.defaults();
       }
-      MtlsSpec.Mode mode = MtlsSpec.Mode.OFF;
-      if (f.containsKey("mode")) {
-        String raw = scalar(f.get("mode"), ctx.field("mode"));
-        if (raw != null) {
-          // YAML 1.1 reads an unquoted 'off' as false; both spellings mean the same here.
-          String v = raw.toLowerCase(Locale.ROOT);
-          if (v.equals("off") || v.equals("false")) {
-            mode = MtlsSpec.Mode.OFF;
-          } else if (v.equals("permissive")) {
-            mode = MtlsSpec.Mode.PERMISSIVE;
-          } else if (v.equals("strict")) {
-            mode = MtlsSpec.Mode.STRICT;
-          } else {
-            fail(f.get("mode"), ctx.field("mode"), raw, "one of off, permissive, strict");
-          }
-        }
-      }
+      MtlsSpec.Mode mode = f.containsKey("mode") ? mtlsMode(f.get("mode"), ctx.field("mode")) : MtlsSpec.Mode.OFF;
       Duration ttl = f.containsKey("certTtl")
           ? duration(f.get("certTtl"), ctx.field("certTtl"), Duration.ofMinutes(1), Duration.ofDays(30),
               Duration.ofHours(1))
@@ -279,10 +263,28 @@ public final class MeshConfigParser {
       return new MtlsSpec(mode, ttl);
     }
 
+    MtlsSpec.Mode mtlsMode(Node node, Ctx ctx) {
+      String raw = scalar(node, ctx);
+      if (raw == null) {
+        return MtlsSpec.Mode.OFF;
+      }
+      // YAML 1.1 reads an unquoted 'off' as false; both spellings mean the same here.
+      String v = raw.toLowerCase(Locale.ROOT);
+      if (v.equals("off") || v.equals("false")) {
+        return MtlsSpec.Mode.OFF;
+      } else if (v.equals("permissive")) {
+        return MtlsSpec.Mode.PERMISSIVE;
+      } else if (v.equals("strict")) {
+        return MtlsSpec.Mode.STRICT;
+      }
+      fail(node, ctx, raw, "one of off, permissive, strict");
+      return MtlsSpec.Mode.OFF;
+    }
+
     ServiceSpec service(String name, Node node) {
       Ctx ctx = new Ctx("service '" + name + "'", "");
       Map<String, Node> f = mapping(node, ctx, "protocol", "endpoints", "subsets", "loadBalancing",
-          "hashHeader", "circuitBreaker", "outlierDetection", "routes", "authorization");
+          "hashHeader", "circuitBreaker", "outlierDetection", "routes", "authorization", "mtls");
       if (f == null) {
         f = Map.of();
       }
@@ -325,8 +327,15 @@ public final class MeshConfigParser {
       Optional<AuthorizationSpec> authz = f.containsKey("authorization")
           ? Optional.of(authorization(f.get("authorization"), ctx.field("authorization")))
           : Optional.empty();
+      Optional<MtlsSpec.Mode> mtlsMode = Optional.empty();
+      if (f.containsKey("mtls")) {
+        Map<String, Node> m = mapping(f.get("mtls"), ctx.field("mtls"), "mode");
+        if (m != null && m.containsKey("mode")) {
+          mtlsMode = Optional.of(mtlsMode(m.get("mode"), ctx.field("mtls").field("mode")));
+        }
+      }
       return new ServiceSpec(name, protocol, endpoints, subsets, lb, hashHeader, breaker, outlier,
-          routes, authz);
+          routes, authz, mtlsMode);
     }
 
     List<EndpointSpec> endpoints(Node node, Ctx ctx) {

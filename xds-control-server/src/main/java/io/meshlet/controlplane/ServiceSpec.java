@@ -20,6 +20,7 @@ import java.util.Optional;
  * @param outlierDetection ejection of failing instances, if any
  * @param routes ordered routes; the first match wins
  * @param authorization who may call this service, if restricted
+ * @param mtlsMode this service's mTLS mode when it overrides the mesh-wide one
  */
 public record ServiceSpec(
     String name,
@@ -31,7 +32,8 @@ public record ServiceSpec(
     Optional<CircuitBreakerSpec> circuitBreaker,
     Optional<OutlierDetectionSpec> outlierDetection,
     List<RouteSpec> routes,
-    Optional<AuthorizationSpec> authorization) {
+    Optional<AuthorizationSpec> authorization,
+    Optional<MtlsSpec.Mode> mtlsMode) {
 
   /** The protocol a service speaks. */
   public enum Protocol {
@@ -55,11 +57,17 @@ public record ServiceSpec(
     Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     Objects.requireNonNull(outlierDetection, "outlierDetection");
     Objects.requireNonNull(authorization, "authorization");
+    Objects.requireNonNull(mtlsMode, "mtlsMode");
     endpoints = List.copyOf(endpoints);
     LinkedHashMap<String, Map<String, String>> copy = new LinkedHashMap<>();
     subsets.forEach((k, v) -> copy.put(k, Collections.unmodifiableMap(new LinkedHashMap<>(v))));
     subsets = Collections.unmodifiableMap(copy);
     routes = List.copyOf(routes);
+  }
+
+  /** The mTLS mode of calls to this service: its own, or else the mesh's. */
+  public MtlsSpec.Mode mtlsMode(MeshConfig mesh) {
+    return mtlsMode.orElse(mesh.mtls().mode());
   }
 
   /** The endpoints whose labels include every label of the named subset. */

@@ -65,6 +65,7 @@ public final class IntentTree {
     }
     out.put("routes", routes);
     s.authorization().ifPresent(a -> out.put("authorization", map("allow", a.allow())));
+    s.mtlsMode().ifPresent(m -> out.put("mtls", map("mode", lower(m))));
     return out;
   }
 

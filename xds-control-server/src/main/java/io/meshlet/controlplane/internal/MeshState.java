@@ -76,7 +76,8 @@ public final class MeshState {
   }
 
   private static void warnAboutUnenforced(MeshConfig config) {
-    if (config.mtls().mode() == io.meshlet.controlplane.MtlsSpec.Mode.PERMISSIVE) {
+    if (config.services().values().stream()
+        .anyMatch(s -> s.mtlsMode(config) == io.meshlet.controlplane.MtlsSpec.Mode.PERMISSIVE)) {
       log.warn("mtls.mode permissive: clients use mTLS as in strict; servers that accept plaintext too "
           + "are not provided yet, so Meshlet's servers require client certificates");
     }

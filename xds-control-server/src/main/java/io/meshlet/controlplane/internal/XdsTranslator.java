@@ -137,7 +137,7 @@ public final class XdsTranslator {
    * service's SPIFFE ID; the certificates come from the client's "meshlet" certificate provider.
    */
   static Cluster withTls(MeshConfig mesh, ServiceSpec service, Cluster cluster) {
-    if (mesh.mtls().mode() == io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+    if (service.mtlsMode(mesh) == io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
       return cluster;
     }
     String id = "spiffe://" + mesh.trustDomain() + "/service/" + service.name();
@@ -204,7 +204,7 @@ public final class XdsTranslator {
         .setName("inbound|" + service.name())
         .addFilters(io.envoyproxy.envoy.config.listener.v3.Filter.newBuilder()
             .setName("envoy.filters.network.http_connection_manager").setTypedConfig(Any.pack(hcm.build())));
-    if (mesh.mtls().mode() != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+    if (service.mtlsMode(mesh) != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
       var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
           .setInstanceName(CERTIFICATE_PROVIDER);
       var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext.newBuilder()

@@ -474,4 +474,21 @@ class XdsTranslatorTest {
         .hasMessage("cluster 'catalog/v2' referred to by route configuration 'catalog' does not exist"
             + " (existing: catalog, catalog/v1, plain)");
   }
+
+  @Test
+  void aServiceCanOverrideTheMeshWideMtlsMode() throws Exception {
+    XdsResources r = translate("""
+        trustDomain: example.org
+        mtls: { mode: strict }
+        services:
+          secure: { endpoints: [ { address: 10.0.0.1:8080 } ] }
+          legacy:
+            endpoints: [ { address: 10.0.0.2:8080 } ]
+            mtls: { mode: off }
+        """);
+    assertThat(r.clusters()).filteredOn(c -> c.getName().equals("secure")).singleElement()
+        .satisfies(c -> assertThat(c.hasTransportSocket()).isTrue());
+    assertThat(r.clusters()).filteredOn(c -> c.getName().equals("legacy")).singleElement()
+        .satisfies(c -> assertThat(c.hasTransportSocket()).isFalse());
+  }
 }
