@@ -34,6 +34,14 @@ public final class MeshGrpc {
 
   private MeshGrpc() {}
 
+  /**
+   * A stream tracer for gRPC servers that logs and counts ({@code meshlet.server.denied}) the calls
+   * refused by the service's authorization policy, with the caller's SPIFFE ID.
+   */
+  public static io.grpc.ServerStreamTracer.Factory deniedCallsTracer(io.meshlet.MeshClient mesh) {
+    return new DeniedCallsTracer(mesh);
+  }
+
   /** A bootstrap for this service and these control servers (tried in order, falling back). */
   public static Bootstrap bootstrap(String service, List<String> controlServers) {
     return new Bootstrap(service, controlServers);

@@ -50,6 +50,8 @@ class GrpcServerMtlsIT {
   static CaIdentitySource frontendId;
   static CaIdentitySource paymentsId;
   static Server catalog;
+  static io.meshlet.MeshClient catalogMesh;
+  static ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs;
   static int port;
 
   @BeforeAll
@@ -75,7 +77,9 @@ class GrpcServerMtlsIT {
     files.write(catalogId.current());
     catalogId.addListener(files::write);
     MeshGrpc.bootstrap("catalog", List.of(cs)).nodeId("grpc-server-it").certificates(files).install();
+    catalogMesh = io.meshlet.MeshClient.builder().serviceName("catalog").controlServers(cs).build().start();
     catalog = XdsServerBuilder.forPort(port, XdsServerCredentials.create(InsecureServerCredentials.create()))
+        .addStreamTracerFactory(MeshGrpc.deniedCallsTracer(catalogMesh))
         .addService(ServerServiceDefinition.builder(EchoBackend.SERVICE)
             .addMethod(EchoBackend.WHO, ServerCalls.asyncUnaryCall((req, resp) -> {
               resp.onNext("catalog");
@@ -98,7 +102,7 @@ class GrpcServerMtlsIT {
     if (catalog != null) {
       catalog.shutdownNow();
     }
-    for (AutoCloseable c : new AutoCloseable[] {catalogId, frontendId, paymentsId, server}) {
+    for (AutoCloseable c : new AutoCloseable[] {catalogMesh, catalogId, frontendId, paymentsId, server}) {
       try {
         if (c != null) {
           c.close();
@@ -143,8 +147,14 @@ class GrpcServerMtlsIT {
   }
 
   @Test
-  void aCallerNotOnTheAllowListIsDenied() {
+  void aCallerNotOnTheAllowListIsDeniedLoggedWithItsIdentity() {
+    logs = new ch.qos.logback.core.read.ListAppender<>();
+    logs.start();
+    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(DeniedCallsTracer.class)).addAppender(logs);
     StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> callAs(paymentsId::current));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    io.meshlet.controlplane.testing.Await.until("the denial to be logged", Duration.ofSeconds(5),
+        () -> logs.list.stream().anyMatch(ev -> ev.getFormattedMessage()
+            .contains("denied meshlet.test.Echo/Who from spiffe://example.org/service/payments")));
   }
 }
