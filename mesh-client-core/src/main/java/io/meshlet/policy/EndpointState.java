@@ -10,12 +10,15 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class EndpointState {
 
+  /** Never ejected; nanoTime values are compared by difference, so no value can stand for "long ago". */
+  static final long NEVER = Long.MIN_VALUE;
+
   private final EndpointConfig config;
   final AtomicInteger active = new AtomicInteger();
   // Outlier detection; guarded by 'this' where more than one field changes together.
   int consecutive5xx;
   int consecutiveGateway;
-  volatile long ejectedUntilNanos = Long.MIN_VALUE;
+  volatile long ejectedUntilNanos = NEVER;
   int ejections;
   long lastEjectionEndNanos;
   final LongAdder intervalRequests = new LongAdder();
@@ -37,7 +40,8 @@ public final class EndpointState {
 
   /** Whether outlier detection has this endpoint ejected at the given time. */
   public boolean ejected(long nowNanos) {
-    return ejectedUntilNanos - nowNanos > 0;
+    long until = ejectedUntilNanos;
+    return until != NEVER && until - nowNanos > 0;
   }
 
   @Override
