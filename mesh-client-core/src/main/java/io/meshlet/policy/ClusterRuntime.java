@@ -28,6 +28,8 @@ public final class ClusterRuntime {
   /** How long a request may wait for a slot when {@code maxRequests} are in flight. */
   static final Duration PENDING_WAIT = Duration.ofSeconds(1);
   private static final int RING_SIZE = 1024;
+  /** Envoy's and gRPC's default {@code max_ejection_time}; Meshlet refuses other values. */
+  static final Duration MAX_EJECTION_TIME = Duration.ofSeconds(300);
 
   private final ClusterConfig config;
   private final List<EndpointState> endpoints;
@@ -361,7 +363,7 @@ public final class ClusterRuntime {
         long intervals = e.lastEjectionEndNanos == 0 ? 0
             : Math.max(0, (now - e.lastEjectionEndNanos) / Math.max(1, policy.interval().toNanos()));
         e.ejections = (int) Math.max(0, e.ejections - intervals) + 1;
-        time = policy.baseEjectionTime().multipliedBy(e.ejections);
+        time = ejectionTime(policy, e.ejections);
         e.ejectedUntilNanos = now + time.toNanos();
         e.lastEjectionEndNanos = e.ejectedUntilNanos;
         e.consecutive5xx = 0;
@@ -369,6 +371,17 @@ public final class ClusterRuntime {
       }
     }
     events.ejected(config.name(), e.config(), time, why);
+  }
+
+  /**
+   * The base ejection time times the ejection count, capped as Envoy and gRPC cap it when
+   * {@code max_ejection_time} is unset: at 300 s, or at the base time when that is longer.
+   */
+  static Duration ejectionTime(OutlierPolicy policy, int ejections) {
+    Duration base = policy.baseEjectionTime();
+    Duration cap = base.compareTo(MAX_EJECTION_TIME) > 0 ? base : MAX_EJECTION_TIME;
+    long n = Math.max(1, ejections);
+    return base.toNanos() > cap.toNanos() / n ? cap : base.multipliedBy(n);
   }
 
   private boolean ejectionAllowed(OutlierPolicy policy, long now) {

@@ -10,13 +10,15 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class EndpointState {
 
+  /** Never ejected; nanoTime values are compared by difference, so no value can stand for "long ago". */
+  static final long NEVER = Long.MIN_VALUE;
+
   private final EndpointConfig config;
   final AtomicInteger active = new AtomicInteger();
   // Outlier detection; guarded by 'this' where more than one field changes together.
   int consecutive5xx;
   int consecutiveGateway;
-  /** 0 when never ejected; otherwise the System.nanoTime-based end of the last ejection. */
-  volatile long ejectedUntilNanos;
+  volatile long ejectedUntilNanos = NEVER;
   int ejections;
   long lastEjectionEndNanos;
   final LongAdder intervalRequests = new LongAdder();
@@ -39,7 +41,7 @@ public final class EndpointState {
   /** Whether outlier detection has this endpoint ejected at the given time. */
   public boolean ejected(long nowNanos) {
     long until = ejectedUntilNanos;
-    return until != 0 && until - nowNanos > 0;
+    return until != NEVER && until - nowNanos > 0;
   }
 
   @Override

@@ -1,6 +1,5 @@
 package io.meshlet.policy;
 
-import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.meshlet.config.ClusterConfig;
@@ -14,6 +13,7 @@ import io.meshlet.config.RouteTable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -35,6 +35,9 @@ import java.util.function.LongSupplier;
  * field; the call path reads it once and takes no lock.
  */
 public final class PolicyEngine {
+
+  /** The deadline of a route without a timeout. */
+  private static final long NO_DEADLINE = Long.MAX_VALUE;
 
   private final LongSupplier nanoTime;
   private final Telemetry telemetry;
@@ -179,7 +182,7 @@ public final class PolicyEngine {
         throw new MeshRejection(429, MeshRejection.Reason.RATE_LIMITED,
             "rate limited by route '" + rule.name() + "'");
       }
-      long deadline = rule.timeout().map(t -> start + t.toNanos()).orElse(Long.MAX_VALUE);
+      long deadline = rule.timeout().map(t -> start + t.toNanos()).orElse(NO_DEADLINE);
       if (rule.fault().isPresent()) {
         injectFaults(rule, rule.fault().get(), deadline, call);
       }
@@ -211,7 +214,7 @@ public final class PolicyEngine {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     if (fault.delay().isPresent() && random.nextInt(FaultPolicy.MILLION) < fault.delay().get().perMillion()) {
       long delay = fault.delay().get().duration().toNanos();
-      long remaining = deadline - nanoTime.getAsLong();
+      long remaining = remainingNanos(deadline);
       call.faultDelay();
       sleep(Math.min(delay, remaining));
       if (delay >= remaining) {
@@ -232,19 +235,20 @@ public final class PolicyEngine {
     RetryPolicy retry = rule.retry().orElse(null);
     int maxTries = 1 + (retry != null && replayable ? retry.numRetries() : 0);
     Set<EndpointState> tried = new HashSet<>(4);
-    IOException firstFailure = null;
+    List<IOException> earlierFailures = null;
     boolean holdingRetry = false;
     try {
       for (int number = 1; ; number++) {
         EndpointState endpoint = cluster.pick(hashKey, tried);
         if (endpoint == null) {
+          call.rejected(MeshRejection.Reason.NO_ENDPOINTS);
           throw new MeshRejection(503, MeshRejection.Reason.NO_ENDPOINTS,
               "cluster '" + cluster.name() + "' has no endpoints");
         }
         tried.add(endpoint);
-        long remaining = deadline - nanoTime.getAsLong();
+        long remaining = remainingNanos(deadline);
         if (remaining <= 0) {
-          throw timeout(rule, firstFailure);
+          throw withSuppressed(timeout(rule), earlierFailures);
         }
         Duration tryTimeout = Duration.ofNanos(Math.min(remaining,
             retry != null && retry.perTryTimeout().isPresent() ? retry.perTryTimeout().get().toNanos() : remaining));
@@ -270,7 +274,7 @@ public final class PolicyEngine {
         int status = response != null ? info.status(response) : 0;
         boolean retryable = number < maxTries && retriable(retry, outcome, status);
         long backoff = retryable ? backoffNanos(retry, number) : 0;
-        if (retryable && nanoTime.getAsLong() + backoff >= deadline) {
+        if (retryable && backoff >= remainingNanos(deadline)) {
           retryable = false;
         }
         if (retryable && !cluster.tryRetry()) {
@@ -281,19 +285,17 @@ public final class PolicyEngine {
           if (failure == null) {
             return response;
           }
-          if (firstFailure != null && firstFailure != failure) {
-            failure.addSuppressed(firstFailure);
-          }
-          throw failure;
+          throw withSuppressed(failure, earlierFailures);
         }
         holdingRetry = true;
         call.retry();
         if (response != null) {
           info.discard(response);
-        } else if (firstFailure == null) {
-          firstFailure = failure;
         } else {
-          firstFailure.addSuppressed(failure);
+          if (earlierFailures == null) {
+            earlierFailures = new ArrayList<>(2);
+          }
+          earlierFailures.add(failure);
         }
         sleep(backoff);
       }
@@ -304,13 +306,26 @@ public final class PolicyEngine {
     }
   }
 
-  private static InterruptedIOException timeout(RouteRule rule, IOException earlier) {
-    InterruptedIOException e = new InterruptedIOException("route '" + rule.name() + "' timed out after "
+  private static InterruptedIOException timeout(RouteRule rule) {
+    return new InterruptedIOException("route '" + rule.name() + "' timed out after "
         + rule.timeout().map(Duration::toMillis).orElse(0L) + " ms");
+  }
+
+  /** The last failure with every earlier one attached directly, oldest first (as OkHttp does). */
+  private static IOException withSuppressed(IOException last, List<IOException> earlier) {
     if (earlier != null) {
-      e.addSuppressed(earlier);
+      for (IOException e : earlier) {
+        if (e != last) {
+          last.addSuppressed(e);
+        }
+      }
     }
-    return e;
+    return last;
+  }
+
+  /** Nanoseconds left until a deadline; compared by difference, as nanoTime values must be. */
+  private long remainingNanos(long deadline) {
+    return deadline == NO_DEADLINE ? Long.MAX_VALUE : deadline - nanoTime.getAsLong();
   }
 
   /** Whether Envoy's {@code retry_on} conditions allow a retry of this outcome. */
@@ -330,15 +345,20 @@ public final class PolicyEngine {
           || on.contains(RetryOn.FIVE_XX) || on.contains(RetryOn.GATEWAY_ERROR);
       case RESET, TIMEOUT -> on.contains(RetryOn.RESET) || on.contains(RetryOn.FIVE_XX)
           || on.contains(RetryOn.GATEWAY_ERROR);
-      case REFUSED_STREAM -> on.contains(RetryOn.REFUSED_STREAM) || on.contains(RetryOn.FIVE_XX);
+      // Envoy retries any reset, refused streams included, under reset, 5xx and gateway-error.
+      case REFUSED_STREAM -> on.contains(RetryOn.REFUSED_STREAM) || on.contains(RetryOn.RESET)
+          || on.contains(RetryOn.FIVE_XX) || on.contains(RetryOn.GATEWAY_ERROR);
     };
   }
 
   /** Envoy's fully jittered exponential backoff: random in [0, min(base * 2^(n-1), max)). */
   static long backoffNanos(RetryPolicy retry, int retryNumber) {
-    long cap = IntervalFunction.ofExponentialBackoff(retry.baseInterval(), 2.0, retry.maxInterval())
-        .apply(retryNumber);
-    return ThreadLocalRandom.current().nextLong(Math.max(1, cap)) * 1_000_000L;
+    // In nanoseconds: Envoy accepts intervals below the millisecond that Resilience4j refuses.
+    long base = Math.max(1, retry.baseInterval().toNanos());
+    long max = Math.max(1, retry.maxInterval().toNanos());
+    int shift = Math.min(Math.max(0, retryNumber - 1), 62);
+    long cap = base > (max >> shift) ? max : Math.min(max, base << shift);
+    return ThreadLocalRandom.current().nextLong(cap);
   }
 
   private static void sleep(long nanos) throws InterruptedIOException {

@@ -60,7 +60,7 @@ public final class AdsClient implements AutoCloseable {
     /** A new consistent snapshot was built from accepted resources. */
     void onSnapshot(MeshSnapshot snapshot);
 
-    /** A response was refused. */
+    /** A response was refused; a refused version sent again is refused again but reported once. */
     void onNack(String typeUrl, String version, String message);
 
     /** A stream to a control server is up and answering. */
@@ -93,10 +93,12 @@ public final class AdsClient implements AutoCloseable {
 
   private static final class TypeState {
     String ackedVersion = "";
-    String lastNackedVersion = "";
-    int repeatedNacks;
     String nonce = "";
     Set<String> names = new TreeSet<>();
+    /** The refusal last sent on this stream, and how often the server sent that version again. */
+    String nackedVersion;
+    String nackedMessage;
+    int nackRepeats;
   }
 
   public AdsClient(List<String> servers, Node node, Handler handler, ScheduledExecutorService executor,
@@ -157,6 +159,7 @@ public final class AdsClient implements AutoCloseable {
     for (String type : TYPES) {
       TypeState t = types.get(type);
       boolean wildcard = type.equals(LDS) || type.equals(CDS);
+      t.nackedVersion = null;
       if (wildcard || !t.names.isEmpty()) {
         t.nonce = "";
         s.send(request(type, t, null));
@@ -194,37 +197,44 @@ public final class AdsClient implements AutoCloseable {
       return;
     }
     t.nonce = response.getNonce();
+    String error = null;
     try {
       apply(type, response.getResourcesList());
+    } catch (ResourceException e) {
+      error = e.getMessage();
+    } catch (RuntimeException e) {
+      // A parsing bug must not leave the response unanswered: the server would send no more of this type.
+      error = shortType(type) + " version " + response.getVersionInfo() + ": could not be applied (" + e + ")";
+    }
+    if (error == null) {
       t.ackedVersion = response.getVersionInfo();
-      t.lastNackedVersion = "";
+      t.nackedVersion = null;
       s.send(request(type, t, null));
       log.debug("[{}] ACK {} version {}", node.getId(), shortType(type), response.getVersionInfo());
       updateSubscriptions(s);
       publishIfComplete();
-    } catch (ResourceException e) {
-      String rejected = response.getVersionInfo();
-      DiscoveryRequest nack = request(type, t, e.getMessage());
-      if (rejected.equals(t.lastNackedVersion)) {
-        // The server sent the version we refused once more. Some servers resend at once on a
-        // NACK; answering at once would make a busy loop, so answer after a growing pause.
-        t.repeatedNacks++;
-        long delayMillis = Math.min(30_000, 500L << Math.min(6, t.repeatedNacks - 1));
-        log.debug("[{}] {} version {} sent again; NACK again in {} ms", node.getId(), shortType(type),
-            rejected, delayMillis);
-        executor.schedule(() -> {
-          if (s == stream && !closed) {
-            s.send(nack);
-          }
-        }, delayMillis, TimeUnit.MILLISECONDS);
-        return;
-      }
-      t.lastNackedVersion = rejected;
-      t.repeatedNacks = 0;
-      log.warn("[{}] NACK {} version {}; keeping version {}: {}", node.getId(), shortType(type), rejected,
-          t.ackedVersion.isEmpty() ? "(none)" : t.ackedVersion, e.getMessage());
-      s.send(nack);
-      handler.onNack(type, rejected, e.getMessage());
+    } else if (response.getVersionInfo().equals(t.nackedVersion) && error.equals(t.nackedMessage)) {
+      // Some servers (java-control-plane's SimpleCache) answer a NACK, which names the last good
+      // version, by sending the refused version again at once. Refuse it again after a growing
+      // pause instead of looping at full speed, and report it only once.
+      t.nackRepeats++;
+      long delay = backoffMillis(t.nackRepeats);
+      log.debug("[{}] {} version {} sent again; NACK in {} ms", node.getId(), shortType(type),
+          response.getVersionInfo(), delay);
+      String nonce = t.nonce;
+      String message = error;
+      schedule(() -> {
+        if (s == stream && !closed && nonce.equals(t.nonce)) {
+          s.send(request(type, t, message));
+        }
+      }, delay);
+    } else {
+      t.nackedVersion = response.getVersionInfo();
+      t.nackedMessage = error;
+      t.nackRepeats = 0;
+      log.warn("[{}] NACK {} version {}: {}", node.getId(), shortType(type), response.getVersionInfo(), error);
+      s.send(request(type, t, error));
+      handler.onNack(type, response.getVersionInfo(), error);
     }
   }
 
@@ -357,14 +367,18 @@ public final class AdsClient implements AutoCloseable {
     }
     stream = null;
     failures++;
-    long capMillis = Math.min(maxBackoff.toMillis(),
-        initialBackoff.toMillis() * (1L << Math.min(20, failures - 1)));
-    Duration delay = Duration.ofMillis(capMillis / 2 + ThreadLocalRandom.current().nextLong(capMillis / 2 + 1));
+    Duration delay = Duration.ofMillis(backoffMillis(failures));
     log.warn("[{}] ADS stream to {} ended ({}); keeping the last good config, reconnecting to {} in {} ms",
         node.getId(), s.server, status.getCode() + (status.getDescription() == null ? "" : ": "
             + status.getDescription()), servers.get((serverIndex + 1) % servers.size()), delay.toMillis());
     handler.onDisconnected(s.server, status, delay);
-    executor.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
+    schedule(this::connect, delay.toMillis());
+  }
+
+  /** The n-th backoff (n >= 1): from the initial one doubling up to the max, jittered down by up to half. */
+  private long backoffMillis(int n) {
+    long capMillis = Math.min(maxBackoff.toMillis(), initialBackoff.toMillis() * (1L << Math.min(20, n - 1)));
+    return capMillis / 2 + ThreadLocalRandom.current().nextLong(capMillis / 2 + 1);
   }
 
   /** Runs on the serialized executor; after close the executor is gone and events are dropped. */
@@ -373,6 +387,14 @@ public final class AdsClient implements AutoCloseable {
       executor.execute(r);
     } catch (java.util.concurrent.RejectedExecutionException e) {
       log.debug("[{}] dropped an event after close", node.getId());
+    }
+  }
+
+  private void schedule(Runnable r, long delayMillis) {
+    try {
+      executor.schedule(r, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("[{}] dropped a timer after close", node.getId());
     }
   }
 
@@ -407,7 +429,11 @@ public final class AdsClient implements AutoCloseable {
     }
 
     void open() {
-      requests = AggregatedDiscoveryServiceGrpc.newStub(channel(server)).streamAggregatedResources(this);
+      ManagedChannel channel = channel(server);
+      // The channel keeps its own connect backoff (1 s growing to 120 s) after failures; without
+      // this reset a new stream fails fast for that long and the client's backoff means nothing.
+      channel.resetConnectBackoff();
+      requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(this);
     }
 
     void send(DiscoveryRequest r) {

@@ -56,7 +56,7 @@ import java.util.Set;
  * does not implement is refused with a message naming the field, so the client NACKs it instead
  * of silently doing something else. Messages follow the config error format, with xDS field
  * names: {@code route configuration 'catalog': virtual_hosts[0].routes[1].route.prefix_rewrite:
- * set (expected: a field Meshlet implements: ...)}.
+ * set (expected: only fields Meshlet implements: ...)}.
  *
  * <p>Stateless and thread-safe.
  */
@@ -131,12 +131,13 @@ public final class ResourceParser {
     if (!hcm.hasRds()) {
       e.add(p + ".rds", "missing", "route configuration over RDS (rds.route_config_name)");
     } else if (!hcm.getRds().getConfigSource().hasAds()) {
-      e.add(p + ".rds.config_source", hcm.getRds().getConfigSource().getConfigSourceSpecifierCase().name(),
-          "ads");
+      e.add(p + ".rds.config_source",
+          hcm.getRds().getConfigSource().getConfigSourceSpecifierCase().name().toLowerCase(), "ads");
     }
     Set<String> filters = new HashSet<>();
     java.util.Optional<Set<String>> allow = java.util.Optional.empty();
     boolean inbound = l.getName().startsWith(INBOUND_PREFIX);
+    String lastKnown = null;
     for (int i = 0; i < hcm.getHttpFiltersCount(); i++) {
       HttpFilter f = hcm.getHttpFilters(i);
       String fp = p + ".http_filters[" + i + "]";
@@ -154,13 +155,30 @@ public final class ResourceParser {
       };
       if (known) {
         filters.add(f.getName());
+        lastKnown = f.getName();
+        // Filter-wide settings would apply to every route; Meshlet reads faults and limits per route.
+        try {
+          Message config = switch (f.getName()) {
+            case FAULT_FILTER -> f.getTypedConfig().unpack(HTTPFault.class);
+            case RATE_LIMIT_FILTER -> f.getTypedConfig().unpack(LocalRateLimit.class).toBuilder()
+                .clearStatPrefix().build();
+            default -> null;
+          };
+          if (config != null && !config.getAllFields().isEmpty()) {
+            e.add(fp + ".typed_config", fieldNames(config) + " set", "no filter-wide settings (Meshlet applies "
+                + f.getName() + " per route, from typed_per_filter_config)");
+          }
+        } catch (InvalidProtocolBufferException ex) {
+          e.add(fp + ".typed_config", "unreadable " + type, "a valid " + type);
+        }
       } else if (!f.getIsOptional()) {
         e.add(fp + ".name", f.getName() + " (" + type + ")",
             "one of " + ROUTER_FILTER + ", " + FAULT_FILTER + ", " + RATE_LIMIT_FILTER + ", or is_optional: true");
       }
     }
-    if (hcm.getHttpFiltersCount() > 0 && !filters.contains(ROUTER_FILTER)) {
-      e.add(p + ".http_filters", "no router filter", "the last filter to be " + ROUTER_FILTER);
+    if (hcm.getHttpFiltersCount() > 0 && !ROUTER_FILTER.equals(lastKnown)) {
+      e.add(p + ".http_filters", lastKnown == null || !filters.contains(ROUTER_FILTER)
+          ? "no router filter" : "router filter before " + lastKnown, "the last filter to be " + ROUTER_FILTER);
     }
     e.throwIfAny();
     String service = inbound ? l.getName().substring(INBOUND_PREFIX.length()) : l.getName();
@@ -217,34 +235,44 @@ public final class ResourceParser {
       throws ResourceException {
     Errors e = new Errors("route configuration '" + rc.getName() + "'");
     only(rc, e, "", "name", "virtual_hosts");
-    VirtualHost host = null;
+    // As in Envoy and gRPC, a host naming the service exactly wins over the wildcard host.
+    int chosen = -1;
     for (int i = 0; i < rc.getVirtualHostsCount(); i++) {
-      VirtualHost vh = rc.getVirtualHosts(i);
-      if (vh.getDomainsList().contains("*") || vh.getDomainsList().contains(service)) {
-        host = vh;
-        only(vh, e, "virtual_hosts[" + i + "]", "name", "domains", "routes");
-        List<RouteRule> rules = new ArrayList<>();
-        for (int j = 0; j < vh.getRoutesCount(); j++) {
-          String path = "virtual_hosts[" + i + "].routes[" + j + "]";
-          RouteRule rule = route(service, j, vh.getRoutes(j), path, filters, e);
-          if (rule != null) {
-            rules.add(rule);
-          }
-        }
-        e.throwIfAny();
-        return new RouteTable(service, rules);
+      List<String> domains = rc.getVirtualHosts(i).getDomainsList();
+      if (domains.contains(service)) {
+        chosen = i;
+        break;
+      }
+      if (chosen < 0 && domains.contains("*")) {
+        chosen = i;
       }
     }
-    e.add("virtual_hosts", "no host with domain '*' or '" + service + "'", "a virtual host for the service");
+    if (chosen < 0) {
+      e.add("virtual_hosts", "no host with domain '*' or '" + service + "'", "a virtual host for the service");
+      e.throwIfAny();
+    }
+    VirtualHost vh = rc.getVirtualHosts(chosen);
+    only(vh, e, "virtual_hosts[" + chosen + "]", "name", "domains", "routes");
+    List<RouteRule> rules = new ArrayList<>();
+    for (int j = 0; j < vh.getRoutesCount(); j++) {
+      String path = "virtual_hosts[" + chosen + "].routes[" + j + "]";
+      RouteRule rule = route(service, j, vh.getRoutes(j), path, filters, e);
+      if (rule != null) {
+        rules.add(rule);
+      }
+    }
     e.throwIfAny();
-    throw new AssertionError(host);
+    return new RouteTable(service, rules);
   }
 
   private static RouteRule route(String service, int index, Route r, String p, Set<String> filters,
       Errors e) {
     only(r, e, p, "name", "match", "route", "typed_per_filter_config");
     if (!r.hasRoute()) {
-      e.add(p, r.getActionCase().name().toLowerCase(), "a route action (route)");
+      // An unsupported action (redirect, direct_response, ...) is already reported by only().
+      if (r.getActionCase() == Route.ActionCase.ACTION_NOT_SET) {
+        e.add(p + ".route", "missing", "a route action (route)");
+      }
       return null;
     }
     RequestMatch match = match(r.getMatch(), p + ".match", e);
@@ -260,8 +288,8 @@ public final class ResourceParser {
         long sum = 0;
         for (var wc : a.getWeightedClusters().getClustersList()) {
           only(wc, e, ap + ".weighted_clusters.clusters", "name", "weight");
-          clusters.add(new RouteRule.WeightedCluster(wc.getName(), wc.getWeight().getValue()));
-          sum += wc.getWeight().getValue();
+          clusters.add(new RouteRule.WeightedCluster(wc.getName(), u32(wc.getWeight().getValue())));
+          sum += u32(wc.getWeight().getValue());
         }
         if (sum == 0) {
           e.add(ap + ".weighted_clusters", "weights adding up to 0", "weights adding up to more than 0");
@@ -269,7 +297,10 @@ public final class ResourceParser {
         }
       }
       default -> {
-        e.add(ap, a.getClusterSpecifierCase().name().toLowerCase(), "cluster or weighted_clusters");
+        // cluster_header and other specifiers are already reported by only().
+        if (a.getClusterSpecifierCase() == RouteAction.ClusterSpecifierCase.CLUSTERSPECIFIER_NOT_SET) {
+          e.add(ap + ".cluster", "missing", "cluster or weighted_clusters");
+        }
         return null;
       }
     }
@@ -361,7 +392,11 @@ public final class ResourceParser {
         }
       }
       default -> {
-        e.add(p, m.getPathSpecifierCase().name().toLowerCase(), "prefix, path or safe_regex");
+        // Other path specifiers are already reported by only().
+        if (m.getPathSpecifierCase()
+            == io.envoyproxy.envoy.config.route.v3.RouteMatch.PathSpecifierCase.PATHSPECIFIER_NOT_SET) {
+          e.add(p, "no path specifier", "prefix, path or safe_regex");
+        }
         return null;
       }
     }
@@ -386,12 +421,21 @@ public final class ResourceParser {
                 RequestMatch.HeaderCondition.Kind.EXACT, sm.getExact(), h.getInvertMatch()));
             case SAFE_REGEX -> headers.add(regexHeader(name, sm.getSafeRegex().getRegex(),
                 h.getInvertMatch(), hp, e));
-            default -> e.add(hp + ".string_match", sm.getMatchPatternCase().name().toLowerCase(),
-                "exact or safe_regex");
+            default -> {
+              // prefix, suffix, contains are already reported by only().
+              if (sm.getMatchPatternCase() == StringMatcher.MatchPatternCase.MATCHPATTERN_NOT_SET) {
+                e.add(hp + ".string_match", "no match pattern", "exact or safe_regex");
+              }
+            }
           }
         }
-        default -> e.add(hp, h.getHeaderMatchSpecifierCase().name().toLowerCase(),
-            "string_match, present_match, exact_match or safe_regex_match");
+        default -> {
+          // Other specifiers are already reported by only().
+          if (h.getHeaderMatchSpecifierCase()
+              == HeaderMatcher.HeaderMatchSpecifierCase.HEADERMATCHSPECIFIER_NOT_SET) {
+            e.add(hp, "no match specifier", "string_match, present_match, exact_match or safe_regex_match");
+          }
+        }
       }
     }
     headers.removeIf(java.util.Objects::isNull);
@@ -427,11 +471,11 @@ public final class ResourceParser {
     Duration max = r.hasRetryBackOff() && r.getRetryBackOff().hasMaxInterval()
         ? duration(r.getRetryBackOff().getMaxInterval())
         : base.multipliedBy(10);
-    if (base.isZero() || max.compareTo(base) < 0) {
+    if (base.isZero() || base.isNegative() || max.compareTo(base) < 0) {
       e.add(p + ".retry_back_off", "base " + base + ", max " + max, "base > 0 and max >= base");
     }
     return new RetryPolicy(
-        r.hasNumRetries() ? r.getNumRetries().getValue() : 1,
+        r.hasNumRetries() ? u32(r.getNumRetries().getValue()) : 1,
         on,
         new HashSet<>(r.getRetriableStatusCodesList()),
         r.hasPerTryTimeout() && !isZero(r.getPerTryTimeout())
@@ -452,7 +496,9 @@ public final class ResourceParser {
     if (f.hasDelay()) {
       only(f.getDelay(), e, p + ".delay", "fixed_delay", "percentage");
       if (!f.getDelay().hasFixedDelay()) {
-        e.add(p + ".delay", "no fixed_delay", "fixed_delay");
+        if (!f.getDelay().hasHeaderDelay()) { // header_delay is already reported by only()
+          e.add(p + ".delay", "no fixed_delay", "fixed_delay");
+        }
       } else {
         delay = Optional.of(new FaultPolicy.Delay(perMillion(f.getDelay().getPercentage()),
             duration(f.getDelay().getFixedDelay())));
@@ -466,11 +512,16 @@ public final class ResourceParser {
         case GRPC_STATUS -> GrpcStatusMapping.httpStatus(f.getAbort().getGrpcStatus());
         default -> -1;
       };
-      if (status < 200 || status > 599) {
-        e.add(p + ".abort", f.getAbort().getErrorTypeCase().name().toLowerCase(),
-            "http_status in 200..599 or grpc_status");
-      } else {
-        abort = Optional.of(new FaultPolicy.Abort(perMillion(f.getAbort().getPercentage()), status));
+      switch (f.getAbort().getErrorTypeCase()) {
+        case HTTP_STATUS, GRPC_STATUS -> {
+          if (status < 200 || status > 599) {
+            e.add(p + ".abort.http_status", Integer.toUnsignedString(f.getAbort().getHttpStatus()), "200..599");
+          } else {
+            abort = Optional.of(new FaultPolicy.Abort(perMillion(f.getAbort().getPercentage()), status));
+          }
+        }
+        case ERRORTYPE_NOT_SET -> e.add(p + ".abort", "no error type", "http_status or grpc_status");
+        default -> { } // header_abort is already reported by only()
       }
     }
     return new FaultPolicy(delay, abort);
@@ -488,14 +539,27 @@ public final class ResourceParser {
     if (!l.hasTokenBucket()) {
       return null;
     }
-    var b = l.getTokenBucket();
-    int perFill = b.hasTokensPerFill() ? b.getTokensPerFill().getValue() : 1;
-    if (b.getMaxTokens() < 1 || perFill < 1 || !b.hasFillInterval() || isZero(b.getFillInterval())) {
-      e.add(p + ".token_bucket", "max_tokens " + b.getMaxTokens() + ", tokens_per_fill " + perFill,
-          "max_tokens >= 1, tokens_per_fill >= 1, fill_interval > 0");
+    // Envoy enables and enforces the limit on a share of requests, 0% of them when unset.
+    int enabled = l.hasFilterEnabled() ? perMillion(l.getFilterEnabled().getDefaultValue()) : 0;
+    int enforced = l.hasFilterEnforced() ? perMillion(l.getFilterEnforced().getDefaultValue()) : 0;
+    if ((enabled != 0 && enabled != FaultPolicy.MILLION) || (enforced != 0 && enforced != FaultPolicy.MILLION)) {
+      e.add(p + ".filter_enabled", "enabled " + enabled / 10_000.0 + "%, enforced " + enforced / 10_000.0 + "%",
+          "0% or 100% each: Meshlet limits all requests of a route or none");
       return null;
     }
-    return new RateLimitPolicy(b.getMaxTokens(), perFill, duration(b.getFillInterval()));
+    var b = l.getTokenBucket();
+    int maxTokens = u32(b.getMaxTokens());
+    int perFill = b.hasTokensPerFill() ? u32(b.getTokensPerFill().getValue()) : 1;
+    Duration fill = duration(b.getFillInterval());
+    if (maxTokens < 1 || perFill < 1 || fill.isZero() || fill.isNegative()) {
+      e.add(p + ".token_bucket", "max_tokens " + maxTokens + ", tokens_per_fill " + perFill
+          + ", fill_interval " + fill, "max_tokens >= 1, tokens_per_fill >= 1, fill_interval > 0");
+      return null;
+    }
+    if (enabled == 0 || enforced == 0) {
+      return null;
+    }
+    return new RateLimitPolicy(maxTokens, perFill, fill);
   }
 
   // ---- clusters and endpoints ----
@@ -511,6 +575,11 @@ public final class ResourceParser {
     } else if (!c.getEdsClusterConfig().getEdsConfig().hasAds()) {
       e.add("eds_cluster_config.eds_config", c.getEdsClusterConfig().getEdsConfig()
           .getConfigSourceSpecifierCase().name().toLowerCase(), "ads");
+    }
+    // Meshlet subscribes to endpoints by cluster name.
+    String edsName = c.getEdsClusterConfig().getServiceName();
+    if (!edsName.isEmpty() && !edsName.equals(c.getName())) {
+      e.add("eds_cluster_config.service_name", edsName, "empty or the cluster name '" + c.getName() + "'");
     }
     ClusterConfig.LoadBalancing lb = ClusterConfig.LoadBalancing.ROUND_ROBIN;
     if (c.hasLoadBalancingPolicy()) {
@@ -534,14 +603,15 @@ public final class ResourceParser {
         only(t, e, tp, "priority", "max_requests", "max_pending_requests", "max_retries", "max_connections");
         if (t.getPriority() == RoutingPriority.DEFAULT) {
           CircuitBreakerPolicy d = CircuitBreakerPolicy.defaults();
-          int maxRequests = t.hasMaxRequests() ? t.getMaxRequests().getValue() : d.maxRequests();
+          // uint32 thresholds; control planes write 4294967295 for "unlimited".
+          int maxRequests = t.hasMaxRequests() ? u32(t.getMaxRequests().getValue()) : d.maxRequests();
           if (maxRequests < 1) {
             e.add(tp + ".max_requests", "0", ">= 1");
             maxRequests = 1;
           }
           limits = new CircuitBreakerPolicy(maxRequests,
-              t.hasMaxPendingRequests() ? t.getMaxPendingRequests().getValue() : d.maxPendingRequests(),
-              t.hasMaxRetries() ? t.getMaxRetries().getValue() : d.maxRetries());
+              t.hasMaxPendingRequests() ? u32(t.getMaxPendingRequests().getValue()) : d.maxPendingRequests(),
+              t.hasMaxRetries() ? u32(t.getMaxRetries().getValue()) : d.maxRetries());
         }
       }
     }
@@ -558,24 +628,28 @@ public final class ResourceParser {
             od.hasEnforcingSuccessRate() ? String.valueOf(od.getEnforcingSuccessRate().getValue()) : "unset (100)",
             "0: Meshlet implements consecutive-error ejection, not success-rate ejection");
       }
-      int consecutive5xx = od.hasConsecutive5Xx() ? od.getConsecutive5Xx().getValue() : 5;
-      int enforcing5xx = od.hasEnforcingConsecutive5Xx() ? od.getEnforcingConsecutive5Xx().getValue() : 100;
-      int gateway = od.hasEnforcingConsecutiveGatewayFailure()
-          && od.getEnforcingConsecutiveGatewayFailure().getValue() > 0
-          ? (od.hasConsecutiveGatewayFailure() ? od.getConsecutiveGatewayFailure().getValue() : 5) : 0;
+      int consecutive5xx = od.hasConsecutive5Xx() ? u32(od.getConsecutive5Xx().getValue()) : 5;
+      int enforcing5xx = enforcing(od.hasEnforcingConsecutive5Xx(), od.getEnforcingConsecutive5Xx(), 100,
+          "outlier_detection.enforcing_consecutive_5xx", e);
+      int enforcingGateway = enforcing(od.hasEnforcingConsecutiveGatewayFailure(),
+          od.getEnforcingConsecutiveGatewayFailure(), 0, "outlier_detection.enforcing_consecutive_gateway_failure", e);
+      int gateway = enforcingGateway == 0 ? 0
+          : od.hasConsecutiveGatewayFailure() ? u32(od.getConsecutiveGatewayFailure().getValue()) : 5;
       Optional<OutlierPolicy.FailurePercentage> failurePercentage = Optional.empty();
-      if (od.hasEnforcingFailurePercentage() && od.getEnforcingFailurePercentage().getValue() > 0) {
+      if (enforcing(od.hasEnforcingFailurePercentage(), od.getEnforcingFailurePercentage(), 0,
+          "outlier_detection.enforcing_failure_percentage", e) > 0) {
         failurePercentage = Optional.of(new OutlierPolicy.FailurePercentage(
-            od.hasFailurePercentageThreshold() ? Math.min(100, od.getFailurePercentageThreshold().getValue()) : 85,
-            od.hasFailurePercentageMinimumHosts() ? od.getFailurePercentageMinimumHosts().getValue() : 5,
-            od.hasFailurePercentageRequestVolume() ? od.getFailurePercentageRequestVolume().getValue() : 50));
+            od.hasFailurePercentageThreshold()
+                ? Math.min(100, u32(od.getFailurePercentageThreshold().getValue())) : 85,
+            od.hasFailurePercentageMinimumHosts() ? u32(od.getFailurePercentageMinimumHosts().getValue()) : 5,
+            od.hasFailurePercentageRequestVolume() ? u32(od.getFailurePercentageRequestVolume().getValue()) : 50));
       }
       outlier = Optional.of(new OutlierPolicy(
           enforcing5xx > 0 ? consecutive5xx : 0,
           gateway,
           od.hasInterval() ? duration(od.getInterval()) : Duration.ofSeconds(10),
           od.hasBaseEjectionTime() ? duration(od.getBaseEjectionTime()) : Duration.ofSeconds(30),
-          od.hasMaxEjectionPercent() ? Math.min(100, od.getMaxEjectionPercent().getValue()) : 10,
+          od.hasMaxEjectionPercent() ? Math.min(100, u32(od.getMaxEjectionPercent().getValue())) : 10,
           failurePercentage));
     }
     e.throwIfAny();
@@ -662,7 +736,7 @@ public final class ResourceParser {
             labels.put(f.getKey(), f.getValue().getStringValue());
           }
         }
-        int weight = lb.hasLoadBalancingWeight() ? Math.max(1, lb.getLoadBalancingWeight().getValue()) : 1;
+        int weight = lb.hasLoadBalancingWeight() ? Math.max(1, u32(lb.getLoadBalancingWeight().getValue())) : 1;
         out.add(new EndpointConfig(sa.getAddress(), sa.getPortValue(), weight, labels));
       }
     }
@@ -683,6 +757,12 @@ public final class ResourceParser {
     }
   }
 
+  private static String fieldNames(Message m) {
+    List<String> names = new ArrayList<>();
+    m.getAllFields().keySet().forEach(f -> names.add(f.getName()));
+    return String.join(", ", names);
+  }
+
   private static boolean validRegex(String regex) {
     try {
       com.google.re2j.Pattern.compile(regex);
@@ -692,8 +772,26 @@ public final class ResourceParser {
     }
   }
 
+  /**
+   * An {@code enforcing_*} percentage of outlier detection: Meshlet ejects always or never, so
+   * only 0 and 100 are accepted.
+   */
+  private static int enforcing(boolean set, com.google.protobuf.UInt32Value value, int unset, String path,
+      Errors e) {
+    int v = set ? u32(value.getValue()) : unset;
+    if (v != 0 && v != 100) {
+      e.add(path, Integer.toString(v), "0 or 100: Meshlet ejects always or never, not a share of the time");
+    }
+    return v;
+  }
+
+  /** A protobuf uint32 read as a non-negative int, values above {@code Integer.MAX_VALUE} capped. */
+  static int u32(int value) {
+    return (int) Math.min(Integer.MAX_VALUE, Integer.toUnsignedLong(value));
+  }
+
   static int perMillion(FractionalPercent p) {
-    long n = p.getNumerator();
+    long n = Integer.toUnsignedLong(p.getNumerator());
     long scaled = switch (p.getDenominator()) {
       case HUNDRED -> n * 10_000;
       case TEN_THOUSAND -> n * 100;
