@@ -40,9 +40,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GrpcMtlsIT {
 
-  static final Map<String, String> TOKENS = Map.of("catalog", "catalog-token-0123456789",
-      "frontend", "frontend-token-0123456789", "payments", "payments-token-0123456789");
-
   @TempDir static Path dir;
   static ControlServer server;
   static CaIdentitySource catalogId;
@@ -62,7 +59,7 @@ class GrpcMtlsIT {
           catalog: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
           ledger: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
         """.formatted(catalogPort, impostorPort));
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(TOKENS).build().start();
+    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogId = identity("catalog", cs);
     frontendId = identity("frontend", cs);
@@ -78,11 +75,7 @@ class GrpcMtlsIT {
   }
 
   static CaIdentitySource identity(String service, String cs) throws InterruptedException {
-    // One-minute certificates renewed after 5% of their remaining life: about every 3 s.
-    CaIdentitySource s = CaIdentitySource.builder().service(service).joinToken(TOKENS.get(service))
-        .controlServers(cs).renewAt(0.05).build().start();
-    s.awaitIdentity(Duration.ofSeconds(20));
-    return s;
+    return Identities.start(service, cs, 0.05);
   }
 
   static Server tlsServer(int port, String name, Supplier<WorkloadIdentity> identity) throws Exception {

@@ -41,9 +41,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GrpcServerMtlsIT {
 
-  static final Map<String, String> TOKENS = Map.of("catalog", "catalog-token-0123456789",
-      "frontend", "frontend-token-0123456789", "payments", "payments-token-0123456789");
-
   @TempDir static Path dir;
   static ControlServer server;
   static CaIdentitySource catalogId;
@@ -68,7 +65,7 @@ class GrpcServerMtlsIT {
             endpoints: [ { address: 127.0.0.1:%d } ]
             authorization: { allow: [ spiffe://example.org/service/frontend ] }
         """.formatted(port));
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(TOKENS).build().start();
+    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogId = identity("catalog", cs);
     frontendId = identity("frontend", cs);
@@ -91,10 +88,7 @@ class GrpcServerMtlsIT {
   }
 
   static CaIdentitySource identity(String service, String cs) throws InterruptedException {
-    CaIdentitySource s = CaIdentitySource.builder().service(service).joinToken(TOKENS.get(service))
-        .controlServers(cs).build().start();
-    s.awaitIdentity(Duration.ofSeconds(20));
-    return s;
+    return Identities.start(service, cs, 0.5);
   }
 
   @AfterAll
