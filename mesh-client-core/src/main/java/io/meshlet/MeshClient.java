@@ -23,7 +23,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +46,6 @@ import org.slf4j.LoggerFactory;
 public final class MeshClient implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(MeshClient.class);
-  private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
   private final String serviceName;
   private final String nodeId;
@@ -184,8 +182,8 @@ public final class MeshClient implements AutoCloseable {
     if (engine.knows(host)) {
       return true;
     }
-    return host.indexOf('.') < 0 && host.indexOf(':') < 0 && !host.equalsIgnoreCase("localhost")
-        && !IPV4.matcher(host).matches();
+    // No dot also rules out IPv4 addresses; no colon rules out IPv6.
+    return host.indexOf('.') < 0 && host.indexOf(':') < 0 && !host.equalsIgnoreCase("localhost");
   }
 
   /**

@@ -47,8 +47,6 @@ public final class ClusterRuntime {
   /** Receives what happens to a cluster, for telemetry. Must be fast and never throw. */
   public interface EventSink {
     void ejected(String cluster, EndpointConfig endpoint, Duration forHowLong, String why);
-
-    EventSink NONE = (c, e, d, w) -> { };
   }
 
   private ClusterRuntime(ClusterConfig config, List<EndpointState> endpoints, LongSupplier nanoTime,

@@ -164,11 +164,6 @@ public final class ControlServer implements AutoCloseable {
     return state.served().map(MeshState.Served::config);
   }
 
-  /** Checks the config file now instead of at the next poll. */
-  public void reloadNow() {
-    watcher.poll();
-  }
-
   /** Blocks until the xDS server stops. */
   public void awaitTermination() throws InterruptedException {
     xdsServer.awaitTermination();

@@ -54,14 +54,6 @@ public final class ServerMetrics {
     this.certificatesRefused = refused;
   }
 
-  public long nacks() {
-    return nacks.sum();
-  }
-
-  public long pushes() {
-    return pushes.sum();
-  }
-
   /** The Prometheus text exposition (format 0.0.4). */
   public String render() {
     StringBuilder sb = new StringBuilder(1024);
