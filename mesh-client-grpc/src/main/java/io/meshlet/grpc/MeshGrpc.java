@@ -42,6 +42,24 @@ public final class MeshGrpc {
     return new DeniedCallsTracer(mesh);
   }
 
+  /**
+   * Credentials for an {@code XdsServerBuilder} of this workload. Under {@code mtls.mode: strict}
+   * the control server's listener makes grpc-java require mTLS with the bootstrap's certificates;
+   * under {@code permissive} the listener carries no TLS context and these credentials accept
+   * both mTLS callers (presenting {@code identity}'s current SVID) and plaintext callers on the
+   * same port; under {@code off}, plaintext callers.
+   *
+   * <pre>{@code
+   * Server server = XdsServerBuilder.forPort(9001, MeshGrpc.serverCredentials(identity::current))
+   *     .addService(new CatalogService()).build().start();
+   * }</pre>
+   */
+  public static io.grpc.ServerCredentials serverCredentials(
+      java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity) {
+    return io.grpc.xds.XdsServerCredentials.create(
+        io.meshlet.grpc.internal.PermissiveServerCredentials.create(identity));
+  }
+
   /** A bootstrap for this service and these control servers (tried in order, falling back). */
   public static Bootstrap bootstrap(String service, List<String> controlServers) {
     return new Bootstrap(service, controlServers);

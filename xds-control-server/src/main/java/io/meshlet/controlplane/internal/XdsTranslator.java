@@ -183,7 +183,7 @@ public final class XdsTranslator {
 
   /**
    * The listener an {@code XdsServerBuilder} serving a gRPC service at {@code address} asks for:
-   * with mTLS on, it requires a client certificate from the trust bundle; with an authorization
+   * under strict mTLS, it requires a client certificate from the trust bundle; with an authorization
    * policy, it allows only the listed SPIFFE IDs (RBAC).
    */
   static Listener serverListener(MeshConfig mesh, ServiceSpec service, String address) {
@@ -204,7 +204,9 @@ public final class XdsTranslator {
         .setName("inbound|" + service.name())
         .addFilters(io.envoyproxy.envoy.config.listener.v3.Filter.newBuilder()
             .setName("envoy.filters.network.http_connection_manager").setTypedConfig(Any.pack(hcm.build())));
-    if (service.mtlsMode(mesh) != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+    // Permissive servers get no TLS context: grpc-java then uses the server's fallback
+    // credentials (MeshGrpc.serverCredentials), which take mTLS and plaintext on one port.
+    if (service.mtlsMode(mesh) == io.meshlet.controlplane.MtlsSpec.Mode.STRICT) {
       var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
           .setInstanceName(CERTIFICATE_PROVIDER);
       var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext.newBuilder()

@@ -491,4 +491,28 @@ class XdsTranslatorTest {
     assertThat(r.clusters()).filteredOn(c -> c.getName().equals("legacy")).singleElement()
         .satisfies(c -> assertThat(c.hasTransportSocket()).isFalse());
   }
+
+  @Test
+  void strictGrpcServersRequireTlsAndPermissiveOnesLeaveItToTheServersCredentials() throws Exception {
+    XdsResources r = translate("""
+        trustDomain: example.org
+        mtls: { mode: permissive }
+        services:
+          open: { protocol: grpc, endpoints: [ { address: 10.0.0.1:9001 } ] }
+          locked:
+            protocol: grpc
+            endpoints: [ { address: 10.0.0.2:9002 } ]
+            mtls: { mode: strict }
+        """);
+    java.util.function.Function<String, io.envoyproxy.envoy.config.listener.v3.Listener> server = address ->
+        r.listeners().stream().filter(l -> l.getName().equals(XdsTranslator.serverListenerName(address)))
+            .findFirst().orElseThrow();
+    assertThat(server.apply("10.0.0.1:9001").getFilterChains(0).hasTransportSocket()).isFalse();
+    assertThat(server.apply("0.0.0.0:9001").getFilterChains(0).hasTransportSocket()).isFalse();
+    assertThat(server.apply("10.0.0.2:9002").getFilterChains(0).getTransportSocket().getName())
+        .isEqualTo("envoy.transport_sockets.tls");
+    // Clients of both use mTLS.
+    assertThat(cluster(r, "open").hasTransportSocket()).isTrue();
+    assertThat(cluster(r, "locked").hasTransportSocket()).isTrue();
+  }
 }
