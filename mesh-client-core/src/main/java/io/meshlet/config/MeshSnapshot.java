@@ -15,23 +15,21 @@ import java.util.TreeMap;
  *
  * @param services route tables by service name
  * @param clusters clusters by name
- * @param inboundAllow by service: the SPIFFE IDs allowed to call it; services not listed are open
+ * @param inbound by service: what its own servers enforce; services not listed are open
  * @param version the control plane versions this was built from, e.g. {@code L=..,R=..,C=..,E=..}
  * @param builtAt when the snapshot was built
  */
 public record MeshSnapshot(
     Map<String, RouteTable> services,
     Map<String, ClusterConfig> clusters,
-    Map<String, java.util.Set<String>> inboundAllow,
+    Map<String, InboundPolicy> inbound,
     String version,
     Instant builtAt) {
 
   public MeshSnapshot {
     services = Map.copyOf(services);
     clusters = Map.copyOf(clusters);
-    java.util.Map<String, java.util.Set<String>> copy = new java.util.HashMap<>();
-    inboundAllow.forEach((k, v) -> copy.put(k, java.util.Set.copyOf(v)));
-    inboundAllow = Map.copyOf(copy);
+    inbound = Map.copyOf(inbound);
     Objects.requireNonNull(version, "version");
     Objects.requireNonNull(builtAt, "builtAt");
   }
@@ -47,13 +45,17 @@ public record MeshSnapshot(
     return new MeshSnapshot(Map.of(), Map.of(), Map.of(), "", Instant.EPOCH);
   }
 
+  /** What a service's servers enforce on calls coming in; {@link InboundPolicy#open()} if nothing. */
+  public InboundPolicy inbound(String service) {
+    return inbound.getOrDefault(service, InboundPolicy.open());
+  }
+
   /**
-   * Whether a caller may call a service: true when the service has no inbound policy, or the
-   * caller's SPIFFE ID is on its allow list.
+   * Whether a caller may call a service: true when the service has no allow list, or the
+   * caller's SPIFFE ID is on it.
    */
   public boolean allows(String service, Optional<String> callerSpiffeId) {
-    java.util.Set<String> allow = inboundAllow.get(service);
-    return allow == null || (callerSpiffeId.isPresent() && allow.contains(callerSpiffeId.get()));
+    return inbound(service).allows(callerSpiffeId);
   }
 
   public Optional<RouteTable> service(String name) {

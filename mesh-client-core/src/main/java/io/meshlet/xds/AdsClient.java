@@ -322,10 +322,10 @@ public final class AdsClient implements AutoCloseable {
   /** Builds and publishes a snapshot once every referenced resource has arrived. */
   private void publishIfComplete() {
     Map<String, RouteTable> tables = new TreeMap<>();
-    Map<String, Set<String>> inbound = new TreeMap<>();
+    Map<String, io.meshlet.config.InboundPolicy> inbound = new TreeMap<>();
     for (ListenerResource l : listeners.values()) {
       if (l.inbound()) {
-        l.inboundAllow().ifPresent(allow -> inbound.put(l.service(), allow));
+        inbound.put(l.service(), l.inboundPolicy());
         continue;
       }
       RouteConfiguration rc = routeConfigs.get(l.routeConfigName());

@@ -72,12 +72,14 @@ public final class ResourceParser {
 
   /**
    * Parsed listener: the service and the route configuration it uses; for an inbound listener
-   * ({@code inbound|<service>}), the SPIFFE IDs allowed to call the service.
+   * ({@code inbound|<service>}), what the service's own servers enforce.
    */
   public record ListenerResource(String name, String service, String routeConfigName, Set<String> filters,
-      boolean inbound, java.util.Optional<Set<String>> inboundAllow) {}
+      boolean inbound, io.meshlet.config.InboundPolicy inboundPolicy) {}
 
   static final String INBOUND_PREFIX = "inbound|";
+  /** The listener metadata namespace in which the control server states a service's mTLS mode. */
+  static final String MESHLET_METADATA = "meshlet";
   static final String RBAC_FILTER = "envoy.filters.http.rbac";
 
   /** The name of every listed item, or the reasons the resources were refused. */
@@ -113,7 +115,13 @@ public final class ResourceParser {
 
   public static ListenerResource listener(Listener l) throws ResourceException {
     Errors e = new Errors("listener '" + l.getName() + "'");
-    only(l, e, "", "name", "api_listener");
+    boolean inbound = l.getName().startsWith(INBOUND_PREFIX);
+    if (inbound) {
+      only(l, e, "", "name", "api_listener", "metadata");
+    } else {
+      only(l, e, "", "name", "api_listener");
+    }
+    io.meshlet.config.MtlsMode mtls = inbound ? inboundMtls(l, e) : io.meshlet.config.MtlsMode.OFF;
     if (!l.hasApiListener()) {
       e.add("api_listener", "missing", "an API listener holding an HttpConnectionManager");
       e.throwIfAny();
@@ -136,7 +144,6 @@ public final class ResourceParser {
     }
     Set<String> filters = new HashSet<>();
     java.util.Optional<Set<String>> allow = java.util.Optional.empty();
-    boolean inbound = l.getName().startsWith(INBOUND_PREFIX);
     String lastKnown = null;
     for (int i = 0; i < hcm.getHttpFiltersCount(); i++) {
       HttpFilter f = hcm.getHttpFilters(i);
@@ -183,7 +190,42 @@ public final class ResourceParser {
     e.throwIfAny();
     String service = inbound ? l.getName().substring(INBOUND_PREFIX.length()) : l.getName();
     return new ListenerResource(l.getName(), service, hcm.getRds().getRouteConfigName(), Set.copyOf(filters),
-        inbound, allow);
+        inbound, new io.meshlet.config.InboundPolicy(mtls, allow));
+  }
+
+  /** An inbound listener's {@code metadata.filter_metadata.meshlet.mtls}: off, permissive or strict. */
+  private static io.meshlet.config.MtlsMode inboundMtls(Listener l, Errors e) {
+    var metadata = l.getMetadata();
+    only(metadata, e, "metadata", "filter_metadata");
+    for (String key : metadata.getFilterMetadataMap().keySet()) {
+      if (!key.equals(MESHLET_METADATA)) {
+        e.add("metadata.filter_metadata." + key, "set", "only the " + MESHLET_METADATA + " namespace");
+      }
+    }
+    var fields = metadata.getFilterMetadataOrDefault(MESHLET_METADATA, com.google.protobuf.Struct.getDefaultInstance())
+        .getFieldsMap();
+    String p = "metadata.filter_metadata." + MESHLET_METADATA;
+    for (String key : fields.keySet()) {
+      if (!key.equals("mtls")) {
+        e.add(p + "." + key, "set", "only mtls");
+      }
+    }
+    Value v = fields.get("mtls");
+    if (v == null) {
+      return io.meshlet.config.MtlsMode.OFF;
+    }
+    switch (v.getStringValue()) {
+      case "off":
+        return io.meshlet.config.MtlsMode.OFF;
+      case "permissive":
+        return io.meshlet.config.MtlsMode.PERMISSIVE;
+      case "strict":
+        return io.meshlet.config.MtlsMode.STRICT;
+      default:
+        e.add(p + ".mtls", v.hasStringValue() ? v.getStringValue() : v.getKindCase().name().toLowerCase(),
+            "one of off, permissive, strict");
+        return io.meshlet.config.MtlsMode.OFF;
+    }
   }
 
   /** An ALLOW-list RBAC of authenticated SPIFFE IDs with any permission: the shape Meshlet enforces. */

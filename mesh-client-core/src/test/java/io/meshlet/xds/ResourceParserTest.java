@@ -59,6 +59,7 @@ import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.Rou
 import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.envoyproxy.envoy.type.v3.FractionalPercent;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
 import io.meshlet.config.CircuitBreakerPolicy;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.ClusterConfig.LoadBalancing;
@@ -100,7 +101,52 @@ class ResourceParserTest {
   void listenerNamesItsServiceRouteConfigurationAndFilters() throws Exception {
     ListenerResource l = ResourceParser.listener(listener("catalog"));
 
-    assertThat(l).isEqualTo(new ListenerResource("catalog", "catalog", "catalog", ALL_FILTERS, false, java.util.Optional.empty()));
+    assertThat(l).isEqualTo(new ListenerResource("catalog", "catalog", "catalog", ALL_FILTERS, false, io.meshlet.config.InboundPolicy.open()));
+  }
+
+  static Listener inbound(String mtls, HttpFilter... filters) {
+    com.google.protobuf.Struct meshlet = com.google.protobuf.Struct.newBuilder()
+        .putFields("mtls", com.google.protobuf.Value.newBuilder().setStringValue(mtls).build()).build();
+    return listener(hcm("catalog", filters).build(), "inbound|catalog").toBuilder()
+        .setMetadata(io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder().putFilterMetadata("meshlet", meshlet))
+        .build();
+  }
+
+  static HttpFilter allowRbac(String... ids) {
+    var policy = io.envoyproxy.envoy.config.rbac.v3.Policy.newBuilder()
+        .addPermissions(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAny(true));
+    for (String id : ids) {
+      policy.addPrincipals(io.envoyproxy.envoy.config.rbac.v3.Principal.newBuilder().setAuthenticated(
+          io.envoyproxy.envoy.config.rbac.v3.Principal.Authenticated.newBuilder()
+              .setPrincipalName(StringMatcher.newBuilder().setExact(id))));
+    }
+    var rbac = io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder()
+        .setRules(io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
+            .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW).putPolicies("allow", policy.build()))
+        .build();
+    return HttpFilter.newBuilder().setName("envoy.filters.http.rbac").setTypedConfig(Any.pack(rbac)).build();
+  }
+
+  @Test
+  void anInboundListenerCarriesTheServicesMtlsModeAndAllowList() throws Exception {
+    ListenerResource l = ResourceParser.listener(inbound("strict", allowRbac("spiffe://example.org/service/frontend"),
+        router()));
+
+    assertThat(l.inbound()).isTrue();
+    assertThat(l.service()).isEqualTo("catalog");
+    assertThat(l.inboundPolicy()).isEqualTo(new io.meshlet.config.InboundPolicy(io.meshlet.config.MtlsMode.STRICT,
+        Optional.of(Set.of("spiffe://example.org/service/frontend"))));
+    assertThat(l.inboundPolicy().acceptsPlaintext()).isFalse();
+    assertThat(ResourceParser.listener(inbound("permissive", router())).inboundPolicy())
+        .isEqualTo(new io.meshlet.config.InboundPolicy(io.meshlet.config.MtlsMode.PERMISSIVE, Optional.empty()));
+  }
+
+  @Test
+  void anInboundListenerWithAnUnknownModeIsRefused() {
+    assertThatThrownBy(() -> ResourceParser.listener(inbound("on", router())))
+        .isInstanceOf(ResourceException.class)
+        .hasMessage("listener 'inbound|catalog': metadata.filter_metadata.meshlet.mtls: on "
+            + "(expected: one of off, permissive, strict)");
   }
 
   @Test

@@ -65,7 +65,6 @@ public final class MeshState {
       served = new Served(config, resources, source, previous.at());
       return false;
     }
-    warnAboutUnenforced(config);
     cache.setSnapshot(GROUP, snapshot);
     served = new Served(config, resources, source, clock.instant());
     metrics.reloaded();
@@ -73,14 +72,6 @@ public final class MeshState {
         resources.version(), source, config.services().size(), resources.clusters().size(),
         previous == null ? "nothing" : previous.version());
     return true;
-  }
-
-  private static void warnAboutUnenforced(MeshConfig config) {
-    if (config.services().values().stream()
-        .anyMatch(s -> s.mtlsMode(config) == io.meshlet.controlplane.MtlsSpec.Mode.PERMISSIVE)) {
-      log.warn("mtls.mode permissive: clients use mTLS as in strict; servers that accept plaintext too "
-          + "are not provided yet, so Meshlet's servers require client certificates");
-    }
   }
 
   /** Records a refused config; what is served stays as it is. */

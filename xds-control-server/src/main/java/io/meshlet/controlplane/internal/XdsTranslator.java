@@ -108,7 +108,9 @@ public final class XdsTranslator {
     java.util.Map<String, ServiceSpec> serverAddresses = new java.util.LinkedHashMap<>();
     for (ServiceSpec service : mesh.services().values()) {
       listeners.add(listener(service));
-      service.authorization().ifPresent(a -> listeners.add(inboundListener(service, a)));
+      if (service.authorization().isPresent() || service.mtlsMode(mesh) != io.meshlet.controlplane.MtlsSpec.Mode.OFF) {
+        listeners.add(inboundListener(service, service.mtlsMode(mesh)));
+      }
       if (service.protocol() == ServiceSpec.Protocol.GRPC) {
         for (EndpointSpec e : service.endpoints()) {
           // grpc-java names the listener after the address it binds: the endpoint's, or 0.0.0.0.
@@ -161,19 +163,23 @@ public final class XdsTranslator {
   }
 
   /**
-   * A service's inbound authorization as an RBAC filter: callers whose SPIFFE ID is on the allow
-   * list may call it, nobody else. Read by Meshlet's servers; gRPC clients never ask for it.
+   * What a service's own servers enforce, for Meshlet's servers (gRPC clients never ask for it):
+   * its mTLS mode in the listener's {@code meshlet} metadata, and its authorization as an RBAC
+   * filter, callers whose SPIFFE ID is on the allow list and nobody else.
    */
-  static Listener inboundListener(ServiceSpec service, io.meshlet.controlplane.AuthorizationSpec authz) {
-    HttpConnectionManager hcm = HttpConnectionManager.newBuilder()
+  static Listener inboundListener(ServiceSpec service, io.meshlet.controlplane.MtlsSpec.Mode mtls) {
+    HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
         .setStatPrefix(inboundListenerName(service.name()))
-        .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(ads()))
-        .addHttpFilters(rbacFilter(authz))
-        .addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER)
-            .setTypedConfig(Any.pack(Router.getDefaultInstance())))
+        .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(ads()));
+    service.authorization().ifPresent(a -> hcm.addHttpFilters(rbacFilter(a)));
+    hcm.addHttpFilters(HttpFilter.newBuilder().setName(ROUTER_FILTER)
+        .setTypedConfig(Any.pack(Router.getDefaultInstance())));
+    com.google.protobuf.Struct meshlet = com.google.protobuf.Struct.newBuilder()
+        .putFields("mtls", com.google.protobuf.Value.newBuilder().setStringValue(mtls.name().toLowerCase()).build())
         .build();
     return Listener.newBuilder().setName(inboundListenerName(service.name()))
-        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm))).build();
+        .setMetadata(io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder().putFilterMetadata("meshlet", meshlet))
+        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm.build()))).build();
   }
 
   /** The listener name grpc-java's XdsServerBuilder asks for (the bootstrap's template). */

@@ -515,4 +515,24 @@ class XdsTranslatorTest {
     assertThat(cluster(r, "open").hasTransportSocket()).isTrue();
     assertThat(cluster(r, "locked").hasTransportSocket()).isTrue();
   }
+
+  @Test
+  void everyServiceWithMtlsOrAnAllowListGetsAnInboundListenerStatingItsMode() throws Exception {
+    XdsResources r = translate("""
+        trustDomain: example.org
+        mtls: { mode: permissive }
+        services:
+          catalog: { endpoints: [ { address: 10.0.0.1:8080 } ], mtls: { mode: strict } }
+          legacy: { endpoints: [ { address: 10.0.0.2:8080 } ], mtls: { mode: off } }
+          guarded:
+            endpoints: [ { address: 10.0.0.3:8080 } ]
+            mtls: { mode: off }
+            authorization: { allow: [ spiffe://example.org/service/frontend ] }
+        """);
+    java.util.Map<String, String> modes = new java.util.TreeMap<>();
+    r.listeners().stream().filter(l -> l.getName().startsWith("inbound|")).forEach(l -> modes.put(l.getName(),
+        l.getMetadata().getFilterMetadataOrThrow("meshlet").getFieldsOrThrow("mtls").getStringValue()));
+    assertThat(modes).containsExactly(java.util.Map.entry("inbound|catalog", "strict"),
+        java.util.Map.entry("inbound|guarded", "off"));
+  }
 }
