@@ -151,19 +151,22 @@ public final class MeshClient implements AutoCloseable {
   }
 
   /**
-   * Whether a caller may call this service, by the service's authorization policy in the mesh
-   * config. A refusal is logged with the caller's identity and counted
+   * Whether a caller may make a request of this service, by the service's authorization in the
+   * mesh config. A refusal is logged with the caller's identity and counted
    * ({@code meshlet.server.denied}).
    *
    * @param callerSpiffeId the caller's SPIFFE ID from its mTLS certificate; empty for a caller
-   *     without one, who is refused whenever the service has a policy
+   *     without one, who is refused wherever the policy does not allow anyone
+   * @param path the request's path, without the query
+   * @param method the HTTP method
    */
-  public boolean authorize(java.util.Optional<String> callerSpiffeId) {
-    if (engine.snapshot().allows(serviceName, callerSpiffeId)) {
+  public boolean authorize(java.util.Optional<String> callerSpiffeId, String path, String method) {
+    if (engine.snapshot().allows(serviceName, callerSpiffeId, path, method)) {
       return true;
     }
     String caller = callerSpiffeId.orElse("(no client certificate)");
-    log.warn("[{}] denied a call to '{}' from {}: not on its allow list", nodeId, serviceName, caller);
+    log.warn("[{}] denied {} {} on '{}' from {}: not allowed by its authorization", nodeId, method, path,
+        serviceName, caller);
     engine.telemetry().denied(serviceName, caller);
     return false;
   }

@@ -51,11 +51,11 @@ public record MeshSnapshot(
   }
 
   /**
-   * Whether a caller may call a service: true when the service has no allow list, or the
-   * caller's SPIFFE ID is on it.
+   * Whether a caller may make a request of a service, by the service's authorization; true when
+   * it has none.
    */
-  public boolean allows(String service, Optional<String> callerSpiffeId) {
-    return inbound(service).allows(callerSpiffeId);
+  public boolean allows(String service, Optional<String> callerSpiffeId, String path, String method) {
+    return inbound(service).allows(callerSpiffeId, path, method);
   }
 
   public Optional<RouteTable> service(String name) {

@@ -34,6 +34,7 @@ import io.meshlet.config.CircuitBreakerPolicy;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
 import io.meshlet.config.FaultPolicy;
+import io.meshlet.config.InboundPolicy;
 import io.meshlet.config.OutlierPolicy;
 import io.meshlet.config.RateLimitPolicy;
 import io.meshlet.config.RequestMatch;
@@ -143,7 +144,7 @@ public final class ResourceParser {
           hcm.getRds().getConfigSource().getConfigSourceSpecifierCase().name().toLowerCase(), "ads");
     }
     Set<String> filters = new HashSet<>();
-    java.util.Optional<Set<String>> allow = java.util.Optional.empty();
+    java.util.Optional<List<InboundPolicy.Grant>> allow = java.util.Optional.empty();
     String lastKnown = null;
     for (int i = 0; i < hcm.getHttpFiltersCount(); i++) {
       HttpFilter f = hcm.getHttpFilters(i);
@@ -228,14 +229,17 @@ public final class ResourceParser {
     }
   }
 
-  /** An ALLOW-list RBAC of authenticated SPIFFE IDs with any permission: the shape Meshlet enforces. */
-  private static Set<String> rbac(HttpFilter f, String p, Errors e) {
+  /**
+   * An ALLOW RBAC: each policy becomes a grant of its permissions (paths, methods, and, or, not)
+   * to its principals (exact authenticated SPIFFE IDs, or any).
+   */
+  private static List<InboundPolicy.Grant> rbac(HttpFilter f, String p, Errors e) {
     io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC config;
     try {
       config = f.getTypedConfig().unpack(io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.class);
     } catch (InvalidProtocolBufferException ex) {
       e.add(p + ".typed_config", f.getTypedConfig().getTypeUrl(), "an RBAC filter config");
-      return Set.of();
+      return List.of();
     }
     only(config, e, p + ".typed_config", "rules");
     var rules = config.getRules();
@@ -243,26 +247,79 @@ public final class ResourceParser {
     if (rules.getAction() != io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW) {
       e.add(p + ".typed_config.rules.action", rules.getAction().name(), "ALLOW");
     }
-    Set<String> ids = new java.util.TreeSet<>();
-    rules.getPoliciesMap().forEach((name, policy) -> {
+    List<InboundPolicy.Grant> grants = new ArrayList<>();
+    new java.util.TreeMap<>(rules.getPoliciesMap()).forEach((name, policy) -> {
       String pp = p + ".typed_config.rules.policies." + name;
       only(policy, e, pp, "permissions", "principals");
-      for (var permission : policy.getPermissionsList()) {
-        if (!permission.getAny()) {
-          e.add(pp + ".permissions", permission.getRuleCase().name().toLowerCase(), "any: true");
-        }
+      List<InboundPolicy.Permission> permissions = new ArrayList<>();
+      for (int i = 0; i < policy.getPermissionsCount(); i++) {
+        permissions.add(permission(policy.getPermissions(i), pp + ".permissions[" + i + "]", e));
       }
+      Set<String> ids = new java.util.TreeSet<>();
+      boolean anyone = false;
       for (var principal : policy.getPrincipalsList()) {
         StringMatcher m = principal.getAuthenticated().getPrincipalName();
-        if (!principal.hasAuthenticated() || m.getMatchPatternCase() != StringMatcher.MatchPatternCase.EXACT) {
+        if (principal.getAny()) {
+          anyone = true;
+        } else if (!principal.hasAuthenticated() || m.getMatchPatternCase() != StringMatcher.MatchPatternCase.EXACT) {
           e.add(pp + ".principals", principal.getIdentifierCase().name().toLowerCase(),
-              "authenticated principal_name exact SPIFFE IDs");
+              "any, or authenticated principal_name exact SPIFFE IDs");
         } else {
           ids.add(m.getExact());
         }
       }
+      // As in Envoy, a policy matches when any of its permissions does.
+      InboundPolicy.Permission which = permissions.size() == 1
+          ? permissions.get(0) : new InboundPolicy.Permission.Or(permissions);
+      grants.add(new InboundPolicy.Grant(which, ids, anyone));
     });
-    return ids;
+    return grants;
+  }
+
+  private static InboundPolicy.Permission permission(io.envoyproxy.envoy.config.rbac.v3.Permission p, String path,
+      Errors e) {
+    switch (p.getRuleCase()) {
+      case ANY:
+        return new InboundPolicy.Permission.Any();
+      case URL_PATH: {
+        StringMatcher m = p.getUrlPath().getPath();
+        only(m, e, path + ".url_path.path", "exact", "prefix");
+        if (m.getMatchPatternCase() == StringMatcher.MatchPatternCase.EXACT) {
+          return new InboundPolicy.Permission.Path(m.getExact(), false);
+        }
+        if (m.getMatchPatternCase() == StringMatcher.MatchPatternCase.PREFIX) {
+          return new InboundPolicy.Permission.Path(m.getPrefix(), true);
+        }
+        e.add(path + ".url_path.path", m.getMatchPatternCase().name().toLowerCase(), "exact or prefix");
+        return new InboundPolicy.Permission.Any();
+      }
+      case HEADER: {
+        HeaderMatcher h = p.getHeader();
+        if (!h.getName().equals(":method") || !h.hasStringMatch()
+            || h.getStringMatch().getMatchPatternCase() != StringMatcher.MatchPatternCase.EXACT
+            || h.getStringMatch().getIgnoreCase() || h.getInvertMatch()) {
+          e.add(path + ".header", h.getName(), ":method with string_match exact");
+          return new InboundPolicy.Permission.Any();
+        }
+        return new InboundPolicy.Permission.Method(h.getStringMatch().getExact());
+      }
+      case AND_RULES:
+      case OR_RULES: {
+        boolean and = p.getRuleCase() == io.envoyproxy.envoy.config.rbac.v3.Permission.RuleCase.AND_RULES;
+        var set = and ? p.getAndRules() : p.getOrRules();
+        List<InboundPolicy.Permission> parts = new ArrayList<>();
+        for (int i = 0; i < set.getRulesCount(); i++) {
+          parts.add(permission(set.getRules(i), path + (and ? ".and_rules" : ".or_rules") + ".rules[" + i + "]", e));
+        }
+        return and ? new InboundPolicy.Permission.And(parts) : new InboundPolicy.Permission.Or(parts);
+      }
+      case NOT_RULE:
+        return new InboundPolicy.Permission.Not(permission(p.getNotRule(), path + ".not_rule", e));
+      default:
+        e.add(path, p.getRuleCase().name().toLowerCase(),
+            "one of any, url_path, header (:method), and_rules, or_rules, not_rule");
+        return new InboundPolicy.Permission.Any();
+    }
   }
 
   // ---- routes ----

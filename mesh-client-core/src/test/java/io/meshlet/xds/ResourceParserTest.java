@@ -134,11 +134,71 @@ class ResourceParserTest {
 
     assertThat(l.inbound()).isTrue();
     assertThat(l.service()).isEqualTo("catalog");
-    assertThat(l.inboundPolicy()).isEqualTo(new io.meshlet.config.InboundPolicy(io.meshlet.config.MtlsMode.STRICT,
-        Optional.of(Set.of("spiffe://example.org/service/frontend"))));
+    assertThat(l.inboundPolicy().mtls()).isEqualTo(io.meshlet.config.MtlsMode.STRICT);
     assertThat(l.inboundPolicy().acceptsPlaintext()).isFalse();
-    assertThat(ResourceParser.listener(inbound("permissive", router())).inboundPolicy())
-        .isEqualTo(new io.meshlet.config.InboundPolicy(io.meshlet.config.MtlsMode.PERMISSIVE, Optional.empty()));
+    assertThat(l.inboundPolicy().allows(Optional.of("spiffe://example.org/service/frontend"), "/items", "GET")).isTrue();
+    assertThat(l.inboundPolicy().allows(Optional.of("spiffe://example.org/service/payments"), "/items", "GET")).isFalse();
+    assertThat(l.inboundPolicy().allows(Optional.empty(), "/items", "GET")).isFalse();
+    io.meshlet.config.InboundPolicy open = ResourceParser.listener(inbound("permissive", router())).inboundPolicy();
+    assertThat(open.mtls()).isEqualTo(io.meshlet.config.MtlsMode.PERMISSIVE);
+    assertThat(open.allows(Optional.empty(), "/items", "GET")).isTrue();
+  }
+
+  @Test
+  void anRbacPermissionTreeOfPathsAndMethodsIsEnforcedAsWritten() throws Exception {
+    // What the control server emits for: rules [ {pathPrefix /admin, methods [POST]} -> ops ],
+    // allow [ frontend ] for the rest.
+    var adminPost = io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAndRules(
+        io.envoyproxy.envoy.config.rbac.v3.Permission.Set.newBuilder()
+            .addRules(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setUrlPath(
+                io.envoyproxy.envoy.type.matcher.v3.PathMatcher.newBuilder()
+                    .setPath(StringMatcher.newBuilder().setPrefix("/admin"))))
+            .addRules(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setHeader(
+                io.envoyproxy.envoy.config.route.v3.HeaderMatcher.newBuilder().setName(":method")
+                    .setStringMatch(StringMatcher.newBuilder().setExact("POST"))))).build();
+    var rest = io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setNotRule(adminPost).build();
+    var rbac = io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder()
+        .setRules(io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
+            .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW)
+            .putPolicies("rule-0", policy(adminPost, "spiffe://example.org/service/ops"))
+            .putPolicies("default", policy(rest, "spiffe://example.org/service/frontend")))
+        .build();
+    HttpFilter filter = HttpFilter.newBuilder().setName("envoy.filters.http.rbac").setTypedConfig(Any.pack(rbac)).build();
+    io.meshlet.config.InboundPolicy p = ResourceParser.listener(inbound("strict", filter, router())).inboundPolicy();
+    Optional<String> ops = Optional.of("spiffe://example.org/service/ops");
+    Optional<String> frontend = Optional.of("spiffe://example.org/service/frontend");
+
+    assertThat(p.allows(ops, "/admin/reindex", "POST")).isTrue();
+    assertThat(p.allows(frontend, "/admin/reindex", "POST")).isFalse();
+    assertThat(p.allows(frontend, "/admin/reindex", "GET")).isTrue();
+    assertThat(p.allows(ops, "/items", "GET")).isFalse();
+    assertThat(p.allows(frontend, "/items", "GET")).isTrue();
+  }
+
+  private static io.envoyproxy.envoy.config.rbac.v3.Policy policy(io.envoyproxy.envoy.config.rbac.v3.Permission p,
+      String id) {
+    return io.envoyproxy.envoy.config.rbac.v3.Policy.newBuilder().addPermissions(p)
+        .addPrincipals(io.envoyproxy.envoy.config.rbac.v3.Principal.newBuilder().setAuthenticated(
+            io.envoyproxy.envoy.config.rbac.v3.Principal.Authenticated.newBuilder()
+                .setPrincipalName(StringMatcher.newBuilder().setExact(id))))
+        .build();
+  }
+
+  @Test
+  void anRbacPermissionMeshletDoesNotImplementIsRefused() {
+    var rbac = io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder()
+        .setRules(io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
+            .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW)
+            .putPolicies("p", policy(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder()
+                .setDestinationPort(8080).build(), "spiffe://example.org/service/ops")))
+        .build();
+    HttpFilter filter = HttpFilter.newBuilder().setName("envoy.filters.http.rbac").setTypedConfig(Any.pack(rbac)).build();
+
+    assertThatThrownBy(() -> ResourceParser.listener(inbound("strict", filter, router())))
+        .isInstanceOf(ResourceException.class)
+        .hasMessage("listener 'inbound|catalog': api_listener.api_listener.http_filters[0].typed_config.rules"
+            + ".policies.p.permissions[0]: destination_port (expected: one of any, url_path, header (:method), "
+            + "and_rules, or_rules, not_rule)");
   }
 
   @Test

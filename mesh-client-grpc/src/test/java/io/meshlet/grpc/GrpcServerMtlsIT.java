@@ -62,7 +62,11 @@ class GrpcServerMtlsIT {
           catalog:
             protocol: grpc
             endpoints: [ { address: 127.0.0.1:%d } ]
-            authorization: { allow: [ spiffe://example.org/service/frontend ] }
+            authorization:
+              allow: [ spiffe://example.org/service/frontend ]
+              rules:
+                - match: { path: /meshlet.test.Echo/Other }
+                  allow: [ spiffe://example.org/service/payments ]
         """.formatted(port));
     server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
@@ -79,6 +83,10 @@ class GrpcServerMtlsIT {
         .addService(ServerServiceDefinition.builder(EchoBackend.SERVICE)
             .addMethod(EchoBackend.WHO, ServerCalls.asyncUnaryCall((req, resp) -> {
               resp.onNext("catalog");
+              resp.onCompleted();
+            }))
+            .addMethod(EchoBackend.OTHER, ServerCalls.asyncUnaryCall((req, resp) -> {
+              resp.onNext("catalog other");
               resp.onCompleted();
             }))
             .build())
@@ -112,6 +120,11 @@ class GrpcServerMtlsIT {
   }
 
   static String call(Supplier<WorkloadIdentity> identity, boolean presentCertificate) throws Exception {
+    return call(identity, presentCertificate, EchoBackend.WHO);
+  }
+
+  static String call(Supplier<WorkloadIdentity> identity, boolean presentCertificate,
+      io.grpc.MethodDescriptor<String, String> method) throws Exception {
     SslContextBuilder tls = GrpcSslContexts.forClient()
         .trustManager(SpiffeTls.trustManager(identity, id -> id.equals("spiffe://example.org/service/catalog")));
     if (presentCertificate) {
@@ -120,7 +133,7 @@ class GrpcServerMtlsIT {
     ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).sslContext(tls.build())
         .overrideAuthority("catalog").build();
     try {
-      return ClientCalls.blockingUnaryCall(channel, EchoBackend.WHO,
+      return ClientCalls.blockingUnaryCall(channel, method,
           CallOptions.DEFAULT.withDeadlineAfter(presentCertificate ? 20 : 5, TimeUnit.SECONDS).withWaitForReady(), "hi");
     } finally {
       channel.shutdownNow();
@@ -149,5 +162,13 @@ class GrpcServerMtlsIT {
     io.meshlet.controlplane.testing.Await.until("the denial to be logged", Duration.ofSeconds(5),
         () -> logs.list.stream().anyMatch(ev -> ev.getFormattedMessage()
             .contains("denied meshlet.test.Echo/Who from spiffe://example.org/service/payments")));
+  }
+
+  @Test
+  void aRuleForOneMethodComesBeforeTheServiceWideList() throws Exception {
+    assertThat(call(paymentsId::current, true, EchoBackend.OTHER)).isEqualTo("catalog other");
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> call(frontendId::current, true, EchoBackend.OTHER));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
   }
 }

@@ -39,8 +39,9 @@ public final class MeshHttpsServerFilter extends Filter {
     Optional<String> caller = exchange instanceof HttpsExchange https
         ? SpiffeTls.peerSpiffeId(https.getSSLSession())
         : Optional.empty();
-    if (!mesh.authorize(caller)) {
-      byte[] body = ("caller " + caller.orElse("without a client certificate") + " may not call service '"
+    if (!mesh.authorize(caller, exchange.getRequestURI().getPath(), exchange.getRequestMethod())) {
+      byte[] body = ("caller " + caller.orElse("without a client certificate") + " may not call "
+          + exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath() + " on service '"
           + mesh.serviceName() + "'\n").getBytes(StandardCharsets.UTF_8);
       exchange.getResponseHeaders().set("x-meshlet-denied", "true");
       exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");

@@ -134,12 +134,14 @@ public final class MeshJetty {
     @Override
     public boolean handle(Request request, Response response, Callback callback) throws Exception {
       Optional<String> caller = caller(request);
-      if (!mesh.authorize(caller)) {
+      // The decoded, normalized path, as the application sees it: no %-encoding around a rule.
+      String path = request.getHttpURI().getCanonicalPath();
+      if (!mesh.authorize(caller, path, request.getMethod())) {
         response.setStatus(403);
         response.getHeaders().put("x-meshlet-denied", "true");
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
-        String body = "caller " + caller.orElse("without a client certificate") + " may not call service '"
-            + mesh.serviceName() + "'\n";
+        String body = "caller " + caller.orElse("without a client certificate") + " may not call "
+            + request.getMethod() + " " + path + " on service '" + mesh.serviceName() + "'\n";
         response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
         return true;
       }

@@ -95,7 +95,10 @@ class JettyMtlsIT {
   }
 
   static void apply(String mode, String extra) throws IOException {
+    String before = catalogMesh.snapshot().version();
     file.write(config(mode, extra));
+    Await.until("catalog's workload to see the edit", Duration.ofSeconds(20),
+        () -> !catalogMesh.snapshot().version().equals(before));
     awaitBoth(MtlsMode.valueOf(mode.toUpperCase()));
   }
 
@@ -138,8 +141,13 @@ class JettyMtlsIT {
   }
 
   static String mtls(CaIdentitySource as) throws IOException {
+    return mtls(as, "GET", "/items");
+  }
+
+  static String mtls(CaIdentitySource as, String method, String path) throws IOException {
+    okhttp3.RequestBody body = method.equals("GET") ? null : okhttp3.RequestBody.create(new byte[0]);
     try (Response r = MeshOkHttp.client(frontendMesh, as::current)
-        .newCall(new Request.Builder().url("http://catalog/items").build()).execute()) {
+        .newCall(new Request.Builder().url("http://catalog" + path).method(method, body).build()).execute()) {
       return r.code() + " " + r.body().string();
     }
   }
@@ -159,8 +167,25 @@ class JettyMtlsIT {
     apply("permissive", "    authorization: { allow: [ spiffe://example.org/service/frontend ] }\n");
     assertThat(mtls(frontendIdentity)).isEqualTo("200 caller spiffe://example.org/service/frontend");
     assertThat(mtls(paymentsIdentity))
-        .isEqualTo("403 caller spiffe://example.org/service/payments may not call service 'catalog'\n");
-    assertThat(plaintext()).isEqualTo("403 caller without a client certificate may not call service 'catalog'\n");
+        .isEqualTo("403 caller spiffe://example.org/service/payments may not call GET /items on service 'catalog'\n");
+    assertThat(plaintext()).isEqualTo("403 caller without a client certificate may not call GET /items on service 'catalog'\n");
+
+    // a rule for one path and method, before the service-wide list.
+    apply("permissive", """
+            authorization:
+              allow: [ spiffe://example.org/service/frontend, spiffe://example.org/service/payments ]
+              rules:
+                - match: { pathPrefix: /admin, methods: [ POST, DELETE ] }
+                  allow: [ spiffe://example.org/service/frontend ]
+        """);
+    assertThat(mtls(paymentsIdentity)).isEqualTo("200 caller spiffe://example.org/service/payments");
+    assertThat(mtls(paymentsIdentity, "POST", "/admin/reindex"))
+        .isEqualTo("403 caller spiffe://example.org/service/payments may not call POST /admin/reindex on service "
+            + "'catalog'\n");
+    // %-encoding does not get around a rule: the rule sees the path the application sees.
+    assertThat(mtls(paymentsIdentity, "POST", "/%61dmin/reindex")).startsWith("403 ");
+    assertThat(mtls(paymentsIdentity, "GET", "/admin/reindex")).isEqualTo("200 caller spiffe://example.org/service/payments");
+    assertThat(mtls(frontendIdentity, "POST", "/admin/reindex")).isEqualTo("200 caller spiffe://example.org/service/frontend");
 
     // off: plaintext served again; a Meshlet client no longer uses mTLS.
     apply("off", "");

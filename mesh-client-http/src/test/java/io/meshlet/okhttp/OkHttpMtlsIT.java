@@ -166,7 +166,7 @@ class OkHttpMtlsIT {
       assertThat(r.code()).isEqualTo(403);
       assertThat(r.header("x-meshlet-denied")).isEqualTo("true");
       assertThat(r.body().string())
-          .isEqualTo("caller spiffe://example.org/service/payments may not call service 'catalog'\n");
+          .isEqualTo("caller spiffe://example.org/service/payments may not call GET /items on service 'catalog'\n");
     }
   }
 

@@ -242,9 +242,9 @@ public final class MeshConfigParser {
           ServiceSpec other = firstAt.putIfAbsent(e.address(), s);
           if (other != null && other != s && !other.authorization().equals(s.authorization())) {
             fail(keys.get(s.name()), new Ctx("service '" + s.name() + "'", "authorization"),
-                s.authorization().map(a -> a.allow().toString()).orElse("none"),
+                s.authorization().map(AuthorizationSpec::toString).orElse("none"),
                 "the same authorization as service '" + other.name() + "', which also serves gRPC at "
-                    + e.address() + ": " + other.authorization().map(a -> a.allow().toString()).orElse("none"));
+                    + e.address() + ": " + other.authorization().map(AuthorizationSpec::toString).orElse("none"));
           }
         }
       }
@@ -325,7 +325,7 @@ public final class MeshConfigParser {
             Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty()));
       }
       Optional<AuthorizationSpec> authz = f.containsKey("authorization")
-          ? Optional.of(authorization(f.get("authorization"), ctx.field("authorization")))
+          ? Optional.of(authorization(f.get("authorization"), ctx.field("authorization"), protocol))
           : Optional.empty();
       Optional<MtlsSpec.Mode> mtlsMode = Optional.empty();
       if (f.containsKey("mtls")) {
@@ -772,25 +772,89 @@ public final class MeshConfigParser {
       return new RateLimitSpec(rps, burst);
     }
 
-    AuthorizationSpec authorization(Node node, Ctx ctx) {
-      Map<String, Node> f = mapping(node, ctx, "allow");
-      List<String> allow = new ArrayList<>();
+    AuthorizationSpec authorization(Node node, Ctx ctx, Protocol protocol) {
+      Map<String, Node> f = mapping(node, ctx, "allow", "rules");
       if (f == null) {
-        return new AuthorizationSpec(allow);
+        return new AuthorizationSpec(List.of());
       }
-      if (!f.containsKey("allow")) {
+      if (!f.containsKey("allow") && !f.containsKey("rules")) {
         fail(node, ctx.field("allow"), "missing", "a list of SPIFFE IDs such as spiffe://example.org/service/frontend");
-        return new AuthorizationSpec(allow);
+        return new AuthorizationSpec(List.of());
       }
-      List<Node> items = sequence(f.get("allow"), ctx.field("allow"));
-      for (int i = 0; i < items.size(); i++) {
-        String id = string(items.get(i), ctx.field("allow").index(i), SPIFFE_ID,
-            "a SPIFFE ID such as spiffe://example.org/service/frontend", null);
-        if (id != null) {
-          allow.add(id);
+      Optional<List<String>> allow = f.containsKey("allow")
+          ? Optional.of(spiffeIds(f.get("allow"), ctx.field("allow")))
+          : Optional.empty();
+      List<AuthorizationSpec.Rule> rules = new ArrayList<>();
+      if (f.containsKey("rules")) {
+        List<Node> items = sequence(f.get("rules"), ctx.field("rules"));
+        for (int i = 0; i < items.size(); i++) {
+          AuthorizationSpec.Rule rule = authorizationRule(items.get(i), ctx.field("rules").index(i), protocol);
+          if (rule != null) {
+            rules.add(rule);
+          }
         }
       }
-      return new AuthorizationSpec(allow);
+      return new AuthorizationSpec(allow, rules);
+    }
+
+    private AuthorizationSpec.Rule authorizationRule(Node node, Ctx ctx, Protocol protocol) {
+      Map<String, Node> f = mapping(node, ctx, "match", "allow");
+      if (f == null) {
+        return null;
+      }
+      if (!f.containsKey("match")) {
+        fail(node, ctx.field("match"), "missing", "a match with path or pathPrefix, and optionally methods");
+        return null;
+      }
+      if (!f.containsKey("allow")) {
+        fail(node, ctx.field("allow"), "missing", "a list of SPIFFE IDs ([] for nobody)");
+        return null;
+      }
+      Ctx mctx = ctx.field("match");
+      Map<String, Node> m = mapping(f.get("match"), mctx, "path", "pathPrefix", "methods");
+      if (m == null) {
+        return null;
+      }
+      if (m.containsKey("path") == m.containsKey("pathPrefix")) {
+        fail(f.get("match"), mctx, m.containsKey("path") ? "path and pathPrefix" : "neither path nor pathPrefix",
+            "exactly one of path, pathPrefix");
+        return null;
+      }
+      boolean prefix = m.containsKey("pathPrefix");
+      String key = prefix ? "pathPrefix" : "path";
+      String path = string(m.get(key), mctx.field(key), Pattern.compile("/.*"), "a path starting with /", null);
+      List<String> methods = new ArrayList<>();
+      if (m.containsKey("methods")) {
+        if (protocol == Protocol.GRPC) {
+          fail(m.get("methods"), mctx.field("methods"), "set",
+              "no methods for a gRPC service: every call is a POST; match the method by path, "
+                  + "e.g. path: /catalog.Catalog/Delete");
+        } else {
+          List<Node> items = sequence(m.get("methods"), mctx.field("methods"));
+          for (int i = 0; i < items.size(); i++) {
+            String method = string(items.get(i), mctx.field("methods").index(i), Pattern.compile("[A-Z]+"),
+                "an HTTP method in capitals, such as GET or POST", null);
+            if (method != null) {
+              methods.add(method);
+            }
+          }
+        }
+      }
+      List<String> allow = spiffeIds(f.get("allow"), ctx.field("allow"));
+      return path == null ? null : new AuthorizationSpec.Rule(path, prefix, methods, allow);
+    }
+
+    private List<String> spiffeIds(Node node, Ctx ctx) {
+      List<String> ids = new ArrayList<>();
+      List<Node> items = sequence(node, ctx);
+      for (int i = 0; i < items.size(); i++) {
+        String id = string(items.get(i), ctx.index(i), SPIFFE_ID,
+            "a SPIFFE ID such as spiffe://example.org/service/frontend", null);
+        if (id != null) {
+          ids.add(id);
+        }
+      }
+      return ids;
     }
 
     // ---- generic readers: each reports what it cannot read and returns a fallback ----

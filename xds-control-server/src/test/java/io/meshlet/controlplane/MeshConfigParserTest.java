@@ -497,6 +497,33 @@ class MeshConfigParserTest {
             """,
             "mesh.yaml:4: service 'payments': authorization.allow[0]: spiffe://example.org"
                 + " (expected: a SPIFFE ID such as spiffe://example.org/service/frontend)"),
+        arguments("authorization rule with methods on a gRPC service", """
+            services:
+              payments:
+                protocol: grpc
+                authorization:
+                  rules:
+                    - match: { path: /pay.Payments/Refund, methods: [ POST ] }
+                      allow: [ spiffe://example.org/service/ops ]
+            """,
+            "mesh.yaml:6: service 'payments': authorization.rules[0].match.methods: set (expected: no methods for a "
+                + "gRPC service: every call is a POST; match the method by path, e.g. path: /catalog.Catalog/Delete)"),
+        arguments("authorization rule with both path kinds", """
+            services:
+              payments:
+                authorization:
+                  rules: [ { match: { path: /a, pathPrefix: /b }, allow: [] } ]
+            """,
+            "mesh.yaml:4: service 'payments': authorization.rules[0].match: path and pathPrefix"
+                + " (expected: exactly one of path, pathPrefix)"),
+        arguments("authorization rule with a lower-case method", """
+            services:
+              payments:
+                authorization:
+                  rules: [ { match: { pathPrefix: /admin, methods: [ post ] }, allow: [] } ]
+            """,
+            "mesh.yaml:4: service 'payments': authorization.rules[0].match.methods[0]: post"
+                + " (expected: an HTTP method in capitals, such as GET or POST)"),
         arguments("route without to", """
             services:
               payments:
@@ -650,6 +677,26 @@ class MeshConfigParserTest {
         () -> MeshConfigParser.parse(yaml, "mesh.yaml"));
     assertThat(e.violations()).extracting(Violation::toString).containsExactly(
         "mesh.yaml:6: service 'b': authorization: none (expected: the same authorization as service 'a', which "
-            + "also serves gRPC at 127.0.0.1:9001: [spiffe://cluster.local/service/x])");
+            + "also serves gRPC at 127.0.0.1:9001: allow [spiffe://cluster.local/service/x])");
+  }
+
+  @Test
+  void authorizationRulesParseInOrderWithTheServiceWideListOptional() throws Exception {
+    MeshConfig mesh = MeshConfigParser.parse("""
+        services:
+          catalog:
+            authorization:
+              rules:
+                - match: { pathPrefix: /admin, methods: [ POST, DELETE ] }
+                  allow: [ spiffe://example.org/service/ops ]
+                - match: { path: /health }
+                  allow: []
+        """, "mesh.yaml");
+
+    AuthorizationSpec authz = mesh.services().get("catalog").authorization().orElseThrow();
+    assertThat(authz.allow()).isEmpty();
+    assertThat(authz.rules()).containsExactly(
+        new AuthorizationSpec.Rule("/admin", true, List.of("POST", "DELETE"), List.of("spiffe://example.org/service/ops")),
+        new AuthorizationSpec.Rule("/health", false, List.of(), List.of()));
   }
 }

@@ -64,7 +64,23 @@ public final class IntentTree {
       routes.add(route(r));
     }
     out.put("routes", routes);
-    s.authorization().ifPresent(a -> out.put("authorization", map("allow", a.allow())));
+    s.authorization().ifPresent(a -> {
+      Map<String, Object> authz = new LinkedHashMap<>();
+      a.allow().ifPresent(allow -> authz.put("allow", allow));
+      if (!a.rules().isEmpty()) {
+        List<Object> rules = new ArrayList<>();
+        for (var rule : a.rules()) {
+          Map<String, Object> match = new LinkedHashMap<>();
+          match.put(rule.prefix() ? "pathPrefix" : "path", rule.path());
+          if (!rule.methods().isEmpty()) {
+            match.put("methods", rule.methods());
+          }
+          rules.add(map("match", match, "allow", rule.allow()));
+        }
+        authz.put("rules", rules);
+      }
+      out.put("authorization", authz);
+    });
     s.mtlsMode().ifPresent(m -> out.put("mtls", map("mode", lower(m))));
     return out;
   }

@@ -233,21 +233,89 @@ public final class XdsTranslator {
         .build();
   }
 
+  /**
+   * A service's authorization as an ALLOW RBAC filter (a request passes when any policy matches).
+   * Rules are tried in order, so rule {@code i} matches its own paths minus those of earlier
+   * rules ({@code rule-<i>}); the service-wide allow list covers what no rule matches
+   * ({@code default}). An empty allow list becomes no policy: nobody is allowed.
+   */
   static HttpFilter rbacFilter(io.meshlet.controlplane.AuthorizationSpec authz) {
+    io.envoyproxy.envoy.config.rbac.v3.RBAC.Builder rules = io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
+        .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW);
+    List<io.envoyproxy.envoy.config.rbac.v3.Permission> earlier = new ArrayList<>();
+    for (int i = 0; i < authz.rules().size(); i++) {
+      io.meshlet.controlplane.AuthorizationSpec.Rule rule = authz.rules().get(i);
+      io.envoyproxy.envoy.config.rbac.v3.Permission match = ruleMatch(rule);
+      if (!rule.allow().isEmpty()) {
+        rules.putPolicies("rule-" + i, policy(andNot(match, earlier), rule.allow()));
+      }
+      earlier.add(match);
+    }
+    io.envoyproxy.envoy.config.rbac.v3.Permission rest = earlier.isEmpty()
+        ? io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAny(true).build()
+        : io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setNotRule(anyOf(earlier)).build();
+    if (authz.allow().isEmpty()) {
+      rules.putPolicies("default", io.envoyproxy.envoy.config.rbac.v3.Policy.newBuilder().addPermissions(rest)
+          .addPrincipals(io.envoyproxy.envoy.config.rbac.v3.Principal.newBuilder().setAny(true)).build());
+    } else if (!authz.allow().get().isEmpty()) {
+      rules.putPolicies("default", policy(rest, authz.allow().get()));
+    }
+    return HttpFilter.newBuilder().setName(RBAC_FILTER).setTypedConfig(Any.pack(
+        io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder().setRules(rules).build())).build();
+  }
+
+  private static io.envoyproxy.envoy.config.rbac.v3.Policy policy(
+      io.envoyproxy.envoy.config.rbac.v3.Permission permission, List<String> allow) {
     io.envoyproxy.envoy.config.rbac.v3.Policy.Builder policy = io.envoyproxy.envoy.config.rbac.v3.Policy.newBuilder()
-        .addPermissions(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAny(true));
-    for (String id : authz.allow()) {
+        .addPermissions(permission);
+    for (String id : allow) {
       policy.addPrincipals(io.envoyproxy.envoy.config.rbac.v3.Principal.newBuilder().setAuthenticated(
           io.envoyproxy.envoy.config.rbac.v3.Principal.Authenticated.newBuilder()
               .setPrincipalName(StringMatcher.newBuilder().setExact(id))));
     }
-    io.envoyproxy.envoy.config.rbac.v3.RBAC.Builder rules = io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
-        .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW);
-    if (!authz.allow().isEmpty()) {
-      rules.putPolicies("allow", policy.build());
+    return policy.build();
+  }
+
+  /** A rule's path (exact or prefix) and, if it names any, one of its HTTP methods. */
+  private static io.envoyproxy.envoy.config.rbac.v3.Permission ruleMatch(
+      io.meshlet.controlplane.AuthorizationSpec.Rule rule) {
+    StringMatcher.Builder path = StringMatcher.newBuilder();
+    if (rule.prefix()) {
+      path.setPrefix(rule.path());
+    } else {
+      path.setExact(rule.path());
     }
-    return HttpFilter.newBuilder().setName(RBAC_FILTER).setTypedConfig(Any.pack(
-        io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder().setRules(rules).build())).build();
+    io.envoyproxy.envoy.config.rbac.v3.Permission byPath = io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder()
+        .setUrlPath(io.envoyproxy.envoy.type.matcher.v3.PathMatcher.newBuilder().setPath(path)).build();
+    if (rule.methods().isEmpty()) {
+      return byPath;
+    }
+    List<io.envoyproxy.envoy.config.rbac.v3.Permission> methods = new ArrayList<>();
+    for (String m : rule.methods()) {
+      methods.add(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setHeader(
+          io.envoyproxy.envoy.config.route.v3.HeaderMatcher.newBuilder().setName(":method")
+              .setStringMatch(StringMatcher.newBuilder().setExact(m))).build());
+    }
+    return io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAndRules(
+        io.envoyproxy.envoy.config.rbac.v3.Permission.Set.newBuilder().addRules(byPath).addRules(anyOf(methods)))
+        .build();
+  }
+
+  private static io.envoyproxy.envoy.config.rbac.v3.Permission anyOf(
+      List<io.envoyproxy.envoy.config.rbac.v3.Permission> permissions) {
+    return permissions.size() == 1 ? permissions.get(0) : io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder()
+        .setOrRules(io.envoyproxy.envoy.config.rbac.v3.Permission.Set.newBuilder().addAllRules(permissions)).build();
+  }
+
+  private static io.envoyproxy.envoy.config.rbac.v3.Permission andNot(
+      io.envoyproxy.envoy.config.rbac.v3.Permission match, List<io.envoyproxy.envoy.config.rbac.v3.Permission> earlier) {
+    if (earlier.isEmpty()) {
+      return match;
+    }
+    return io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAndRules(
+        io.envoyproxy.envoy.config.rbac.v3.Permission.Set.newBuilder().addRules(match)
+            .addRules(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setNotRule(anyOf(earlier))))
+        .build();
   }
 
   static Listener listener(ServiceSpec service) {

@@ -535,4 +535,35 @@ class XdsTranslatorTest {
     assertThat(modes).containsExactly(java.util.Map.entry("inbound|catalog", "strict"),
         java.util.Map.entry("inbound|guarded", "off"));
   }
+
+  @Test
+  void authorizationRulesBecomeRbacPoliciesThatExcludeEarlierRules() throws Exception {
+    XdsResources r = translate("""
+        services:
+          catalog:
+            endpoints: [ { address: 10.0.0.1:8080 } ]
+            authorization:
+              allow: [ spiffe://example.org/service/frontend ]
+              rules:
+                - match: { pathPrefix: /admin, methods: [ POST ] }
+                  allow: [ spiffe://example.org/service/ops ]
+                - match: { path: /health }
+                  allow: []
+        """);
+    var hcm = hcm(r, "inbound|catalog");
+    var rbac = unpack(hcm.getHttpFilters(0).getTypedConfig(), io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.class)
+        .getRules();
+    // rule 1 allows nobody: no policy; the default excludes both rules' requests.
+    assertThat(rbac.getPoliciesMap()).containsOnlyKeys("rule-0", "default");
+    var rule0 = rbac.getPoliciesOrThrow("rule-0");
+    assertThat(rule0.getPrincipals(0).getAuthenticated().getPrincipalName().getExact())
+        .isEqualTo("spiffe://example.org/service/ops");
+    var adminPost = rule0.getPermissions(0).getAndRules();
+    assertThat(adminPost.getRules(0).getUrlPath().getPath().getPrefix()).isEqualTo("/admin");
+    assertThat(adminPost.getRules(1).getHeader().getName()).isEqualTo(":method");
+    assertThat(adminPost.getRules(1).getHeader().getStringMatch().getExact()).isEqualTo("POST");
+    var rest = rbac.getPoliciesOrThrow("default").getPermissions(0).getNotRule().getOrRules();
+    assertThat(rest.getRules(0)).isEqualTo(rule0.getPermissions(0));
+    assertThat(rest.getRules(1).getUrlPath().getPath().getExact()).isEqualTo("/health");
+  }
 }
