@@ -17,6 +17,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -55,7 +56,12 @@ public final class MeshClient implements AutoCloseable {
   private final PolicyEngine engine;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
+  private final String instanceAddress;
+  private final Map<String, String> instanceLabels;
   private final CountDownLatch firstConfig = new CountDownLatch(1);
+
+  /** The xDS node metadata field in which a workload registers its own instance. */
+  public static final String INSTANCE_METADATA = "meshlet.instance";
   private ScheduledExecutorService executor;
   private AdsClient ads;
 
@@ -67,6 +73,8 @@ public final class MeshClient implements AutoCloseable {
     this.listener = b.listener;
     this.initialBackoff = b.initialBackoff;
     this.maxBackoff = b.maxBackoff;
+    this.instanceAddress = b.instanceAddress;
+    this.instanceLabels = Map.copyOf(b.instanceLabels);
     OpenTelemetry otel = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
     this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(otel));
   }
@@ -85,13 +93,23 @@ public final class MeshClient implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    Node node = Node.newBuilder()
+    Node.Builder node = Node.newBuilder()
         .setId(nodeId)
         .setCluster(serviceName)
         .setUserAgentName("meshlet")
-        .setUserAgentVersion(version())
-        .build();
-    ads = new AdsClient(controlServers, node, new AdsClient.Handler() {
+        .setUserAgentVersion(version());
+    if (instanceAddress != null) {
+      com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
+      instanceLabels.forEach((k, v) -> labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
+      node.setMetadata(com.google.protobuf.Struct.newBuilder().putFields(INSTANCE_METADATA,
+          com.google.protobuf.Value.newBuilder().setStructValue(com.google.protobuf.Struct.newBuilder()
+              .putFields("address", com.google.protobuf.Value.newBuilder().setStringValue(instanceAddress).build())
+              .putFields("labels", com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
+              .build()));
+      log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, instanceAddress,
+          instanceLabels, serviceName);
+    }
+    ads = new AdsClient(controlServers, node.build(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {
         engine.update(snapshot);
@@ -253,8 +271,26 @@ public final class MeshClient implements AutoCloseable {
     private OpenTelemetry openTelemetry;
     private Duration initialBackoff = Duration.ofMillis(100);
     private Duration maxBackoff = Duration.ofSeconds(10);
+    private String instanceAddress;
+    private Map<String, String> instanceLabels = Map.of();
 
     private Builder() {}
+
+    /**
+     * Registers this workload as an instance of its service while it is connected: the control
+     * server adds {@code address} (where callers reach it, {@code host:port}) with these labels
+     * (subsets select on them, e.g. {@code version: v1}) to the service's endpoints, and removes it
+     * when the client closes or its connection is lost.
+     */
+    public Builder instance(String address, Map<String, String> labels) {
+      int colon = address == null ? -1 : address.lastIndexOf(':');
+      if (colon < 1 || colon == address.length() - 1) {
+        throw new IllegalArgumentException("instance address: '" + address + "' (expected: host:port)");
+      }
+      this.instanceAddress = address;
+      this.instanceLabels = Map.copyOf(labels);
+      return this;
+    }
 
     /** This service's name in the mesh. Required. */
     public Builder serviceName(String name) {

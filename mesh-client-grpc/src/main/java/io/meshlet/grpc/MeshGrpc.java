@@ -77,6 +77,7 @@ public final class MeshGrpc {
     private final List<String> controlServers;
     private String nodeId;
     private CertificateFiles certificates;
+    private Map<String, Object> instance;
 
     private Bootstrap(String service, List<String> controlServers) {
       this.service = Objects.requireNonNull(service, "service");
@@ -89,6 +90,15 @@ public final class MeshGrpc {
 
     public Bootstrap nodeId(String id) {
       this.nodeId = Objects.requireNonNull(id, "id");
+      return this;
+    }
+
+    /**
+     * Registers this JVM's gRPC server as an instance of the service while grpc-java's xDS stream
+     * is open: {@code address} ({@code host:port} callers reach) with these labels.
+     */
+    public Bootstrap instance(String address, Map<String, String> labels) {
+      this.instance = Map.of("address", address, "labels", Map.copyOf(labels), "protocol", "grpc");
       return this;
     }
 
@@ -107,7 +117,13 @@ public final class MeshGrpc {
             "server_features", List.of("xds_v3")));
       }
       root.put("xds_servers", servers);
-      root.put("node", Map.of("id", nodeId, "cluster", service));
+      Map<String, Object> node = new LinkedHashMap<>();
+      node.put("id", nodeId);
+      node.put("cluster", service);
+      if (instance != null) {
+        node.put("metadata", Map.of("meshlet.instance", instance));
+      }
+      root.put("node", node);
       if (certificates != null) {
         root.put("certificate_providers", Map.of(CERTIFICATE_PROVIDER, Map.of(
             "plugin_name", "file_watcher",

@@ -48,7 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code mtls.mode: permissive} on an {@code XdsServerBuilder} server built with
  * {@link MeshGrpc#serverCredentials}: plaintext callers and mTLS callers are both served on the
  * same port, mTLS callers with their SPIFFE ID known to the service; a certificate from another
- * CA is still refused.
+ * CA is still refused. The server's instance is registered by grpc-java's own xDS stream.
  */
 class GrpcPermissiveMtlsIT {
 
@@ -72,8 +72,7 @@ class GrpcPermissiveMtlsIT {
         services:
           catalog:
             protocol: grpc
-            endpoints: [ { address: 127.0.0.1:%d } ]
-        """.formatted(port));
+        """);
     server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS)
         .build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
@@ -82,7 +81,9 @@ class GrpcPermissiveMtlsIT {
     CertificateFiles files = new CertificateFiles(dir.resolve("certs"));
     files.write(catalogId.current());
     catalogId.addListener(files::write);
-    MeshGrpc.bootstrap("catalog", List.of(cs)).nodeId("grpc-permissive-it").certificates(files).install();
+    // The server registers its own instance; no endpoint is written in mesh.yaml.
+    MeshGrpc.bootstrap("catalog", List.of(cs)).nodeId("grpc-permissive-it").certificates(files)
+        .instance("127.0.0.1:" + port, java.util.Map.of("version", "v1")).install();
     ServerServiceDefinition echo = ServerServiceDefinition.builder(EchoBackend.SERVICE)
         .addMethod(EchoBackend.WHO, ServerCalls.asyncUnaryCall((req, resp) -> {
           resp.onNext(CALLER.get());

@@ -7,6 +7,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
 import io.meshlet.controlplane.internal.CertificateAuthority;
 import io.meshlet.controlplane.internal.ClientRegistry;
+import io.meshlet.controlplane.internal.Registrations;
 import io.meshlet.controlplane.internal.IdentityService;
 import io.meshlet.controlplane.internal.FileWatcher;
 import io.meshlet.controlplane.internal.LoadReportSink;
@@ -59,6 +60,10 @@ public final class ControlServer implements AutoCloseable {
   public static final int DEFAULT_ADMIN_PORT = 18001;
   /** The default address both ports bind to: loopback only. */
   public static final String DEFAULT_BIND_ADDRESS = "127.0.0.1";
+  /** How long registered instances restored after a restart have to reconnect. */
+  public static final Duration DEFAULT_REGISTRATION_GRACE = Duration.ofSeconds(30);
+  /** The server pings idle xDS streams this often; a peer that does not answer in 5 s is gone. */
+  static final Duration KEEPALIVE = Duration.ofSeconds(10);
 
   private final Path configFile;
   private final String bindAddress;
@@ -67,9 +72,10 @@ public final class ControlServer implements AutoCloseable {
   private final Duration pollInterval;
 
   private final ServerMetrics metrics = new ServerMetrics();
-  private final ClientRegistry clients = new ClientRegistry(metrics, Clock.systemUTC());
+  private final Registrations registrations;
+  private final ClientRegistry clients;
   private final SimpleCache<String> cache = new SimpleCache<>(node -> MeshState.GROUP);
-  private final MeshState state = new MeshState(cache, metrics, Clock.systemUTC());
+  private final MeshState state;
   private final LoadReportSink loadReports = new LoadReportSink();
   private final Path caDirectory;
   private final Map<String, String> joinTokens;
@@ -87,6 +93,10 @@ public final class ControlServer implements AutoCloseable {
     this.pollInterval = b.pollInterval;
     this.caDirectory = b.caDirectory;
     this.joinTokens = Map.copyOf(b.joinTokens);
+    this.registrations = new Registrations(Optional.ofNullable(b.stateDirectory), b.registrationGrace,
+        Clock.systemUTC());
+    this.clients = new ClientRegistry(metrics, Clock.systemUTC(), registrations);
+    this.state = new MeshState(cache, metrics, Clock.systemUTC(), registrations);
   }
 
   public static Builder builder() {
@@ -111,6 +121,9 @@ public final class ControlServer implements AutoCloseable {
       return t;
     });
     watcher = new FileWatcher(configFile, state, watcherExecutor, pollInterval);
+    // Registrations change on gRPC threads; the new snapshot is built on the watcher's thread.
+    registrations.onChange(() -> watcherExecutor.execute(state::registrationsChanged));
+    watcherExecutor.scheduleWithFixedDelay(registrations::expireRestored, 1, 1, TimeUnit.SECONDS);
     try {
       MeshConfig initial = watcher.loadInitial();
       CertificateAuthority ca = CertificateAuthority.loadOrCreate(initial.trustDomain(), caDirectory,
@@ -129,10 +142,13 @@ public final class ControlServer implements AutoCloseable {
           .addService(identity)
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
+          // A registered instance whose host vanished is noticed within keepAliveTime + timeout.
+          .keepAliveTime(KEEPALIVE.toSeconds(), TimeUnit.SECONDS)
+          .keepAliveTimeout(5, TimeUnit.SECONDS)
           .build()
           .start();
       adminServer = new AdminServer(new InetSocketAddress(bindAddress, requestedAdminPort), state,
-          clients, metrics, ca);
+          clients, registrations, metrics, ca);
       adminServer.start();
       watcher.start();
     } catch (IOException | MeshConfigException | RuntimeException e) {
@@ -200,8 +216,28 @@ public final class ControlServer implements AutoCloseable {
     private Duration pollInterval = Duration.ofMillis(250);
     private Path caDirectory;
     private Map<String, String> joinTokens = Map.of();
+    private Path stateDirectory;
+    private Duration registrationGrace = DEFAULT_REGISTRATION_GRACE;
 
     private Builder() {}
+
+    /**
+     * Where registered instances are kept across restarts ({@code registrations.json}); unless
+     * set they live in memory, and a restart forgets them until their workloads reconnect.
+     */
+    public Builder stateDirectory(Path dir) {
+      this.stateDirectory = dir;
+      return this;
+    }
+
+    /** How long instances restored from the state directory have to reconnect; 30 s unless set. */
+    public Builder registrationGrace(Duration grace) {
+      if (grace.isNegative()) {
+        throw new IllegalArgumentException("registrationGrace: " + grace + " (expected: >= 0)");
+      }
+      this.registrationGrace = grace;
+      return this;
+    }
 
     /** The mesh config file to serve and follow. Required. */
     public Builder configFile(Path file) {

@@ -28,7 +28,7 @@ public final class Main {
   static final int FAILED = 3;
 
   private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
-      "--ca-dir", "--join-tokens");
+      "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace");
 
   static final String USAGE_TEXT = """
       usage: xds-control-server <command> [options]
@@ -40,6 +40,8 @@ public final class Main {
             --bind ADDRESS    address to listen on, default 127.0.0.1 (0.0.0.0 for all)
             --ca-dir DIR      keep the CA key and root in DIR (created if missing); default: in memory
             --join-tokens FILE  join tokens, one '<service>: <token>' line per service
+            --state-dir DIR   keep self-registered instances in DIR across restarts; default: in memory
+            --registration-grace DURATION  how long restored instances have to reconnect, default 30s
         validate FILE         check FILE; exit 0 if valid, 1 with every error if not
         help                  show this text
       """;
@@ -109,6 +111,14 @@ public final class Main {
         case "--config" -> config = Path.of(value);
         case "--bind" -> builder.bindAddress(value);
         case "--ca-dir" -> builder.caDirectory(Path.of(value));
+        case "--state-dir" -> builder.stateDirectory(Path.of(value));
+        case "--registration-grace" -> {
+          java.util.Optional<java.time.Duration> grace = MeshConfigParser.parseDuration(value);
+          if (grace.isEmpty()) {
+            return usage(err, "--registration-grace: " + value + " (expected: a duration such as 30s or 2m)");
+          }
+          builder.registrationGrace(grace.get());
+        }
         case "--join-tokens" -> {
           try {
             builder.joinTokens(io.meshlet.controlplane.internal.JoinTokens.load(Path.of(value)));

@@ -80,4 +80,23 @@ public record ServiceSpec(
         .filter(e -> e.labels().entrySet().containsAll(selector.entrySet()))
         .toList();
   }
+
+  /**
+   * A service mesh.yaml does not declare, made by an instance registering itself: default
+   * policies and one route to every endpoint.
+   */
+  public static ServiceSpec registered(String name, Protocol protocol) {
+    RouteSpec all = new RouteSpec(RouteMatch.any(), List.of(new RouteSpec.WeightedTarget(Optional.empty(), 100)),
+        Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+    return new ServiceSpec(name, protocol, List.of(), Map.of(), LoadBalancing.ROUND_ROBIN, Optional.empty(),
+        Optional.empty(), Optional.empty(), List.of(all), Optional.empty(), Optional.empty());
+  }
+
+  /** This service with more endpoints, after its own. */
+  public ServiceSpec withMoreEndpoints(List<EndpointSpec> more) {
+    List<EndpointSpec> all = new java.util.ArrayList<>(endpoints);
+    all.addAll(more);
+    return new ServiceSpec(name, protocol, all, subsets, loadBalancing, hashHeader, circuitBreaker, outlierDetection,
+        routes, authorization, mtlsMode);
+  }
 }

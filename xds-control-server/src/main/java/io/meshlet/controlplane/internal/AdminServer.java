@@ -32,14 +32,16 @@ public final class AdminServer implements AutoCloseable {
   private final ExecutorService executor;
   private final MeshState state;
   private final ClientRegistry clients;
+  private final Registrations registrations;
   private final ServerMetrics metrics;
   private final CertificateAuthority ca;
 
-  public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients,
+  public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients, Registrations registrations,
       ServerMetrics metrics, CertificateAuthority ca) throws IOException {
     this.ca = ca;
     this.state = state;
     this.clients = clients;
+    this.registrations = registrations;
     this.metrics = metrics;
     this.server = HttpServer.create(address, 64);
     this.executor = Executors.newFixedThreadPool(2, r -> {
@@ -153,6 +155,7 @@ public final class AdminServer implements AutoCloseable {
           "Cluster", s.resources().clustersVersion(),
           "ClusterLoadAssignment", s.resources().endpointsVersion()));
       body.put("intent", IntentTree.of(s.config()));
+      body.put("registered", registrations.instances().stream().map(AdminServer::instance).toList());
     }, () -> body.put("version", null));
     body.put("lastRefused", state.lastRefusal().map(r -> {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -162,6 +165,15 @@ public final class AdminServer implements AutoCloseable {
       return m;
     }).orElse(null));
     return body;
+  }
+
+  static Map<String, Object> instance(Registrations.Instance i) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("service", i.service());
+    m.put("address", i.address());
+    m.put("labels", i.labels());
+    m.put("nodeId", i.nodeId());
+    return m;
   }
 
   List<Map<String, Object>> clientList() {
@@ -184,6 +196,8 @@ public final class AdminServer implements AutoCloseable {
         resources.put(type, r);
       });
       m.put("resources", resources);
+      c.instance().ifPresent(i -> m.put("instance", instance(i)));
+      c.registrationError().ifPresent(e -> m.put("registrationRefused", e));
       out.add(m);
     }
     return out;

@@ -34,10 +34,12 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
   private final Map<Long, StreamState> streams = new ConcurrentHashMap<>();
   private final ServerMetrics metrics;
   private final Clock clock;
+  private final Registrations registrations;
 
-  public ClientRegistry(ServerMetrics metrics, Clock clock) {
+  public ClientRegistry(ServerMetrics metrics, Clock clock, Registrations registrations) {
     this.metrics = metrics;
     this.clock = clock;
+    this.registrations = registrations;
   }
 
   /** What {@code /clients} shows of one type on one stream. */
@@ -57,13 +59,15 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
       String cluster,
       String protocol,
       Instant connectedAt,
-      Map<String, TypeView> resources) {}
+      Map<String, TypeView> resources,
+      Optional<Registrations.Instance> instance,
+      Optional<String> registrationError) {}
 
   /** A view of every connected client, oldest stream first. */
   public List<ClientView> clients() {
     List<ClientView> out = new ArrayList<>();
     for (StreamState s : streams.values()) {
-      out.add(s.view());
+      out.add(s.view(registrations.onStream(s.streamId)));
     }
     out.sort(Comparator.comparingLong(ClientView::streamId));
     return out;
@@ -99,6 +103,8 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
         log.info("[{}] xDS stream {} ended: {}", s.nodeId, streamId, error.toString());
       }
     }
+    registrations.deregister(streamId, error == null ? "its xDS stream closed" : "its xDS stream ended ("
+        + error.getMessage() + ")");
   }
 
   @Override
@@ -110,7 +116,7 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
     String type = shortType(request.getTypeUrl());
     synchronized (s) {
       s.protocol = "sotw";
-      s.noteNode(request.hasNode() ? request.getNode() : null);
+      s.noteNode(request.hasNode() ? request.getNode() : null).ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
       t.subscribed = List.copyOf(request.getResourceNamesList());
       if (request.getResponseNonce().isEmpty()) {
@@ -152,7 +158,7 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
     String type = shortType(request.getTypeUrl());
     synchronized (s) {
       s.protocol = "delta";
-      s.noteNode(request.hasNode() ? request.getNode() : null);
+      s.noteNode(request.hasNode() ? request.getNode() : null).ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
       List<String> subscribed = new ArrayList<>(t.subscribed);
       subscribed.removeAll(request.getResourceNamesUnsubscribeList());
@@ -211,6 +217,7 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
     String cluster = "";
     String protocol = "";
     boolean announced;
+    String registrationError;
     final Map<String, TypeState> types = new TreeMap<>();
 
     StreamState(long streamId, Instant connectedAt) {
@@ -218,16 +225,25 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
       this.connectedAt = connectedAt;
     }
 
-    void noteNode(Node node) {
+    /** The node's instance, the first time the stream names its node; else empty. */
+    Optional<Registrations.Instance> noteNode(Node node) {
       if (node == null) {
-        return;
+        return Optional.empty();
       }
       nodeId = node.getId().isEmpty() ? "(empty)" : node.getId();
       cluster = node.getCluster();
-      if (!announced) {
-        announced = true;
-        log.info("[{}] xDS client connected (stream {}, {}, cluster '{}', user agent {} {})",
-            nodeId, streamId, protocol, cluster, node.getUserAgentName(), node.getUserAgentVersion());
+      if (announced) {
+        return Optional.empty();
+      }
+      announced = true;
+      log.info("[{}] xDS client connected (stream {}, {}, cluster '{}', user agent {} {})",
+          nodeId, streamId, protocol, cluster, node.getUserAgentName(), node.getUserAgentVersion());
+      try {
+        return Registrations.parse(node);
+      } catch (IllegalArgumentException e) {
+        registrationError = e.getMessage();
+        log.warn("[{}] refused its instance registration: {}", nodeId, e.getMessage());
+        return Optional.empty();
       }
     }
 
@@ -235,11 +251,12 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
       return types.computeIfAbsent(name, k -> new TypeState());
     }
 
-    synchronized ClientView view() {
+    synchronized ClientView view(Optional<Registrations.Instance> instance) {
       Map<String, TypeView> resources = new LinkedHashMap<>();
       types.forEach((k, t) -> resources.put(k,
           new TypeView(t.subscribed, t.sentVersion, t.ackedVersion, Optional.ofNullable(t.lastNack))));
-      return new ClientView(streamId, nodeId, cluster, protocol, connectedAt, resources);
+      return new ClientView(streamId, nodeId, cluster, protocol, connectedAt, resources, instance,
+          Optional.ofNullable(registrationError));
     }
   }
 

@@ -3,6 +3,7 @@ package io.meshlet.controlplane.internal;
 import io.envoyproxy.controlplane.cache.v3.Snapshot;
 import io.envoyproxy.controlplane.cache.v3.SimpleCache;
 import io.meshlet.controlplane.MeshConfig;
+import io.meshlet.controlplane.ServiceSpec;
 import io.meshlet.controlplane.Violation;
 import java.time.Clock;
 import java.time.Instant;
@@ -24,8 +25,13 @@ public final class MeshState {
   /** The snapshot group every client belongs to: all clients get the mesh-wide view. */
   public static final String GROUP = "mesh";
 
-  /** What is served now. */
-  public record Served(MeshConfig config, XdsResources resources, String source, Instant at) {
+  /**
+   * What is served now.
+   *
+   * @param config the intent as loaded, without registered instances
+   * @param effective the intent with registered instances merged in: what is translated
+   */
+  public record Served(MeshConfig config, MeshConfig effective, XdsResources resources, String source, Instant at) {
     public String version() {
       return resources.version();
     }
@@ -41,13 +47,51 @@ public final class MeshState {
   private final SimpleCache<String> cache;
   private final ServerMetrics metrics;
   private final Clock clock;
+  private final Registrations registrations;
   private volatile Served served;
   private volatile Refusal lastRefusal;
 
-  public MeshState(SimpleCache<String> cache, ServerMetrics metrics, Clock clock) {
+  public MeshState(SimpleCache<String> cache, ServerMetrics metrics, Clock clock, Registrations registrations) {
     this.cache = cache;
     this.metrics = metrics;
     this.clock = clock;
+    this.registrations = registrations;
+  }
+
+  /** Serves the current intent again with the registered instances as they are now. */
+  public synchronized void registrationsChanged() {
+    Served current = served;
+    if (current != null) {
+      apply(current.config(), current.source());
+    }
+  }
+
+  /**
+   * The intent with the registered instances added as endpoints of their services. An instance
+   * of a service mesh.yaml does not declare makes that service, with default policies; an
+   * instance at an address mesh.yaml already lists for its service is left out.
+   */
+  MeshConfig withRegistrations(MeshConfig config) {
+    List<Registrations.Instance> instances = registrations.instances();
+    if (instances.isEmpty()) {
+      return config;
+    }
+    java.util.Map<String, ServiceSpec> services = new java.util.LinkedHashMap<>(config.services());
+    java.util.Map<String, List<io.meshlet.controlplane.EndpointSpec>> added = new java.util.LinkedHashMap<>();
+    for (Registrations.Instance i : instances) {
+      ServiceSpec declared = services.get(i.service());
+      if (declared == null) {
+        declared = ServiceSpec.registered(i.service(), i.protocolOrHttp());
+        services.put(i.service(), declared);
+      }
+      boolean listed = declared.endpoints().stream().anyMatch(e -> e.address().equals(i.address()))
+          || added.getOrDefault(i.service(), List.of()).stream().anyMatch(e -> e.address().equals(i.address()));
+      if (!listed) {
+        added.computeIfAbsent(i.service(), k -> new java.util.ArrayList<>()).add(i.endpoint());
+      }
+    }
+    added.forEach((name, endpoints) -> services.put(name, services.get(name).withMoreEndpoints(endpoints)));
+    return new MeshConfig(config.trustDomain(), config.mtls(), services);
   }
 
   /**
@@ -55,18 +99,19 @@ public final class MeshState {
    * nothing and returns false.
    */
   public synchronized boolean apply(MeshConfig config, String source) {
-    XdsResources resources = XdsTranslator.translate(config);
+    MeshConfig effective = withRegistrations(config);
+    XdsResources resources = XdsTranslator.translate(effective);
     // A failure here is a translator bug, not a user error: the last good snapshot stays.
     resources.ensureConsistent();
     Snapshot snapshot = resources.toSnapshot();
     Served previous = served;
     if (previous != null && previous.version().equals(resources.version())) {
       log.info("config from {} is unchanged (version {})", source, resources.version());
-      served = new Served(config, resources, source, previous.at());
+      served = new Served(config, effective, resources, source, previous.at());
       return false;
     }
     cache.setSnapshot(GROUP, snapshot);
-    served = new Served(config, resources, source, clock.instant());
+    served = new Served(config, effective, resources, source, clock.instant());
     metrics.reloaded();
     log.info("serving config version {} from {}: {} services, {} clusters (was {})",
         resources.version(), source, config.services().size(), resources.clusters().size(),
