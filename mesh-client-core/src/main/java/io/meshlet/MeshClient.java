@@ -56,8 +56,8 @@ public final class MeshClient implements AutoCloseable {
   private final PolicyEngine engine;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
-  private final String instanceAddress;
-  private final Map<String, String> instanceLabels;
+  private volatile String instanceAddress;
+  private volatile Map<String, String> instanceLabels;
   private final CountDownLatch firstConfig = new CountDownLatch(1);
 
   /** The xDS node metadata field in which a workload registers its own instance. */
@@ -83,6 +83,65 @@ public final class MeshClient implements AutoCloseable {
     return new Builder();
   }
 
+  /** The xDS node this client presents: its id, service, and its instance when registered. */
+  private Node node() {
+    Node.Builder node = Node.newBuilder()
+        .setId(nodeId)
+        .setCluster(serviceName)
+        .setUserAgentName("meshlet")
+        .setUserAgentVersion(version());
+    String address = instanceAddress;
+    if (address != null) {
+      com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
+      instanceLabels.forEach((k, v) -> labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
+      node.setMetadata(com.google.protobuf.Struct.newBuilder().putFields(INSTANCE_METADATA,
+          com.google.protobuf.Value.newBuilder().setStructValue(com.google.protobuf.Struct.newBuilder()
+              .putFields("address", com.google.protobuf.Value.newBuilder().setStringValue(address).build())
+              .putFields("labels", com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
+              .build()));
+    }
+    return node.build();
+  }
+
+  /**
+   * Registers this workload as an instance of its service from now on (see
+   * {@link Builder#instance}), for when its address is known only after start, such as a server
+   * on a port picked at start-up. The xDS stream is reopened to carry it.
+   */
+  public synchronized void register(String address, Map<String, String> labels) {
+    checkAddress(address);
+    instanceAddress = address;
+    instanceLabels = Map.copyOf(labels);
+    log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, address, labels,
+        serviceName);
+    if (ads != null) {
+      ads.updateNode(node());
+    }
+  }
+
+  /**
+   * Takes this workload's instance out of its service, before a graceful shutdown stops serving;
+   * the client stays connected and keeps its config.
+   */
+  public synchronized void deregister() {
+    if (instanceAddress == null) {
+      return;
+    }
+    log.info("[{}] deregistering {} from '{}'", nodeId, instanceAddress, serviceName);
+    instanceAddress = null;
+    instanceLabels = Map.of();
+    if (ads != null) {
+      ads.updateNode(node());
+    }
+  }
+
+  static void checkAddress(String address) {
+    int colon = address == null ? -1 : address.lastIndexOf(':');
+    if (colon < 1 || colon == address.length() - 1) {
+      throw new IllegalArgumentException("instance address: '" + address + "' (expected: host:port)");
+    }
+  }
+
   /** Connects to the control servers; returns at once, the config arrives in the background. */
   public synchronized MeshClient start() {
     if (executor != null) {
@@ -93,23 +152,7 @@ public final class MeshClient implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    Node.Builder node = Node.newBuilder()
-        .setId(nodeId)
-        .setCluster(serviceName)
-        .setUserAgentName("meshlet")
-        .setUserAgentVersion(version());
-    if (instanceAddress != null) {
-      com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
-      instanceLabels.forEach((k, v) -> labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
-      node.setMetadata(com.google.protobuf.Struct.newBuilder().putFields(INSTANCE_METADATA,
-          com.google.protobuf.Value.newBuilder().setStructValue(com.google.protobuf.Struct.newBuilder()
-              .putFields("address", com.google.protobuf.Value.newBuilder().setStringValue(instanceAddress).build())
-              .putFields("labels", com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
-              .build()));
-      log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, instanceAddress,
-          instanceLabels, serviceName);
-    }
-    ads = new AdsClient(controlServers, node.build(), new AdsClient.Handler() {
+    ads = new AdsClient(controlServers, node(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {
         engine.update(snapshot);
@@ -283,10 +326,7 @@ public final class MeshClient implements AutoCloseable {
      * when the client closes or its connection is lost.
      */
     public Builder instance(String address, Map<String, String> labels) {
-      int colon = address == null ? -1 : address.lastIndexOf(':');
-      if (colon < 1 || colon == address.length() - 1) {
-        throw new IllegalArgumentException("instance address: '" + address + "' (expected: host:port)");
-      }
+      checkAddress(address);
       this.instanceAddress = address;
       this.instanceLabels = Map.copyOf(labels);
       return this;

@@ -71,7 +71,7 @@ public final class AdsClient implements AutoCloseable {
   }
 
   private final List<String> servers;
-  private final Node node;
+  private volatile Node node;
   private final Handler handler;
   private final ScheduledExecutorService executor;
   private final Clock clock;
@@ -121,6 +121,24 @@ public final class AdsClient implements AutoCloseable {
   /** Opens the first stream. */
   public void start() {
     post(this::connect);
+  }
+
+  /**
+   * Sends this node from now on: the stream is reopened to the same control server, since a
+   * server reads the node from a stream's first request. The config in force stays meanwhile.
+   */
+  public void updateNode(Node updated) {
+    post(() -> {
+      node = updated;
+      if (closed || stream == null) {
+        return;        // the next stream carries it
+      }
+      Stream old = stream;
+      stream = null;
+      old.cancel();
+      serverIndex = (serverIndex - 1 + servers.size()) % servers.size();
+      connect();
+    });
   }
 
   @Override

@@ -135,8 +135,9 @@ class SelfRegistrationIT {
     AtomicInteger ok = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
     AtomicReference<String> firstFailure = new AtomicReference<>();
+    java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
     Thread traffic = new Thread(() -> {
-      while (!Thread.currentThread().isInterrupted()) {
+      while (running.get()) {
         try {
           if (TestMesh.get(http, "http://catalog/items").code() == 200) {
             ok.incrementAndGet();
@@ -166,7 +167,7 @@ class SelfRegistrationIT {
       int before = ok.get();
       Await.until("more traffic", Duration.ofSeconds(10), () -> ok.get() > before + 20);
     } finally {
-      traffic.interrupt();
+      running.set(false);
       traffic.join(10_000);
     }
     assertThat(failed.get()).as("failed requests (first: %s)", firstFailure.get()).isZero();
@@ -186,5 +187,30 @@ class SelfRegistrationIT {
         "node.metadata.meshlet.instance.address: '10.0.0.1:0' (expected: host:port that callers can reach, "
             + "with a port in 1..65535, e.g. 10.0.0.7:8080)");
     assertThat(new AdminClient(server.adminPort()).version()).isEqualTo(before);
+  }
+
+  @Test
+  void anInstanceCanRegisterAfterStartAndLeaveBeforeShutdown() throws Exception {
+    writeMesh();
+    ControlServer server = server(0);
+    WireMockServer v1 = mesh.upstream("catalog-v1");
+    MeshClient catalog = mesh.closeLater(MeshClient.builder().serviceName("catalog")
+        .controlServers("127.0.0.1:" + server.xdsPort()).build()).start();
+    assertThat(catalog.awaitConfig(Duration.ofSeconds(10))).isTrue();
+    MeshClient frontend = mesh.meshClient(server.xdsPort());
+    assertThat(endpoints(frontend, "catalog/v1")).isEmpty();
+
+    catalog.register("127.0.0.1:" + v1.port(), Map.of("version", "v1"));
+    Await.until("the late registration in frontend's EDS", Duration.ofSeconds(10),
+        () -> endpoints(frontend, "catalog/v1").contains("127.0.0.1:" + v1.port()));
+
+    Await.until("catalog's own client to see itself", Duration.ofSeconds(10),
+        () -> endpoints(catalog, "catalog/v1").contains("127.0.0.1:" + v1.port()));
+    catalog.deregister();
+    Await.until("the instance to leave frontend's EDS", Duration.ofSeconds(10),
+        () -> endpoints(frontend, "catalog/v1").isEmpty());
+    // Still connected: catalog's own client follows the change.
+    Await.until("catalog's own client to follow", Duration.ofSeconds(10),
+        () -> endpoints(catalog, "catalog/v1").isEmpty());
   }
 }

@@ -187,6 +187,8 @@ public final class ControlServer implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    // Streams closed by this shutdown are not workloads leaving: keep their instances on file.
+    registrations.close();
     if (watcher != null) {
       watcher.close();
     }

@@ -87,6 +87,7 @@ public final class Registrations {
   private final Optional<Path> stateFile;
   private final Clock clock;
   private Runnable onChange = () -> {};
+  private boolean closed;
 
   private record Restored(Instance instance, Instant until) {}
 
@@ -165,6 +166,9 @@ public final class Registrations {
   /** A stream's workload registers its instance (again, after a reconnect). */
   public void register(long streamId, Instance instance) {
     synchronized (this) {
+      if (closed) {
+        return;
+      }
       Instance before = live.put(streamId, instance);
       boolean wasRestored = restored.remove(key(instance)) != null;
       if (instance.equals(before)) {
@@ -180,6 +184,9 @@ public final class Registrations {
   /** A stream ended: its instance, if any, is gone. */
   public void deregister(long streamId, String why) {
     synchronized (this) {
+      if (closed) {
+        return;
+      }
       Instance gone = live.remove(streamId);
       if (gone == null) {
         return;
@@ -190,9 +197,20 @@ public final class Registrations {
     onChange.run();
   }
 
+  /**
+   * The server is shutting down: the streams it closes are not workloads leaving, so what is on
+   * file stays as it is, for the next start.
+   */
+  public synchronized void close() {
+    closed = true;
+  }
+
   /** Drops restored instances whose workload did not reconnect in time. */
   public void expireRestored() {
     synchronized (this) {
+      if (closed) {
+        return;
+      }
       Instant now = clock.instant();
       boolean any = restored.values().removeIf(r -> {
         if (r.until().isAfter(now)) {
