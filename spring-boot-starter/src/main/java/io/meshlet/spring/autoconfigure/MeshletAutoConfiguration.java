@@ -234,7 +234,9 @@ public final class MeshletAutoConfiguration {
         } catch (IOException e) {
           throw new UncheckedIOException("meshlet.grpc.certificate-directory: cannot create " + dir, e);
         }
-        CertificateWriter writer = new CertificateWriter(new CertificateFiles(dir));
+        CertificateFiles files = new CertificateFiles(dir);
+        bootstrap.certificates(files);
+        CertificateWriter writer = new CertificateWriter(files);
         id.addListener(writer::write);
         WorkloadIdentity now = id.get();
         if (now != null) {
