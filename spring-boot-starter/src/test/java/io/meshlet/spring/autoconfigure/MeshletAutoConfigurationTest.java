@@ -364,6 +364,25 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void refusedConfigsShowInTheEndpointAndHealthDetails() {
+    runner.run(context -> {
+      MeshletStatus status = context.getBean(MeshletStatus.class);
+      status.onNack("Cluster", "c1", "cluster 'catalog': lb_policy: MAGLEV (expected: one of ...)");
+      status.onNack("RouteConfiguration", "r2", "route 'x': bad");
+
+      var nacks = context.getBean(MeshletEndpoint.class).meshlet().nacks();
+      assertThat(nacks).extracting(MeshletEndpoint.Nack::type, MeshletEndpoint.Nack::version,
+          MeshletEndpoint.Nack::message).containsExactly(
+              org.assertj.core.groups.Tuple.tuple("RouteConfiguration", "r2", "route 'x': bad"),
+              org.assertj.core.groups.Tuple.tuple("Cluster", "c1",
+                  "cluster 'catalog': lb_policy: MAGLEV (expected: one of ...)"));
+      assertThat(nacks.get(0).at()).isNotNull();
+      assertThat((String) context.getBean(MeshletHealthIndicator.class).health().getDetails().get("lastNack"))
+          .startsWith("RouteConfiguration version r2 at ").endsWith(": route 'x': bad");
+    });
+  }
+
+  @Test
   void whenStartupAwaitsConfigThatDoesNotComeThenStartupFails() {
     runner.withPropertyValues("meshlet.await-config-on-startup=true", "meshlet.first-config-timeout=200ms")
         .run(context -> assertThat(context).getFailure().rootCause()
