@@ -1,0 +1,332 @@
+package io.meshlet.spring.autoconfigure;
+
+import io.meshlet.MeshClient;
+import io.meshlet.MeshListener;
+import io.meshlet.grpc.CertificateFiles;
+import io.meshlet.grpc.MeshGrpc;
+import io.meshlet.identity.CaIdentitySource;
+import io.meshlet.identity.FileIdentitySource;
+import io.meshlet.identity.WorkloadIdentity;
+import io.meshlet.okhttp.MeshOkHttp;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Comparator;
+import java.util.Objects;
+import java.util.stream.Stream;
+import okhttp3.OkHttpClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
+import org.springframework.boot.actuate.autoconfigure.health.ConditionalOnEnabledHealthIndicator;
+import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
+import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.AnyNestedCondition;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.web.client.RestClientCustomizer;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.ConfigurationCondition;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.core.env.Environment;
+import org.springframework.web.client.RestClient;
+
+/**
+ * Connects a Spring Boot application to the mesh from {@code meshlet.*} properties. Active unless
+ * {@code meshlet.enabled=false}. Every bean backs off when the application defines its own of
+ * the same type:
+ * <ul>
+ *   <li>{@link MeshClient}, started, closed on shutdown; every {@link MeshListener} bean hears its
+ *       events and every {@link MeshClientBuilderCustomizer} bean may change its builder;
+ *   <li>{@link CaIdentitySource} ({@code meshlet.identity.source=ca}) or {@link FileIdentitySource}
+ *       ({@code files}), and the {@link MeshIdentity} made from either;
+ *   <li>with {@code mesh-client-http}: a mesh-aware {@link OkHttpClient} (mTLS when there is an
+ *       identity), and with {@code spring-web} a {@link RestClientCustomizer} so that the
+ *       auto-configured {@code RestClient.Builder} sends {@code http://<service>/...} through it;
+ *   <li>with {@code mesh-client-grpc}: {@link MeshGrpcChannels}, after installing grpc-java's xDS
+ *       bootstrap (with certificate files when there is an identity);
+ *   <li>with the actuator: the {@code meshlet} endpoint and health indicator.
+ * </ul>
+ */
+@AutoConfiguration
+@ConditionalOnProperty(prefix = "meshlet", name = "enabled", havingValue = "true", matchIfMissing = true)
+@EnableConfigurationProperties(MeshletProperties.class)
+public final class MeshletAutoConfiguration {
+
+  private static final Logger log = LoggerFactory.getLogger(MeshletAutoConfiguration.class);
+
+  @Bean
+  @ConditionalOnMissingBean
+  MeshletStatus meshletStatus() {
+    return new MeshletStatus(Clock.systemUTC());
+  }
+
+  @Bean(destroyMethod = "close")
+  @ConditionalOnMissingBean
+  MeshClient meshClient(MeshletProperties properties, Environment env, ObjectProvider<MeshListener> listeners,
+      ObjectProvider<MeshClientBuilderCustomizer> customizers) {
+    MeshletSettings s = MeshletSettings.resolve(properties, env);
+    MeshClient.Builder b = MeshClient.builder()
+        .serviceName(s.serviceName())
+        .controlServers(s.controlServers())
+        .firstConfigTimeout(properties.getFirstConfigTimeout())
+        .listener(new CompositeMeshListener(listeners.orderedStream().toList()));
+    if (properties.getNodeId() != null) {
+      b.nodeId(properties.getNodeId());
+    }
+    customizers.orderedStream().forEach(c -> c.customize(b));
+    return b.build().start();
+  }
+
+  @Bean
+  MeshletStartup meshletStartup(MeshClient mesh, MeshletProperties properties, Environment env,
+      ObjectProvider<MeshIdentity> identity) {
+    return new MeshletStartup(mesh, identity.getIfAvailable(), properties.getControlServers(),
+        properties.getFirstConfigTimeout(), properties.isAwaitConfigOnStartup());
+  }
+
+  /** The workload identity, from the control server's CA or from files. */
+  @Configuration(proxyBeanMethods = false)
+  static class IdentityConfiguration {
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "meshlet.identity", name = "source", havingValue = "ca")
+    CaIdentitySource meshletCaIdentitySource(MeshletProperties properties, Environment env) {
+      MeshletSettings s = MeshletSettings.resolve(properties, env);
+      return CaIdentitySource.builder()
+          .service(s.serviceName())
+          .joinToken(properties.getIdentity().getJoinToken())
+          .controlServers(s.caAddress())
+          .build()
+          .start();
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "meshlet.identity", name = "source", havingValue = "files")
+    FileIdentitySource meshletFileIdentitySource(MeshletProperties properties, Environment env) {
+      MeshletSettings.resolve(properties, env);
+      MeshletProperties.Identity id = properties.getIdentity();
+      // The names grpc-java's file_watcher reads too, so gRPC can use the same files.
+      CertificateNames files = new CertificateNames(id.getDirectory());
+      return new FileIdentitySource(files.certificate(), files.key(), files.bundle(), Clock.systemUTC())
+          .start(id.getPollInterval());
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    @Conditional(OnIdentitySource.class)
+    MeshIdentity meshIdentity(ObjectProvider<CaIdentitySource> ca, ObjectProvider<FileIdentitySource> files) {
+      CaIdentitySource c = ca.getIfUnique();
+      return c != null ? MeshIdentity.of(c) : MeshIdentity.of(Objects.requireNonNull(files.getIfUnique(),
+          "one CaIdentitySource or FileIdentitySource bean"));
+    }
+  }
+
+  /** A {@link CaIdentitySource} or a {@link FileIdentitySource} bean exists. */
+  static final class OnIdentitySource extends AnyNestedCondition {
+    OnIdentitySource() {
+      super(ConfigurationCondition.ConfigurationPhase.REGISTER_BEAN);
+    }
+
+    @ConditionalOnBean(CaIdentitySource.class)
+    static final class Ca {}
+
+    @ConditionalOnBean(FileIdentitySource.class)
+    static final class Files {}
+  }
+
+  /** The file names in an identity directory: those of {@code CertificateFiles} in mesh-client-grpc. */
+  record CertificateNames(Path dir) {
+    Path certificate() {
+      return dir.resolve("cert.pem");
+    }
+
+    Path key() {
+      return dir.resolve("key.pem");
+    }
+
+    Path bundle() {
+      return dir.resolve("ca.pem");
+    }
+  }
+
+  /** OkHttp through the mesh, with {@code mesh-client-http}. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass({OkHttpClient.class, MeshOkHttp.class})
+  static class OkHttpConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    OkHttpClient meshletOkHttpClient(MeshClient mesh, ObjectProvider<MeshIdentity> identity) {
+      MeshIdentity id = identity.getIfAvailable();
+      return id != null ? MeshOkHttp.client(mesh, id) : MeshOkHttp.client(mesh);
+    }
+
+    /** Spring's {@code RestClient} through the mesh-aware OkHttp client. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({RestClient.class, RestClientCustomizer.class})
+    static class RestClientConfiguration {
+
+      @Bean
+      @ConditionalOnMissingBean
+      MeshletRestClientCustomizer meshletRestClientCustomizer(OkHttpClient okHttp) {
+        return new MeshletRestClientCustomizer(okHttp);
+      }
+    }
+  }
+
+  /**
+   * Sets the {@code RestClient.Builder}'s request factory to an {@link OkHttpRequestFactory} over the
+   * mesh-aware {@link OkHttpClient}. Ordered first, so that customizers of the application run
+   * after it and may change the request factory again.
+   */
+  @Order(Ordered.HIGHEST_PRECEDENCE)
+  public static final class MeshletRestClientCustomizer implements RestClientCustomizer {
+    private final OkHttpRequestFactory factory;
+
+    public MeshletRestClientCustomizer(OkHttpClient okHttp) {
+      this.factory = new OkHttpRequestFactory(okHttp);
+    }
+
+    @Override
+    public void customize(RestClient.Builder builder) {
+      builder.requestFactory(factory);
+    }
+  }
+
+  /** gRPC channels through grpc-java's own xDS, with {@code mesh-client-grpc}. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(MeshGrpc.class)
+  static class GrpcConfiguration {
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    MeshGrpcChannels meshGrpcChannels(MeshletProperties properties, Environment env,
+        ObjectProvider<MeshIdentity> identity) {
+      MeshletSettings s = MeshletSettings.resolve(properties, env);
+      MeshGrpc.Bootstrap bootstrap = MeshGrpc.bootstrap(s.serviceName(), s.controlServers());
+      if (properties.getNodeId() != null) {
+        bootstrap.nodeId(properties.getNodeId() + "~grpc");
+      }
+      Runnable cleanup = () -> { };
+      MeshIdentity id = identity.getIfAvailable();
+      MeshletProperties.Identity idProps = properties.getIdentity();
+      if (id != null && idProps.getSource() == MeshletProperties.Source.FILES && idProps.getDirectory() != null) {
+        // grpc-java's file_watcher reads the same files the identity comes from.
+        bootstrap.certificates(new CertificateFiles(idProps.getDirectory()));
+      } else if (id != null) {
+        Path dir = properties.getGrpc().getCertificateDirectory();
+        boolean temporary = dir == null;
+        try {
+          dir = temporary ? Files.createTempDirectory("meshlet-grpc-certs") : Files.createDirectories(dir);
+        } catch (IOException e) {
+          throw new UncheckedIOException("meshlet.grpc.certificate-directory: cannot create " + dir, e);
+        }
+        CertificateFiles files = new CertificateFiles(dir);
+        bootstrap.certificates(files);
+        CertificateWriter writer = new CertificateWriter(files);
+        id.addListener(writer::write);
+        WorkloadIdentity now = id.get();
+        if (now != null) {
+          writer.write(now);
+        }
+        Path written = dir;
+        cleanup = () -> {
+          writer.stop();
+          if (temporary) {
+            deleteRecursively(written);
+          }
+        };
+      }
+      warnIfBootstrapOverridden();
+      String json = bootstrap.json();
+      bootstrap.install();
+      log.info("gRPC xDS bootstrap installed for service '{}': control servers {}{}", s.serviceName(),
+          s.controlServers(), id != null ? ", with certificate files" : "");
+      Runnable removeFiles = cleanup;
+      return new MeshGrpcChannels(MeshGrpc::channel, () -> {
+        removeFiles.run();
+        // grpc-java may have read it already; another context in this JVM should not inherit it.
+        if (json.equals(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))) {
+          System.clearProperty(MeshGrpc.BOOTSTRAP_PROPERTY);
+        }
+      });
+    }
+
+    private static void warnIfBootstrapOverridden() {
+      if (System.getenv("GRPC_XDS_BOOTSTRAP") != null || System.getProperty("io.grpc.xds.bootstrap") != null) {
+        log.warn("GRPC_XDS_BOOTSTRAP or io.grpc.xds.bootstrap is set and takes precedence over the bootstrap"
+            + " Meshlet installs from meshlet.* properties");
+      }
+    }
+
+    private static void deleteRecursively(Path dir) {
+      try (Stream<Path> paths = Files.walk(dir)) {
+        paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException e) {
+        log.debug("could not delete {}: {}", dir, e.toString());
+      }
+    }
+  }
+
+  /** Writes each new identity to certificate files until stopped. */
+  static final class CertificateWriter {
+    private final CertificateFiles files;
+    private volatile boolean stopped;
+
+    CertificateWriter(CertificateFiles files) {
+      this.files = files;
+    }
+
+    synchronized void write(WorkloadIdentity identity) {
+      if (!stopped) {
+        files.write(identity);
+      }
+    }
+
+    synchronized void stop() {
+      stopped = true;
+    }
+  }
+
+  /** The {@code meshlet} actuator endpoint. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass({Endpoint.class, ConditionalOnAvailableEndpoint.class})
+  static class EndpointConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnAvailableEndpoint(MeshletEndpoint.class)
+    MeshletEndpoint meshletEndpoint(MeshClient mesh, MeshletProperties properties, MeshletStatus status,
+        ObjectProvider<MeshIdentity> identity) {
+      return new MeshletEndpoint(mesh, properties.getControlServers(), status, identity.getIfAvailable());
+    }
+  }
+
+  /** The {@code meshlet} health indicator. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
+  static class HealthConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean(name = "meshletHealthIndicator")
+    @ConditionalOnEnabledHealthIndicator("meshlet")
+    MeshletHealthIndicator meshletHealthIndicator(MeshClient mesh, MeshletProperties properties,
+        MeshletStatus status) {
+      return new MeshletHealthIndicator(mesh, properties.getControlServers(), status,
+          properties.getHealth().isRequireConnection());
+    }
+  }
+}

@@ -1,0 +1,202 @@
+package io.meshlet.spring.autoconfigure;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+/**
+ * The {@code meshlet.*} settings of the Spring Boot starter. Immutable: bound once through the
+ * constructor. Checked when the beans that need them are made; see {@link MeshletAutoConfiguration}.
+ */
+@ConfigurationProperties("meshlet")
+public final class MeshletProperties {
+
+  /** Whether to connect this application to the mesh. */
+  private final boolean enabled;
+
+  /** This service's name in the mesh. Defaults to spring.application.name. */
+  private final String serviceName;
+
+  /** Control servers as host:port, tried in order, failing over to the next. Required. */
+  private final List<String> controlServers;
+
+  /** The xDS node id this client presents. Defaults to "<service>~<host>~<pid>". */
+  private final String nodeId;
+
+  /**
+   * How long a call made before the first config has arrived waits for it; with
+   * await-config-on-startup, also how long start-up waits.
+   */
+  private final Duration firstConfigTimeout;
+
+  /**
+   * Whether application start-up waits, up to first-config-timeout, for the first config (and the
+   * first certificate when an identity source is set) and fails without it. When false, start-up
+   * does not wait, the health indicator reports OUT_OF_SERVICE until the config arrives, and a
+   * warning is logged if it has not arrived within first-config-timeout.
+   */
+  private final boolean awaitConfigOnStartup;
+
+  /** Where the workload's mTLS identity comes from. */
+  private final Identity identity;
+
+  /** gRPC channels through grpc-java's own xDS client. */
+  private final Grpc grpc;
+
+  /** The meshlet health indicator. */
+  private final Health health;
+
+  public MeshletProperties(@DefaultValue("true") boolean enabled, String serviceName,
+      @DefaultValue List<String> controlServers, String nodeId,
+      @DefaultValue("10s") Duration firstConfigTimeout, @DefaultValue("false") boolean awaitConfigOnStartup,
+      @DefaultValue Identity identity, @DefaultValue Grpc grpc, @DefaultValue Health health) {
+    this.enabled = enabled;
+    this.serviceName = serviceName;
+    this.controlServers = List.copyOf(controlServers);
+    this.nodeId = nodeId;
+    this.firstConfigTimeout = firstConfigTimeout;
+    this.awaitConfigOnStartup = awaitConfigOnStartup;
+    this.identity = identity;
+    this.grpc = grpc;
+    this.health = health;
+  }
+
+  public boolean isEnabled() {
+    return enabled;
+  }
+
+  public String getServiceName() {
+    return serviceName;
+  }
+
+  public List<String> getControlServers() {
+    return controlServers;
+  }
+
+  public String getNodeId() {
+    return nodeId;
+  }
+
+  public Duration getFirstConfigTimeout() {
+    return firstConfigTimeout;
+  }
+
+  public boolean isAwaitConfigOnStartup() {
+    return awaitConfigOnStartup;
+  }
+
+  public Identity getIdentity() {
+    return identity;
+  }
+
+  public Grpc getGrpc() {
+    return grpc;
+  }
+
+  public Health getHealth() {
+    return health;
+  }
+
+  /** Where the workload identity comes from. */
+  public enum Source {
+    /** No identity: plaintext calls only. */
+    NONE,
+    /** Certificates from the control server's CA, requested with the service's join token. */
+    CA,
+    /** PEM files kept fresh by an outside issuer (SPIRE, cert-manager). */
+    FILES
+  }
+
+  /** {@code meshlet.identity.*}: the workload's SPIFFE identity for mTLS. */
+  public static final class Identity {
+
+    /** Where the workload identity comes from: none, ca (the control server's CA) or files. */
+    private final Source source;
+
+    /** This service's join token, for source ca. Never logged. */
+    private final String joinToken;
+
+    /** The CA as host:port, for source ca. Defaults to the first control server. */
+    private final String caAddress;
+
+    /** The directory holding cert.pem, key.pem and ca.pem, for source files. */
+    private final Path directory;
+
+    /** How often the identity files are checked for changes, for source files. */
+    private final Duration pollInterval;
+
+    public Identity(@DefaultValue("none") Source source, String joinToken, String caAddress, Path directory,
+        @DefaultValue("5s") Duration pollInterval) {
+      this.source = source;
+      this.joinToken = joinToken;
+      this.caAddress = caAddress;
+      this.directory = directory;
+      this.pollInterval = pollInterval;
+    }
+
+    public Source getSource() {
+      return source;
+    }
+
+    public String getJoinToken() {
+      return joinToken;
+    }
+
+    public String getCaAddress() {
+      return caAddress;
+    }
+
+    public Path getDirectory() {
+      return directory;
+    }
+
+    public Duration getPollInterval() {
+      return pollInterval;
+    }
+
+    @Override
+    public String toString() {
+      return "Identity[source=" + source + ", caAddress=" + caAddress + ", directory=" + directory + "]";
+    }
+  }
+
+  /** {@code meshlet.grpc.*}: grpc-java's xDS client. */
+  public static final class Grpc {
+
+    /**
+     * Where the certificate files for grpc-java's file_watcher provider are written when the
+     * identity comes from the CA. Defaults to a new temporary directory, deleted on shutdown. With
+     * identity source files, grpc reads identity.directory itself.
+     */
+    private final Path certificateDirectory;
+
+    public Grpc(Path certificateDirectory) {
+      this.certificateDirectory = certificateDirectory;
+    }
+
+    public Path getCertificateDirectory() {
+      return certificateDirectory;
+    }
+  }
+
+  /** {@code meshlet.health.*}: the meshlet health indicator. */
+  public static final class Health {
+
+    /**
+     * Whether the health indicator reports DOWN while no control server is connected, even though
+     * the last good config is still in force. Off by default, so that a control server restart
+     * does not take every instance out of its load balancer.
+     */
+    private final boolean requireConnection;
+
+    public Health(@DefaultValue("false") boolean requireConnection) {
+      this.requireConnection = requireConnection;
+    }
+
+    public boolean isRequireConnection() {
+      return requireConnection;
+    }
+  }
+}

@@ -1,0 +1,468 @@
+package io.meshlet.spring.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.meshlet.MeshClient;
+import io.meshlet.MeshListener;
+import io.meshlet.grpc.MeshGrpc;
+import io.meshlet.identity.CaIdentitySource;
+import io.meshlet.identity.FileIdentitySource;
+import io.meshlet.okhttp.MeshOkHttp;
+import io.meshlet.okhttp.MeshOkHttpInterceptor;
+import io.meshlet.spring.autoconfigure.MeshletAutoConfiguration.MeshletRestClientCustomizer;
+import java.nio.file.Path;
+import java.time.Duration;
+import okhttp3.OkHttpClient;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
+import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.web.client.RestClientAutoConfiguration;
+import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.client.RestClient;
+
+/**
+ * Every conditional bean of {@link MeshletAutoConfiguration}: present by default, backing off for
+ * the application's own, absent without its library or with {@code meshlet.enabled=false}, and
+ * start-up failures for missing settings. No control server runs here: the client points at a
+ * closed port and keeps retrying in the background until the context closes.
+ */
+class MeshletAutoConfigurationTest {
+
+  /** A loopback port nothing listens on. */
+  static final String NOWHERE = "127.0.0.1:1";
+
+  @TempDir Path dir;
+
+  private final ApplicationContextRunner runner = new ApplicationContextRunner()
+      .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class))
+      .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE,
+          "management.endpoints.web.exposure.include=meshlet");
+
+  @AfterEach
+  void bootstrapPropertyIsCleared() {
+    assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).isNull();
+  }
+
+  @Test
+  void defaultsGiveEveryBeanButTheIdentity() {
+    runner.run(context -> {
+      assertThat(context).hasNotFailed();
+      assertThat(context).hasSingleBean(MeshClient.class).hasSingleBean(MeshletStatus.class)
+          .hasSingleBean(OkHttpClient.class).hasSingleBean(MeshletRestClientCustomizer.class)
+          .hasSingleBean(MeshGrpcChannels.class).hasSingleBean(MeshletEndpoint.class)
+          .hasSingleBean(MeshletHealthIndicator.class);
+      assertThat(context).doesNotHaveBean(CaIdentitySource.class).doesNotHaveBean(FileIdentitySource.class)
+          .doesNotHaveBean(MeshIdentity.class);
+      MeshClient mesh = context.getBean(MeshClient.class);
+      assertThat(mesh.serviceName()).isEqualTo("frontend");
+      assertThatThrownBy(mesh::start).hasMessage("already started");
+      assertThat(context.getBean(OkHttpClient.class).interceptors()).first().isInstanceOf(MeshOkHttpInterceptor.class);
+    });
+  }
+
+  @Test
+  void whenDisabledThenNothingIsConfigured() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class))
+        .withPropertyValues("meshlet.enabled=false", "management.endpoints.web.exposure.include=meshlet")
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          assertThat(context).doesNotHaveBean(MeshClient.class).doesNotHaveBean(MeshletStatus.class)
+              .doesNotHaveBean(OkHttpClient.class).doesNotHaveBean(MeshletRestClientCustomizer.class)
+              .doesNotHaveBean(MeshGrpcChannels.class).doesNotHaveBean(MeshletEndpoint.class)
+              .doesNotHaveBean(MeshletHealthIndicator.class).doesNotHaveBean(MeshletProperties.class);
+        });
+  }
+
+  @Test
+  void serviceNameDefaultsToTheApplicationName() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("spring.application.name=catalog", "meshlet.control-servers=" + NOWHERE)
+        .run(context -> assertThat(context.getBean(MeshClient.class).serviceName()).isEqualTo("catalog"));
+  }
+
+  @Test
+  void propertiesReachTheClient() {
+    runner.withPropertyValues("meshlet.node-id=frontend-7", "meshlet.first-config-timeout=250ms")
+        .run(context -> {
+          MeshClient mesh = context.getBean(MeshClient.class);
+          assertThat(mesh.nodeId()).isEqualTo("frontend-7");
+          // No config arrives from a closed port: a mesh call waits first-config-timeout, then fails.
+          assertThatThrownBy(() -> mesh.route("catalog", "/", h -> null))
+              .isInstanceOf(java.io.InterruptedIOException.class)
+              .hasMessageContaining("within 250 ms");
+          assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).contains("\"id\":\"frontend-7~grpc\"");
+        });
+  }
+
+  @Test
+  void whenServiceNameIsMissingThenStartupFailsNamingTheProperty() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.control-servers=" + NOWHERE)
+        .run(context -> assertThat(failure(context)).hasMessage("""
+            Invalid Meshlet settings (1 problem):
+              meshlet.service-name: not set (expected: this service's name in the mesh; \
+            spring.application.name is used when meshlet.service-name is not set)
+            Set them, or meshlet.enabled=false to start without the mesh."""));
+  }
+
+  @Test
+  void whenControlServersAreMissingThenStartupFailsNamingTheProperty() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend")
+        .run(context -> assertThat(failure(context).problems()).containsExactly(
+            "meshlet.control-servers: not set (expected: at least one host:port of a Meshlet control server,"
+                + " e.g. meshlet.control-servers=127.0.0.1:18000)"));
+  }
+
+  @Test
+  void everyProblemIsReportedAtOnce() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.control-servers=127.0.0.1:1,catalog,host:99999", "meshlet.identity.source=ca")
+        .run(context -> assertThat(failure(context).problems()).containsExactly(
+            "meshlet.service-name: not set (expected: this service's name in the mesh; spring.application.name"
+                + " is used when meshlet.service-name is not set)",
+            "meshlet.control-servers[1]: 'catalog' (expected: host:port)",
+            "meshlet.control-servers[2]: 'host:99999' (expected: host:port)",
+            "meshlet.identity.join-token: not set (expected: this service's join token when"
+                + " meshlet.identity.source=ca)"));
+  }
+
+  @Test
+  void whenDisabledThenMissingSettingsDoNotMatter() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.enabled=false")
+        .run(context -> assertThat(context).hasNotFailed());
+  }
+
+  @Test
+  void failureAnalysisListsTheProblems() {
+    MeshletPropertiesException e = new MeshletPropertiesException(java.util.List.of("meshlet.a: b (expected: c)"));
+    var analysis = new MeshletPropertiesFailureAnalyzer().analyze(new IllegalStateException(e));
+    assertThat(analysis.getDescription()).isEqualTo("Meshlet could not start:\n  meshlet.a: b (expected: c)");
+    assertThat(analysis.getAction()).contains("meshlet.enabled=false");
+  }
+
+  @Test
+  void whenApplicationDefinesMeshClientThenAutoConfiguredOneBacksOff() {
+    runner.withUserConfiguration(OwnMeshClient.class).run(context -> {
+      assertThat(context).hasSingleBean(MeshClient.class);
+      assertThat(context.getBean(MeshClient.class)).isSameAs(context.getBean(OwnMeshClient.class).mesh);
+      // The beans built on the client use the application's.
+      assertThat(context).hasSingleBean(OkHttpClient.class).hasSingleBean(MeshletHealthIndicator.class);
+    });
+  }
+
+  @Test
+  void customizersAndListenersReachTheBuilder() {
+    runner.withUserConfiguration(Customizer.class).run(context -> {
+      assertThat(context.getBean(MeshClient.class).nodeId()).isEqualTo("customized");
+    });
+  }
+
+  @Test
+  void whenIdentitySourceIsCaThenCaIdentitySourceAndMeshIdentity() {
+    runner.withPropertyValues("meshlet.identity.source=ca", "meshlet.identity.join-token=frontend-token-0123456789")
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          assertThat(context).hasSingleBean(CaIdentitySource.class).hasSingleBean(MeshIdentity.class)
+              .doesNotHaveBean(FileIdentitySource.class);
+          // No certificate from a closed port yet; the bean is there and keeps asking.
+          assertThat(context.getBean(MeshIdentity.class).get()).isNull();
+        });
+  }
+
+  @Test
+  void whenIdentitySourceIsFilesThenFileIdentitySourceAndMeshIdentity() {
+    runner.withPropertyValues("meshlet.identity.source=files", "meshlet.identity.directory=" + dir)
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          assertThat(context).hasSingleBean(FileIdentitySource.class).hasSingleBean(MeshIdentity.class)
+              .doesNotHaveBean(CaIdentitySource.class);
+          // gRPC reads the same files.
+          assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))
+              .contains("\"certificate_file\":\"" + dir.resolve("cert.pem") + "\"")
+              .contains("\"ca_certificate_file\":\"" + dir.resolve("ca.pem") + "\"");
+        });
+  }
+
+  @Test
+  void whenIdentitySourceIsFilesWithoutDirectoryThenStartupFails() {
+    runner.withPropertyValues("meshlet.identity.source=files").run(context -> assertThat(failure(context).problems())
+        .containsExactly("meshlet.identity.directory: not set (expected: the directory holding cert.pem, key.pem"
+            + " and ca.pem when meshlet.identity.source=files)"));
+  }
+
+  @Test
+  void whenApplicationDefinesIdentitySourceThenItIsUsed() {
+    runner.withUserConfiguration(OwnCaIdentity.class).run(context -> {
+      assertThat(context).hasSingleBean(CaIdentitySource.class).hasSingleBean(MeshIdentity.class);
+      assertThat(context.getBean(CaIdentitySource.class)).isSameAs(context.getBean(OwnCaIdentity.class).source);
+    });
+    runner.withUserConfiguration(OwnCaIdentity.class).withPropertyValues("meshlet.identity.source=ca",
+        "meshlet.identity.join-token=frontend-token-0123456789")
+        .run(context -> assertThat(context.getBean(CaIdentitySource.class))
+            .isSameAs(context.getBean(OwnCaIdentity.class).source));
+  }
+
+  @Test
+  void whenApplicationDefinesMeshIdentityThenAutoConfiguredOneBacksOff() {
+    runner.withUserConfiguration(OwnMeshIdentity.class).withPropertyValues("meshlet.identity.source=files",
+        "meshlet.identity.directory=" + dir).run(context -> {
+          assertThat(context).hasSingleBean(MeshIdentity.class);
+          assertThat(context.getBean(MeshIdentity.class)).isSameAs(OwnMeshIdentity.IDENTITY);
+        });
+  }
+
+  @Test
+  void whenApplicationDefinesOkHttpClientThenAutoConfiguredOneBacksOff() {
+    runner.withBean("myOkHttp", OkHttpClient.class, OkHttpClient::new).run(context -> {
+      assertThat(context).hasSingleBean(OkHttpClient.class).hasBean("myOkHttp");
+      assertThat(context).hasSingleBean(MeshletRestClientCustomizer.class);
+    });
+  }
+
+  @Test
+  void whenOkHttpIsAbsentThenNoOkHttpClientAndNoRestClientCustomizer() {
+    runner.withClassLoader(new FilteredClassLoader(OkHttpClient.class)).run(context -> {
+      assertThat(context).hasNotFailed();
+      assertThat(context).doesNotHaveBean(OkHttpClient.class).doesNotHaveBean(MeshletRestClientCustomizer.class)
+          .hasSingleBean(MeshClient.class);
+    });
+  }
+
+  @Test
+  void whenMeshClientHttpIsAbsentThenNoOkHttpClient() {
+    runner.withClassLoader(new FilteredClassLoader(MeshOkHttp.class)).run(context -> {
+      assertThat(context).hasNotFailed();
+      assertThat(context).doesNotHaveBean(OkHttpClient.class).doesNotHaveBean(MeshletRestClientCustomizer.class);
+    });
+  }
+
+  @Test
+  void whenSpringWebIsAbsentThenNoRestClientCustomizer() {
+    runner.withClassLoader(new FilteredClassLoader(RestClient.class)).run(context -> {
+      assertThat(context).hasNotFailed();
+      assertThat(context).doesNotHaveBean(MeshletRestClientCustomizer.class).hasSingleBean(OkHttpClient.class);
+    });
+  }
+
+  @Test
+  void restClientBuilderUsesTheMeshRequestFactory() {
+    runner.run(context -> {
+      RestClient.Builder builder = context.getBean(RestClient.Builder.class);
+      java.util.concurrent.atomic.AtomicReference<Object> factory = new java.util.concurrent.atomic.AtomicReference<>();
+      builder.apply(b -> factory.set(org.springframework.test.util.ReflectionTestUtils.getField(b, "requestFactory")));
+      assertThat(factory.get()).isInstanceOf(OkHttpRequestFactory.class);
+    });
+  }
+
+  @Test
+  void whenApplicationDefinesRestClientCustomizerThenAutoConfiguredOneBacksOff() {
+    runner.withBean("mine", MeshletRestClientCustomizer.class, () -> new MeshletRestClientCustomizer(new OkHttpClient()))
+        .run(context -> assertThat(context).hasSingleBean(MeshletRestClientCustomizer.class).hasBean("mine"));
+  }
+
+  @Test
+  void grpcBootstrapIsInstalledFromTheProperties() {
+    runner.run(context -> {
+      assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))
+          .contains("\"server_uri\":\"" + NOWHERE + "\"")
+          .contains("\"cluster\":\"frontend\"")
+          .doesNotContain("certificate_providers");
+    });
+  }
+
+  @Test
+  void whenIdentityComesFromTheCaThenGrpcCertificatesAreWrittenToTheConfiguredDirectory() {
+    Path certs = dir.resolve("certs");
+    runner.withPropertyValues("meshlet.identity.source=ca", "meshlet.identity.join-token=frontend-token-0123456789",
+        "meshlet.grpc.certificate-directory=" + certs).run(context -> {
+          assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))
+              .contains("\"certificate_file\":\"" + certs.resolve("cert.pem") + "\"");
+          assertThat(certs).isDirectory();
+        });
+  }
+
+  @Test
+  void whenApplicationDefinesGrpcChannelsThenAutoConfiguredOneBacksOff() {
+    runner.withBean("mine", MeshGrpcChannels.class, MeshGrpcChannels::new).run(context -> {
+      assertThat(context).hasSingleBean(MeshGrpcChannels.class).hasBean("mine");
+      assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).isNull();
+    });
+  }
+
+  @Test
+  void whenMeshClientGrpcIsAbsentThenNoGrpcChannels() {
+    runner.withClassLoader(new FilteredClassLoader(MeshGrpc.class)).run(context -> {
+      assertThat(context).hasNotFailed();
+      assertThat(context).doesNotHaveBean(MeshGrpcChannels.class).hasSingleBean(MeshClient.class);
+      assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).isNull();
+    });
+  }
+
+  @Test
+  void whenActuatorIsAbsentThenNoEndpointAndNoHealthIndicator() {
+    runner.withClassLoader(new FilteredClassLoader(Endpoint.class, HealthIndicator.class)).run(context -> {
+      assertThat(context).hasNotFailed();
+      assertThat(context).doesNotHaveBean(MeshletEndpoint.class).doesNotHaveBean(MeshletHealthIndicator.class)
+          .hasSingleBean(MeshClient.class);
+    });
+  }
+
+  @Test
+  void whenEndpointIsNotExposedThenNoEndpoint() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE)
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletEndpoint.class)
+            .hasSingleBean(MeshletHealthIndicator.class));
+  }
+
+  @Test
+  void whenHealthIndicatorIsDisabledThenNoHealthIndicator() {
+    runner.withPropertyValues("management.health.meshlet.enabled=false")
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletHealthIndicator.class)
+            .hasSingleBean(MeshletEndpoint.class));
+  }
+
+  @Test
+  void whenApplicationDefinesEndpointOrHealthIndicatorThenAutoConfiguredOnesBackOff() {
+    runner.withUserConfiguration(OwnActuator.class).run(context -> {
+      assertThat(context).hasSingleBean(MeshletEndpoint.class).hasSingleBean(MeshletHealthIndicator.class);
+      assertThat(context.getBean("meshletHealthIndicator")).isSameAs(context.getBean(OwnActuator.class).health);
+      assertThat(context.getBean(MeshletEndpoint.class)).isSameAs(context.getBean(OwnActuator.class).endpoint);
+    });
+  }
+
+  @Test
+  void beforeTheFirstConfigHealthIsOutOfService() {
+    runner.run(context -> {
+      var health = context.getBean(MeshletHealthIndicator.class).health();
+      assertThat(health.getStatus()).isEqualTo(Status.OUT_OF_SERVICE);
+      assertThat(health.getDetails()).containsEntry("reason", "no mesh config yet from control servers [" + NOWHERE + "]")
+          .containsEntry("connected", false).containsEntry("configVersion", "");
+      var report = context.getBean(MeshletEndpoint.class).meshlet();
+      assertThat(report.config().version()).isEmpty();
+      assertThat(report.connection().connected()).isFalse();
+      assertThat(report.identity()).isNull();
+    });
+  }
+
+  @Test
+  void refusedConfigsShowInTheEndpointAndHealthDetails() {
+    runner.run(context -> {
+      MeshletStatus status = context.getBean(MeshletStatus.class);
+      status.onNack("Cluster", "c1", "cluster 'catalog': lb_policy: MAGLEV (expected: one of ...)");
+      status.onNack("RouteConfiguration", "r2", "route 'x': bad");
+
+      var nacks = context.getBean(MeshletEndpoint.class).meshlet().nacks();
+      assertThat(nacks).extracting(MeshletEndpoint.Nack::type, MeshletEndpoint.Nack::version,
+          MeshletEndpoint.Nack::message).containsExactly(
+              org.assertj.core.groups.Tuple.tuple("RouteConfiguration", "r2", "route 'x': bad"),
+              org.assertj.core.groups.Tuple.tuple("Cluster", "c1",
+                  "cluster 'catalog': lb_policy: MAGLEV (expected: one of ...)"));
+      assertThat(nacks.get(0).at()).isNotNull();
+      assertThat((String) context.getBean(MeshletHealthIndicator.class).health().getDetails().get("lastNack"))
+          .startsWith("RouteConfiguration version r2 at ").endsWith(": route 'x': bad");
+    });
+  }
+
+  @Test
+  void whenStartupAwaitsConfigThatDoesNotComeThenStartupFails() {
+    runner.withPropertyValues("meshlet.await-config-on-startup=true", "meshlet.first-config-timeout=200ms")
+        .run(context -> assertThat(context).getFailure().rootCause()
+            .hasMessage("Meshlet: no mesh config from control servers [" + NOWHERE + "] within"
+                + " meshlet.first-config-timeout (200 ms); start-up fails because meshlet.await-config-on-startup=true"));
+  }
+
+  private static MeshletPropertiesException failure(AssertableApplicationContext context) {
+    assertThat(context).hasFailed();
+    Throwable t = context.getStartupFailure();
+    while (t != null && !(t instanceof MeshletPropertiesException)) {
+      t = t.getCause();
+    }
+    assertThat(t).as("a MeshletPropertiesException in %s", context.getStartupFailure()).isNotNull();
+    return (MeshletPropertiesException) t;
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnMeshClient {
+    final MeshClient mesh = MeshClient.builder().serviceName("own").controlServers(NOWHERE).build();
+
+    @Bean(destroyMethod = "close")
+    MeshClient myMeshClient() {
+      return mesh;
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class Customizer {
+    @Bean
+    MeshClientBuilderCustomizer nodeIdCustomizer() {
+      return b -> b.nodeId("customized").reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(100));
+    }
+
+    @Bean
+    MeshListener quietListener() {
+      return new MeshListener() {};
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnCaIdentity {
+    final CaIdentitySource source = CaIdentitySource.builder().service("own").joinToken("own-token-0123456789")
+        .controlServers(NOWHERE).build();
+
+    @Bean(destroyMethod = "close")
+    CaIdentitySource myIdentitySource() {
+      return source;
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnMeshIdentity {
+    static final MeshIdentity IDENTITY = MeshIdentity.of(() -> null, listener -> { });
+
+    @Bean
+    MeshIdentity myIdentity() {
+      return IDENTITY;
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnActuator {
+    final MeshletHealthIndicator health;
+    final MeshletEndpoint endpoint;
+
+    OwnActuator() {
+      MeshClient mesh = MeshClient.builder().serviceName("own").controlServers(NOWHERE).build();
+      health = new MeshletHealthIndicator(mesh, java.util.List.of(NOWHERE), new MeshletStatus(java.time.Clock.systemUTC()), true);
+      endpoint = new MeshletEndpoint(mesh, java.util.List.of(NOWHERE), new MeshletStatus(java.time.Clock.systemUTC()), null);
+    }
+
+    @Bean
+    MeshletHealthIndicator meshletHealthIndicator() {
+      return health;
+    }
+
+    @Bean
+    MeshletEndpoint myMeshletEndpoint() {
+      return endpoint;
+    }
+  }
+}

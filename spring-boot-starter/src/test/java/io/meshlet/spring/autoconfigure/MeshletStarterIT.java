@@ -1,0 +1,264 @@
+package io.meshlet.spring.autoconfigure;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import io.meshlet.MeshClient;
+import io.meshlet.MeshListener;
+import io.meshlet.controlplane.ControlServer;
+import io.meshlet.controlplane.testing.AdminClient;
+import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.MeshFile;
+import io.meshlet.grpc.CertificateFiles;
+import io.meshlet.identity.WorkloadIdentity;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.actuate.autoconfigure.endpoint.EndpointAutoConfiguration;
+import org.springframework.boot.actuate.autoconfigure.health.HealthContributorAutoConfiguration;
+import org.springframework.boot.actuate.autoconfigure.health.HealthEndpointAutoConfiguration;
+import org.springframework.boot.actuate.health.HealthComponent;
+import org.springframework.boot.actuate.health.HealthEndpoint;
+import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.actuate.health.SystemHealth;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.web.client.RestClientAutoConfiguration;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.client.RestClient;
+
+/**
+ * The starter against a real control server (with its CA) and a WireMock upstream listed as
+ * service {@code catalog}: start-up waits for the config and the certificate, the actuator endpoint
+ * and health report the config version the control server serves, the auto-configured
+ * {@code RestClient.Builder} reaches {@code http://catalog/...} through the mesh, and shutdown
+ * closes the client.
+ */
+class MeshletStarterIT {
+
+  static final String TOKEN = "frontend-token-0123456789";
+
+  @TempDir static Path dir;
+  static WireMockServer catalog;
+  static MeshFile meshFile;
+  static ControlServer server;
+  static AdminClient admin;
+
+  @BeforeAll
+  static void start() throws Exception {
+    catalog = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+    catalog.start();
+    catalog.stubFor(any(anyUrl()).willReturn(aResponse().withStatus(200).withBody("catalog")));
+    meshFile = new MeshFile(dir).write(mesh(false));
+    server = ControlServer.builder().configFile(meshFile.path()).xdsPort(0).adminPort(0)
+        .pollInterval(Duration.ofMillis(100)).joinTokens(Map.of("frontend", TOKEN)).build().start();
+    admin = new AdminClient(server.adminPort());
+  }
+
+  static String mesh(boolean withPayments) {
+    return """
+        trustDomain: example.org
+        services:
+          catalog:
+            endpoints: [ { address: 127.0.0.1:%d } ]
+        """.formatted(catalog.port())
+        + (withPayments ? "  payments:\n    endpoints: [ { address: 127.0.0.1:%d } ]\n".formatted(catalog.port()) : "");
+  }
+
+  @AfterAll
+  static void stop() {
+    if (server != null) {
+      server.close();
+    }
+    if (catalog != null) {
+      catalog.stop();
+    }
+  }
+
+  static ApplicationContextRunner runner(int xdsPort) {
+    return new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class,
+            EndpointAutoConfiguration.class, HealthContributorAutoConfiguration.class,
+            HealthEndpointAutoConfiguration.class))
+        .withPropertyValues("spring.application.name=frontend", "meshlet.control-servers=127.0.0.1:" + xdsPort,
+            "meshlet.first-config-timeout=20s", "management.endpoints.web.exposure.include=meshlet,health",
+            "management.endpoint.health.show-details=always");
+  }
+
+  /** The version a client builds from what the control server serves now. */
+  static String servedVersion() {
+    JsonNode v = admin.json("/config").path("resourceVersions");
+    return "L=" + v.path("Listener").asText() + ",R=" + v.path("RouteConfiguration").asText()
+        + ",C=" + v.path("Cluster").asText() + ",E=" + v.path("ClusterLoadAssignment").asText();
+  }
+
+  static boolean listed(String nodeId) {
+    return StreamSupport.stream(admin.json("/clients").path("clients").spliterator(), false)
+        .anyMatch(c -> c.path("nodeId").asText().equals(nodeId));
+  }
+
+  @Test
+  void endpointHealthAndRestClientWorkAgainstARealControlServer() {
+    String[] nodeId = new String[1];
+    runner(server.xdsPort())
+        .withUserConfiguration(Events.class)
+        .withPropertyValues("meshlet.identity.source=ca", "meshlet.identity.join-token=" + TOKEN,
+            "meshlet.await-config-on-startup=true")
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          MeshClient mesh = context.getBean(MeshClient.class);
+          nodeId[0] = mesh.nodeId();
+          String version = servedVersion();
+
+          // Start-up waited for the config and the certificate: both are here without waiting.
+          MeshletEndpoint.Report report = context.getBean(MeshletEndpoint.class).meshlet();
+          assertThat(report.service()).isEqualTo("frontend");
+          assertThat(report.config().version()).isEqualTo(version).startsWith("L=");
+          assertThat(report.config().services()).containsExactly("catalog");
+          assertThat(report.config().receivedAt()).isNotNull();
+          assertThat(report.connection().connected()).isTrue();
+          assertThat(report.connection().server()).isEqualTo("127.0.0.1:" + server.xdsPort());
+          assertThat(report.controlServers()).containsExactly("127.0.0.1:" + server.xdsPort());
+          assertThat(report.nacks()).isEmpty();
+          assertThat(report.identity().spiffeId()).isEqualTo("spiffe://example.org/service/frontend");
+          assertThat(Instant.parse(report.identity().expiresAt())).isAfter(Instant.now());
+
+          HealthComponent health = context.getBean(HealthEndpoint.class).healthForPath("meshlet");
+          assertThat(health.getStatus()).isEqualTo(Status.UP);
+          assertThat(((org.springframework.boot.actuate.health.Health) health).getDetails())
+              .containsEntry("configVersion", version)
+              .containsEntry("connected", true)
+              .containsEntry("controlServer", "127.0.0.1:" + server.xdsPort());
+          assertThat(((SystemHealth) context.getBean(HealthEndpoint.class).health()).getComponents())
+              .containsKey("meshlet");
+
+          // The application's MeshListener beans hear the client too.
+          assertThat(context.getBean(Events.class).seen).contains("connected 127.0.0.1:" + server.xdsPort(),
+              "config " + version);
+
+          // RestClient from the auto-configured builder: the logical host goes through the mesh.
+          RestClient rest = context.getBean(RestClient.Builder.class).build();
+          assertThat(rest.get().uri("http://catalog/items?id=3").retrieve().body(String.class)).isEqualTo("catalog");
+          catalog.verify(getRequestedFor(urlEqualTo("/items?id=3")).withHeader("Host", equalTo("catalog")));
+
+          // The control server knows this client.
+          assertThat(listed(mesh.nodeId())).isTrue();
+
+          // A new config shows up in the endpoint.
+          meshFile.write(mesh(true));
+          Await.until("the endpoint to show service payments", Duration.ofSeconds(10),
+              () -> context.getBean(MeshletEndpoint.class).meshlet().config().services().contains("payments"));
+          assertThat(context.getBean(MeshletEndpoint.class).meshlet().config().version())
+              .isEqualTo(servedVersion()).isNotEqualTo(version);
+          meshFile.write(mesh(false));
+        });
+    // Context closed: the client's stream ends and the control server forgets it.
+    Await.until("the control server to drop " + nodeId[0], Duration.ofSeconds(10), () -> !listed(nodeId[0]));
+  }
+
+  @Test
+  void identityFromFilesIsReadFromTheDirectory() throws Exception {
+    Path certs = dir.resolve("files-identity");
+    WorkloadIdentity[] fromCa = new WorkloadIdentity[1];
+    runner(server.xdsPort())
+        .withPropertyValues("meshlet.identity.source=ca", "meshlet.identity.join-token=" + TOKEN,
+            "meshlet.await-config-on-startup=true")
+        .run(context -> fromCa[0] = context.getBean(MeshIdentity.class).get());
+    new CertificateFiles(certs).write(fromCa[0]);
+
+    runner(server.xdsPort())
+        .withPropertyValues("meshlet.identity.source=files", "meshlet.identity.directory=" + certs)
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          WorkloadIdentity read = context.getBean(MeshIdentity.class).get();
+          assertThat(read).isNotNull();
+          assertThat(read.spiffeId()).isEqualTo("spiffe://example.org/service/frontend");
+          assertThat(read.chain().get(0)).isEqualTo(fromCa[0].chain().get(0));
+          assertThat(context.getBean(MeshletEndpoint.class).meshlet().identity().spiffeId())
+              .isEqualTo("spiffe://example.org/service/frontend");
+        });
+  }
+
+  @Test
+  void whenTheControlServerGoesAwayHealthStaysUpUnlessAConnectionIsRequired() throws Exception {
+    MeshFile file = new MeshFile(java.nio.file.Files.createDirectories(dir.resolve("own-server")));
+    file.write(mesh(false));
+    ControlServer own = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).build().start();
+    try {
+      int port = own.xdsPort();
+      runner(port).withUserConfiguration(FastReconnect.class)
+          .withPropertyValues("meshlet.await-config-on-startup=true")
+          .run(lenient -> runner(port).withUserConfiguration(FastReconnect.class)
+              .withPropertyValues("meshlet.await-config-on-startup=true", "meshlet.health.require-connection=true")
+              .run(strict -> {
+                MeshletHealthIndicator lenientHealth = lenient.getBean(MeshletHealthIndicator.class);
+                MeshletHealthIndicator strictHealth = strict.getBean(MeshletHealthIndicator.class);
+                assertThat(lenientHealth.health().getStatus()).isEqualTo(Status.UP);
+                assertThat(strictHealth.health().getStatus()).isEqualTo(Status.UP);
+
+                own.close();
+                Await.until("both clients to notice the control server is gone", Duration.ofSeconds(10),
+                    () -> lenient.getBean(MeshletStatus.class).connection().isEmpty()
+                        && strict.getBean(MeshletStatus.class).connection().isEmpty());
+
+                var l = lenientHealth.health();
+                assertThat(l.getStatus()).isEqualTo(Status.UP);
+                assertThat(l.getDetails()).containsEntry("connected", false).containsKey("lastDisconnect");
+                var s = strictHealth.health();
+                assertThat(s.getStatus()).isEqualTo(Status.DOWN);
+                assertThat(s.getDetails()).containsEntry("reason",
+                    "no control server connected (serving the last good config)");
+                // The last good config stays in force.
+                assertThat(lenient.getBean(MeshletEndpoint.class).meshlet().config().services())
+                    .containsExactly("catalog");
+              }));
+    } finally {
+      own.close();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class Events {
+    final List<String> seen = new CopyOnWriteArrayList<>();
+
+    @Bean
+    MeshListener recordingListener() {
+      return new MeshListener() {
+        @Override
+        public void onConnected(String server) {
+          seen.add("connected " + server);
+        }
+
+        @Override
+        public void onConfig(io.meshlet.config.MeshSnapshot snapshot) {
+          seen.add("config " + snapshot.version());
+        }
+      };
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class FastReconnect {
+    @Bean
+    MeshClientBuilderCustomizer fastReconnect() {
+      return b -> b.reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200));
+    }
+  }
+}
