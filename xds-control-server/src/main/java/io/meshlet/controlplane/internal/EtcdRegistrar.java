@@ -66,6 +66,7 @@ public final class EtcdRegistrar implements AutoCloseable {
   private void renew() {
     try {
       if (lease != 0 && store.keepAlive(lease)) {
+        recovered();
         return;
       }
       if (lease != 0) {
@@ -73,6 +74,7 @@ public final class EtcdRegistrar implements AutoCloseable {
             + "instances again under a new lease", Long.toHexString(lease), ttl);
       }
       lease = store.grantLease(ttl);
+      recovered();
       written.clear();
       sync();
     } catch (IOException e) {
@@ -94,6 +96,7 @@ public final class EtcdRegistrar implements AutoCloseable {
         if (w == null || !w.json().equals(e.getValue()) || w.lease() != lease) {
           long rev = store.putInstance(e.getKey(), e.getValue(), lease);
           written.put(e.getKey(), new Written(e.getValue(), rev, lease));
+          recovered();
         }
       }
       for (String key : written.keySet().toArray(String[]::new)) {
@@ -102,21 +105,25 @@ public final class EtcdRegistrar implements AutoCloseable {
             log.info("{} is held by another replica now; left as it is", key);
           }
           written.remove(key);
+          recovered();
         }
-      }
-      if (failing) {
-        failing = false;
-        log.info("registered instances written to etcd again");
       }
     } catch (IOException e) {
       failed(e);
     }
   }
 
+  private void recovered() {
+    if (failing) {
+      failing = false;
+      log.info("etcd answers the registrar again");
+    }
+  }
+
   private void failed(IOException e) {
     if (!failing) {
       failing = true;
-      log.warn("cannot write registered instances to etcd ({}); retrying each second", e.getMessage());
+      log.warn("cannot keep this replica's registered instances in etcd ({}); retrying", e.getMessage());
     }
   }
 

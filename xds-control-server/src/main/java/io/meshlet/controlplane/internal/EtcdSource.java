@@ -246,6 +246,10 @@ public final class EtcdSource implements AutoCloseable {
     try {
       contents = store.readAll();
     } catch (IOException e) {
+      if (unreachableSince != null && store.reconnectIfReachable()) {
+        log.info("etcd accepts connections again; reconnecting without waiting out gRPC's backoff");
+        resyncNeeded = true;
+      }
       if (unreachableSince == null) {
         unreachableSince = clock.instant();
         log.warn("etcd unreachable ({}); serving the last good config until it answers", e.getMessage());

@@ -54,14 +54,19 @@ public final class EtcdStore implements AutoCloseable {
   /** A consistent read of everything under the prefix. */
   public record Contents(Optional<Intent> intent, SortedMap<String, KeyValue> instances, long revision) {}
 
-  private final Client client;
+  private volatile Client client;
+  private volatile long reconnectedAt;
   private final String prefix;
   private final List<String> endpoints;
 
   public EtcdStore(List<String> endpoints, String prefix) {
     this.endpoints = List.copyOf(endpoints);
     this.prefix = checkPrefix(prefix);
-    this.client = Client.builder()
+    this.client = newClient();
+  }
+
+  private Client newClient() {
+    return Client.builder()
         .endpoints(endpoints.stream().map(URI::create).toArray(URI[]::new))
         .connectTimeout(Duration.ofSeconds(1))
         .retryMaxDuration(Duration.ofSeconds(2))
@@ -69,6 +74,39 @@ public final class EtcdStore implements AutoCloseable {
         .keepaliveTimeout(Duration.ofSeconds(2))
         .waitForReady(false)
         .build();
+  }
+
+  /**
+   * Whether some endpoint accepts TCP connections again while calls still fail: gRPC's reconnect
+   * backoff grows during a long outage (up to two minutes), so after one a fresh client is made
+   * (at most every 5 s) to catch up as soon as etcd is back. Watches on the old client end; the
+   * caller watches again.
+   *
+   * @return true when a fresh client was made
+   */
+  public synchronized boolean reconnectIfReachable() {
+    long now = System.nanoTime();
+    if (now - reconnectedAt < TimeUnit.SECONDS.toNanos(5) || !anyEndpointListens()) {
+      return false;
+    }
+    reconnectedAt = now;
+    Client old = client;
+    client = newClient();
+    old.close();
+    return true;
+  }
+
+  private boolean anyEndpointListens() {
+    for (String e : endpoints) {
+      URI uri = URI.create(e);
+      try (java.net.Socket s = new java.net.Socket()) {
+        s.connect(new java.net.InetSocketAddress(uri.getHost(), uri.getPort()), 300);
+        return true;
+      } catch (IOException ex) {
+        // try the next one
+      }
+    }
+    return false;
   }
 
   /**
@@ -188,7 +226,8 @@ public final class EtcdStore implements AutoCloseable {
     try {
       return await(client.getLeaseClient().keepAliveOnce(lease), "keep lease alive").getTTL() > 0;
     } catch (IOException e) {
-      if (e.getCause() != null && e.getCause().getClass().getSimpleName().equals("NoSuchLeaseException")) {
+      if (e.getCause() != null && (e.getCause().getClass().getSimpleName().equals("NoSuchLeaseException")
+          || String.valueOf(e.getCause().getMessage()).contains("lease not found"))) {
         return false;
       }
       throw e;
