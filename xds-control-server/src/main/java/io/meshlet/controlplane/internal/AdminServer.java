@@ -86,7 +86,7 @@ public final class AdminServer implements AutoCloseable {
         putConfig(exchange);
         return;
       }
-      if (path.equals("/config") && wantsYaml(exchange)) {
+      if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
         getYaml(exchange);
         return;
       }
@@ -193,13 +193,11 @@ public final class AdminServer implements AutoCloseable {
     return accept != null && (accept.contains("application/yaml") || accept.contains("text/yaml"));
   }
 
-  /** {@code GET /config} with {@code Accept: application/yaml}: the intent as stored in etcd, with its revision. */
+  /**
+   * {@code GET /config} with {@code Accept: application/yaml}, with etcd: the intent as stored, read
+   * from etcd now, with its revision as the ETag. A server following a file answers JSON as ever.
+   */
   private void getYaml(HttpExchange exchange) throws IOException {
-    if (etcd.isEmpty()) {
-      json(exchange, 406, Map.of("error", "the intent is a file on this server: read the file (YAML from /config "
-          + "needs serve --etcd)"));
-      return;
-    }
     java.util.Optional<EtcdStore.Intent> intent;
     try {
       intent = etcd.get().store().readIntent();
