@@ -26,10 +26,12 @@ final class Children implements AutoCloseable {
       return process.pid();
     }
 
-    /** The last lines of its log, for a failure message. */
+    /** The last lines of its log, stack frames left out, for a failure message. */
     String tail(int lines) {
       try {
-        List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
+        List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8).stream()
+            .filter(l -> !l.startsWith("\tat ") && !l.matches("\\s*\\.\\.\\. \\d+ (common frames omitted|more)"))
+            .toList();
         return String.join(System.lineSeparator(), all.subList(Math.max(0, all.size() - lines), all.size()));
       } catch (IOException | UncheckedIOException e) {
         return "(could not read " + log + ": " + e.getMessage() + ")";

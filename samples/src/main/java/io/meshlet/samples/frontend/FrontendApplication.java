@@ -44,7 +44,7 @@ public class FrontendApplication {
     }
 
     @GetMapping("/shop")
-    ResponseEntity<Map<String, Object>> shop(@RequestParam(defaultValue = "book") String item) {
+    ResponseEntity<Map<String, Object>> shop(@RequestParam(name = "item", defaultValue = "book") String item) {
       Map<String, Object> body = new LinkedHashMap<>();
       HttpStatus status = HttpStatus.OK;
       try {
