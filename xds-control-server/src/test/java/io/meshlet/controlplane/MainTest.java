@@ -133,7 +133,16 @@ class MainTest {
   void serveWithAnUnknownOptionNamesIt() {
     assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
-        + " (expected: one of --config, --xds-port, --admin-port, --bind, --ca-dir, --join-tokens)" + System.lineSeparator());
+        + " (expected: one of --config, --xds-port, --admin-port, --bind, --ca-dir, --join-tokens, --state-dir,"
+        + " --registration-grace)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithABadRegistrationGraceNamesIt() {
+    int code = run("serve", "--config", "mesh.yaml", "--registration-grace", "soon");
+
+    assertThat(code).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --registration-grace: soon (expected: a duration such as 30s or 2m)");
   }
 
   @Test

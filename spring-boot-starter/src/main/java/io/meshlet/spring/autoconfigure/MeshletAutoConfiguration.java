@@ -89,6 +89,31 @@ public final class MeshletAutoConfiguration {
   }
 
   @Bean
+  @ConditionalOnProperty(prefix = "meshlet.instance", name = "register", havingValue = "true", matchIfMissing = true)
+  MeshletRegistration meshletRegistration(MeshClient mesh, MeshletProperties properties, Environment env,
+      org.springframework.context.ApplicationContext context) {
+    // With a gRPC server, the server's instance is registered (by grpc-java's xDS stream) instead.
+    boolean web = properties.getGrpc().getServerPort() == null;
+    return new MeshletRegistration(mesh, web ? context : null, MeshletRegistration.host(properties, env),
+        properties.getInstance().getLabels());
+  }
+
+  /** Inbound mTLS and authorization on the embedded Jetty server, with an identity. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"io.meshlet.okhttp.MeshJetty", "org.eclipse.jetty.server.Server",
+      "org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory"})
+  @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "true", matchIfMissing = true)
+  static class JettyInboundConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    @Conditional(OnIdentitySource.class)
+    MeshletJettyInbound meshletJettyInbound(MeshClient mesh, MeshIdentity identity) {
+      return new MeshletJettyInbound(mesh, identity);
+    }
+  }
+
+  @Bean
   MeshletStartup meshletStartup(MeshClient mesh, MeshletProperties properties, Environment env,
       ObjectProvider<MeshIdentity> identity) {
     return new MeshletStartup(mesh, identity.getIfAvailable(), properties.getControlServers(),
@@ -250,6 +275,12 @@ public final class MeshletAutoConfiguration {
           }
         };
       }
+      Integer serverPort = properties.getGrpc().getServerPort();
+      if (serverPort != null && properties.getInstance().isRegister()) {
+        String host = MeshletRegistration.host(properties, env);
+        bootstrap.instance((host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + serverPort,
+            properties.getInstance().getLabels());
+      }
       warnIfBootstrapOverridden();
       String json = bootstrap.json();
       bootstrap.install();
@@ -263,6 +294,16 @@ public final class MeshletAutoConfiguration {
           System.clearProperty(MeshGrpc.BOOTSTRAP_PROPERTY);
         }
       });
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "meshlet.grpc", name = "server-port")
+    MeshletGrpcServer meshletGrpcServer(MeshletProperties properties, MeshClient mesh, MeshGrpcChannels channels,
+        ObjectProvider<MeshIdentity> identity, ObjectProvider<io.grpc.BindableService> services) {
+      // The channels bean installed the bootstrap the server reads.
+      return new MeshletGrpcServer(properties.getGrpc().getServerPort(), mesh, identity.getIfAvailable(),
+          services.orderedStream().toList(), properties.getFirstConfigTimeout());
     }
 
     private static void warnIfBootstrapOverridden() {

@@ -48,10 +48,17 @@ public final class MeshletProperties {
   /** The meshlet health indicator. */
   private final Health health;
 
+  /** This application's own instance, registered with the control server while it runs. */
+  private final Instance instance;
+
+  /** Inbound mTLS and authorization for the embedded web server. */
+  private final Inbound inbound;
+
   public MeshletProperties(@DefaultValue("true") boolean enabled, String serviceName,
       @DefaultValue List<String> controlServers, String nodeId,
       @DefaultValue("10s") Duration firstConfigTimeout, @DefaultValue("false") boolean awaitConfigOnStartup,
-      @DefaultValue Identity identity, @DefaultValue Grpc grpc, @DefaultValue Health health) {
+      @DefaultValue Identity identity, @DefaultValue Grpc grpc, @DefaultValue Health health,
+      @DefaultValue Instance instance, @DefaultValue Inbound inbound) {
     this.enabled = enabled;
     this.serviceName = serviceName;
     this.controlServers = List.copyOf(controlServers);
@@ -61,6 +68,74 @@ public final class MeshletProperties {
     this.identity = identity;
     this.grpc = grpc;
     this.health = health;
+    this.instance = instance;
+    this.inbound = inbound;
+  }
+
+  public Instance getInstance() {
+    return instance;
+  }
+
+  public Inbound getInbound() {
+    return inbound;
+  }
+
+  /** {@code meshlet.instance.*}: this application's own instance. */
+  public static final class Instance {
+
+    /**
+     * Whether to register this application as an instance of its service while it runs: its gRPC
+     * server when grpc.server-port is set, else its web server, once that has started; removed
+     * before a graceful shutdown stops serving.
+     */
+    private final boolean register;
+
+    /**
+     * The host callers reach this instance at. Defaults to server.address when set, else this
+     * machine's address.
+     */
+    private final String host;
+
+    /** Labels that subsets select on, e.g. meshlet.instance.labels.version=v1. */
+    private final java.util.Map<String, String> labels;
+
+    public Instance(@DefaultValue("true") boolean register, String host,
+        @DefaultValue java.util.Map<String, String> labels) {
+      this.register = register;
+      this.host = host;
+      this.labels = java.util.Map.copyOf(labels);
+    }
+
+    public boolean isRegister() {
+      return register;
+    }
+
+    public String getHost() {
+      return host;
+    }
+
+    public java.util.Map<String, String> getLabels() {
+      return labels;
+    }
+  }
+
+  /** {@code meshlet.inbound.*}: the embedded web server's inbound policy. */
+  public static final class Inbound {
+
+    /**
+     * Whether the embedded Jetty server takes mTLS with this workload's identity (and plaintext
+     * unless the service's mtls.mode is strict) and enforces the service's authorization. Needs an
+     * identity source and Jetty as the embedded server.
+     */
+    private final boolean enabled;
+
+    public Inbound(@DefaultValue("true") boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public boolean isEnabled() {
+      return enabled;
+    }
   }
 
   public boolean isEnabled() {
@@ -172,8 +247,19 @@ public final class MeshletProperties {
      */
     private final Path certificateDirectory;
 
-    public Grpc(Path certificateDirectory) {
+    /**
+     * The port of a gRPC server to start: an xDS server (XdsServerBuilder) serving every
+     * io.grpc.BindableService bean, with the mesh's mTLS and authorization. None unless set.
+     */
+    private final Integer serverPort;
+
+    public Grpc(Path certificateDirectory, Integer serverPort) {
       this.certificateDirectory = certificateDirectory;
+      this.serverPort = serverPort;
+    }
+
+    public Integer getServerPort() {
+      return serverPort;
     }
 
     public Path getCertificateDirectory() {

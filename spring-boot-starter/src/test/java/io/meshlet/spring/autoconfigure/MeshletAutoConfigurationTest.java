@@ -229,6 +229,49 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void registrationIsOnByDefaultAndOffWhenAsked() {
+    runner.run(context -> assertThat(context).hasSingleBean(MeshletRegistration.class));
+    runner.withPropertyValues("meshlet.instance.register=false")
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletRegistration.class));
+  }
+
+  @Test
+  void instanceHostComesFromThePropertyThenServerAddress() {
+    runner.withPropertyValues("meshlet.instance.host=10.1.2.3", "server.address=10.9.9.9")
+        .run(context -> assertThat(MeshletRegistration.host(context.getBean(MeshletProperties.class),
+            context.getEnvironment())).isEqualTo("10.1.2.3"));
+    runner.withPropertyValues("server.address=10.9.9.9")
+        .run(context -> assertThat(MeshletRegistration.host(context.getBean(MeshletProperties.class),
+            context.getEnvironment())).isEqualTo("10.9.9.9"));
+  }
+
+  @Test
+  void jettyInboundNeedsAnIdentityAndJettyAndCanBeTurnedOff() {
+    String[] files = {"meshlet.identity.source=files", "meshlet.identity.directory=" + dir};
+    runner.run(context -> assertThat(context).doesNotHaveBean(MeshletJettyInbound.class));
+    runner.withPropertyValues(files).run(context -> assertThat(context).hasSingleBean(MeshletJettyInbound.class));
+    runner.withPropertyValues(files).withPropertyValues("meshlet.inbound.enabled=false")
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletJettyInbound.class));
+    runner.withPropertyValues(files).withClassLoader(new FilteredClassLoader("org.eclipse.jetty.server"))
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletJettyInbound.class));
+  }
+
+  @Test
+  void aGrpcServerOnlyWithAPortAndItsInstanceGoesInTheBootstrap() {
+    runner.run(context -> assertThat(context).doesNotHaveBean(MeshletGrpcServer.class));
+    runner.withPropertyValues("meshlet.grpc.server-port=9443", "meshlet.instance.host=127.0.0.1",
+        "meshlet.instance.labels.version=v2", "meshlet.first-config-timeout=200ms").run(context -> {
+          assertThat(context).hasSingleBean(MeshletGrpcServer.class);
+          assertThat(context.getBean(MeshletGrpcServer.class).port()).isEqualTo(9443);
+          assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))
+              .contains("\"meshlet.instance\":{").contains("\"address\":\"127.0.0.1:9443\"")
+              .contains("\"version\":\"v2\"").contains("\"protocol\":\"grpc\"");
+        });
+    runner.withPropertyValues("meshlet.grpc.server-port=9443").withClassLoader(new FilteredClassLoader(MeshGrpc.class))
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletGrpcServer.class));
+  }
+
+  @Test
   void whenApplicationDefinesOkHttpClientThenAutoConfiguredOneBacksOff() {
     runner.withBean("myOkHttp", OkHttpClient.class, OkHttpClient::new).run(context -> {
       assertThat(context).hasSingleBean(OkHttpClient.class).hasBean("myOkHttp");
