@@ -219,6 +219,7 @@ public final class Demo {
     int v1b = ports.next();
     int v2 = ports.next();
     int inventory = ports.next();
+    int inventoryHttp = ports.next();
     int frontend = ports.next();
     int payments = ports.next();
     Map<String, String> expected = new LinkedHashMap<>();   // address -> what it is
@@ -233,7 +234,7 @@ public final class Demo {
     expected.put("127.0.0.1:" + v1b, "catalog v1");
     expected.put("127.0.0.1:" + v2, "catalog v2");
     Child inventoryApp = app("inventory", InventoryApplication.class, "inventory",
-        "--meshlet.grpc.server.port=" + inventory);
+        "--meshlet.grpc.server-port=" + inventory, "--server.port=" + inventoryHttp);
     expected.put("127.0.0.1:" + inventory, "inventory (gRPC)");
     Child frontendApp = app("frontend", FrontendApplication.class, "frontend", "--server.port=" + frontend);
     expected.put("127.0.0.1:" + frontend, "frontend");
@@ -252,16 +253,16 @@ public final class Demo {
         frontend, shop.path("catalog").path("version").asText(), shop.path("catalog").path("port").asText(),
         shop.path("catalog").path("caller").asText(), shop.path("inventory").asText());
 
-    Duration window = Duration.ofMillis(quick ? 700 : 1000);
+    Duration window = Duration.ofSeconds(1);
     int steady = quick ? 2 : 4;
     try (Traffic traffic = new Traffic(URI.create("http://127.0.0.1:" + frontend + "/shop"), 2)) {
       title("3. Canary 90/10: traffic through the frontend, counted by the catalog version that answered");
-      Window w = measure(traffic, "90/10", window, steady);
-      expectShare(w, "canary 90/10", 2, 25);
+      Window w = measure(traffic, "90/10", window, steady, 150);
+      expectShare(w, "canary 90/10", 1, 25);
 
       title("4. Canary 50/50: editing mesh.yaml");
       edit(traffic, 50, 50, window, win -> share(win) >= 30 && share(win) <= 70);
-      w = measure(traffic, "50/50", window, steady);
+      w = measure(traffic, "50/50", window, steady, 100);
       expectShare(w, "canary 50/50", 30, 70);
 
       title("5. Killing catalog v1 instance on port " + v1a + " while traffic flows");
@@ -280,7 +281,7 @@ public final class Demo {
 
       title("6. Canary 0/100: editing mesh.yaml");
       edit(traffic, 0, 100, window, win -> win.version("v1") == 0 && win.ok() > 0);
-      w = measure(traffic, "0/100", window, steady);
+      w = measure(traffic, "0/100", window, steady, 0);
       if (w.version("v1") != 0) {
         throw new DemoFailure("v1 still answered " + w.version("v1") + " calls at 0/100", frontendApp);
       }
@@ -296,7 +297,7 @@ public final class Demo {
     }
     say("payments (spiffe://example.org/service/payments, a valid mesh identity) -> http://catalog/items:");
     say("unauthorized caller refused: %d x-meshlet-denied: %s \"%s\"", peek.path("status").asInt(),
-        peek.path("denied").asText(), peek.path("body").asText());
+        peek.path("denied").asText(), peek.path("body").asText().strip());
     String plaintext = plaintextCall(v2);
     say("a caller without a certificate straight to catalog at 127.0.0.1:%d: %s", v2, plaintext);
     if (plaintext.startsWith("200")) {
@@ -309,10 +310,12 @@ public final class Demo {
 
   // ---- traffic phases
 
-  private Window measure(Traffic traffic, String label, Duration window, int windows) throws InterruptedException {
+  /** Prints windows of traffic until at least {@code windows} of them and {@code minCalls} calls (at most 15). */
+  private Window measure(Traffic traffic, String label, Duration window, int windows, int minCalls)
+      throws InterruptedException {
     traffic.window();
     Window sum = Window.empty();
-    for (int i = 0; i < windows; i++) {
+    for (int i = 0; i < 15 && (i < windows || sum.ok() + sum.failed() < minCalls); i++) {
       Thread.sleep(window.toMillis());   // a measuring interval, not a wait for a condition
       Window w = traffic.window();
       say("%s", splitLine(label, w));

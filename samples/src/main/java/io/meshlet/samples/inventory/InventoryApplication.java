@@ -10,7 +10,7 @@ import org.springframework.context.annotation.Bean;
 
 /**
  * The inventory service over gRPC: the starter serves every {@link BindableService} bean on
- * {@code meshlet.grpc.server.port} through grpc-java's {@code XdsServerBuilder}, with mTLS and the
+ * {@code meshlet.grpc.server-port} through grpc-java's {@code XdsServerBuilder}, with mTLS and the
  * allow list from mesh.yaml, and registers the server as an instance of {@code inventory}
  * (see {@code inventory.yml}).
  */
@@ -22,7 +22,7 @@ public class InventoryApplication {
   }
 
   @Bean
-  BindableService inventory(@Value("${meshlet.grpc.server.port}") int port) {
+  BindableService inventory(@Value("${meshlet.grpc.server-port}") int port) {
     return () -> ServerServiceDefinition.builder(InventoryApi.SERVICE)
         .addMethod(InventoryApi.STOCK, ServerCalls.asyncUnaryCall((item, response) -> {
           response.onNext(item + ": " + (Math.abs(item.hashCode()) % 20 + 1) + " in stock (inventory :" + port + ")");
