@@ -426,7 +426,14 @@ public final class Demo {
   private void awaitRegistrations(Map<String, String> expected) throws Exception {
     Set<String> seen = new TreeSet<>();
     long start = System.nanoTime();
-    await("every service to register itself", Duration.ofSeconds(quick ? 120 : 180), null, () -> {
+    long[] nextNote = {start + Duration.ofSeconds(15).toNanos()};
+    await("every service to register itself", Duration.ofSeconds(180), null, () -> {
+      if (System.nanoTime() > nextNote[0]) {
+        nextNote[0] += Duration.ofSeconds(15).toNanos();
+        List<String> waiting = expected.entrySet().stream().filter(e -> !seen.contains(e.getKey()))
+            .map(Map.Entry::getValue).toList();
+        say("... %.0f s: still starting: %s", (System.nanoTime() - start) / 1e9, String.join(", ", waiting));
+      }
       for (Child c : children.all()) {
         if (!c.process().isAlive()) {
           throw new DemoFailure(c.name() + " exited with " + c.process().exitValue(), c);
