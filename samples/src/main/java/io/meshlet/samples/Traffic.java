@@ -112,11 +112,17 @@ final class Traffic implements AutoCloseable {
     }
   }
 
+  /** Stops the traffic, waiting (bounded) for calls in flight. */
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     running = false;
-    for (Thread t : threads) {
-      t.join(TimeUnit.SECONDS.toMillis(15));
+    try {
+      for (Thread t : threads) {
+        t.join(TimeUnit.SECONDS.toMillis(15));
+      }
+    } catch (InterruptedException e) {
+      threads.forEach(Thread::interrupt);
+      Thread.currentThread().interrupt();
     }
   }
 }

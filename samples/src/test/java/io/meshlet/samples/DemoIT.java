@@ -46,7 +46,7 @@ class DemoIT {
         .contains("== 4. Canary 50/50")
         .containsPattern("50/50 +v1 #+ +\\d+ +[3-6]\\d\\.\\d%  v2 #+ +\\d+ +[3-6]\\d\\.\\d%  failed 0")
         .containsPattern("== 5. Killing catalog v1 instance on port \\d+ while traffic flows")
-        .containsPattern("calls while the instance died: \\d+ ok, 0 failed")
+        .containsPattern("calls since the kill: \\d+ ok, 0 failed")
         .containsPattern("the control server dropped 127\\.0\\.0\\.1:\\d+ from catalog")
         .contains("== 6. Canary 0/100")
         .containsPattern("0/100 +v1 +0 +0\\.0%  v2 #{20} +\\d+ 100\\.0%  failed 0")
