@@ -116,7 +116,9 @@ public final class CertificateAuthority {
         }
         log.info("CA for {} loaded from {} (root serial {}, expires {})", trustDomain, dir,
             root.getSerialNumber().toString(16), root.getNotAfter().toInstant());
-        return new CertificateAuthority(trustDomain, key, root, clock, dir);
+        CertificateAuthority ca = new CertificateAuthority(trustDomain, key, root, clock, dir);
+        ca.restoreRotation();
+        return ca;
       }
       KeyPair pair = newKeyPair();
       X509Certificate root = selfSigned(trustDomain, pair, clock.instant());
@@ -186,10 +188,58 @@ public final class CertificateAuthority {
     }
     switchAt = now.plus(overlap.dividedBy(2));
     previousUntil = now.plus(overlap);
+    if (dir != null) {
+      writeKey(dir.resolve("next.key"), next.key());
+      Files.writeString(dir.resolve("next.crt"), pem(next.root()), StandardCharsets.US_ASCII);
+      Files.writeString(dir.resolve("rotation.properties"), "switchAt=" + switchAt + "\npreviousUntil="
+          + previousUntil + "\n", StandardCharsets.US_ASCII);
+    }
     log.info("CA key rotation started: new root {} trusted now, signs from {}, old root {} trusted until {}",
         next.root().getSerialNumber().toString(16), switchAt, active.root().getSerialNumber().toString(16),
         previousUntil);
     return new Rotation(next.root().getSerialNumber().toString(16), switchAt, previousUntil);
+  }
+
+  /** Writes a private key readable by the owner only. */
+  private static void writeKey(Path file, PrivateKey key) throws IOException {
+    Files.writeString(file, pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null)),
+        StandardCharsets.US_ASCII);
+    try {
+      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    } catch (UnsupportedOperationException e) {
+      log.warn("cannot restrict permissions of {} on this file system", file);
+    }
+  }
+
+  /**
+   * Picks up a rotation that was under way when the server stopped: the next key and root, when
+   * it signs from, and the previous root while its overlap lasts.
+   */
+  private void restoreRotation() throws IOException {
+    Path state = dir.resolve("rotation.properties");
+    if (!Files.exists(state)) {
+      return;
+    }
+    java.util.Properties p = new java.util.Properties();
+    try (var in = Files.newBufferedReader(state, StandardCharsets.US_ASCII)) {
+      p.load(in);
+    }
+    try {
+      previousUntil = Instant.parse(p.getProperty("previousUntil"));
+      if (Files.exists(dir.resolve("next.key")) && Files.exists(dir.resolve("next.crt"))) {
+        next = new Signer(readKey(dir.resolve("next.key")), readCertificate(dir.resolve("next.crt")));
+        switchAt = Instant.parse(p.getProperty("switchAt"));
+        log.info("CA key rotation resumed: new root {} signs from {}, old root trusted until {}",
+            next.root().getSerialNumber().toString(16), switchAt, previousUntil);
+      } else if (Files.exists(dir.resolve("previous.crt")) && clock.instant().isBefore(previousUntil)) {
+        previous = readCertificate(dir.resolve("previous.crt"));
+        log.info("CA key rotation overlap resumed: the old root {} is trusted until {}",
+            previous.getSerialNumber().toString(16), previousUntil);
+      }
+    } catch (RuntimeException | GeneralSecurityException e) {
+      throw new IOException(state + ": " + e.getMessage() + " (expected: the rotation state this server wrote;"
+          + " remove it with next.key, next.crt and previous.crt to drop the rotation)", e);
+    }
   }
 
   /** Moves a rotation on when its time has come. */
@@ -204,10 +254,11 @@ public final class CertificateAuthority {
         active.root().getSerialNumber().toString(16), previous.getSerialNumber().toString(16), previousUntil);
     if (dir != null) {
       try {
-        Path keyFile = dir.resolve("ca.key");
-        Files.writeString(keyFile, pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(active.key(), null)),
-            StandardCharsets.US_ASCII);
+        writeKey(dir.resolve("ca.key"), active.key());
         Files.writeString(dir.resolve("ca.crt"), pem(active.root()), StandardCharsets.US_ASCII);
+        Files.writeString(dir.resolve("previous.crt"), pem(previous), StandardCharsets.US_ASCII);
+        Files.deleteIfExists(dir.resolve("next.key"));
+        Files.deleteIfExists(dir.resolve("next.crt"));
       } catch (IOException | RuntimeException e) {
         log.error("could not save the new CA key in {}: a restart would go back to the old one", dir, e);
       }

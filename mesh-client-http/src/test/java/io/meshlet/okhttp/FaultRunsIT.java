@@ -1,0 +1,295 @@
+package io.meshlet.okhttp;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import io.grpc.ManagedChannel;
+import io.meshlet.MeshClient;
+import io.meshlet.MeshListener;
+import io.meshlet.controlplane.ControlServer;
+import io.meshlet.controlplane.testing.AdminClient;
+import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.EchoBackend;
+import io.meshlet.controlplane.testing.MeshFile;
+import io.meshlet.controlplane.testing.XdsClients;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import okhttp3.OkHttpClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fault runs: steady HTTP traffic (Meshlet's OkHttp client) and gRPC traffic (grpc-java's own xDS
+ * client) to three instances of each, while one fault is injected: the control server killed and
+ * restarted, a bad config then a good one, the control server's network path cut, one instance of
+ * three killed. Each run prints requests sent, failed and the recovery time, and appends them to
+ * {@code target/fault-runs.txt}. {@code -Dmeshlet.faults.seconds=N} sets each run's length (4 s in
+ * the default, CI, mode; the {@code reliability} profile runs 60 s).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class FaultRunsIT {
+
+  static final Duration RUN = Duration.ofSeconds(Long.getLong("meshlet.faults.seconds", 4));
+
+  @TempDir static Path dir;
+  static final TestMesh mesh = new TestMesh();
+  static MeshFile file;
+  static int xdsPort;
+  static ControlServer server;
+  static BlackholeProxy proxy;
+  static final List<WireMockServer> http = new ArrayList<>();
+  static final List<EchoBackend> grpc = new ArrayList<>();
+  static MeshClient client;
+  static OkHttpClient okHttp;
+  static ManagedChannel channel;
+  static final AtomicLong connects = new AtomicLong();
+
+  static String config(int retries) {
+    StringBuilder y = new StringBuilder("services:\n  catalog:\n    endpoints:\n");
+    http.forEach(w -> y.append("      - { address: 127.0.0.1:").append(w.port()).append(" }\n"));
+    y.append("""
+            routes:
+              - to: [ {} ]
+                timeout: 2s
+                retries: { attempts: %d, perTryTimeout: 500ms, on: [connect-failure, reset, 5xx] }
+            outlierDetection: { consecutive5xx: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50 }
+          inventory:
+            protocol: grpc
+            endpoints:
+        """.formatted(retries));
+    grpc.forEach(g -> y.append("      - { address: ").append(g.address()).append(" }\n"));
+    y.append("""
+            routes:
+              - to: [ {} ]
+                timeout: 2s
+                retries: { attempts: %d, on: [unavailable] }
+            outlierDetection: { failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 5 }, interval: 1s, baseEjectionTime: 30s }
+        """.formatted(retries));
+    return y.toString();
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      WireMockServer w = mesh.upstream("catalog-" + i);
+      w.stubFor(any(anyUrl()).atPriority(10).willReturn(aResponse().withStatus(200).withBody("catalog-" + i)));
+      http.add(w);
+      grpc.add(mesh.closeLater(new EchoBackend("inventory-" + i)));
+    }
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      xdsPort = s.getLocalPort();
+    }
+    file = new MeshFile(dir).write(config(3));
+    server = startServer();
+    proxy = mesh.closeLater(new BlackholeProxy(xdsPort));
+    // Both clients reach the control server through the proxy, which can cut the path.
+    XdsClients.bootstrap(proxy.port(), "fault-runs");
+    client = mesh.closeLater(MeshClient.builder().serviceName("frontend")
+        .controlServers("127.0.0.1:" + proxy.port())
+        .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
+        .listener(new MeshListener() {
+          @Override
+          public void onConnected(String s) {
+            connects.incrementAndGet();
+          }
+        }).build()).start();
+    assertThat(client.awaitConfig(Duration.ofSeconds(20))).isTrue();
+    okHttp = mesh.http(client);
+    channel = mesh.closeLater(XdsClients.channel("inventory"), () -> channel.shutdownNow());
+    XdsClients.awaitFirstAnswer(channel, 20_000);
+  }
+
+  static ControlServer startServer() throws Exception {
+    return ControlServer.builder().configFile(file.path()).xdsPort(xdsPort).adminPort(0)
+        .pollInterval(Duration.ofMillis(100)).build().start();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+    mesh.close();
+  }
+
+  /** Steady traffic on both transports until stopped; counts and the last failure's time. */
+  static final class Traffic implements AutoCloseable {
+    final AtomicLong httpSent = new AtomicLong();
+    final AtomicLong httpFailed = new AtomicLong();
+    final AtomicLong grpcSent = new AtomicLong();
+    final AtomicLong grpcFailed = new AtomicLong();
+    final AtomicReference<String> firstFailure = new AtomicReference<>();
+    final AtomicLong lastFailureNanos = new AtomicLong();
+    final AtomicBoolean running = new AtomicBoolean(true);
+    final List<Thread> threads = new ArrayList<>();
+
+    Traffic() {
+      for (int i = 0; i < 2; i++) {
+        threads.add(start(() -> {
+          try {
+            TestMesh.Reply r = TestMesh.get(okHttp, "http://catalog/items");
+            return r.code() == 200 ? null : "HTTP " + r.code() + " " + r.body();
+          } catch (Exception e) {
+            return e.toString();
+          }
+        }, httpSent, httpFailed));
+        threads.add(start(() -> {
+          try {
+            XdsClients.call(channel, EchoBackend.WHO, null, 3_000);
+            return null;
+          } catch (Exception e) {
+            return e.toString();
+          }
+        }, grpcSent, grpcFailed));
+      }
+    }
+
+    Thread start(java.util.function.Supplier<String> call, AtomicLong sent, AtomicLong failed) {
+      Thread t = new Thread(() -> {
+        while (running.get()) {
+          String failure = call.get();
+          sent.incrementAndGet();
+          if (failure != null) {
+            failed.incrementAndGet();
+            firstFailure.compareAndSet(null, failure);
+            lastFailureNanos.set(System.nanoTime());
+          }
+        }
+      }, "fault-traffic");
+      t.start();
+      return t;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      running.set(false);
+      for (Thread t : threads) {
+        t.join(10_000);
+      }
+    }
+
+    long failed() {
+      return httpFailed.get() + grpcFailed.get();
+    }
+
+    /** Prints and records one run. */
+    void report(String fault, long faultAtNanos, String recovery) throws Exception {
+      String line = String.format(Locale.ROOT,
+          "%-38s | HTTP %7d sent %5d failed (%.3f%% ok) | gRPC %7d sent %5d failed (%.3f%% ok) | %s%s",
+          fault, httpSent.get(), httpFailed.get(), ok(httpSent.get(), httpFailed.get()),
+          grpcSent.get(), grpcFailed.get(), ok(grpcSent.get(), grpcFailed.get()), recovery,
+          firstFailure.get() == null ? "" : " | first failure: " + firstFailure.get());
+      System.out.println("FAULT RUN " + line);
+      Path out = Path.of("target", "fault-runs.txt");
+      Files.createDirectories(out.getParent());
+      Files.writeString(out, line + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.APPEND);
+    }
+
+    static double ok(long sent, long failed) {
+      return sent == 0 ? 0 : 100.0 * (sent - failed) / sent;
+    }
+  }
+
+  static void sleep(Duration d) throws InterruptedException {
+    Thread.sleep(d.toMillis());
+  }
+
+  @Test
+  @Order(1)
+  void controlServerKilledAndRestarted() throws Exception {
+    try (Traffic traffic = new Traffic()) {
+      sleep(RUN.dividedBy(3));
+      long before = connects.get();
+      long at = System.nanoTime();
+      server.close();
+      sleep(Duration.ofSeconds(1));
+      server = startServer();
+      Duration back = Await.until("the mesh client to reconnect", Duration.ofSeconds(30), () -> connects.get() > before);
+      sleep(RUN.dividedBy(3));
+      traffic.close();
+      traffic.report("control server killed, restarted after 1 s", at, "client reconnected "
+          + back.plusSeconds(1).toMillis() + " ms after the kill");
+      assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
+    }
+  }
+
+  @Test
+  @Order(2)
+  void badConfigThenGoodConfig() throws Exception {
+    try (Traffic traffic = new Traffic()) {
+      sleep(RUN.dividedBy(3));
+      String before = client.snapshot().version();
+      long at = System.nanoTime();
+      file.write("services:\n  catalog: { routes: [ { to: [ { subset: nope } ] } ] }\n");
+      Await.until("the refusal", Duration.ofSeconds(10),
+          () -> !new AdminClient(server.adminPort()).json("/config").get("lastRefused").isNull());
+      sleep(RUN.dividedBy(3));
+      assertThat(client.snapshot().version()).isEqualTo(before);
+      file.write(config(2));
+      Duration applied = Await.until("the good config", Duration.ofSeconds(10),
+          () -> !client.snapshot().version().equals(before));
+      sleep(RUN.dividedBy(3));
+      traffic.close();
+      traffic.report("bad config, then a good one", at, "good config in force " + applied.toMillis()
+          + " ms after it was written");
+      assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
+    }
+  }
+
+  @Test
+  @Order(3)
+  void controlServerPathCut() throws Exception {
+    try (Traffic traffic = new Traffic()) {
+      sleep(RUN.dividedBy(3));
+      long at = System.nanoTime();
+      proxy.cut(true);
+      // Longer than any client timeout in the mesh (2 s route timeout, 500 ms per try).
+      sleep(RUN.dividedBy(3).plusSeconds(3));
+      proxy.cut(false);
+      String before = client.snapshot().version();
+      long healed = System.nanoTime();
+      file.write(config(3));
+      Duration caughtUp = Await.until("an edit after the path heals", Duration.ofSeconds(60),
+          () -> !client.snapshot().version().equals(before));
+      traffic.close();
+      traffic.report("control server path cut for " + RUN.dividedBy(3).plusSeconds(3).toSeconds() + " s", at,
+          "an edit reached the client " + caughtUp.toMillis() + " ms after the path healed");
+      assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
+    }
+  }
+
+  @Test
+  @Order(4)
+  void oneOfThreeInstancesKilled() throws Exception {
+    try (Traffic traffic = new Traffic()) {
+      sleep(RUN.dividedBy(3));
+      long at = System.nanoTime();
+      http.get(0).stop();
+      grpc.get(0).close();
+      sleep(RUN.dividedBy(3).multipliedBy(2));
+      traffic.close();
+      long last = traffic.lastFailureNanos.get();
+      traffic.report("one of three instances killed", at, last == 0 ? "no failed request"
+          : "last failure " + Duration.ofNanos(last - at).toMillis() + " ms after the kill");
+      long sent = traffic.httpSent.get() + traffic.grpcSent.get();
+      assertThat(Traffic.ok(sent, traffic.failed())).as("success %%; first failure: %s", traffic.firstFailure.get())
+          .isGreaterThanOrEqualTo(99.9);
+    }
+  }
+}
