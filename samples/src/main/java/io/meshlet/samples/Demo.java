@@ -428,7 +428,7 @@ public final class Demo {
     Set<String> seen = new TreeSet<>();
     long start = System.nanoTime();
     long[] nextNote = {start + Duration.ofSeconds(15).toNanos()};
-    await("every service to register itself", Duration.ofSeconds(180), null, () -> {
+    await("every service to register itself", Duration.ofSeconds(240), null, () -> {
       if (System.nanoTime() > nextNote[0]) {
         nextNote[0] += Duration.ofSeconds(15).toNanos();
         List<String> waiting = expected.entrySet().stream().filter(e -> !seen.contains(e.getKey()))
