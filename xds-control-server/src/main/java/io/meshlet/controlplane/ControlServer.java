@@ -7,6 +7,9 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
 import io.meshlet.controlplane.internal.CertificateAuthority;
 import io.meshlet.controlplane.internal.ClientRegistry;
+import io.meshlet.controlplane.internal.EtcdRegistrar;
+import io.meshlet.controlplane.internal.EtcdSource;
+import io.meshlet.controlplane.internal.EtcdStore;
 import io.meshlet.controlplane.internal.Registrations;
 import io.meshlet.controlplane.internal.IdentityService;
 import io.meshlet.controlplane.internal.FileWatcher;
@@ -19,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -48,6 +52,13 @@ import org.slf4j.LoggerFactory;
  * validate are served within a poll interval; edits that do not are refused, logged and shown
  * on {@code /config}, and the last good config keeps being served.
  *
+ * <p>With {@link Builder#etcd(List) etcd}, the intent and the registered instances live in etcd
+ * instead, and any number of replicas serve the same snapshot with the same versions:
+ *
+ * <pre>{@code
+ * ControlServer.builder().etcd(List.of("http://10.0.0.1:2379", "http://10.0.0.2:2379")).build().start();
+ * }</pre>
+ *
  * <p>Thread-safe. {@link #close()} stops both ports and the file watcher.
  */
 public final class ControlServer implements AutoCloseable {
@@ -62,10 +73,15 @@ public final class ControlServer implements AutoCloseable {
   public static final String DEFAULT_BIND_ADDRESS = "127.0.0.1";
   /** How long registered instances restored after a restart have to reconnect. */
   public static final Duration DEFAULT_REGISTRATION_GRACE = Duration.ofSeconds(30);
+  /** How long the instances a replica registered outlive it in etcd, unless renewed. */
+  public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(15);
   /** The server pings idle xDS streams this often; a peer that does not answer in 5 s is gone. */
   static final Duration KEEPALIVE = Duration.ofSeconds(10);
 
   private final Path configFile;
+  private final List<String> etcdEndpoints;
+  private final String etcdPrefix;
+  private final Duration leaseTtl;
   private final String bindAddress;
   private final int requestedXdsPort;
   private final int requestedAdminPort;
@@ -82,21 +98,35 @@ public final class ControlServer implements AutoCloseable {
   private IdentityService identity;
   private ScheduledExecutorService watcherExecutor;
   private FileWatcher watcher;
+  private EtcdStore etcdStore;
+  private EtcdSource etcdSource;
+  private EtcdRegistrar registrar;
   private Server xdsServer;
   private AdminServer adminServer;
 
   private ControlServer(Builder b) {
-    this.configFile = Objects.requireNonNull(b.configFile, "configFile");
+    if (b.configFile == null && b.etcdEndpoints.isEmpty()) {
+      throw new IllegalStateException("configFile or etcd is required");
+    }
+    this.configFile = b.configFile;
+    this.etcdEndpoints = b.etcdEndpoints;
+    this.etcdPrefix = b.etcdPrefix;
+    this.leaseTtl = b.leaseTtl;
     this.bindAddress = b.bindAddress;
     this.requestedXdsPort = b.xdsPort;
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
     this.caDirectory = b.caDirectory;
     this.joinTokens = Map.copyOf(b.joinTokens);
+    if (!etcdEndpoints.isEmpty() && b.stateDirectory != null) {
+      throw new IllegalStateException("stateDirectory and etcd exclude each other: etcd keeps registered instances");
+    }
     this.registrations = new Registrations(Optional.ofNullable(b.stateDirectory), b.registrationGrace,
         Clock.systemUTC());
     this.clients = new ClientRegistry(metrics, Clock.systemUTC(), registrations);
-    this.state = new MeshState(cache, metrics, Clock.systemUTC(), registrations);
+    // With etcd, every replica serves the instances of all replicas, read from etcd.
+    this.state = new MeshState(cache, metrics, Clock.systemUTC(),
+        etcdEndpoints.isEmpty() ? registrations::instances : () -> etcdSource.instances());
   }
 
   public static Builder builder() {
@@ -120,12 +150,23 @@ public final class ControlServer implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    watcher = new FileWatcher(configFile, state, watcherExecutor, pollInterval);
-    // Registrations change on gRPC threads; the new snapshot is built on the watcher's thread.
-    registrations.onChange(() -> watcherExecutor.execute(state::registrationsChanged));
-    watcherExecutor.scheduleWithFixedDelay(registrations::expireRestored, 1, 1, TimeUnit.SECONDS);
     try {
-      MeshConfig initial = watcher.loadInitial();
+      MeshConfig initial;
+      if (etcdEndpoints.isEmpty()) {
+        watcher = new FileWatcher(configFile, state, watcherExecutor, pollInterval);
+        // Registrations change on gRPC threads; the new snapshot is built on the watcher's thread.
+        registrations.onChange(() -> watcherExecutor.execute(state::registrationsChanged));
+        watcherExecutor.scheduleWithFixedDelay(registrations::expireRestored, 1, 1, TimeUnit.SECONDS);
+        initial = watcher.loadInitial();
+      } else {
+        etcdStore = new EtcdStore(etcdEndpoints, etcdPrefix);
+        etcdSource = new EtcdSource(etcdStore, state, watcherExecutor, Clock.systemUTC());
+        initial = etcdSource.loadInitial(Optional.ofNullable(configFile));
+        registrar = new EtcdRegistrar(etcdStore, registrations, leaseTtl);
+        // This replica's streams go to etcd; the snapshot follows from the watch, like every replica's.
+        registrations.onChange(registrar::changed);
+        metrics.etcdGauge(() -> etcdSource.unreachableSince().isPresent() ? 0 : 1);
+      }
       CertificateAuthority ca = CertificateAuthority.loadOrCreate(initial.trustDomain(), caDirectory,
           Clock.systemUTC());
       identity = new IdentityService(ca, joinTokens,
@@ -148,15 +189,22 @@ public final class ControlServer implements AutoCloseable {
           .build()
           .start();
       adminServer = new AdminServer(new InetSocketAddress(bindAddress, requestedAdminPort), state,
-          clients, registrations, metrics, ca);
+          clients, etcdSource == null ? registrations::instances : etcdSource::instances, metrics, ca,
+          Optional.ofNullable(etcdSource));
       adminServer.start();
-      watcher.start();
+      if (watcher != null) {
+        watcher.start();
+      } else {
+        etcdSource.start();
+        registrar.start();
+      }
     } catch (IOException | MeshConfigException | RuntimeException e) {
       close();
       throw e;
     }
     log.info("Meshlet control server up: xDS on {}:{}, admin on http://{}:{}/, following {}",
-        bindAddress, xdsPort(), bindAddress, adminPort(), configFile);
+        bindAddress, xdsPort(), bindAddress, adminPort(),
+        etcdStore == null ? configFile : "etcd " + String.join(",", etcdEndpoints) + " " + etcdStore.intentKey());
     return this;
   }
 
@@ -192,6 +240,12 @@ public final class ControlServer implements AutoCloseable {
     if (watcher != null) {
       watcher.close();
     }
+    if (registrar != null) {
+      registrar.close();
+    }
+    if (etcdSource != null) {
+      etcdSource.close();
+    }
     if (watcherExecutor != null) {
       watcherExecutor.shutdownNow();
     }
@@ -207,6 +261,9 @@ public final class ControlServer implements AutoCloseable {
       }
       log.info("Meshlet control server stopped");
     }
+    if (etcdStore != null) {
+      etcdStore.close();
+    }
   }
 
   /** Settings of a {@link ControlServer}. */
@@ -220,8 +277,36 @@ public final class ControlServer implements AutoCloseable {
     private Map<String, String> joinTokens = Map.of();
     private Path stateDirectory;
     private Duration registrationGrace = DEFAULT_REGISTRATION_GRACE;
+    private List<String> etcdEndpoints = List.of();
+    private String etcdPrefix = EtcdStore.DEFAULT_PREFIX;
+    private Duration leaseTtl = DEFAULT_LEASE_TTL;
 
     private Builder() {}
+
+    /**
+     * Client URLs of an etcd cluster (e.g. {@code http://10.0.0.1:2379}) that holds the intent and
+     * the registered instances, shared by every replica. A {@link #configFile} given as well only
+     * seeds etcd when it holds no intent yet.
+     */
+    public Builder etcd(List<String> endpoints) {
+      this.etcdEndpoints = List.copyOf(endpoints);
+      return this;
+    }
+
+    /** The etcd key prefix; {@value EtcdStore#DEFAULT_PREFIX} unless set. */
+    public Builder etcdPrefix(String prefix) {
+      this.etcdPrefix = EtcdStore.checkPrefix(prefix);
+      return this;
+    }
+
+    /** How long a replica's registered instances outlive it in etcd; 15 s unless set. */
+    public Builder leaseTtl(Duration ttl) {
+      if (ttl.toSeconds() < 1) {
+        throw new IllegalArgumentException("leaseTtl: " + ttl + " (expected: at least 1s)");
+      }
+      this.leaseTtl = ttl;
+      return this;
+    }
 
     /**
      * Where registered instances are kept across restarts ({@code registrations.json}); unless
@@ -241,7 +326,7 @@ public final class ControlServer implements AutoCloseable {
       return this;
     }
 
-    /** The mesh config file to serve and follow. Required. */
+    /** The mesh config file to serve and follow. Required unless {@link #etcd} is set. */
     public Builder configFile(Path file) {
       this.configFile = file;
       return this;

@@ -14,11 +14,14 @@ import java.util.List;
  * <pre>
  * java -jar xds-control-server.jar serve --config mesh.yaml [--xds-port 18000] [--admin-port 18001]
  *                                        [--bind 127.0.0.1]
+ * java -jar xds-control-server.jar serve --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 [--config seed.yaml]
  * java -jar xds-control-server.jar validate mesh.yaml
+ * java -jar xds-control-server.jar import mesh.yaml --etcd URLS
+ * java -jar xds-control-server.jar export --etcd URLS
  * </pre>
  *
- * <p>Exit codes: 0 success, 1 invalid config, 2 wrong usage or an unreadable file, 3 the server
- * could not start.
+ * <p>Exit codes: 0 success, 1 invalid config (or, for export, no intent in etcd), 2 wrong usage or
+ * an unreadable file, 3 the server could not start or etcd could not be reached.
  */
 public final class Main {
 
@@ -28,13 +31,19 @@ public final class Main {
   static final int FAILED = 3;
 
   private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
-      "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace");
+      "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace", "--etcd", "--etcd-prefix", "--lease-ttl");
+  private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
 
   static final String USAGE_TEXT = """
       usage: xds-control-server <command> [options]
 
       commands:
         serve --config FILE   serve FILE over xDS and follow its edits
+        serve --etcd URLS     serve the intent and instances kept in etcd (comma-separated client URLs);
+                              any number of replicas may serve the same etcd. With --config FILE as well,
+                              FILE seeds etcd when it holds no intent yet
+            --etcd-prefix P   etcd key prefix, default /meshlet/
+            --lease-ttl DURATION  how long this replica's registered instances outlive it, default 15s
             --xds-port N      xDS (gRPC) port, default 18000 (0 picks a free port)
             --admin-port N    admin HTTP port, default 18001 (0 picks a free port)
             --bind ADDRESS    address to listen on, default 127.0.0.1 (0.0.0.0 for all)
@@ -43,6 +52,10 @@ public final class Main {
             --state-dir DIR   keep self-registered instances in DIR across restarts; default: in memory
             --registration-grace DURATION  how long restored instances have to reconnect, default 30s
         validate FILE         check FILE; exit 0 if valid, 1 with every error if not
+        import FILE --etcd URLS [--etcd-prefix P]
+                              validate FILE like validate and, only if valid, write it to etcd as the intent
+        export --etcd URLS [--etcd-prefix P]
+                              print the intent kept in etcd (exit 1 if there is none)
         help                  show this text
       """;
 
@@ -64,11 +77,13 @@ public final class Main {
     return switch (args[0]) {
       case "serve" -> serve(rest, out, err);
       case "validate" -> validate(rest, out, err);
+      case "import" -> importIntent(rest, out, err);
+      case "export" -> exportIntent(rest, out, err);
       case "help", "--help", "-h" -> {
         out.print(USAGE_TEXT);
         yield OK;
       }
-      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate or help)");
+      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate, import, export or help)");
     };
   }
 
@@ -94,9 +109,114 @@ public final class Main {
     }
   }
 
+  /** {@code import FILE --etcd URLS}: validated exactly like {@code validate}, written only if valid. */
+  static int importIntent(List<String> args, PrintStream out, PrintStream err) {
+    List<String> files = new ArrayList<>();
+    java.util.Map<String, String> options = new java.util.HashMap<>();
+    Integer bad = etcdOptions("import", args, files, options, err);
+    if (bad != null) {
+      return bad;
+    }
+    if (files.size() != 1) {
+      return usage(err, "import takes exactly one file, e.g. import mesh.yaml --etcd http://127.0.0.1:2379");
+    }
+    Path file = Path.of(files.get(0));
+    String text;
+    MeshConfig config;
+    try {
+      text = Files.readString(file);
+      config = MeshConfigParser.parse(text, file.getFileName() == null ? file.toString()
+          : file.getFileName().toString());
+    } catch (MeshConfigException e) {
+      err.println(file + ": " + e.getMessage());
+      err.println(file + ": refused, nothing was written to etcd");
+      return INVALID_CONFIG;
+    } catch (NoSuchFileException e) {
+      err.println(file + ": no such file");
+      return USAGE;
+    } catch (IOException e) {
+      err.println(file + ": cannot read: " + e.getMessage());
+      return USAGE;
+    }
+    try (io.meshlet.controlplane.internal.EtcdStore store = store(options)) {
+      long revision = store.writeIntent(text, -1).orElseThrow();
+      int n = config.services().size();
+      out.println(file + ": imported to " + store.intentKey() + " at revision " + revision + " (" + n
+          + (n == 1 ? " service)" : " services)"));
+      return OK;
+    } catch (IOException e) {
+      err.println(e.getMessage());
+      return FAILED;
+    }
+  }
+
+  /** {@code export --etcd URLS}: prints the intent kept in etcd. */
+  static int exportIntent(List<String> args, PrintStream out, PrintStream err) {
+    List<String> files = new ArrayList<>();
+    java.util.Map<String, String> options = new java.util.HashMap<>();
+    Integer bad = etcdOptions("export", args, files, options, err);
+    if (bad != null) {
+      return bad;
+    }
+    if (!files.isEmpty()) {
+      return usage(err, "export takes no file; it prints the intent (export --etcd URLS > mesh.yaml)");
+    }
+    try (io.meshlet.controlplane.internal.EtcdStore store = store(options)) {
+      var intent = store.readIntent();
+      if (intent.isEmpty()) {
+        err.println("etcd at " + options.get("--etcd") + " holds no intent at " + store.intentKey()
+            + " (import one with: import mesh.yaml --etcd " + options.get("--etcd") + ")");
+        return INVALID_CONFIG;
+      }
+      out.print(intent.get().text());
+      return OK;
+    } catch (IOException e) {
+      err.println(e.getMessage());
+      return FAILED;
+    }
+  }
+
+  private static Integer etcdOptions(String command, List<String> args, List<String> positional,
+      java.util.Map<String, String> options, PrintStream err) {
+    for (int i = 0; i < args.size(); i++) {
+      String a = args.get(i);
+      if (!a.startsWith("-")) {
+        positional.add(a);
+        continue;
+      }
+      if (!ETCD_OPTIONS.contains(a)) {
+        return usage(err, "unknown option '" + a + "' for " + command + " (expected: one of "
+            + String.join(", ", ETCD_OPTIONS) + ")");
+      }
+      if (i + 1 >= args.size()) {
+        return usage(err, a + " needs a value");
+      }
+      options.put(a, args.get(++i));
+    }
+    if (!options.containsKey("--etcd")) {
+      return usage(err, command + " needs --etcd URLS, e.g. --etcd http://127.0.0.1:2379");
+    }
+    try {
+      io.meshlet.controlplane.internal.EtcdStore.parseEndpoints(options.get("--etcd"));
+      io.meshlet.controlplane.internal.EtcdStore.checkPrefix(options.getOrDefault("--etcd-prefix",
+          io.meshlet.controlplane.internal.EtcdStore.DEFAULT_PREFIX));
+    } catch (IllegalArgumentException e) {
+      return usage(err, e.getMessage());
+    }
+    return null;
+  }
+
+  private static io.meshlet.controlplane.internal.EtcdStore store(java.util.Map<String, String> options) {
+    return new io.meshlet.controlplane.internal.EtcdStore(
+        io.meshlet.controlplane.internal.EtcdStore.parseEndpoints(options.get("--etcd")),
+        options.getOrDefault("--etcd-prefix", io.meshlet.controlplane.internal.EtcdStore.DEFAULT_PREFIX));
+  }
+
   static int serve(List<String> args, PrintStream out, PrintStream err) {
     ControlServer.Builder builder = ControlServer.builder();
     Path config = null;
+    boolean etcd = false;
+    boolean stateDir = false;
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
       if (!SERVE_OPTIONS.contains(flag)) {
@@ -111,7 +231,32 @@ public final class Main {
         case "--config" -> config = Path.of(value);
         case "--bind" -> builder.bindAddress(value);
         case "--ca-dir" -> builder.caDirectory(Path.of(value));
-        case "--state-dir" -> builder.stateDirectory(Path.of(value));
+        case "--state-dir" -> {
+          stateDir = true;
+          builder.stateDirectory(Path.of(value));
+        }
+        case "--etcd" -> {
+          try {
+            builder.etcd(io.meshlet.controlplane.internal.EtcdStore.parseEndpoints(value));
+            etcd = true;
+          } catch (IllegalArgumentException e) {
+            return usage(err, e.getMessage());
+          }
+        }
+        case "--etcd-prefix" -> {
+          try {
+            builder.etcdPrefix(value);
+          } catch (IllegalArgumentException e) {
+            return usage(err, e.getMessage());
+          }
+        }
+        case "--lease-ttl" -> {
+          java.util.Optional<java.time.Duration> ttl = MeshConfigParser.parseDuration(value);
+          if (ttl.isEmpty() || ttl.get().toSeconds() < 1) {
+            return usage(err, "--lease-ttl: " + value + " (expected: a duration of at least 1s such as 15s)");
+          }
+          builder.leaseTtl(ttl.get());
+        }
         case "--registration-grace" -> {
           java.util.Optional<java.time.Duration> grace = MeshConfigParser.parseDuration(value);
           if (grace.isEmpty()) {
@@ -143,10 +288,13 @@ public final class Main {
         }
       }
     }
-    if (config == null) {
-      return usage(err, "serve needs --config FILE");
+    if (config == null && !etcd) {
+      return usage(err, "serve needs --config FILE or --etcd URLS");
     }
-    if (!Files.isRegularFile(config)) {
+    if (etcd && stateDir) {
+      return usage(err, "--state-dir and --etcd exclude each other: with etcd, registered instances are kept in etcd");
+    }
+    if (config != null && !Files.isRegularFile(config)) {
       err.println(config + ": no such file");
       return USAGE;
     }
@@ -154,7 +302,7 @@ public final class Main {
     try {
       server.start();
     } catch (MeshConfigException e) {
-      err.println(config + ": refusing to start: " + e.getMessage());
+      err.println((config != null && !etcd ? config + ": " : "") + "refusing to start: " + e.getMessage());
       return INVALID_CONFIG;
     } catch (IOException e) {
       err.println("cannot start: " + e.getMessage());

@@ -87,7 +87,7 @@ class MainTest {
   @Test
   void unknownCommandIsAUsageError() {
     assertThat(run("launch")).isEqualTo(Main.USAGE);
-    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate or help)"
+    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate, import, export or help)"
         + System.lineSeparator() + Main.USAGE_TEXT);
   }
 
@@ -108,7 +108,7 @@ class MainTest {
   @Test
   void serveWithoutConfigIsAUsageError() {
     assertThat(run("serve", "--xds-port", "0")).isEqualTo(Main.USAGE);
-    assertThat(err()).isEqualTo("error: serve needs --config FILE" + System.lineSeparator() + Main.USAGE_TEXT);
+    assertThat(err()).isEqualTo("error: serve needs --config FILE or --etcd URLS" + System.lineSeparator() + Main.USAGE_TEXT);
   }
 
   @Test
@@ -134,7 +134,7 @@ class MainTest {
     assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
         + " (expected: one of --config, --xds-port, --admin-port, --bind, --ca-dir, --join-tokens, --state-dir,"
-        + " --registration-grace)" + System.lineSeparator());
+        + " --registration-grace, --etcd, --etcd-prefix, --lease-ttl)" + System.lineSeparator());
   }
 
   @Test
@@ -168,5 +168,44 @@ class MainTest {
         .isEqualTo(Main.INVALID_CONFIG);
     assertThat(err()).startsWith(file + ": refusing to start: 1 error:\n")
         .contains("mesh.yaml:3: service 'payments': protocol: soap (expected: one of http, grpc)");
+  }
+
+  @Test
+  void serveWithABadEtcdUrlNamesIt() {
+    assertThat(run("serve", "--etcd", "127.0.0.1:2379")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --etcd: '127.0.0.1:2379' (expected: comma-separated client URLs such as "
+        + "http://10.0.0.1:2379,http://10.0.0.2:2379)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveWithEtcdAndAStateDirectoryIsAUsageError() {
+    assertThat(run("serve", "--etcd", "http://127.0.0.1:2379", "--state-dir", dir.toString()))
+        .isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --state-dir and --etcd exclude each other");
+  }
+
+  @Test
+  void importWithoutEtcdIsAUsageError() throws Exception {
+    Path file = write("mesh.yaml", "services: { a: {} }\n");
+
+    assertThat(run("import", file.toString())).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: import needs --etcd URLS, e.g. --etcd http://127.0.0.1:2379");
+  }
+
+  @Test
+  void importRefusesABadFileWholeBeforeContactingEtcd() throws Exception {
+    // Nothing listens on port 1: a bad file must be refused without trying to write anything.
+    Path file = write("mesh.yaml", "services:\n  payments:\n    protocol: soap\n");
+
+    assertThat(run("import", file.toString(), "--etcd", "http://127.0.0.1:1")).isEqualTo(Main.INVALID_CONFIG);
+    assertThat(err()).isEqualTo(file + ": 1 error:\n"
+        + "  mesh.yaml:3: service 'payments': protocol: soap (expected: one of http, grpc)" + System.lineSeparator()
+        + file + ": refused, nothing was written to etcd" + System.lineSeparator());
+  }
+
+  @Test
+  void exportTakesNoFile() {
+    assertThat(run("export", "mesh.yaml", "--etcd", "http://127.0.0.1:2379")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: export takes no file");
   }
 }

@@ -97,7 +97,7 @@ class MeshConfigMutationTest {
   @Property(tries = 300)
   void aRefusedFileChangesNothingServed(@ForAll("mutations") List<Mutation> mutations) throws Exception {
     MeshState state = new MeshState(new SimpleCache<>(node -> MeshState.GROUP), new ServerMetrics(),
-        Clock.systemUTC(), new Registrations(Optional.empty(), Duration.ZERO, Clock.systemUTC()));
+        Clock.systemUTC(), new Registrations(Optional.empty(), Duration.ZERO, Clock.systemUTC())::instances);
     state.apply(MeshConfigParser.parse(VALID, "mesh.yaml"), "mesh.yaml");
     String before = state.served().orElseThrow().version();
     try {

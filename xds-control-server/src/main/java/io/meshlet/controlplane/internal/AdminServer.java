@@ -32,13 +32,20 @@ public final class AdminServer implements AutoCloseable {
   private final ExecutorService executor;
   private final MeshState state;
   private final ClientRegistry clients;
-  private final Registrations registrations;
+  private final java.util.function.Supplier<List<Registrations.Instance>> registrations;
   private final ServerMetrics metrics;
   private final CertificateAuthority ca;
+  private final java.util.Optional<EtcdSource> etcd;
 
-  public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients, Registrations registrations,
-      ServerMetrics metrics, CertificateAuthority ca) throws IOException {
+  /**
+   * @param registrations the registered instances {@code /config} lists
+   * @param etcd the etcd source, when the intent lives in etcd: {@code PUT /config} writes to it
+   */
+  public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients,
+      java.util.function.Supplier<List<Registrations.Instance>> registrations, ServerMetrics metrics,
+      CertificateAuthority ca, java.util.Optional<EtcdSource> etcd) throws IOException {
     this.ca = ca;
+    this.etcd = etcd;
     this.state = state;
     this.clients = clients;
     this.registrations = registrations;
@@ -75,10 +82,18 @@ public final class AdminServer implements AutoCloseable {
         rotate(exchange);
         return;
       }
+      if (path.equals("/config") && exchange.getRequestMethod().equals("PUT")) {
+        putConfig(exchange);
+        return;
+      }
+      if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
+        getYaml(exchange);
+        return;
+      }
       if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
         exchange.getResponseHeaders().set("Allow", "GET, HEAD");
         json(exchange, 405, Map.of("error", exchange.getRequestMethod() + " " + path
-            + " is not supported (expected: GET)"));
+            + " is not supported (expected: GET" + (path.equals("/config") ? " or PUT" : "") + ")"));
         return;
       }
       switch (path) {
@@ -140,6 +155,11 @@ public final class AdminServer implements AutoCloseable {
     body.put("status", served.isPresent() ? "serving" : "starting");
     served.ifPresent(s -> body.put("version", s.version()));
     body.put("connectedClients", clients.connected());
+    // Still 200 while etcd is away: the replica serves the last good config, which is what
+    // clients need; taking every replica out of a load balancer at once would serve nothing.
+    etcd.ifPresent(e -> body.put("etcd", e.unreachableSince()
+        .map(since -> "unreachable since " + since + "; serving the last good config")
+        .orElse("connected")));
     json(exchange, served.isPresent() ? 200 : 503, body);
   }
 
@@ -155,7 +175,8 @@ public final class AdminServer implements AutoCloseable {
           "Cluster", s.resources().clustersVersion(),
           "ClusterLoadAssignment", s.resources().endpointsVersion()));
       body.put("intent", IntentTree.of(s.config()));
-      body.put("registered", registrations.instances().stream().map(AdminServer::instance).toList());
+      etcd.ifPresent(e -> body.put("intentRevision", e.intentRevision()));
+      body.put("registered", registrations.get().stream().map(AdminServer::instance).toList());
     }, () -> body.put("version", null));
     body.put("lastRefused", state.lastRefusal().map(r -> {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -165,6 +186,90 @@ public final class AdminServer implements AutoCloseable {
       return m;
     }).orElse(null));
     return body;
+  }
+
+  private static boolean wantsYaml(HttpExchange exchange) {
+    String accept = exchange.getRequestHeaders().getFirst("Accept");
+    return accept != null && (accept.contains("application/yaml") || accept.contains("text/yaml"));
+  }
+
+  /**
+   * {@code GET /config} with {@code Accept: application/yaml}, with etcd: the intent as stored, read
+   * from etcd now, with its revision as the ETag. A server following a file answers JSON as ever.
+   */
+  private void getYaml(HttpExchange exchange) throws IOException {
+    java.util.Optional<EtcdStore.Intent> intent;
+    try {
+      intent = etcd.get().store().readIntent();
+    } catch (IOException e) {
+      json(exchange, 503, Map.of("error", e.getMessage()));
+      return;
+    }
+    if (intent.isEmpty()) {
+      json(exchange, 404, Map.of("error", "no intent at " + etcd.get().store().intentKey()));
+      return;
+    }
+    exchange.getResponseHeaders().set("ETag", "\"" + intent.get().modRevision() + "\"");
+    send(exchange, 200, "application/yaml; charset=utf-8", intent.get().text());
+  }
+
+  /**
+   * {@code PUT /config} with a mesh.yaml body and {@code If-Match: "<intentRevision>"} (or
+   * {@code *}): validated like a file (400 with every error, nothing written), then written in one
+   * transaction that checks the revision (409 when someone else wrote first).
+   */
+  private void putConfig(HttpExchange exchange) throws IOException {
+    if (etcd.isEmpty()) {
+      exchange.getResponseHeaders().set("Allow", "GET, HEAD");
+      json(exchange, 405, Map.of("error", "PUT /config is not supported: this server follows a file, edit it "
+          + "(PUT /config needs serve --etcd)"));
+      return;
+    }
+    String ifMatch = exchange.getRequestHeaders().getFirst("If-Match");
+    long expected;
+    if (ifMatch == null) {
+      json(exchange, 428, Map.of("error", "If-Match: missing (expected: the intentRevision from GET /config, "
+          + "e.g. If-Match: \"42\", or * to overwrite whatever is there)"));
+      return;
+    } else if (ifMatch.trim().equals("*")) {
+      expected = -1;
+    } else {
+      try {
+        expected = Long.parseLong(ifMatch.trim().replace("\"", ""));
+      } catch (NumberFormatException e) {
+        json(exchange, 400, Map.of("error", "If-Match: " + ifMatch + " (expected: a revision such as \"42\", or *)"));
+        return;
+      }
+    }
+    byte[] body = exchange.getRequestBody().readNBytes(io.meshlet.controlplane.MeshConfigParser.MAX_BYTES + 1);
+    String text = new String(body, StandardCharsets.UTF_8);
+    io.meshlet.controlplane.MeshConfig config;
+    try {
+      config = io.meshlet.controlplane.MeshConfigParser.parse(text, "PUT /config");
+    } catch (io.meshlet.controlplane.MeshConfigException e) {
+      state.refuse("PUT /config", e.violations());
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("error", e.getMessage());
+      m.put("errors", e.violations().stream().map(Violation::toString).toList());
+      json(exchange, 400, m);
+      return;
+    }
+    java.util.OptionalLong written;
+    try {
+      written = etcd.get().store().writeIntent(text, expected);
+    } catch (IOException e) {
+      json(exchange, 503, Map.of("error", e.getMessage() + "; nothing was written"));
+      return;
+    }
+    if (written.isEmpty()) {
+      json(exchange, 409, Map.of("error", "the intent is no longer at revision " + expected + ": someone else "
+          + "wrote first; GET /config again, redo your change and retry"));
+      return;
+    }
+    log.info("PUT /config: intent written at revision {} ({} services)", written.getAsLong(),
+        config.services().size());
+    exchange.getResponseHeaders().set("ETag", "\"" + written.getAsLong() + "\"");
+    json(exchange, 200, Map.of("intentRevision", written.getAsLong(), "services", config.services().size()));
   }
 
   static Map<String, Object> instance(Registrations.Instance i) {

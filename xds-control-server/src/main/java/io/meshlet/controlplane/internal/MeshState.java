@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,11 +48,16 @@ public final class MeshState {
   private final SimpleCache<String> cache;
   private final ServerMetrics metrics;
   private final Clock clock;
-  private final Registrations registrations;
+  private final Supplier<List<Registrations.Instance>> registrations;
   private volatile Served served;
   private volatile Refusal lastRefusal;
 
-  public MeshState(SimpleCache<String> cache, ServerMetrics metrics, Clock clock, Registrations registrations) {
+  /**
+   * @param registrations the registered instances to merge into the intent: this server's own
+   *     ({@link Registrations#instances()}), or, with etcd, every replica's in key order
+   */
+  public MeshState(SimpleCache<String> cache, ServerMetrics metrics, Clock clock,
+      Supplier<List<Registrations.Instance>> registrations) {
     this.cache = cache;
     this.metrics = metrics;
     this.clock = clock;
@@ -72,7 +78,7 @@ public final class MeshState {
    * instance at an address mesh.yaml already lists for its service is left out.
    */
   MeshConfig withRegistrations(MeshConfig config) {
-    List<Registrations.Instance> instances = registrations.instances();
+    List<Registrations.Instance> instances = registrations.get();
     if (instances.isEmpty()) {
       return config;
     }

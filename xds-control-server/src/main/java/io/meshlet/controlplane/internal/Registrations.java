@@ -237,6 +237,11 @@ public final class Registrations {
     return out;
   }
 
+  /** The instances registered on this server's open streams (restored ones left out). */
+  public synchronized List<Instance> liveInstances() {
+    return new ArrayList<>(live.values());
+  }
+
   /** The instance registered on a stream, if any. */
   public synchronized Optional<Instance> onStream(long streamId) {
     return Optional.ofNullable(live.get(streamId));

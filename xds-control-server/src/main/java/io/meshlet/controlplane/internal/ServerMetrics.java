@@ -19,6 +19,7 @@ public final class ServerMetrics {
   private volatile IntSupplier services = () -> 0;
   private volatile java.util.function.LongSupplier certificatesSigned = () -> 0;
   private volatile java.util.function.LongSupplier certificatesRefused = () -> 0;
+  private volatile IntSupplier etcdConnected;
 
   void streamOpened() {
     streams.increment();
@@ -54,6 +55,11 @@ public final class ServerMetrics {
     this.certificatesRefused = refused;
   }
 
+  /** Where the etcd connection gauge reads from (1 connected, 0 not); only shown when set. */
+  public void etcdGauge(IntSupplier connected) {
+    this.etcdConnected = connected;
+  }
+
   /** The Prometheus text exposition (format 0.0.4). */
   public String render() {
     StringBuilder sb = new StringBuilder(1024);
@@ -69,6 +75,11 @@ public final class ServerMetrics {
         certificatesSigned.getAsLong());
     counter(sb, "meshlet_ca_requests_refused_total", "Certificate requests refused (bad token or CSR).",
         certificatesRefused.getAsLong());
+    IntSupplier etcd = etcdConnected;
+    if (etcd != null) {
+      gauge(sb, "meshlet_etcd_connected", "1 when etcd answers, 0 while the last good config is served without it.",
+          etcd.getAsInt());
+    }
     return sb.toString();
   }
 
