@@ -234,6 +234,7 @@ public final class MeshletAutoConfiguration {
   /** gRPC channels through grpc-java's own xDS, with {@code mesh-client-grpc}. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(MeshGrpc.class)
+  @ConditionalOnProperty(prefix = "meshlet.grpc", name = "enabled", havingValue = "true", matchIfMissing = true)
   static class GrpcConfiguration {
 
     @Bean(destroyMethod = "close")

@@ -17,10 +17,12 @@ import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * A gRPC server on {@code meshlet.grpc.server.port}: grpc-java's {@code XdsServerBuilder}, so the
+ * A gRPC server on {@code meshlet.grpc.server-port}: grpc-java's {@code XdsServerBuilder}, so the
  * control server's listener decides its mTLS (strict, permissive or off) and authorization, serving
  * every {@link BindableService} bean. Denied calls are logged and counted. It starts with the web
- * server and stops before it, giving calls in flight up to 10 s.
+ * server and stops before it, giving calls in flight up to 10 s. Like an embedded web server, it
+ * keeps the JVM alive while it runs (grpc-java's own threads are daemons), so an application
+ * without a web server keeps serving.
  */
 public final class MeshletGrpcServer implements SmartLifecycle {
 
@@ -31,6 +33,7 @@ public final class MeshletGrpcServer implements SmartLifecycle {
   private final MeshIdentity identity;
   private final List<BindableService> services;
   private volatile Server server;
+  private Thread keepAlive;
 
   private final java.time.Duration startTimeout;
 
@@ -53,6 +56,15 @@ public final class MeshletGrpcServer implements SmartLifecycle {
     services.forEach(builder::addService);
     Server built = builder.build();
     server = built;
+    keepAlive = new Thread(() -> {
+      try {
+        built.awaitTermination();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "meshlet-grpc-server-" + port);
+    keepAlive.setDaemon(false);
+    keepAlive.start();
     // grpc-java's start() waits for the server's listener from the control server; do not hang
     // the application's start-up on it for longer than first-config-timeout.
     java.util.concurrent.CompletableFuture<Void> started = java.util.concurrent.CompletableFuture.runAsync(() -> {
@@ -74,6 +86,7 @@ public final class MeshletGrpcServer implements SmartLifecycle {
           + "after {}; it serves once the listener arrives", mesh.serviceName(), port, startTimeout);
     } catch (java.util.concurrent.ExecutionException e) {
       server = null;
+      built.shutdownNow();
       throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -94,6 +107,9 @@ public final class MeshletGrpcServer implements SmartLifecycle {
     } catch (InterruptedException e) {
       s.shutdownNow();
       Thread.currentThread().interrupt();
+    }
+    if (keepAlive != null) {
+      keepAlive.interrupt();
     }
     server = null;
   }

@@ -253,9 +253,21 @@ public final class MeshletProperties {
      */
     private final Integer serverPort;
 
-    public Grpc(Path certificateDirectory, Integer serverPort) {
+    /**
+     * Whether to configure gRPC at all (the xDS bootstrap, channels, a server) when
+     * mesh-client-grpc is on the class path. An application that makes no gRPC calls can turn it
+     * off and start faster.
+     */
+    private final boolean enabled;
+
+    public Grpc(Path certificateDirectory, Integer serverPort, @DefaultValue("true") boolean enabled) {
       this.certificateDirectory = certificateDirectory;
       this.serverPort = serverPort;
+      this.enabled = enabled;
+    }
+
+    public boolean isEnabled() {
+      return enabled;
     }
 
     public Integer getServerPort() {

@@ -269,6 +269,10 @@ class MeshletAutoConfigurationTest {
         });
     runner.withPropertyValues("meshlet.grpc.server-port=9443").withClassLoader(new FilteredClassLoader(MeshGrpc.class))
         .run(context -> assertThat(context).doesNotHaveBean(MeshletGrpcServer.class));
+    runner.withPropertyValues("meshlet.grpc.enabled=false").run(context -> {
+      assertThat(context).doesNotHaveBean(MeshGrpcChannels.class).doesNotHaveBean(MeshletGrpcServer.class);
+      assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).isNull();
+    });
   }
 
   @Test
