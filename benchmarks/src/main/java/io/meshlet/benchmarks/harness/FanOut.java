@@ -50,7 +50,13 @@ final class FanOut {
     Path file = dir.resolve("mesh.yaml");
     Files.writeString(file, ServerChild.meshYaml(SERVICES, 0));
     List<ManagedChannel> channels = new ArrayList<>();
-    try (Proc server = Proc.jvm("control-server", List.of("-Xmx1g"), dir.resolve("server.log"), "server",
+    List<String> jvm = new ArrayList<>(List.of("-Xmx1g"));
+    // e.g. -Dharness.serverJvm=-XX:StartFlightRecording=filename=server.jfr,settings=profile
+    String extra = System.getProperty("harness.serverJvm", "");
+    if (!extra.isBlank()) {
+      jvm.addAll(List.of(extra.split(" ")));
+    }
+    try (Proc server = Proc.jvm("control-server", jvm, dir.resolve("server.log"), "server",
         List.of(file.toString(), Long.toString(POLL_MS)))) {
       Map<String, Object> ready = server.expectJson("READY");
       int xdsPort = (Integer) ready.get("xdsPort");

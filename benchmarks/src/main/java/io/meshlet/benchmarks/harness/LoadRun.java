@@ -58,6 +58,8 @@ final class LoadRun {
   enum Case {
     DIRECT("direct", "plain OkHttp, direct to the upstream"),
     MESHLET("meshlet", "Meshlet OkHttp (routing, retries, breaker, outlier detection, telemetry)"),
+    /** Not run unless asked for ({@code --cases}): what telemetry costs. */
+    MESHLET_NO_TELEMETRY("meshlet-notel", "Meshlet OkHttp without an OpenTelemetry SDK (the no-op default)"),
     DIRECT_MTLS("direct-mtls", "plain OkHttp with an SVID, mTLS direct to the upstream"),
     MESHLET_MTLS("meshlet-mtls", "Meshlet OkHttp with mTLS (SPIFFE checks)"),
     SIDECARS("sidecars", "plain OkHttp through two HAProxy sidecars, mTLS between them"),
@@ -132,6 +134,11 @@ final class LoadRun {
         closeables.add(mesh);
         caller = okHttp(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
       }
+      case MESHLET_NO_TELEMETRY -> {
+        MeshClient mesh = mesh(controlServer, io.opentelemetry.api.OpenTelemetry.noop());
+        closeables.add(mesh);
+        caller = okHttp(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
+      }
       case DIRECT_MTLS -> {
         CaIdentitySource identity = identity(controlServer);
         closeables.add(identity);
@@ -199,7 +206,7 @@ final class LoadRun {
     System.exit(0);
   }
 
-  static MeshClient mesh(String controlServer, OpenTelemetrySdk otel) throws InterruptedException {
+  static MeshClient mesh(String controlServer, io.opentelemetry.api.OpenTelemetry otel) throws InterruptedException {
     MeshClient mesh = MeshClient.builder().serviceName("frontend").controlServers(controlServer)
         .openTelemetry(otel).build().start();
     if (!mesh.awaitConfig(Duration.ofSeconds(30))) {

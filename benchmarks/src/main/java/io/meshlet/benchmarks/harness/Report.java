@@ -22,6 +22,7 @@ final class Report {
   /** Each case's baseline: the same call without the thing being measured. */
   static final Map<String, String> BASELINE = Map.of(
       "meshlet", "direct",
+      "meshlet-notel", "direct",
       "direct-mtls", "direct",
       "meshlet-mtls", "direct-mtls",
       "sidecars", "direct",
