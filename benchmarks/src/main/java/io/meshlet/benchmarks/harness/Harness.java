@@ -197,8 +197,13 @@ public final class Harness {
       args.add("sidecarPort=" + sidecars.port());
       args.add("sidecarPids=" + String.join(",", sidecars.pids().stream().map(String::valueOf).toList()));
     }
-    try (Proc p = Proc.jvm("load " + c.id, List.of("-Xmx512m"), s.work().resolve("load-" + c.id + ".log"), "load",
-        args)) {
+    List<String> jvm = new ArrayList<>(List.of("-Xmx512m"));
+    // e.g. -Dharness.loadJvm=-XX:StartFlightRecording=filename=load.jfr,settings=profile
+    String extra = System.getProperty("harness.loadJvm", "");
+    if (!extra.isBlank()) {
+      jvm.addAll(List.of(extra.split(" ")));
+    }
+    try (Proc p = Proc.jvm("load " + c.id, jvm, s.work().resolve("load-" + c.id + ".log"), "load", args)) {
       return p.expectJson("RESULT");
     }
   }

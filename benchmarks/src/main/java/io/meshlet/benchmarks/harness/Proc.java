@@ -156,7 +156,7 @@ final class Proc implements AutoCloseable {
       } catch (IOException e) {
         // closed
       }
-      Runtime.getRuntime().halt(3);
+      System.exit(3);
     }, "stdin-watch");
     t.setDaemon(true);
     t.start();
