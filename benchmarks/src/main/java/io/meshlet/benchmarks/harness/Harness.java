@@ -56,11 +56,13 @@ public final class Harness {
 
     static Settings parse(String[] args) {
       boolean quick = List.of(args).contains("--quick");
-      int reps = quick ? 2 : 5;
-      double warmup = quick ? 2 : 4;
-      double peak = quick ? 2 : 5;
-      double latency = quick ? 2 : 8;
-      int rate = 1000;
+      // Three repetitions at least: a median of two is a mean, and one stalled run spoils it.
+      int reps = quick ? 3 : 5;
+      double warmup = quick ? 1 : 4;
+      double peak = quick ? 1 : 5;
+      double latency = quick ? 1.5 : 8;
+      // Below the peak of every case on a busy 2-core machine, so that latency is not queueing.
+      int rate = 300;
       int concurrency = 8;
       List<Case> cases = java.util.Arrays.stream(Case.values()).filter(c -> c != Case.MESHLET_NO_TELEMETRY).toList();
       List<Integer> fanout = quick ? List.of(1000) : List.of(1000, 10_000);
@@ -153,7 +155,7 @@ public final class Harness {
 
     List<Map<String, Object>> heap = new ArrayList<>();
     if (s.heap()) {
-      for (int[] sc : new int[][] {{100, 20}, {1000, 10}}) {
+      for (int[] sc : s.quick() ? new int[][] {{100, 10}, {1000, 4}} : new int[][] {{100, 20}, {1000, 10}}) {
         Map<String, Object> h = clientHeap(s.work(), sc[0], sc[1]);
         heap.add(h);
         log("MeshClient heap with %d services: %.1f KiB per client (%d clients)", sc[0],
