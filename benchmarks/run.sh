@@ -4,8 +4,8 @@
 # clients, and the heap a MeshClient retains. Writes benchmarks/results/latest.json and prints a
 # table. See docs/benchmarks.md.
 #
-#   benchmarks/run.sh --quick     # about two minutes
-#   benchmarks/run.sh             # the full run (about 15 minutes)
+#   benchmarks/run.sh --quick     # short phases, a check that every case works (4 min on a busy 2-core machine)
+#   benchmarks/run.sh             # the run of record (17 min on the same machine)
 #
 # Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,...,
 # --fanout 1000,10000, --no-fanout, --no-heap, --out FILE.
