@@ -1,7 +1,9 @@
 package io.meshlet.controlplane;
 
 import io.envoyproxy.controlplane.cache.v3.SimpleCache;
+import io.envoyproxy.controlplane.server.DefaultExecutorGroup;
 import io.envoyproxy.controlplane.server.V3DiscoveryServer;
+import io.envoyproxy.controlplane.server.serializer.CachedProtoResourcesSerializer;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
@@ -175,7 +177,10 @@ public final class ControlServer implements AutoCloseable {
       if (joinTokens.isEmpty()) {
         log.info("no join tokens configured: the CA refuses every certificate request (see --join-tokens)");
       }
-      V3DiscoveryServer discovery = new V3DiscoveryServer(clients, cache);
+      // Every client gets the same resource objects: serialize each once per version, not once per
+      // client and response (the fan-out benchmark: ~2.4 ms of server CPU per client per edit without).
+      V3DiscoveryServer discovery = new V3DiscoveryServer(List.of(clients), cache, new DefaultExecutorGroup(),
+          new CachedProtoResourcesSerializer());
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
           .addService(io.grpc.ServerInterceptors.intercept(discovery.getAggregatedDiscoveryServiceImpl(),
               new NackedVersionInterceptor()))

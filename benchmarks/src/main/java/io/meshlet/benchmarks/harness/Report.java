@@ -1,0 +1,266 @@
+package io.meshlet.benchmarks.harness;
+
+import io.meshlet.benchmarks.harness.LoadRun.Case;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Medians, paired ratios and targets of a harness run, as JSON ({@code latest.json}) and as a
+ * table. Ratios and added latencies are computed per repetition between runs of the same
+ * repetition (the case and its baseline ran next to each other), then their median is taken.
+ */
+final class Report {
+
+  /** Each case's baseline: the same call without the thing being measured. */
+  static final Map<String, String> BASELINE = Map.of(
+      "meshlet", "direct",
+      "meshlet-notel", "direct",
+      "direct-mtls", "direct",
+      "meshlet-mtls", "direct-mtls",
+      "sidecars", "direct",
+      "grpc-xds", "grpc-direct");
+
+  private final Harness.Settings settings;
+  private final Instant started;
+  private final List<Map<String, Object>> runs;
+  private final List<Case> cases;
+  private final List<Map<String, Object>> fanout;
+  private final List<Map<String, Object>> heap;
+  private final List<String> notes;
+  private final Map<String, Map<String, Object>> medians = new LinkedHashMap<>();
+  private final Map<String, Map<String, Object>> comparisons = new LinkedHashMap<>();
+  private final List<Map<String, Object>> targets = new ArrayList<>();
+
+  Report(Harness.Settings settings, Instant started, List<Map<String, Object>> runs, List<Case> cases,
+      List<Map<String, Object>> fanout, List<Map<String, Object>> heap, List<String> notes) {
+    this.settings = settings;
+    this.started = started;
+    this.runs = runs;
+    this.cases = cases;
+    this.fanout = fanout;
+    this.heap = heap;
+    this.notes = notes;
+    for (Case c : cases) {
+      List<Map<String, Object>> of = runsOf(c.id);
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("description", c.description);
+      for (String key : List.of("peakRps", "p50Us", "p90Us", "p99Us", "p999Us", "maxUs", "cpuUsPerReq",
+          "clientCpuUsPerReq", "sidecarCpuUsPerReq", "upstreamCpuUsPerReq", "heapAfterGcBytes", "rssBytes",
+          "clientRssBytes", "sidecarRssBytes")) {
+        m.put(key, median(of, r -> Harness.num(r, key)));
+      }
+      m.put("errors", of.stream().mapToLong(r -> ((Number) r.get("peakErrors")).longValue()
+          + ((Number) r.get("latencyErrors")).longValue()).sum());
+      m.put("reps", of.size());
+      medians.put(c.id, m);
+    }
+    for (var e : BASELINE.entrySet()) {
+      compare(e.getKey(), e.getValue());
+    }
+    compare("meshlet-mtls", "sidecars");
+    targets();
+  }
+
+  private List<Map<String, Object>> runsOf(String id) {
+    return runs.stream().filter(r -> id.equals(r.get("case"))).toList();
+  }
+
+  private void compare(String a, String b) {
+    List<Map<String, Object>> ra = runsOf(a);
+    List<Map<String, Object>> rb = runsOf(b);
+    if (ra.isEmpty() || rb.isEmpty()) {
+      return;
+    }
+    List<double[]> pairs = new ArrayList<>(); // per rep: ratio, +p50, +p99, +cpu
+    for (Map<String, Object> x : ra) {
+      for (Map<String, Object> y : rb) {
+        if (x.get("rep").equals(y.get("rep"))) {
+          pairs.add(new double[] {
+              Harness.num(x, "peakRps") / Harness.num(y, "peakRps"),
+              Harness.num(x, "p50Us") - Harness.num(y, "p50Us"),
+              Harness.num(x, "p99Us") - Harness.num(y, "p99Us"),
+              Harness.num(x, "cpuUsPerReq") - Harness.num(y, "cpuUsPerReq")});
+        }
+      }
+    }
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("case", a);
+    c.put("baseline", b);
+    c.put("throughputRatio", medianOf(pairs, 0));
+    c.put("p50AddedUs", medianOf(pairs, 1));
+    c.put("p99AddedUs", medianOf(pairs, 2));
+    c.put("cpuAddedUsPerReq", medianOf(pairs, 3));
+    c.put("pairs", pairs.size());
+    comparisons.put(a + " vs " + b, c);
+  }
+
+  private void targets() {
+    Map<String, Object> mesh = comparisons.get("meshlet vs direct");
+    if (mesh != null) {
+      target("Meshlet HTTP throughput >= 0.95x direct", Harness.num(mesh, "throughputRatio"), ">=", 0.95, "x");
+      target("Meshlet HTTP p50 added <= 5 us", Harness.num(mesh, "p50AddedUs"), "<=", 5, "us");
+      target("Meshlet HTTP p99 added <= 25 us", Harness.num(mesh, "p99AddedUs"), "<=", 25, "us");
+    }
+    Map<String, Object> vsSidecars = comparisons.get("meshlet-mtls vs sidecars");
+    if (vsSidecars != null) {
+      target("Meshlet mTLS throughput >= 4x the two-sidecar path", Harness.num(vsSidecars, "throughputRatio"), ">=",
+          4, "x");
+    }
+    Map<String, Object> mtls = comparisons.get("meshlet-mtls vs direct-mtls");
+    if (mtls != null) {
+      target("Meshlet mTLS throughput within 10% of direct mTLS", Harness.num(mtls, "throughputRatio"), ">=", 0.90,
+          "x");
+    }
+    Map<String, Object> grpc = comparisons.get("grpc-xds vs grpc-direct");
+    if (grpc != null) {
+      target("xds:/// throughput >= 0.97x a plain channel", Harness.num(grpc, "throughputRatio"), ">=", 0.97, "x");
+    }
+    for (Map<String, Object> f : fanout) {
+      int n = ((Number) f.get("clients")).intValue();
+      double limit = n <= 1000 ? 1000 : 5000;
+      double last = Boolean.TRUE.equals(f.get("allAcked")) ? Harness.num(f, "lastAckMs") : Double.POSITIVE_INFINITY;
+      target(String.format("%,d ADS clients ACK an edit in < %.0f s", n, limit / 1000), last, "<", limit, "ms");
+      target(String.format("control server heap with %,d clients < 1 GiB", n),
+          Harness.num(f, "serverHeapConnectedBytes") / 1048576.0, "<", 1024, "MiB");
+    }
+  }
+
+  private void target(String name, double value, String op, double limit, String unit) {
+    boolean met = switch (op) {
+      case ">=" -> value >= limit;
+      case "<=" -> value <= limit;
+      case "<" -> value < limit;
+      default -> throw new IllegalArgumentException(op);
+    };
+    Map<String, Object> t = new LinkedHashMap<>();
+    t.put("target", name);
+    t.put("measured", Double.isFinite(value) ? round(value) : null);
+    t.put("unit", unit);
+    t.put("met", met);
+    targets.add(t);
+  }
+
+  void write() throws IOException {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("startedAt", started.toString());
+    json.put("command", settings.command());
+    json.put("mode", settings.quick() ? "quick" : "full");
+    json.put("machine", machine());
+    Map<String, Object> set = new LinkedHashMap<>();
+    set.put("reps", settings.reps());
+    set.put("warmupSeconds", settings.warmup());
+    set.put("peakSeconds", settings.peak());
+    set.put("peakConcurrency", settings.concurrency());
+    set.put("latencySeconds", settings.latency());
+    set.put("latencyRate", settings.rate());
+    json.put("settings", set);
+    json.put("notes", notes);
+    json.put("cases", medians);
+    json.put("comparisons", comparisons.values());
+    json.put("targets", targets);
+    json.put("fanout", fanout);
+    json.put("meshClientHeap", heap);
+    json.put("runs", runs);
+    Files.createDirectories(settings.out().toAbsolutePath().getParent());
+    Proc.JSON.writerWithDefaultPrettyPrinter().writeValue(settings.out().toFile(), json);
+  }
+
+  static Map<String, Object> machine() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("cores", Runtime.getRuntime().availableProcessors());
+    m.put("cpu", cpuModel());
+    m.put("memoryBytes", ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getTotalMemorySize());
+    m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+    m.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+    return m;
+  }
+
+  private static String cpuModel() {
+    try {
+      return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+          .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("?");
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
+  String table() {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format("| %-13s | %-11s | %9s | %6s | %7s | %6s | %7s | %6s | %9s | %7s | %7s |%n",
+        "case", "vs", "peak req/s", "x", "p50 us", "+p50", "p99 us", "+p99", "CPU us/req", "heap MiB", "RSS MiB"));
+    sb.append("|---|---|---|---|---|---|---|---|---|---|---|").append(System.lineSeparator());
+    for (Case c : cases) {
+      Map<String, Object> m = medians.get(c.id);
+      String base = BASELINE.get(c.id);
+      Map<String, Object> cmp = base == null ? null : comparisons.get(c.id + " vs " + base);
+      sb.append(String.format("| %-13s | %-11s | %9.0f | %6s | %7.1f | %6s | %7.1f | %6s | %9.1f | %7.1f | %7.1f |%n",
+          c.id, base == null ? "" : base, Harness.num(m, "peakRps"),
+          cmp == null ? "" : String.format("%.3f", Harness.num(cmp, "throughputRatio")),
+          Harness.num(m, "p50Us"), cmp == null ? "" : String.format("%+.1f", Harness.num(cmp, "p50AddedUs")),
+          Harness.num(m, "p99Us"), cmp == null ? "" : String.format("%+.1f", Harness.num(cmp, "p99AddedUs")),
+          Harness.num(m, "cpuUsPerReq"), Harness.num(m, "heapAfterGcBytes") / 1048576.0,
+          Harness.num(m, "rssBytes") / 1048576.0));
+    }
+    Map<String, Object> vs = comparisons.get("meshlet-mtls vs sidecars");
+    if (vs != null) {
+      sb.append(String.format("%nmeshlet-mtls vs sidecars: %.2fx throughput, %+.1f us p50, %+.1f us p99%n",
+          Harness.num(vs, "throughputRatio"), Harness.num(vs, "p50AddedUs"), Harness.num(vs, "p99AddedUs")));
+    }
+    if (!fanout.isEmpty()) {
+      sb.append(String.format("%n| ADS clients | subscribe all ms | edit ACKed by all ms | first | median"
+          + " | server CPU for the edit ms | server heap MiB (idle) | per client KiB |%n|---|---|---|---|---|---|---|---|%n"));
+      for (Map<String, Object> f : fanout) {
+        sb.append(String.format("| %,d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f (%.0f) | %.1f |%n",
+            ((Number) f.get("clients")).intValue(), Harness.num(f, "subscribeAllMs"), Harness.num(f, "lastAckMs"),
+            Harness.num(f, "firstAckMs"), Harness.num(f, "medianAckMs"), Harness.num(f, "serverCpuEditMs"),
+            Harness.num(f, "serverHeapConnectedBytes") / 1048576.0, Harness.num(f, "serverHeapIdleBytes") / 1048576.0,
+            Harness.num(f, "serverHeapPerClientBytes") / 1024));
+      }
+    }
+    if (!heap.isEmpty()) {
+      sb.append(String.format("%n| services | MeshClient heap KiB per client |%n|---|---|%n"));
+      for (Map<String, Object> h : heap) {
+        sb.append(String.format("| %,d | %.1f |%n", ((Number) h.get("services")).intValue(),
+            Harness.num(h, "perClientBytes") / 1024));
+      }
+    }
+    sb.append(String.format("%n| target | measured | met |%n|---|---|---|%n"));
+    for (Map<String, Object> t : targets) {
+      sb.append(String.format("| %s | %s %s | %s |%n", t.get("target"), t.get("measured"), t.get("unit"),
+          Boolean.TRUE.equals(t.get("met")) ? "yes" : "**no**"));
+    }
+    for (String n : notes) {
+      sb.append(System.lineSeparator()).append("note: ").append(n).append(System.lineSeparator());
+    }
+    return sb.toString();
+  }
+
+  private static double median(List<Map<String, Object>> rows, ToDoubleFunction<Map<String, Object>> f) {
+    double[] v = rows.stream().mapToDouble(f).filter(Double::isFinite).sorted().toArray();
+    return round(medianSorted(v));
+  }
+
+  private static double medianOf(List<double[]> pairs, int i) {
+    return round(medianSorted(pairs.stream().mapToDouble(p -> p[i]).sorted().toArray()));
+  }
+
+  private static double medianSorted(double[] v) {
+    if (v.length == 0) {
+      return Double.NaN;
+    }
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
+
+  private static double round(double v) {
+    return Double.isFinite(v) ? Math.round(v * 1000) / 1000.0 : v;
+  }
+}

@@ -1,0 +1,47 @@
+package io.meshlet.benchmarks.harness;
+
+import io.meshlet.controlplane.ControlServer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Mode {@code server <mesh.yaml> <poll-ms>}: a control server alone in its JVM, for its heap and CPU. */
+final class ServerChild {
+
+  private ServerChild() {}
+
+  static void main(String[] args) throws Exception {
+    try (ControlServer server = ControlServer.builder().configFile(Path.of(args[0])).xdsPort(0).adminPort(0)
+        .pollInterval(Duration.ofMillis(Long.parseLong(args[1]))).build().start()) {
+      Map<String, Object> ready = new LinkedHashMap<>();
+      ready.put("xdsPort", server.xdsPort());
+      ready.put("adminPort", server.adminPort());
+      ready.put("pid", ProcessHandle.current().pid());
+      Proc.say("READY", ready);
+      Proc.serveUntilStdinCloses();
+    }
+  }
+
+  /** A mesh of {@code services} HTTP services, each with two endpoints and one route with a timeout. */
+  static String meshYaml(int services, int extraEndpointsOfFirst) {
+    StringBuilder sb = new StringBuilder("services:\n");
+    for (int s = 0; s < services; s++) {
+      sb.append("  svc-").append(s).append(":\n");
+      sb.append("    endpoints:\n");
+      int endpoints = 2 + (s == 0 ? extraEndpointsOfFirst : 0);
+      for (int e = 0; e < endpoints; e++) {
+        sb.append("      - { address: 10.").append(s / 250).append('.').append(s % 250).append('.').append(e + 1)
+            .append(":8080, labels: { version: v").append(e % 2 + 1).append(" } }\n");
+      }
+      sb.append("    subsets: { v1: { version: v1 }, v2: { version: v2 } }\n");
+      sb.append("    routes:\n");
+      sb.append("      - match: { pathPrefix: /api, headers: { x-canary: \"true\" } }\n");
+      sb.append("        to: [ { subset: v2, weight: 100 } ]\n");
+      sb.append("      - to: [ { subset: v1, weight: 90 }, { subset: v2, weight: 10 } ]\n");
+      sb.append("        timeout: 2s\n");
+      sb.append("        retries: { attempts: 2 }\n");
+    }
+    return sb.toString();
+  }
+}
