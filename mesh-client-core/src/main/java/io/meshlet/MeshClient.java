@@ -152,6 +152,10 @@ public final class MeshClient implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
+    if (instanceAddress != null) {
+      log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, instanceAddress,
+          instanceLabels, serviceName);
+    }
     ads = new AdsClient(controlServers, node(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {

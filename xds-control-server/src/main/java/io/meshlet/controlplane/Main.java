@@ -92,13 +92,31 @@ public final class Main {
       return usage(err, "validate takes exactly one file, e.g. validate mesh.yaml");
     }
     Path file = Path.of(args.get(0));
-    try {
-      MeshConfig config = MeshConfigParser.parse(file);
+    return withValidFile(file, err, null, config -> {
       int n = config.services().size();
       out.println(file + ": valid (" + n + (n == 1 ? " service)" : " services)"));
       return OK;
+    });
+  }
+
+  /** What to do with a file once it is valid; returns the exit code. */
+  private interface ValidFile {
+    int then(MeshConfig config);
+  }
+
+  /**
+   * Validates {@code file} (size limit, syntax, every rule) and hands it on; otherwise prints why,
+   * and {@code refused} when given, and returns the exit code: 1 invalid, 2 missing or unreadable.
+   */
+  private static int withValidFile(Path file, PrintStream err, String refused, ValidFile next) {
+    MeshConfig config;
+    try {
+      config = MeshConfigParser.parse(file);
     } catch (MeshConfigException e) {
       err.println(file + ": " + e.getMessage());
+      if (refused != null) {
+        err.println(file + ": " + refused);
+      }
       return INVALID_CONFIG;
     } catch (NoSuchFileException e) {
       err.println(file + ": no such file");
@@ -107,6 +125,7 @@ public final class Main {
       err.println(file + ": cannot read: " + e.getMessage());
       return USAGE;
     }
+    return next.then(config);
   }
 
   /** {@code import FILE --etcd URLS}: validated exactly like {@code validate}, written only if valid. */
@@ -121,33 +140,18 @@ public final class Main {
       return usage(err, "import takes exactly one file, e.g. import mesh.yaml --etcd http://127.0.0.1:2379");
     }
     Path file = Path.of(files.get(0));
-    String text;
-    MeshConfig config;
-    try {
-      text = Files.readString(file);
-      config = MeshConfigParser.parse(text, file.getFileName() == null ? file.toString()
-          : file.getFileName().toString());
-    } catch (MeshConfigException e) {
-      err.println(file + ": " + e.getMessage());
-      err.println(file + ": refused, nothing was written to etcd");
-      return INVALID_CONFIG;
-    } catch (NoSuchFileException e) {
-      err.println(file + ": no such file");
-      return USAGE;
-    } catch (IOException e) {
-      err.println(file + ": cannot read: " + e.getMessage());
-      return USAGE;
-    }
-    try (io.meshlet.controlplane.internal.EtcdStore store = store(options)) {
-      long revision = store.writeIntent(text, -1).orElseThrow();
-      int n = config.services().size();
-      out.println(file + ": imported to " + store.intentKey() + " at revision " + revision + " (" + n
-          + (n == 1 ? " service)" : " services)"));
-      return OK;
-    } catch (IOException e) {
-      err.println(e.getMessage());
-      return FAILED;
-    }
+    return withValidFile(file, err, "refused, nothing was written to etcd", config -> {
+      try (io.meshlet.controlplane.internal.EtcdStore store = store(options)) {
+        long revision = store.writeIntent(Files.readString(file), -1).orElseThrow();
+        int n = config.services().size();
+        out.println(file + ": imported to " + store.intentKey() + " at revision " + revision + " (" + n
+            + (n == 1 ? " service)" : " services)"));
+        return OK;
+      } catch (IOException e) {
+        err.println(e.getMessage());
+        return FAILED;
+      }
+    });
   }
 
   /** {@code export --etcd URLS}: prints the intent kept in etcd. */
