@@ -17,6 +17,7 @@ import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
 import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.testing.EchoBackend;
+import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.SpiffeTls;
 import io.meshlet.identity.WorkloadIdentity;
@@ -159,8 +160,11 @@ class GrpcMtlsIT {
       String serverSerial = catalogId.current().chain().get(0).getSerialNumber().toString(16);
       int ok = 0;
       List<String> failures = new java.util.ArrayList<>();
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+      java.util.Set<String> serials = new java.util.HashSet<>();
+      Duration run = FaultReport.runLength(Duration.ofSeconds(8));
+      long end = System.nanoTime() + run.toNanos();
       while (System.nanoTime() < end) {
+        serials.add(frontendId.current().chain().get(0).getSerialNumber().toString(16));
         try {
           ClientCalls.blockingUnaryCall(channel, EchoBackend.WHO,
               CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS), "hi");
@@ -169,6 +173,9 @@ class GrpcMtlsIT {
           failures.add(e.getStatus().toString());
         }
       }
+      FaultReport.record("certificates rotating every ~3 s (gRPC, mTLS)", (serials.size() - 1)
+          + " client certificate rotations in " + run.toSeconds() + " s", failures.isEmpty() ? null : failures.get(0),
+          new FaultReport.Counts("gRPC", ok + failures.size(), failures.size()));
       assertThat(failures).as("failed calls during rotation (%d ok)", ok).isEmpty();
       assertThat(frontendId.current().chain().get(0).getSerialNumber().toString(16)).isNotEqualTo(clientSerial);
       assertThat(catalogId.current().chain().get(0).getSerialNumber().toString(16)).isNotEqualTo(serverSerial);

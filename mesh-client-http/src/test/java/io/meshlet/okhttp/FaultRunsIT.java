@@ -13,14 +13,13 @@ import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.EchoBackend;
+import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.XdsClients;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,14 +36,14 @@ import org.junit.jupiter.api.io.TempDir;
  * Fault runs: steady HTTP traffic (Meshlet's OkHttp client) and gRPC traffic (grpc-java's own xDS
  * client) to three instances of each, while one fault is injected: the control server killed and
  * restarted, a bad config then a good one, the control server's network path cut, one instance of
- * three killed. Each run prints requests sent, failed and the recovery time, and appends them to
- * {@code target/fault-runs.txt}. {@code -Dmeshlet.faults.seconds=N} sets each run's length (4 s in
- * the default, CI, mode; the {@code reliability} profile runs 60 s).
+ * three made slow, one instance of three killed. Each run prints requests sent, failed and the
+ * recovery time through {@link FaultReport}. {@code -Dmeshlet.faults.seconds=N} sets each run's
+ * length (4 s in the default, CI, mode; the {@code reliability} profile runs 60 s).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FaultRunsIT {
 
-  static final Duration RUN = Duration.ofSeconds(Long.getLong("meshlet.faults.seconds", 4));
+  static final Duration RUN = FaultReport.runLength(Duration.ofSeconds(4));
 
   @TempDir static Path dir;
   static final TestMesh mesh = new TestMesh();
@@ -137,6 +136,8 @@ class FaultRunsIT {
     final AtomicLong lastFailureNanos = new AtomicLong();
     final AtomicBoolean running = new AtomicBoolean(true);
     final List<Thread> threads = new ArrayList<>();
+    final List<Long> httpMillis = new ArrayList<>();
+    final List<Long> grpcMillis = new ArrayList<>();
 
     Traffic() {
       for (int i = 0; i < 2; i++) {
@@ -147,7 +148,7 @@ class FaultRunsIT {
           } catch (Exception e) {
             return e.toString();
           }
-        }, httpSent, httpFailed));
+        }, httpSent, httpFailed, httpMillis));
         threads.add(start(() -> {
           try {
             XdsClients.call(channel, EchoBackend.WHO, null, 3_000);
@@ -155,14 +156,18 @@ class FaultRunsIT {
           } catch (Exception e) {
             return e.toString();
           }
-        }, grpcSent, grpcFailed));
+        }, grpcSent, grpcFailed, grpcMillis));
       }
     }
 
-    Thread start(java.util.function.Supplier<String> call, AtomicLong sent, AtomicLong failed) {
+    Thread start(java.util.function.Supplier<String> call, AtomicLong sent, AtomicLong failed, List<Long> millis) {
       Thread t = new Thread(() -> {
         while (running.get()) {
+          long began = System.nanoTime();
           String failure = call.get();
+          synchronized (millis) {
+            millis.add((System.nanoTime() - began) / 1_000_000);
+          }
           sent.incrementAndGet();
           if (failure != null) {
             failed.incrementAndGet();
@@ -188,21 +193,28 @@ class FaultRunsIT {
     }
 
     /** Prints and records one run. */
-    void report(String fault, long faultAtNanos, String recovery) throws Exception {
-      String line = String.format(Locale.ROOT,
-          "%-38s | HTTP %7d sent %5d failed (%.3f%% ok) | gRPC %7d sent %5d failed (%.3f%% ok) | %s%s",
-          fault, httpSent.get(), httpFailed.get(), ok(httpSent.get(), httpFailed.get()),
-          grpcSent.get(), grpcFailed.get(), ok(grpcSent.get(), grpcFailed.get()), recovery,
-          firstFailure.get() == null ? "" : " | first failure: " + firstFailure.get());
-      System.out.println("FAULT RUN " + line);
-      Path out = Path.of("target", "fault-runs.txt");
-      Files.createDirectories(out.getParent());
-      Files.writeString(out, line + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
-          java.nio.file.StandardOpenOption.APPEND);
+    void report(String fault, String recovery) {
+      FaultReport.record(fault, recovery + "; latency p99 / max: HTTP " + percentile(httpMillis, 0.99) + " / "
+          + percentile(httpMillis, 1) + " ms, gRPC " + percentile(grpcMillis, 0.99) + " / " + percentile(grpcMillis, 1)
+          + " ms",
+          firstFailure.get(), new FaultReport.Counts("HTTP", httpSent.get(), httpFailed.get()),
+          new FaultReport.Counts("gRPC", grpcSent.get(), grpcFailed.get()));
     }
 
-    static double ok(long sent, long failed) {
-      return sent == 0 ? 0 : 100.0 * (sent - failed) / sent;
+    double okPercent() {
+      return FaultReport.okPercent(httpSent.get() + grpcSent.get(), failed());
+    }
+
+    static long percentile(List<Long> millis, double p) {
+      List<Long> sorted;
+      synchronized (millis) {
+        sorted = new ArrayList<>(millis);
+      }
+      if (sorted.isEmpty()) {
+        return 0;
+      }
+      java.util.Collections.sort(sorted);
+      return sorted.get((int) Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1));
     }
   }
 
@@ -216,14 +228,13 @@ class FaultRunsIT {
     try (Traffic traffic = new Traffic()) {
       sleep(RUN.dividedBy(3));
       long before = connects.get();
-      long at = System.nanoTime();
       server.close();
       sleep(Duration.ofSeconds(1));
       server = startServer();
       Duration back = Await.until("the mesh client to reconnect", Duration.ofSeconds(30), () -> connects.get() > before);
       sleep(RUN.dividedBy(3));
       traffic.close();
-      traffic.report("control server killed, restarted after 1 s", at, "client reconnected "
+      traffic.report("control server killed, restarted after 1 s", "client reconnected "
           + back.plusSeconds(1).toMillis() + " ms after the kill");
       assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
     }
@@ -235,7 +246,6 @@ class FaultRunsIT {
     try (Traffic traffic = new Traffic()) {
       sleep(RUN.dividedBy(3));
       String before = client.snapshot().version();
-      long at = System.nanoTime();
       file.write("services:\n  catalog: { routes: [ { to: [ { subset: nope } ] } ] }\n");
       Await.until("the refusal", Duration.ofSeconds(10),
           () -> !new AdminClient(server.adminPort()).json("/config").get("lastRefused").isNull());
@@ -246,7 +256,7 @@ class FaultRunsIT {
           () -> !client.snapshot().version().equals(before));
       sleep(RUN.dividedBy(3));
       traffic.close();
-      traffic.report("bad config, then a good one", at, "good config in force " + applied.toMillis()
+      traffic.report("bad config, then a good one", "good config in force " + applied.toMillis()
           + " ms after it was written");
       assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
     }
@@ -257,18 +267,16 @@ class FaultRunsIT {
   void controlServerPathCut() throws Exception {
     try (Traffic traffic = new Traffic()) {
       sleep(RUN.dividedBy(3));
-      long at = System.nanoTime();
       proxy.cut(true);
       // Longer than any client timeout in the mesh (2 s route timeout, 500 ms per try).
       sleep(RUN.dividedBy(3).plusSeconds(3));
       proxy.cut(false);
       String before = client.snapshot().version();
-      long healed = System.nanoTime();
       file.write(config(3));
       Duration caughtUp = Await.until("an edit after the path heals", Duration.ofSeconds(60),
           () -> !client.snapshot().version().equals(before));
       traffic.close();
-      traffic.report("control server path cut for " + RUN.dividedBy(3).plusSeconds(3).toSeconds() + " s", at,
+      traffic.report("control server path cut for " + RUN.dividedBy(3).plusSeconds(3).toSeconds() + " s",
           "an edit reached the client " + caughtUp.toMillis() + " ms after the path healed");
       assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
     }
@@ -276,6 +284,36 @@ class FaultRunsIT {
 
   @Test
   @Order(4)
+  void oneOfThreeInstancesMadeSlow() throws Exception {
+    WireMockServer slowHttp = http.get(1);
+    EchoBackend slowGrpc = grpc.get(1);
+    var slow = aResponse().withStatus(200).withBody("slow").withFixedDelay(1_500);
+    try (Traffic traffic = new Traffic()) {
+      sleep(RUN.dividedBy(3));
+      // Slower than the HTTP route's 500 ms per-try timeout; within the gRPC route's 2 s timeout,
+      // since grpc-java's xDS client has no per-try timeout (gRFC A44).
+      slowHttp.resetRequests();
+      var stub = slowHttp.stubFor(any(anyUrl()).atPriority(1).willReturn(slow));
+      slowGrpc.delay(1_000);
+      Duration slowFor = RUN.dividedBy(3).multipliedBy(2);
+      sleep(slowFor);
+      traffic.close();
+      slowHttp.removeStub(stub);
+      slowGrpc.delay(0);
+      int reachedSlow = slowHttp.countRequestsMatching(
+          com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(anyUrl()).build()).getCount();
+      traffic.report("one of three instances made slow (HTTP 1.5 s, gRPC 1 s)", "the slow HTTP instance got "
+          + reachedSlow + " requests before and between ejections");
+      assertThat(traffic.failed()).as("failed requests; first: %s", traffic.firstFailure.get()).isZero();
+      // Ejected after the configured 2 consecutive errors (timeouts count), plus what the two
+      // callers had in flight; once more each time a 30 s ejection ends.
+      long ejections = 1 + slowFor.toSeconds() / 30;
+      assertThat(reachedSlow).as("requests that reached the slow HTTP instance").isLessThanOrEqualTo((int) (4 * ejections));
+    }
+  }
+
+  @Test
+  @Order(5)
   void oneOfThreeInstancesKilled() throws Exception {
     try (Traffic traffic = new Traffic()) {
       sleep(RUN.dividedBy(3));
@@ -285,10 +323,9 @@ class FaultRunsIT {
       sleep(RUN.dividedBy(3).multipliedBy(2));
       traffic.close();
       long last = traffic.lastFailureNanos.get();
-      traffic.report("one of three instances killed", at, last == 0 ? "no failed request"
+      traffic.report("one of three instances killed", last == 0 ? "no failed request"
           : "last failure " + Duration.ofNanos(last - at).toMillis() + " ms after the kill");
-      long sent = traffic.httpSent.get() + traffic.grpcSent.get();
-      assertThat(Traffic.ok(sent, traffic.failed())).as("success %%; first failure: %s", traffic.firstFailure.get())
+      assertThat(traffic.okPercent()).as("success %%; first failure: %s", traffic.firstFailure.get())
           .isGreaterThanOrEqualTo(99.9);
     }
   }

@@ -10,6 +10,7 @@ import com.sun.net.httpserver.HttpsServer;
 import io.meshlet.MeshClient;
 import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.CertificateRequests;
 import io.meshlet.identity.SpiffeTls;
@@ -227,18 +228,28 @@ class OkHttpMtlsIT {
     String firstClientSerial = frontendIdentity.current().chain().get(0).getSerialNumber().toString(16);
     AtomicInteger ok = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+    String firstFailure = null;
+    java.util.Set<String> serials = new java.util.HashSet<>();
+    Duration run = FaultReport.runLength(Duration.ofSeconds(8));
+    long end = System.nanoTime() + run.toNanos();
     while (System.nanoTime() < end) {
+      serials.add(frontendIdentity.current().chain().get(0).getSerialNumber().toString(16));
+      String result;
       try {
-        if (call(http).equals("200 caller spiffe://example.org/service/frontend")) {
-          ok.incrementAndGet();
-        } else {
-          failed.incrementAndGet();
-        }
+        result = call(http);
       } catch (IOException e) {
+        result = e.toString();
+      }
+      if (result.equals("200 caller spiffe://example.org/service/frontend")) {
+        ok.incrementAndGet();
+      } else {
         failed.incrementAndGet();
+        firstFailure = firstFailure == null ? result : firstFailure;
       }
     }
+    FaultReport.record("certificates rotating every ~3 s (OkHttp, mTLS)", (serials.size() - 1)
+        + " client certificate rotations in " + run.toSeconds() + " s", firstFailure,
+        new FaultReport.Counts("HTTP", ok.get() + failed.get(), failed.get()));
     assertThat(failed.get()).as("failed requests while certificates rotated (%d succeeded)", ok.get()).isZero();
     assertThat(ok.get()).isPositive();
     String clientSerial = frontendIdentity.current().chain().get(0).getSerialNumber().toString(16);

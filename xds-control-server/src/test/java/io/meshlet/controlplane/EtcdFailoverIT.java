@@ -7,6 +7,7 @@ import io.meshlet.MeshClient;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.EtcdCluster;
+import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.controlplane.testing.IntentAdmin;
 import io.meshlet.policy.PolicyEngine;
 import io.meshlet.policy.ResponseInfo;
@@ -36,9 +37,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Failures under traffic, over a real three-member etcd cluster and two replicas: one etcd member
- * killed, all of etcd stopped and started again, and a replica killed while its clients call
- * through the mesh. The upstream is not written in the intent: it registers itself, so every
+ * Failures under traffic, over a real three-member etcd cluster and two replicas: a bad config
+ * pushed through the admin API, one etcd member killed, all of etcd stopped and started again, and
+ * a replica killed while its clients call through the mesh. The upstream is not written in the intent: it registers itself, so every
  * call also depends on the registration surviving. No call may fail.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -126,6 +127,36 @@ class EtcdFailoverIT {
   }
 
   @Test
+  @Order(0)
+  void aBadConfigPushedThroughTheAdminApiChangesNothingThenAGoodOneReachesEveryone() throws Exception {
+    IntentAdmin admin = new IntentAdmin(a.adminPort());
+    IntentAdmin.Intent before = admin.read();
+    String version = a.version().orElseThrow();
+    String clientVersion = frontend.snapshot().version();
+    Thread.sleep(1000);
+    HttpResponse<String> bad = admin.write("services:\n  catalog: { routes: [ { to: [ { subset: nope } ] } ] }\n",
+        before.etag());
+    assertThat(bad.statusCode()).as(bad.body()).isEqualTo(400);
+    assertThat(bad.body()).contains("subset");
+    Thread.sleep(1000);
+    assertThat(admin.read()).as("the intent in etcd").isEqualTo(before);
+    assertThat(a.version()).contains(version);
+    assertThat(b.version()).contains(version);
+    assertThat(frontend.snapshot().version()).isEqualTo(clientVersion);
+
+    HttpResponse<String> good = admin.write(before.text() + "  after-admin-push: {}\n", before.etag());
+    assertThat(good.statusCode()).as(good.body()).isEqualTo(200);
+    Duration applied = Await.until("the frontend, a client of both replicas, to see the good config",
+        Duration.ofSeconds(5), () -> frontend.snapshot().services().containsKey("after-admin-push"));
+    Await.until("replica B to serve it", Duration.ofSeconds(5),
+        () -> b.config().orElseThrow().services().containsKey("after-admin-push"));
+    Thread.sleep(500);
+    traffic.report("bad config PUT through the admin API, then a good one",
+        "the good config reached the client " + applied.toMillis() + " ms after the PUT");
+    traffic.assertNoFailures(50);
+  }
+
+  @Test
   @Order(1)
   void oneEtcdMemberKilledHasNoEffect() throws Exception {
     etcd.kill(0);
@@ -139,6 +170,7 @@ class EtcdFailoverIT {
       Thread.sleep(LEASE_TTL.toMillis() * 2); // longer than the lease: it must have been renewed
       assertThat(metric(a, "meshlet_etcd_connected")).isEqualTo(1);
       assertThat(metric(b, "meshlet_etcd_connected")).isEqualTo(1);
+      traffic.report("one etcd member of three killed", "edits kept flowing; leases renewed");
       traffic.assertNoFailures(50);
     } finally {
       etcd.restart(0);
@@ -178,6 +210,7 @@ class EtcdFailoverIT {
     Await.until("the frontend to see it", Duration.ofSeconds(5),
         () -> frontend.snapshot().services().containsKey("after-etcd-returned"));
     Thread.sleep(LEASE_TTL.toMillis() * 2);
+    traffic.report("all of etcd stopped, then restarted", "replicas served the last config; caught up on return");
     traffic.assertNoFailures(100);
     assertThat(new AdminClient(b.adminPort()).json("/config").path("registered").size()).isEqualTo(1);
   }
@@ -201,6 +234,7 @@ class EtcdFailoverIT {
     editThrough(b, "after-replica-kill");
     Await.until("the frontend to follow B", Duration.ofSeconds(5),
         () -> frontend.snapshot().services().containsKey("after-replica-kill"));
+    traffic.report("one replica of two killed", "clients moved to the other replica");
     traffic.assertNoFailures(100);
   }
 
@@ -271,6 +305,11 @@ class EtcdFailoverIT {
           return;
         }
       }
+    }
+
+    void report(String fault, String recovery) {
+      FaultReport.record(fault, recovery, failures.peek(),
+          new FaultReport.Counts("HTTP", ok.get() + failures.size(), failures.size()));
     }
 
     void assertNoFailures(int atLeast) {
