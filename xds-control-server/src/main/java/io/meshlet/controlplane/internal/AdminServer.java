@@ -81,49 +81,56 @@ public final class AdminServer implements AutoCloseable {
 
   private void handle(HttpExchange exchange) throws IOException {
     try (exchange) {
-      String path = exchange.getRequestURI().getPath();
-      String method = exchange.getRequestMethod();
-      String allow = allowed(path);
-      if (allow == null) {
-        refuse(exchange, 404, "no such endpoint: " + shortened(path) + " (expected: " + ENDPOINTS + ")");
-        return;
+      try {
+        route(exchange);
+      } catch (RuntimeException e) {
+        // A bug, not a client mistake: the stack trace belongs in the log, the client gets a 500.
+        log.error("admin request {} {} failed", shortened(exchange.getRequestMethod()),
+            shortened(exchange.getRequestURI().toString()), e);
+        if (exchange.getResponseCode() == -1) {
+          json(exchange, 500, Map.of("error", "internal error: " + e + "; the server log has the details"));
+        }
       }
-      if (path.equals("/config") && method.equals("PUT") && etcd.isEmpty()) {
-        exchange.getResponseHeaders().set("Allow", allow);
-        refuse(exchange, 405, "PUT /config is not supported: this server follows a file, edit it "
-            + "(PUT /config needs serve --etcd)");
-        return;
-      }
-      if (!List.of(allow.split(", ")).contains(method)) {
-        exchange.getResponseHeaders().set("Allow", allow);
-        refuse(exchange, 405, shortened(method) + " " + path + " is not supported (expected: " + allow + ")");
-        return;
-      }
-      if (path.equals("/ca/rotate")) {
-        rotate(exchange);
-        return;
-      }
-      if (path.equals("/config") && method.equals("PUT")) {
-        putConfig(exchange);
-        return;
-      }
-      if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
-        getYaml(exchange);
-        return;
-      }
-      switch (path) {
-        case "/healthz" -> healthz(exchange);
-        case "/config" -> json(exchange, 200, config());
-        case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
-        case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
-        default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
-      }
-    } catch (RuntimeException e) {
-      // A bug, not a client mistake: the stack trace belongs in the log, the client gets a 500.
-      log.error("admin request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
-      if (exchange.getResponseCode() == -1) {
-        json(exchange, 500, Map.of("error", "internal error: " + e + "; the server log has the details"));
-      }
+    }
+  }
+
+  private void route(HttpExchange exchange) throws IOException {
+    String path = exchange.getRequestURI().getPath();
+    String method = exchange.getRequestMethod();
+    String allow = allowed(path);
+    if (allow == null) {
+      refuse(exchange, 404, "no such endpoint: " + shortened(path) + " (expected: " + ENDPOINTS + ")");
+      return;
+    }
+    if (path.equals("/config") && method.equals("PUT") && etcd.isEmpty()) {
+      exchange.getResponseHeaders().set("Allow", allow);
+      refuse(exchange, 405, "PUT /config is not supported: this server follows a file, edit it "
+          + "(PUT /config needs serve --etcd)");
+      return;
+    }
+    if (!List.of(allow.split(", ")).contains(method)) {
+      exchange.getResponseHeaders().set("Allow", allow);
+      refuse(exchange, 405, shortened(method) + " " + path + " is not supported (expected: " + allow + ")");
+      return;
+    }
+    if (path.equals("/ca/rotate")) {
+      rotate(exchange);
+      return;
+    }
+    if (path.equals("/config") && method.equals("PUT")) {
+      putConfig(exchange);
+      return;
+    }
+    if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
+      getYaml(exchange);
+      return;
+    }
+    switch (path) {
+      case "/healthz" -> healthz(exchange);
+      case "/config" -> json(exchange, 200, config());
+      case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
+      case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
+      default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
     }
   }
 
