@@ -170,9 +170,9 @@ class AdminApiBadInputIT {
     bad.put("", "overlap: missing (expected: a duration such as 2h, " + tooShort + ")");
     bad.put("overlap=soon", "overlap: 'soon' (expected: a duration such as 2h, " + tooShort + ")");
     bad.put("overlap=-2h", "overlap: '-2h' (expected: a duration such as 2h, " + tooShort + ")");
-    bad.put("overlap=10s", "overlap: 10s (expected: " + tooShort + ")");
-    bad.put("overlap=0s&force=true", "overlap: 0s (expected: more than 0)");
-    bad.put("overlap=999999999h&force=true", "overlap: 999999999h (expected: at most 8760h, a root's lifetime)");
+    bad.put("overlap=10s", "overlap: '10s' (expected: a duration such as 2h, " + tooShort + ")");
+    bad.put("overlap=0s&force=true", "overlap: '0s' (expected: more than 0)");
+    bad.put("overlap=999999999h&force=true", "overlap: '999999999h' (expected: at most 8760h, a root's lifetime)");
     bad.put("overlap=3h&force=yes", "force: 'yes' (expected: true or false)");
     bad.put("overlp=3h", "unknown parameter 'overlp' (expected: overlap, force)");
     bad.put("overlap=3h&overlap=4h", "overlap: given more than once (expected: once)");

@@ -213,10 +213,10 @@ public final class AdminServer implements AutoCloseable {
     }
     if (overlap.get().isZero() || overlap.get().compareTo(MAX_OVERLAP) > 0
         || (force.equals("false") && overlap.get().compareTo(ttl.multipliedBy(2)) < 0)) {
-      refuse(exchange, 400, "overlap: " + overlapText + " (expected: "
+      refuse(exchange, 400, "overlap: '" + overlapText + "' (expected: "
           + (overlap.get().compareTo(MAX_OVERLAP) > 0
               ? "at most " + io.meshlet.controlplane.MeshConfigParser.formatDuration(MAX_OVERLAP) + ", a root's lifetime"
-              : overlap.get().isZero() ? "more than 0" : tooShort)
+              : overlap.get().isZero() ? "more than 0" : "a duration such as 2h, " + tooShort)
           + ")");
       return;
     }
