@@ -36,6 +36,7 @@ import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.ScalarNode;
 import org.yaml.snakeyaml.nodes.SequenceNode;
+import org.yaml.snakeyaml.reader.ReaderException;
 
 /**
  * Reads and validates a mesh config file ({@code mesh.yaml}).
@@ -119,6 +120,13 @@ public final class MeshConfigParser {
       throw new MeshConfigException(
           List.of(new Violation(source, mark == null ? 0 : mark.getLine() + 1, "", "",
               "YAML syntax error: " + problem, "well-formed YAML")));
+    } catch (ReaderException e) {
+      // A character YAML does not allow anywhere, such as NUL or another control character.
+      int end = yaml.offsetByCodePoints(0, Math.min(e.getPosition(), yaml.codePointCount(0, yaml.length())));
+      int line = (int) yaml.substring(0, end).chars().filter(c -> c == '\n').count() + 1;
+      throw new MeshConfigException(
+          List.of(new Violation(source, line, "", "", String.format("character U+%04X", e.getCodePoint()),
+              "printable text: no control characters other than tab and line breaks")));
     } catch (YAMLException e) {
       throw new MeshConfigException(
           List.of(new Violation(source, 0, "", "", "YAML error: " + e.getMessage(), "well-formed YAML")));

@@ -239,6 +239,9 @@ class MeshConfigParserTest {
             """,
             "mesh.yaml:4: YAML syntax error: expected ',' or ']', but got <stream end>"
                 + " while parsing a flow sequence started on line 3 (expected: well-formed YAML)"),
+        arguments("a control character", "services:\n  payments:\n    protocol: ht\u0000tp\n",
+            "mesh.yaml:3: character U+0000 (expected: printable text: no control characters other than tab and "
+                + "line breaks)"),
         arguments("empty file", "",
             "mesh.yaml: empty file (expected: a mapping with trustDomain, mtls and services)"),
         arguments("only comments", "# nothing yet\n",

@@ -27,6 +27,10 @@ public final class AdminServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final String ENDPOINTS =
+      "GET /healthz, /config, /clients, /metrics or /; PUT /config (with etcd); POST /ca/rotate";
+  /** The longest rotation overlap: a root's lifetime. */
+  private static final java.time.Duration MAX_OVERLAP = CertificateAuthority.ROOT_LIFETIME;
 
   private final HttpServer server;
   private final ExecutorService executor;
@@ -77,67 +81,143 @@ public final class AdminServer implements AutoCloseable {
 
   private void handle(HttpExchange exchange) throws IOException {
     try (exchange) {
-      String path = exchange.getRequestURI().getPath();
-      if (path.equals("/ca/rotate")) {
-        rotate(exchange);
-        return;
-      }
-      if (path.equals("/config") && exchange.getRequestMethod().equals("PUT")) {
-        putConfig(exchange);
-        return;
-      }
-      if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
-        getYaml(exchange);
-        return;
-      }
-      if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
-        exchange.getResponseHeaders().set("Allow", "GET, HEAD");
-        json(exchange, 405, Map.of("error", exchange.getRequestMethod() + " " + path
-            + " is not supported (expected: GET" + (path.equals("/config") ? " or PUT" : "") + ")"));
-        return;
-      }
-      switch (path) {
-        case "/healthz" -> healthz(exchange);
-        case "/config" -> json(exchange, 200, config());
-        case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
-        case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
-        case "/", "/index.html" -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(
-            state, clients.clients()));
-        default -> json(exchange, 404, Map.of("error", "no such endpoint: " + path
-            + " (expected: /healthz, /config, /clients, /metrics or /)"));
-      }
-    } catch (RuntimeException e) {
-      log.error("admin request {} failed", exchange.getRequestURI(), e);
-    }
-  }
-
-  /** {@code POST /ca/rotate?overlap=2h}: starts a CA key rotation. */
-  private void rotate(HttpExchange exchange) throws IOException {
-    if (!exchange.getRequestMethod().equals("POST")) {
-      exchange.getResponseHeaders().set("Allow", "POST");
-      json(exchange, 405, Map.of("error", exchange.getRequestMethod() + " /ca/rotate is not supported (expected: POST)"));
-      return;
-    }
-    String query = exchange.getRequestURI().getRawQuery();
-    String overlapText = null;
-    boolean force = false;
-    if (query != null) {
-      for (String pair : query.split("&")) {
-        if (pair.startsWith("overlap=")) {
-          overlapText = java.net.URLDecoder.decode(pair.substring("overlap=".length()), StandardCharsets.UTF_8);
-        } else if (pair.equals("force=true")) {
-          force = true;
+      try {
+        route(exchange);
+      } catch (RuntimeException e) {
+        // A bug, not a client mistake: the stack trace belongs in the log, the client gets a 500.
+        log.error("admin request {} {} failed", shortened(exchange.getRequestMethod()),
+            shortened(exchange.getRequestURI().toString()), e);
+        if (exchange.getResponseCode() == -1) {
+          json(exchange, 500, Map.of("error", "internal error: " + e + "; the server log has the details"));
         }
       }
     }
+  }
+
+  private void route(HttpExchange exchange) throws IOException {
+    String path = exchange.getRequestURI().getPath();
+    String method = exchange.getRequestMethod();
+    String allow = allowed(path);
+    if (allow == null) {
+      refuse(exchange, 404, "no such endpoint: " + shortened(path) + " (expected: " + ENDPOINTS + ")");
+      return;
+    }
+    if (path.equals("/config") && method.equals("PUT") && etcd.isEmpty()) {
+      exchange.getResponseHeaders().set("Allow", allow);
+      refuse(exchange, 405, "PUT /config is not supported: this server follows a file, edit it "
+          + "(PUT /config needs serve --etcd)");
+      return;
+    }
+    if (!List.of(allow.split(", ")).contains(method)) {
+      exchange.getResponseHeaders().set("Allow", allow);
+      refuse(exchange, 405, shortened(method) + " " + path + " is not supported (expected: " + allow + ")");
+      return;
+    }
+    if (path.equals("/ca/rotate")) {
+      rotate(exchange);
+      return;
+    }
+    if (path.equals("/config") && method.equals("PUT")) {
+      putConfig(exchange);
+      return;
+    }
+    if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
+      getYaml(exchange);
+      return;
+    }
+    switch (path) {
+      case "/healthz" -> healthz(exchange);
+      case "/config" -> json(exchange, 200, config());
+      case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
+      case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
+      default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
+    }
+  }
+
+  /** The methods {@code path} answers, as an {@code Allow} header lists them; null for no such endpoint. */
+  private String allowed(String path) {
+    return switch (path) {
+      case "/healthz", "/clients", "/metrics", "/", "/index.html" -> "GET, HEAD";
+      case "/config" -> etcd.isPresent() ? "GET, HEAD, PUT" : "GET, HEAD";
+      case "/ca/rotate" -> "POST";
+      default -> null;
+    };
+  }
+
+  /** A value from the request as an error message echoes it: at most 100 characters, then how long it was. */
+  static String shortened(String value) {
+    return value.length() <= 100 ? value : value.substring(0, 100) + "... (" + value.length() + " characters)";
+  }
+
+  /**
+   * Answers a request the API refuses, with the message as {@code {"error": ...}}, and logs it once
+   * at WARN: the client made a mistake, so no stack trace. A browser's {@code /favicon.ico} is
+   * logged at DEBUG.
+   */
+  private static void refuse(HttpExchange exchange, int status, String message) throws IOException {
+    if (exchange.getRequestURI().getPath().equals("/favicon.ico")) {
+      log.debug("admin: refused {} /favicon.ico: {} {}", exchange.getRequestMethod(), status, message);
+    } else {
+      log.warn("admin: refused {} {} from {}: {} {}", shortened(exchange.getRequestMethod()),
+          shortened(exchange.getRequestURI().toString()), exchange.getRemoteAddress(), status, message);
+    }
+    json(exchange, status, Map.of("error", message));
+  }
+
+  /**
+   * {@code POST /ca/rotate?overlap=2h}: starts a CA key rotation. 400 for a missing, malformed or
+   * too short overlap and for unknown parameters, 409 while a rotation is under way.
+   */
+  private void rotate(HttpExchange exchange) throws IOException {
+    Map<String, String> params = new LinkedHashMap<>();
+    String query = exchange.getRequestURI().getRawQuery();
+    if (query != null && !query.isEmpty()) {
+      for (String pair : query.split("&", -1)) {
+        int eq = pair.indexOf('=');
+        String name = eq < 0 ? pair : pair.substring(0, eq);
+        String value;
+        try {
+          value = java.net.URLDecoder.decode(eq < 0 ? "" : pair.substring(eq + 1), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+          refuse(exchange, 400, shortened(name) + ": '" + shortened(pair.substring(eq + 1))
+              + "' is not URL-encoded correctly ("
+              + "expected: e.g. overlap=2h)");
+          return;
+        }
+        if (!name.equals("overlap") && !name.equals("force")) {
+          refuse(exchange, 400, "unknown parameter '" + shortened(name) + "' (expected: overlap, force)");
+          return;
+        }
+        if (params.put(name, value) != null) {
+          refuse(exchange, 400, name + ": given more than once (expected: once)");
+          return;
+        }
+      }
+    }
+    String force = params.getOrDefault("force", "false");
+    if (!force.equals("true") && !force.equals("false")) {
+      refuse(exchange, 400, "force: '" + shortened(force) + "' (expected: true or false)");
+      return;
+    }
+    String overlapText = params.get("overlap");
     java.util.Optional<java.time.Duration> overlap = overlapText == null ? java.util.Optional.empty()
         : io.meshlet.controlplane.MeshConfigParser.parseDuration(overlapText);
     java.time.Duration ttl = state.served().map(s -> s.config().mtls().certTtl()).orElse(java.time.Duration.ofHours(1));
-    if (overlap.isEmpty() || (!force && overlap.get().compareTo(ttl.multipliedBy(2)) < 0)) {
-      json(exchange, 400, Map.of("error", "overlap: " + (overlapText == null ? "missing" : "'" + overlapText + "'")
-          + " (expected: a duration such as 2h, at least twice mtls.certTtl ("
-          + io.meshlet.controlplane.MeshConfigParser.formatDuration(ttl) + "), or force=true when every "
-          + "workload renews more often than half the overlap)"));
+    String tooShort = "at least twice mtls.certTtl ("
+        + io.meshlet.controlplane.MeshConfigParser.formatDuration(ttl) + "), or force=true when every "
+        + "workload renews more often than half the overlap";
+    if (overlap.isEmpty()) {
+      refuse(exchange, 400, "overlap: " + (overlapText == null ? "missing" : "'" + shortened(overlapText) + "'")
+          + " (expected: a duration such as 2h, " + tooShort + ")");
+      return;
+    }
+    if (overlap.get().isZero() || overlap.get().compareTo(MAX_OVERLAP) > 0
+        || (force.equals("false") && overlap.get().compareTo(ttl.multipliedBy(2)) < 0)) {
+      refuse(exchange, 400, "overlap: '" + overlapText + "' (expected: "
+          + (overlap.get().compareTo(MAX_OVERLAP) > 0
+              ? "at most " + io.meshlet.controlplane.MeshConfigParser.formatDuration(MAX_OVERLAP) + ", a root's lifetime"
+              : overlap.get().isZero() ? "more than 0" : "a duration such as 2h, " + tooShort)
+          + ")");
       return;
     }
     try {
@@ -145,7 +225,8 @@ public final class AdminServer implements AutoCloseable {
       json(exchange, 202, Map.of("newRootSerial", r.newRootSerial(), "newKeySignsFrom", r.switchAt().toString(),
           "oldRootTrustedUntil", r.oldRootTrustedUntil().toString()));
     } catch (IllegalStateException e) {
-      json(exchange, 409, Map.of("error", e.getMessage()));
+      refuse(exchange, 409, e.getMessage() + " (expected: one rotation at a time; the next can start when this "
+          + "one's overlap has ended)");
     }
   }
 
@@ -202,11 +283,11 @@ public final class AdminServer implements AutoCloseable {
     try {
       intent = etcd.get().store().readIntent();
     } catch (IOException e) {
-      json(exchange, 503, Map.of("error", e.getMessage()));
+      refuse(exchange, 503, e.getMessage());
       return;
     }
     if (intent.isEmpty()) {
-      json(exchange, 404, Map.of("error", "no intent at " + etcd.get().store().intentKey()));
+      refuse(exchange, 404, "no intent at " + etcd.get().store().intentKey());
       return;
     }
     exchange.getResponseHeaders().set("ETag", "\"" + intent.get().modRevision() + "\"");
@@ -217,59 +298,164 @@ public final class AdminServer implements AutoCloseable {
    * {@code PUT /config} with a mesh.yaml body and {@code If-Match: "<intentRevision>"} (or
    * {@code *}): validated like a file (400 with every error, nothing written), then written in one
    * transaction that checks the revision (409 when someone else wrote first).
+   *
+   * <p>Refused before the body is read: no or a malformed {@code If-Match} (428, 400), a
+   * {@code Content-Type} other than YAML, JSON or plain text in UTF-8 (415), a
+   * {@code Content-Length} over {@link io.meshlet.controlplane.MeshConfigParser#MAX_BYTES} (413). A
+   * chunked body is read up to that limit and no further. A body refused for what it holds (too
+   * large, not UTF-8, invalid) shows as {@code lastRefused} on {@code GET /config}.
    */
   private void putConfig(HttpExchange exchange) throws IOException {
-    if (etcd.isEmpty()) {
-      exchange.getResponseHeaders().set("Allow", "GET, HEAD");
-      json(exchange, 405, Map.of("error", "PUT /config is not supported: this server follows a file, edit it "
-          + "(PUT /config needs serve --etcd)"));
+    List<String> ifMatches = exchange.getRequestHeaders().getOrDefault("If-Match", List.of());
+    if (ifMatches.isEmpty()) {
+      refuse(exchange, 428, "If-Match: missing (expected: the intentRevision from GET /config, "
+          + "e.g. If-Match: \"42\", or * to overwrite whatever is there)");
       return;
     }
-    String ifMatch = exchange.getRequestHeaders().getFirst("If-Match");
-    long expected;
-    if (ifMatch == null) {
-      json(exchange, 428, Map.of("error", "If-Match: missing (expected: the intentRevision from GET /config, "
-          + "e.g. If-Match: \"42\", or * to overwrite whatever is there)"));
+    java.util.OptionalLong expected = ifMatches.size() == 1 ? revision(ifMatches.get(0)) : java.util.OptionalLong.empty();
+    if (expected.isEmpty()) {
+      refuse(exchange, 400, "If-Match: " + shortened(String.join(", ", ifMatches)) + " (expected: one revision, the ETag of "
+          + "GET /config with Accept: application/yaml, such as \"42\", or *; weak tags and lists never match)");
       return;
-    } else if (ifMatch.trim().equals("*")) {
-      expected = -1;
-    } else {
-      try {
-        expected = Long.parseLong(ifMatch.trim().replace("\"", ""));
-      } catch (NumberFormatException e) {
-        json(exchange, 400, Map.of("error", "If-Match: " + ifMatch + " (expected: a revision such as \"42\", or *)"));
-        return;
-      }
     }
-    byte[] body = exchange.getRequestBody().readNBytes(io.meshlet.controlplane.MeshConfigParser.MAX_BYTES + 1);
+    String type = exchange.getRequestHeaders().getFirst("Content-Type");
+    java.util.Optional<String> typeProblem = contentTypeProblem(type);
+    if (typeProblem.isPresent()) {
+      refuse(exchange, 415, "Content-Type: " + shortened(type) + " (expected: " + typeProblem.get() + ")");
+      return;
+    }
+    int max = io.meshlet.controlplane.MeshConfigParser.MAX_BYTES;
+    String length = exchange.getRequestHeaders().getFirst("Content-Length");
+    if (length != null && length.strip().matches("\\d{1,19}") && new java.math.BigInteger(length.strip())
+        .compareTo(java.math.BigInteger.valueOf(max)) > 0) {
+      // Not read: the server drains a little and closes the connection.
+      exchange.getResponseHeaders().set("Connection", "close");
+      refuseBody(exchange, 413, new Violation("PUT /config", 0, "", "", length.strip() + " bytes",
+          "at most " + max + " bytes"));
+      return;
+    }
+    byte[] body = exchange.getRequestBody().readNBytes(max + 1);
+    if (body.length > max) {
+      exchange.getResponseHeaders().set("Connection", "close");
+      refuseBody(exchange, 413, new Violation("PUT /config", 0, "", "", "more than " + max + " bytes",
+          "at most " + max + " bytes"));
+      return;
+    }
+    java.util.Optional<Violation> encoding = utf8Problem(body);
+    if (encoding.isPresent()) {
+      refuseBody(exchange, 400, encoding.get());
+      return;
+    }
     String text = new String(body, StandardCharsets.UTF_8);
     io.meshlet.controlplane.MeshConfig config;
     try {
       config = io.meshlet.controlplane.MeshConfigParser.parse(text, "PUT /config");
     } catch (io.meshlet.controlplane.MeshConfigException e) {
-      state.refuse("PUT /config", e.violations());
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("error", e.getMessage());
-      m.put("errors", e.violations().stream().map(Violation::toString).toList());
-      json(exchange, 400, m);
+      refuseBody(exchange, 400, e);
       return;
     }
     java.util.OptionalLong written;
     try {
-      written = etcd.get().store().writeIntent(text, expected);
+      written = etcd.get().store().writeIntent(text, expected.getAsLong());
     } catch (IOException e) {
-      json(exchange, 503, Map.of("error", e.getMessage() + "; nothing was written"));
+      refuse(exchange, 503, e.getMessage() + "; nothing was written");
       return;
     }
     if (written.isEmpty()) {
-      json(exchange, 409, Map.of("error", "the intent is no longer at revision " + expected + ": someone else "
-          + "wrote first; GET /config again, redo your change and retry"));
+      refuse(exchange, 409, "the intent is no longer at revision " + expected.getAsLong() + ": someone else "
+          + "wrote first; GET /config again, redo your change and retry");
       return;
     }
     log.info("PUT /config: intent written at revision {} ({} services)", written.getAsLong(),
         config.services().size());
     exchange.getResponseHeaders().set("ETag", "\"" + written.getAsLong() + "\"");
     json(exchange, 200, Map.of("intentRevision", written.getAsLong(), "services", config.services().size()));
+  }
+
+  /**
+   * The revision an {@code If-Match} names: {@code "42"} (or {@code 42}) as 42, {@code *} as -1;
+   * empty for anything else, such as a weak tag, a list or a negative number.
+   */
+  static java.util.OptionalLong revision(String ifMatch) {
+    java.util.regex.Matcher m = IF_MATCH.matcher(ifMatch);
+    if (!m.matches()) {
+      return java.util.OptionalLong.empty();
+    }
+    if (m.group(1).equals("*")) {
+      return java.util.OptionalLong.of(-1);
+    }
+    String digits = m.group(2) != null ? m.group(2) : m.group(3);
+    return java.util.OptionalLong.of(Long.parseLong(digits));
+  }
+
+  private static final java.util.regex.Pattern IF_MATCH =
+      java.util.regex.Pattern.compile("\\s*(\\*|\"(\\d{1,18})\"|(\\d{1,18}))\\s*");
+
+  /** The media types a body may be sent as: YAML, and JSON since YAML reads it too. */
+  static final List<String> BODY_TYPES = List.of("application/yaml", "application/x-yaml", "text/yaml",
+      "text/x-yaml", "application/json", "text/plain");
+
+  /** What is wrong with a request's {@code Content-Type}, or empty when it is fine (or absent). */
+  static java.util.Optional<String> contentTypeProblem(String header) {
+    if (header == null) {
+      return java.util.Optional.empty();
+    }
+    String[] parts = header.split(";");
+    String type = parts[0].strip().toLowerCase(java.util.Locale.ROOT);
+    if (!BODY_TYPES.contains(type)) {
+      return java.util.Optional.of("one of " + String.join(", ", BODY_TYPES) + ", in UTF-8"
+          + (type.equals("application/x-www-form-urlencoded")
+              ? "; curl sends this with --data-binary unless given -H 'Content-Type: application/yaml'" : ""));
+    }
+    for (int i = 1; i < parts.length; i++) {
+      String[] param = parts[i].split("=", 2);
+      if (param[0].strip().equalsIgnoreCase("charset")) {
+        String charset = param.length < 2 ? "" : param[1].strip().replace("\"", "").toLowerCase(java.util.Locale.ROOT);
+        if (!charset.equals("utf-8") && !charset.equals("utf8") && !charset.equals("us-ascii")) {
+          return java.util.Optional.of(type + " in UTF-8: charset=utf-8, or no charset");
+        }
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
+  /** The first byte that is not UTF-8, with its line, or empty when the body is UTF-8 throughout. */
+  static java.util.Optional<Violation> utf8Problem(byte[] body) {
+    java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(body);
+    java.nio.CharBuffer out = java.nio.CharBuffer.allocate(1024);
+    java.nio.charset.CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+    while (true) {
+      java.nio.charset.CoderResult r = decoder.decode(in, out, true);
+      if (r.isError()) {
+        int at = in.position();
+        int line = 1;
+        for (int i = 0; i < at; i++) {
+          line += body[i] == '\n' ? 1 : 0;
+        }
+        return java.util.Optional.of(new Violation("PUT /config", line, "", "",
+            String.format("byte 0x%02x at offset %d is not UTF-8", body[at] & 0xff, at), "UTF-8 text"));
+      }
+      if (r.isUnderflow()) {
+        return java.util.Optional.empty();
+      }
+      out.clear();
+    }
+  }
+
+  /** Refuses a body for what it holds: recorded as the last refusal (which logs it), then answered. */
+  private void refuseBody(HttpExchange exchange, int status, Violation violation) throws IOException {
+    refuseBody(exchange, status, new io.meshlet.controlplane.MeshConfigException(List.of(violation)));
+  }
+
+  private void refuseBody(HttpExchange exchange, int status, io.meshlet.controlplane.MeshConfigException e)
+      throws IOException {
+    state.refuse("PUT /config from " + exchange.getRemoteAddress(), e.violations());
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("error", e.getMessage());
+    m.put("errors", e.violations().stream().map(Violation::toString).toList());
+    json(exchange, status, m);
   }
 
   static Map<String, Object> instance(Registrations.Instance i) {

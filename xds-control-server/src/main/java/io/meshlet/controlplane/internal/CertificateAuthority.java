@@ -62,7 +62,7 @@ import org.slf4j.LoggerFactory;
 public final class CertificateAuthority {
 
   private static final Logger log = LoggerFactory.getLogger(CertificateAuthority.class);
-  private static final Duration ROOT_LIFETIME = Duration.ofDays(365);
+  static final Duration ROOT_LIFETIME = Duration.ofDays(365);
   private static final Duration BACKDATE = Duration.ofMinutes(1);
   private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -173,12 +173,21 @@ public final class CertificateAuthority {
    * now on; the new key signs from half the overlap on, when workloads renewing at least that
    * often trust it; the old root stays trusted until the overlap ends, when no certificate it
    * signed should still be in use. Choose an overlap of at least twice the certificate lifetime.
+   *
+   * @throws IllegalStateException while an earlier rotation's overlap lasts
    */
   public synchronized Rotation rotate(Duration overlap) throws IOException {
     Instant now = clock.instant();
     advance(now);
     if (next != null) {
-      throw new IllegalStateException("a rotation is already under way; the new key signs from " + switchAt);
+      throw new IllegalStateException("a rotation is already under way; the new key signs from " + switchAt
+          + " and the old root is trusted until " + previousUntil);
+    }
+    if (previous != null && now.isBefore(previousUntil)) {
+      // Another rotation now would drop the old root from trust bundles at its switch, while
+      // certificates it signed may still be in use.
+      throw new IllegalStateException("a rotation is still under way: the old root is trusted until "
+          + previousUntil);
     }
     try {
       KeyPair pair = newKeyPair();

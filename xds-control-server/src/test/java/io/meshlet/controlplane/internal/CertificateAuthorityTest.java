@@ -1,6 +1,7 @@
 package io.meshlet.controlplane.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
@@ -65,5 +66,23 @@ class CertificateAuthorityTest {
     clock.now = r.oldRootTrustedUntil().plusSeconds(1);
     CertificateAuthority fourth = CertificateAuthority.loadOrCreate("example.org", dir, clock);
     assertThat(fourth.trustBundle()).extracting(CertificateAuthorityTest::serial).containsExactly(r.newRootSerial());
+  }
+
+  @Test
+  void aSecondRotationIsRefusedUntilTheFirstOverlapHasEnded() throws Exception {
+    TestClock clock = new TestClock();
+    CertificateAuthority ca = CertificateAuthority.loadOrCreate("example.org", dir, clock);
+    CertificateAuthority.Rotation r = ca.rotate(Duration.ofHours(2));
+
+    assertThatThrownBy(() -> ca.rotate(Duration.ofHours(2))).isInstanceOf(IllegalStateException.class)
+        .hasMessage("a rotation is already under way; the new key signs from " + r.switchAt()
+            + " and the old root is trusted until " + r.oldRootTrustedUntil());
+    // Past the switch the old root is still trusted: a new rotation would drop it at its own switch.
+    clock.now = r.switchAt().plusSeconds(1);
+    assertThatThrownBy(() -> ca.rotate(Duration.ofHours(2))).isInstanceOf(IllegalStateException.class)
+        .hasMessage("a rotation is still under way: the old root is trusted until " + r.oldRootTrustedUntil());
+
+    clock.now = r.oldRootTrustedUntil().plusSeconds(1);
+    assertThat(ca.rotate(Duration.ofHours(2)).newRootSerial()).isNotEqualTo(r.newRootSerial());
   }
 }

@@ -21,9 +21,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * A real etcd cluster of three members on loopback, started from the {@code etcd} binary on the
- * PATH, each in its own data directory under a temp directory. Members can be killed (SIGKILL)
- * and restarted one by one or all together.
+ * A real etcd cluster of three members (or as many as asked for) on loopback, started from the
+ * {@code etcd} binary on the PATH, each in its own data directory under a temp directory. Members
+ * can be killed (SIGKILL) and restarted one by one or all together.
  *
  * <p>{@link #start()} skips the calling test (a JUnit assumption, with a message saying how to
  * install etcd) when there is no {@code etcd} binary. {@link #close()} kills every member by its
@@ -72,8 +72,13 @@ public final class EtcdCluster implements AutoCloseable {
 
   /** Starts three members and waits until the cluster is healthy. */
   public static EtcdCluster start() throws IOException {
+    return start(3);
+  }
+
+  /** Starts {@code members} members (one is enough when no test kills any) and waits until healthy. */
+  public static EtcdCluster start(int members) throws IOException {
     assumeEtcdInstalled();
-    EtcdCluster cluster = new EtcdCluster(binary().orElseThrow(), 3);
+    EtcdCluster cluster = new EtcdCluster(binary().orElseThrow(), members);
     try {
       for (int i = 0; i < cluster.members.length; i++) {
         cluster.launch(i);
