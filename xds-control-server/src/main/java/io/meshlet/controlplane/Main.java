@@ -62,6 +62,11 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    // The admin API's JDK HTTP server has no read timeout of its own: without this, two clients
+    // that send half a request and stall would hold both of its threads.
+    if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+      System.setProperty("sun.net.httpserver.maxReqTime", "30");
+    }
     int code = run(args, System.out, System.err);
     if (code != OK) {
       System.exit(code);
