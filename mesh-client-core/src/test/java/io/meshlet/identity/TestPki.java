@@ -2,6 +2,7 @@ package io.meshlet.identity;
 
 import java.math.BigInteger;
 import java.security.KeyPair;
+import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -63,9 +64,9 @@ final class TestPki {
   TestPki(String trustDomain) {
     this.trustDomain = trustDomain;
     KeyPair keys = CertificateRequests.newKeyPair();
-    this.root = new Issued(build("CN=test root " + trustDomain, keys,
+    this.root = new Issued(build("CN=test root " + trustDomain, keys.getPublic(),
         new Profile(List.of("spiffe://" + trustDomain), true, KeyUsage.keyCertSign | KeyUsage.cRLSign, false),
-        "CN=test root " + trustDomain, keys), keys);
+        "CN=test root " + trustDomain, keys, Duration.ofHours(1)), keys);
   }
 
   String spiffeId(String service) {
@@ -76,8 +77,14 @@ final class TestPki {
   Issued issue(Profile profile, Issued issuer) {
     KeyPair keys = CertificateRequests.newKeyPair();
     String subject = "CN=test " + SERIAL.get();
-    return new Issued(build(subject, keys, profile, issuer.certificate().getSubjectX500Principal().getName(),
-        issuer.keys()), keys);
+    return new Issued(build(subject, keys.getPublic(), profile,
+        issuer.certificate().getSubjectX500Principal().getName(), issuer.keys(), Duration.ofHours(1)), keys);
+  }
+
+  /** A certificate for someone else's key (from a CSR, say), signed by the root. */
+  X509Certificate certify(Profile profile, PublicKey key, Duration lifetime) {
+    return build("CN=test " + SERIAL.get(), key, profile, root.certificate().getSubjectX500Principal().getName(),
+        root.keys(), lifetime);
   }
 
   /**
@@ -109,13 +116,13 @@ final class TestPki {
     return identity(Profile.svid(spiffeId(service)), 1);
   }
 
-  private static X509Certificate build(String subject, KeyPair keys, Profile profile, String issuer,
-      KeyPair issuerKeys) {
+  private static X509Certificate build(String subject, PublicKey key, Profile profile, String issuer,
+      KeyPair issuerKeys, Duration lifetime) {
     try {
       Instant now = Instant.now();
       JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name(issuer),
           BigInteger.valueOf(SERIAL.getAndIncrement()), Date.from(now.minus(Duration.ofMinutes(1))),
-          Date.from(now.plus(Duration.ofHours(1))), new X500Name(subject), keys.getPublic());
+          Date.from(now.plus(lifetime)), new X500Name(subject), key);
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(profile.ca()));
       if (profile.keyUsage() >= 0) {
         b.addExtension(Extension.keyUsage, true, new KeyUsage(profile.keyUsage()));
