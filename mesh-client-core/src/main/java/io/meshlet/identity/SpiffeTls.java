@@ -175,12 +175,11 @@ public final class SpiffeTls {
         if (chain == null || chain.length == 0) {
           throw new CertificateException("peer sent no certificate (expected: an X.509 SVID)");
         }
-        String peer;
         try {
           // Before path validation: an oversized chain costs nothing more than its count.
-          peer = SvidRules.check(Arrays.asList(chain));
+          SvidRules.checkLength(chain.length);
         } catch (CertificateException e) {
-          throw new CertificateException("peer " + e.getMessage(), e.getCause());
+          throw new CertificateException("peer " + e.getMessage());
         }
         try {
           Set<TrustAnchor> anchors = new HashSet<>();
@@ -195,6 +194,13 @@ public final class SpiffeTls {
           throw new CertificateException("peer certificate does not chain to the trust bundle of "
               + id.spiffeId().substring(0, id.spiffeId().indexOf('/', "spiffe://".length()))
               + " (" + e.getMessage() + ")", e);
+        }
+        String peer;
+        try {
+          // After path validation: what the refusal quotes comes from a certificate our CA signed.
+          peer = SvidRules.check(Arrays.asList(chain));
+        } catch (CertificateException e) {
+          throw new CertificateException("peer " + e.getMessage(), e.getCause());
         }
         List<String> eku = chain[0].getExtendedKeyUsage();
         if (eku != null && !eku.contains(usage)) {

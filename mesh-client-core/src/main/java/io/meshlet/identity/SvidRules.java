@@ -32,13 +32,7 @@ final class SvidRules {
    * @throws CertificateException naming the first rule the chain breaks
    */
   static String check(List<X509Certificate> chain) throws CertificateException {
-    if (chain.isEmpty()) {
-      throw new CertificateException("chain of 0 certificates (expected: the workload certificate first)");
-    }
-    if (chain.size() > MAX_CHAIN) {
-      throw new CertificateException("chain of " + chain.size() + " certificates (expected: at most " + MAX_CHAIN
-          + ", the workload certificate and its intermediates)");
-    }
+    checkLength(chain.size());
     X509Certificate leaf = chain.get(0);
     String id = SpiffeTls.spiffeId(leaf);
     if (leaf.getBasicConstraints() >= 0) {
@@ -56,6 +50,17 @@ final class SvidRules {
       }
     }
     return id;
+  }
+
+  /** Checks the number of certificates in a chain: the part of {@link #check} that needs no parsing. */
+  static void checkLength(int certificates) throws CertificateException {
+    if (certificates == 0) {
+      throw new CertificateException("chain of 0 certificates (expected: the workload certificate first)");
+    }
+    if (certificates > MAX_CHAIN) {
+      throw new CertificateException("chain of " + certificates + " certificates (expected: at most " + MAX_CHAIN
+          + ", the workload certificate and its intermediates)");
+    }
   }
 
   private static List<String> names(boolean[] usage) {

@@ -347,7 +347,7 @@ public final class CertificateAuthority {
     try {
       requested = csr.getRequestedExtensions();
     } catch (RuntimeException e) {
-      throw new RefusedException("csr: extensionRequest: unreadable (" + e.getMessage() + ")");
+      throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");
     }
     if (requested == null) {
       return;
@@ -358,14 +358,18 @@ public final class CertificateAuthority {
     try {
       GeneralNames sans = GeneralNames.fromExtensions(requested, Extension.subjectAlternativeName);
       if (sans != null) {
-        for (GeneralName name : sans.getNames()) {
-          names.add(describe(name));
+        GeneralName[] all = sans.getNames();
+        for (int i = 0; i < all.length && i < 5; i++) {
+          names.add(describe(all[i]));
+        }
+        if (all.length > 5) {
+          names.add("... " + all.length + " names in all");
         }
       }
       constraints = BasicConstraints.fromExtensions(requested);
       usage = KeyUsage.fromExtensions(requested);
     } catch (RuntimeException e) {
-      throw new RefusedException("csr: extensionRequest: unreadable (" + e.getMessage() + ")");
+      throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");
     }
     String allowed = "uri:" + id;
     if (!names.isEmpty() && !names.equals(List.of(allowed))) {
@@ -397,7 +401,27 @@ public final class CertificateAuthority {
       default -> "tag" + name.getTagNo();
     };
     String value = name.getName() instanceof ASN1String text ? text.getString() : name.getName().toString();
-    return type + ":" + value;
+    return type + ":" + printable(value);
+  }
+
+  /**
+   * A caller's text made safe for a log line and a status message: control and non-ASCII
+   * characters escaped, at most 100 characters.
+   */
+  static String printable(String text) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < text.length(); i++) {
+      if (out.length() >= 100) {
+        return out.append("...").toString();
+      }
+      char c = text.charAt(i);
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out.append(c);
+      } else {
+        out.append(String.format("\\u%04x", (int) c));
+      }
+    }
+    return out.toString();
   }
 
   static KeyPair newKeyPair() throws GeneralSecurityException {

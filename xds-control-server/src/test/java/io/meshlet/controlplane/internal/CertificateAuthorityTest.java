@@ -125,6 +125,8 @@ class CertificateAuthorityTest {
             "csr: subjectAltName: [uri:" + CATALOG + ", dns:catalog]" + NAMES),
         Arguments.of("another trust domain", names(uri("spiffe://evil.org/service/catalog")),
             "csr: subjectAltName: [uri:spiffe://evil.org/service/catalog]" + NAMES),
+        Arguments.of("a name made to break a log line", names(uri(CATALOG + "\nWARN forged " + "x".repeat(200))),
+            "csr: subjectAltName: [uri:" + CATALOG + "\\u000aWARN forged " + "x".repeat(46) + "...]" + NAMES),
         Arguments.of("cA=true", ca,
             "csr: basicConstraints: cA=true (expected: cA=false or none; the CA issues workload certificates only)"),
         Arguments.of("keyCertSign", certSign,
