@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * The workload's identity from the Meshlet control server's CA: makes a key pair in this
  * process, sends a CSR with the service's join token, and renews well before expiry (when half
  * of the remaining lifetime has passed, by default), with a new key each time. A failed renewal is retried
- * with backoff, moving to the next control server, while the current certificate stays in use.
+ * with backoff, moving to the next control server, while the current certificate stays in use;
+ * so is a response that is not a well-formed SVID for the new key (see {@link WorkloadIdentity}).
  *
  * <pre>{@code
  * CaIdentitySource identity = CaIdentitySource.builder()
@@ -119,9 +120,7 @@ public final class CaIdentitySource implements AutoCloseable {
               .setJoinToken(joinToken)
               .setCsrDer(ByteString.copyFrom(CertificateRequests.csr(pair, service)))
               .build());
-      WorkloadIdentity identity = new WorkloadIdentity(response.getSpiffeId(),
-          certificates(response.getCertificateChainDerList()), pair.getPrivate(),
-          certificates(response.getTrustBundleDerList()));
+      WorkloadIdentity identity = identity(response, pair);
       current = identity;
       failures = 0;
       first.countDown();
@@ -148,6 +147,28 @@ public final class CaIdentitySource implements AutoCloseable {
               + now.expiresAt(), delay);
       executor.schedule(this::renew, delay, TimeUnit.MILLISECONDS);
     }
+  }
+
+  /**
+   * The identity in a response, once it is a well-formed SVID for the key just made and the
+   * SPIFFE ID the response names; the same rules as for peers and identity files.
+   */
+  private static WorkloadIdentity identity(SignResponse response, KeyPair pair) throws CertificateException {
+    List<X509Certificate> chain = certificates(response.getCertificateChainDerList());
+    List<X509Certificate> bundle = certificates(response.getTrustBundleDerList());
+    String id = SvidRules.check(chain);
+    if (!id.equals(response.getSpiffeId())) {
+      throw new CertificateException("certificate for " + id + ": spiffe_id: " + response.getSpiffeId()
+          + " (expected: the SPIFFE ID of the certificate)");
+    }
+    if (!chain.get(0).getPublicKey().equals(pair.getPublic())) {
+      throw new CertificateException("certificate for " + id + " carries another public key "
+          + "(expected: the key of this request's CSR)");
+    }
+    if (bundle.isEmpty()) {
+      throw new CertificateException("trust_bundle_der: no certificate (expected: at least one root)");
+    }
+    return new WorkloadIdentity(id, chain, pair.getPrivate(), bundle);
   }
 
   private static List<X509Certificate> certificates(List<ByteString> ders) throws CertificateException {

@@ -33,8 +33,10 @@ import org.slf4j.LoggerFactory;
  * The workload's identity from PEM files that an outside issuer keeps fresh (SPIRE's helper,
  * cert-manager's csi-driver): a certificate chain, its private key and the trust bundle. The files
  * are polled; a new set is used once it is complete and consistent (the key matches the
- * certificate, exactly one SPIFFE ID, not expired), and a set that is not is refused with the
- * reason while the last good identity stays in use.
+ * certificate, not expired, and the chain is a well-formed SVID: at most 5 certificates, the
+ * first one not a CA, allowed to sign but not to sign certificates, with exactly one SPIFFE ID),
+ * and a set that is not is refused with the file and the reason while the last good identity
+ * stays in use.
  *
  * <p>Thread-safe: {@link #current()} is a volatile read.
  */
@@ -133,7 +135,7 @@ public final class FileIdentitySource implements AutoCloseable {
     X509Certificate leaf = chain.get(0);
     String id;
     try {
-      id = SpiffeTls.spiffeId(leaf);
+      id = SvidRules.check(chain);
     } catch (CertificateException e) {
       throw new CertificateException(certificateFile + ": " + e.getMessage());
     }

@@ -32,8 +32,9 @@ import javax.net.ssl.X509ExtendedTrustManager;
 /**
  * TLS with SPIFFE identities: a key manager that always presents the workload's current
  * certificate (so a rotation needs no new SSLContext), and a trust manager that accepts a peer
- * only if its chain leads to the current trust bundle and its certificate carries exactly one
- * SPIFFE ID that the given rule allows. Host names play no part.
+ * only if its chain is a well-formed X.509 SVID (at most 5 certificates; the peer's own is not a
+ * CA, may sign but not sign certificates, and carries exactly one SPIFFE ID), leads to the
+ * current trust bundle, and its SPIFFE ID is one the given rule allows. Host names play no part.
  *
  * <pre>{@code
  * SSLContext tls = SpiffeTls.context(identity::current, SpiffeTls.allowAny());
@@ -81,10 +82,10 @@ public final class SpiffeTls {
         }
       }
     } catch (CertificateParsingException e) {
-      throw new CertificateException("peer certificate: unreadable subject alternative names", e);
+      throw new CertificateException("certificate: unreadable subject alternative names", e);
     }
     if (ids.size() != 1) {
-      throw new CertificateException("peer certificate has " + ids.size() + " SPIFFE IDs " + ids
+      throw new CertificateException("certificate has " + ids.size() + " SPIFFE IDs " + ids
           + " (expected: exactly one)");
     }
     return ids.get(0);
@@ -158,9 +159,10 @@ public final class SpiffeTls {
   }
 
   /**
-   * A trust manager that validates the peer's chain against the current trust bundle (expiry
-   * included), requires the extended key usage for its role, and lets {@code peerAllowed} decide
-   * on its SPIFFE ID.
+   * A trust manager that checks the peer's chain is a well-formed SVID, validates it against the
+   * current trust bundle (expiry included), requires the extended key usage for its role, and lets
+   * {@code peerAllowed} decide on its SPIFFE ID. A refusal's message starts with "peer " and names
+   * what is wrong, e.g. {@code peer chain of 7 certificates (expected: at most 5, ...)}.
    */
   public static X509ExtendedTrustManager trustManager(Supplier<WorkloadIdentity> identity,
       Predicate<String> peerAllowed) {
@@ -172,6 +174,12 @@ public final class SpiffeTls {
         }
         if (chain == null || chain.length == 0) {
           throw new CertificateException("peer sent no certificate (expected: an X.509 SVID)");
+        }
+        try {
+          // Before path validation: an oversized chain costs nothing more than its count.
+          SvidRules.checkLength(chain.length);
+        } catch (CertificateException e) {
+          throw new CertificateException("peer " + e.getMessage());
         }
         try {
           Set<TrustAnchor> anchors = new HashSet<>();
@@ -187,12 +195,18 @@ public final class SpiffeTls {
               + id.spiffeId().substring(0, id.spiffeId().indexOf('/', "spiffe://".length()))
               + " (" + e.getMessage() + ")", e);
         }
+        String peer;
+        try {
+          // After path validation: what the refusal quotes comes from a certificate our CA signed.
+          peer = SvidRules.check(Arrays.asList(chain));
+        } catch (CertificateException e) {
+          throw new CertificateException("peer " + e.getMessage(), e.getCause());
+        }
         List<String> eku = chain[0].getExtendedKeyUsage();
         if (eku != null && !eku.contains(usage)) {
           throw new CertificateException("peer certificate lacks the extended key usage "
               + (usage.equals(CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
         }
-        String peer = spiffeId(chain[0]);
         if (!peerAllowed.test(peer)) {
           throw new CertificateException("peer " + peer + " is not the SPIFFE ID expected here");
         }

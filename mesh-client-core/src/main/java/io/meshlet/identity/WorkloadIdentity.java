@@ -1,6 +1,7 @@
 package io.meshlet.identity;
 
 import java.security.PrivateKey;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.List;
@@ -9,6 +10,11 @@ import java.util.Objects;
 /**
  * A workload's X.509 SVID: its SPIFFE ID, certificate chain and private key, and the roots it
  * trusts for peers.
+ *
+ * <p>Only a well-formed SVID makes one: at most 5 certificates, the first not a CA, allowed to
+ * sign but not to sign certificates, and carrying exactly one SPIFFE ID, {@code spiffeId}
+ * (the rules {@link SpiffeTls#trustManager} applies to peers). Identity sources check this first
+ * and name the file or server at fault; this constructor is the last line.
  *
  * <p>{@link #toString()} never shows the key.
  *
@@ -27,6 +33,16 @@ public record WorkloadIdentity(
     trustBundle = List.copyOf(trustBundle);
     if (chain.isEmpty() || trustBundle.isEmpty()) {
       throw new IllegalArgumentException("chain and trustBundle: at least one certificate each");
+    }
+    String inCertificate;
+    try {
+      inCertificate = SvidRules.check(chain);
+    } catch (CertificateException e) {
+      throw new IllegalArgumentException("chain: " + e.getMessage(), e);
+    }
+    if (!inCertificate.equals(spiffeId)) {
+      throw new IllegalArgumentException("spiffeId: " + spiffeId + " (expected: the SPIFFE ID of the certificate, "
+          + inCertificate + ")");
     }
   }
 

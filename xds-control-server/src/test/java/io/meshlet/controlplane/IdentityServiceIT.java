@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The control server's CA over its gRPC identity API: certificates for the SPIFFE ID a join token
- * allows, whatever the CSR asks; refusals for bad tokens and bad CSRs; a root kept across restarts;
+ * allows; refusals for bad tokens, bad CSRs and CSRs asking for another ID; a root kept across restarts;
  * renewal by the workload's {@link CaIdentitySource}; no key material in logs.
  */
 class IdentityServiceIT {
@@ -130,17 +130,37 @@ class IdentityServiceIT {
     assertThat(lifetime).isEqualTo(Duration.ofMinutes(61).toMillis());
   }
 
-  @Test
-  void aCsrAskingForSomeoneElsesIdGetsItsOwn() throws Exception {
+  static byte[] csrAskingFor(String... uris) throws Exception {
     KeyPair pair = CertificateRequests.newKeyPair();
     ExtensionsGenerator ext = new ExtensionsGenerator();
-    ext.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(
-        new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://example.org/service/payments")));
-    byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=payments"), pair.getPublic())
+    ext.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(List.of(uris).stream()
+        .map(uri -> new GeneralName(GeneralName.uniformResourceIdentifier, uri)).toArray(GeneralName[]::new)));
+    return new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=catalog"), pair.getPublic())
         .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate())
         .build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())).getEncoded();
-    SignResponse r = sign("catalog", CATALOG_TOKEN, csr);
-    assertThat(uris(cert(r.getCertificateChainDer(0)))).containsExactly("6:spiffe://example.org/service/catalog");
+  }
+
+  @Test
+  void aCsrAskingForSomeoneElsesIdOrSeveralIdsIsRefused() throws Exception {
+    String catalog = "spiffe://example.org/service/catalog";
+    String payments = "spiffe://example.org/service/payments";
+    String expected = " (expected: no names, or exactly [uri:" + catalog
+        + "]; the CA issues the service's own SPIFFE ID only)";
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> sign("catalog", CATALOG_TOKEN, csrAskingFor(payments)));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription())
+        .isEqualTo("service 'catalog': csr: subjectAltName: [uri:" + payments + "]" + expected);
+
+    e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> sign("catalog", CATALOG_TOKEN, csrAskingFor(catalog, payments)));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription())
+        .isEqualTo("service 'catalog': csr: subjectAltName: [uri:" + catalog + ", uri:" + payments + "]" + expected);
+
+    // Asking for exactly its own ID is fine.
+    SignResponse r = sign("catalog", CATALOG_TOKEN, csrAskingFor(catalog));
+    assertThat(uris(cert(r.getCertificateChainDer(0)))).containsExactly("6:" + catalog);
   }
 
   @Test

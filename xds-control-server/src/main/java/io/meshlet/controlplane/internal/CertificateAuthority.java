@@ -21,13 +21,16 @@ import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Objects;
+import org.bouncycastle.asn1.ASN1String;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
@@ -280,10 +283,14 @@ public final class CertificateAuthority {
   }
 
   /**
-   * Signs a CSR for a service. The certificate carries the service's SPIFFE ID as its only name,
-   * whatever the CSR asks for, and lives for {@code ttl}.
+   * Signs a CSR for a service. The certificate carries the service's SPIFFE ID as its only name
+   * and lives for {@code ttl}. A CSR may leave its names to the CA (Meshlet's own clients do), or
+   * ask for exactly that SPIFFE ID; a CSR asking for any other name, or for the powers of a CA, is
+   * refused rather than silently given something else. Other requested extensions are ignored: the
+   * CA's profile is fixed.
    *
-   * @throws RefusedException when the CSR is malformed, not self-signed by its key, or uses a weak key
+   * @throws RefusedException when the CSR is malformed, not self-signed by its key, uses a weak
+   *     key, or asks for other names or CA powers; the message starts with "csr:"
    */
   public X509Certificate sign(String service, byte[] csrDer, Duration ttl) throws RefusedException {
     JcaPKCS10CertificationRequest csr;
@@ -299,7 +306,7 @@ public final class CertificateAuthority {
         throw new RefusedException("csr: signature does not verify with the CSR's own key "
             + "(expected: a CSR signed by the key it carries)");
       }
-    } catch (OperatorCreationException | PKCSException e) {
+    } catch (OperatorCreationException | PKCSException | RuntimeException e) {
       throw new RefusedException("csr: signature cannot be checked (" + e.getMessage() + ")");
     }
     if (publicKey instanceof RSAPublicKey rsa && rsa.getModulus().bitLength() < 2048) {
@@ -308,8 +315,9 @@ public final class CertificateAuthority {
     } else if (!(publicKey instanceof RSAPublicKey) && !(publicKey instanceof ECPublicKey)) {
       throw new RefusedException("csr: " + publicKey.getAlgorithm() + " key (expected: EC P-256 or RSA)");
     }
-    Instant now = clock.instant();
     String id = spiffeId(service);
+    checkRequestedExtensions(csr, id);
+    Instant now = clock.instant();
     Signer signer;
     synchronized (this) {
       advance(now);
@@ -336,6 +344,93 @@ public final class CertificateAuthority {
     } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
       throw new IllegalStateException("signing failed: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Refuses a CSR that asks for a name other than {@code id} (several SPIFFE IDs, another
+   * service's, a DNS name) or for the powers of a CA (cA=true, keyCertSign, cRLSign).
+   */
+  private static void checkRequestedExtensions(JcaPKCS10CertificationRequest csr, String id)
+      throws RefusedException {
+    Extensions requested;
+    try {
+      requested = csr.getRequestedExtensions();
+    } catch (RuntimeException e) {
+      throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");
+    }
+    if (requested == null) {
+      return;
+    }
+    List<String> names = new ArrayList<>();
+    BasicConstraints constraints;
+    KeyUsage usage;
+    try {
+      GeneralNames sans = GeneralNames.fromExtensions(requested, Extension.subjectAlternativeName);
+      if (sans != null) {
+        GeneralName[] all = sans.getNames();
+        for (int i = 0; i < all.length && i < 5; i++) {
+          names.add(describe(all[i]));
+        }
+        if (all.length > 5) {
+          names.add("... " + all.length + " names in all");
+        }
+      }
+      constraints = BasicConstraints.fromExtensions(requested);
+      usage = KeyUsage.fromExtensions(requested);
+    } catch (RuntimeException e) {
+      throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");
+    }
+    String allowed = "uri:" + id;
+    if (!names.isEmpty() && !names.equals(List.of(allowed))) {
+      throw new RefusedException("csr: subjectAltName: " + names + " (expected: no names, or exactly ["
+          + allowed + "]; the CA issues the service's own SPIFFE ID only)");
+    }
+    if (constraints != null && constraints.isCA()) {
+      throw new RefusedException("csr: basicConstraints: cA=true (expected: cA=false or none; "
+          + "the CA issues workload certificates only)");
+    }
+    if (usage != null && (usage.hasUsages(KeyUsage.keyCertSign) || usage.hasUsages(KeyUsage.cRLSign))) {
+      throw new RefusedException("csr: keyUsage: " + (usage.hasUsages(KeyUsage.keyCertSign) ? "keyCertSign" : "cRLSign")
+          + " (expected: neither keyCertSign nor cRLSign; the CA issues workload certificates only)");
+    }
+  }
+
+  /** A requested name as {@code type:value}, e.g. {@code uri:spiffe://example.org/service/catalog}. */
+  private static String describe(GeneralName name) {
+    String type = switch (name.getTagNo()) {
+      case GeneralName.otherName -> "otherName";
+      case GeneralName.rfc822Name -> "email";
+      case GeneralName.dNSName -> "dns";
+      case GeneralName.x400Address -> "x400Address";
+      case GeneralName.directoryName -> "dirName";
+      case GeneralName.ediPartyName -> "ediPartyName";
+      case GeneralName.uniformResourceIdentifier -> "uri";
+      case GeneralName.iPAddress -> "ip";
+      case GeneralName.registeredID -> "registeredID";
+      default -> "tag" + name.getTagNo();
+    };
+    String value = name.getName() instanceof ASN1String text ? text.getString() : name.getName().toString();
+    return type + ":" + printable(value);
+  }
+
+  /**
+   * A caller's text made safe for a log line and a status message: control and non-ASCII
+   * characters escaped, at most 100 characters.
+   */
+  static String printable(String text) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < text.length(); i++) {
+      if (out.length() >= 100) {
+        return out.append("...").toString();
+      }
+      char c = text.charAt(i);
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out.append(c);
+      } else {
+        out.append(String.format("\\u%04x", (int) c));
+      }
+    }
+    return out.toString();
   }
 
   static KeyPair newKeyPair() throws GeneralSecurityException {
