@@ -46,9 +46,17 @@ public final class EtcdCluster implements AutoCloseable {
     this.clientPorts = new int[size];
     this.peerPorts = new int[size];
     this.members = new Process[size];
-    for (int i = 0; i < size; i++) {
-      clientPorts[i] = freePort();
-      peerPorts[i] = freePort();
+    // All ports are held open until every one is chosen, so no two members share one.
+    List<ServerSocket> held = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < size; i++) {
+        clientPorts[i] = hold(held);
+        peerPorts[i] = hold(held);
+      }
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
     }
   }
 
@@ -84,7 +92,7 @@ public final class EtcdCluster implements AutoCloseable {
         cluster.launch(i);
       }
       cluster.awaitHealthy(Duration.ofSeconds(30));
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | Error e) {
       cluster.close();
       throw e;
     }
@@ -204,10 +212,9 @@ public final class EtcdCluster implements AutoCloseable {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    }
+  private static int hold(List<ServerSocket> held) throws IOException {
+    ServerSocket s = new ServerSocket(0);
+    held.add(s);
+    return s.getLocalPort();
   }
 }
