@@ -12,22 +12,24 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
 
 /**
  * Thousands of mutations of a valid mesh.yaml (lines dropped, duplicated, re-indented, values
  * replaced, the file cut short, junk inserted): the parser never fails with anything but a
  * {@link MeshConfigException} whose every violation names the file and what was expected; what it
  * accepts translates to consistent resources; and a refused file leaves the served config as it was.
+ *
+ * <p>The mutations come from a seeded {@link Random}, so a failure names its try and replays the
+ * same way; {@code -Dmeshlet.mutation.seed=N} explores other files.
  */
 class MeshConfigMutationTest {
 
   static final String VALID = MeshConfigParserTest.DESIGN_SAMPLE;
+  static final long SEED = Long.getLong("meshlet.mutation.seed", 2026L);
+  static final List<String> KINDS = List.of("drop", "duplicate", "indent", "dedent", "value", "value", "value",
+      "cut", "junk");
 
   static final List<String> VALUES = List.of("-1", "0", "abc", "{}", "[]", "999999999999", "true", "off", "''",
       "1h", "0ms", "spiffe://x", "/", "[ { subset: v9 } ]", "{ a: b }", "~", "null", "\"\\u0000\"", "*anchor",
@@ -60,12 +62,30 @@ class MeshConfigMutationTest {
     }
   }
 
-  @Provide
-  Arbitrary<List<Mutation>> mutations() {
-    Arbitrary<Mutation> one = Combinators.combine(
-        Arbitraries.of("drop", "duplicate", "indent", "dedent", "value", "value", "value", "cut", "junk"),
-        Arbitraries.integers().between(0, 200), Arbitraries.integers().between(0, 10_000)).as(Mutation::new);
-    return one.list().ofMinSize(1).ofMaxSize(4);
+  /** One to four edits. */
+  static List<Mutation> mutations(Random random) {
+    List<Mutation> out = new ArrayList<>();
+    for (int i = 1 + random.nextInt(4); i > 0; i--) {
+      out.add(new Mutation(KINDS.get(random.nextInt(KINDS.size())), random.nextInt(201), random.nextInt(10_001)));
+    }
+    return out;
+  }
+
+  /** Runs {@code check} on {@code tries} mutated files; a failure names the try and its edits. */
+  static void forMutations(int tries, ThrowingCheck check) throws Exception {
+    Random random = new Random(SEED);
+    for (int t = 0; t < tries; t++) {
+      List<Mutation> mutations = mutations(random);
+      try {
+        check.run(mutations);
+      } catch (AssertionError | RuntimeException e) {
+        throw new AssertionError("try " + t + " (seed " + SEED + ") with " + mutations + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  interface ThrowingCheck {
+    void run(List<Mutation> mutations) throws Exception;
   }
 
   static String mutate(List<Mutation> mutations) {
@@ -76,8 +96,12 @@ class MeshConfigMutationTest {
     return text;
   }
 
-  @Property(tries = 2000)
-  void aMutatedFileIsAcceptedWholeOrRefusedWithReasons(@ForAll("mutations") List<Mutation> mutations) {
+  @Test
+  void aMutatedFileIsAcceptedWholeOrRefusedWithReasons() throws Exception {
+    forMutations(2000, MeshConfigMutationTest::acceptedWholeOrRefusedWithReasons);
+  }
+
+  static void acceptedWholeOrRefusedWithReasons(List<Mutation> mutations) {
     String text = mutate(mutations);
     MeshConfig config;
     try {
@@ -94,8 +118,12 @@ class MeshConfigMutationTest {
     XdsTranslator.translate(config).ensureConsistent();
   }
 
-  @Property(tries = 300)
-  void aRefusedFileChangesNothingServed(@ForAll("mutations") List<Mutation> mutations) throws Exception {
+  @Test
+  void aRefusedFileChangesNothingServed() throws Exception {
+    forMutations(300, MeshConfigMutationTest::refusedChangesNothing);
+  }
+
+  static void refusedChangesNothing(List<Mutation> mutations) throws Exception {
     MeshState state = new MeshState(new SimpleCache<>(node -> MeshState.GROUP), new ServerMetrics(),
         Clock.systemUTC(), new Registrations(Optional.empty(), Duration.ZERO, Clock.systemUTC())::instances);
     state.apply(MeshConfigParser.parse(VALID, "mesh.yaml"), "mesh.yaml");
