@@ -2,7 +2,6 @@ package io.meshlet.identity;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.meshlet.identity.v1.IdentityServiceGrpc;
 import io.meshlet.identity.v1.SignRequest;
@@ -137,7 +136,8 @@ public final class CaIdentitySource implements AutoCloseable {
       Duration left = Duration.between(now, identity.expiresAt());
       long delay = Math.max(MIN_RENEWAL_DELAY.toMillis(), (long) (left.toMillis() * renewAtFraction));
       executor.schedule(this::renew, delay, TimeUnit.MILLISECONDS);
-    } catch (StatusRuntimeException | CertificateException | IllegalArgumentException e) {
+    } catch (RuntimeException | CertificateException e) {
+      // Any failure, a bug included, schedules the next try: renewals must never stop silently.
       failures++;
       serverIndex = (serverIndex + 1) % servers.size();
       long delay = Math.min(30_000, minRetry.toMillis() << Math.min(10, failures - 1));

@@ -66,7 +66,7 @@ class FaultRunsIT {
               - to: [ {} ]
                 timeout: 2s
                 retries: { attempts: %d, perTryTimeout: 500ms, on: [connect-failure, reset, 5xx] }
-            outlierDetection: { consecutive5xx: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50 }
+            outlierDetection: { consecutive5xx: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 67 }
           inventory:
             protocol: grpc
             endpoints:
@@ -293,12 +293,15 @@ class FaultRunsIT {
       // Slower than the HTTP route's 500 ms per-try timeout; within the gRPC route's 2 s timeout,
       // since grpc-java's xDS client has no per-try timeout (gRFC A44).
       var stub = slowHttp.stubFor(any(anyUrl()).atPriority(1).willReturn(slow));
-      slowGrpc.delay(1_000);
       Duration slowFor = RUN.dividedBy(3).multipliedBy(2);
-      sleep(slowFor);
-      traffic.close();
-      slowHttp.removeStub(stub);
-      slowGrpc.delay(0);
+      try {
+        slowGrpc.delay(1_000);
+        sleep(slowFor);
+        traffic.close();
+      } finally {
+        slowHttp.removeStub(stub);
+        slowGrpc.delay(0);
+      }
       // The requests the slow stub answered: those the instance got while it was slow.
       long reachedSlow = slowHttp.getAllServeEvents().stream()
           .filter(e -> e.getStubMapping() != null && stub.getId().equals(e.getStubMapping().getId())).count();
@@ -315,6 +318,14 @@ class FaultRunsIT {
   @Test
   @Order(5)
   void oneOfThreeInstancesKilled() throws Exception {
+    // The slow instance of the run before may still be ejected: maxEjectionPercent 67 leaves room
+    // to eject the dead one too.
+    var ejections = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+    var telemetry = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+        io.meshlet.policy.Telemetry.class);
+    ejections.start();
+    telemetry.addAppender(ejections);
+    String dead = "127.0.0.1:" + http.get(0).port();
     try (Traffic traffic = new Traffic()) {
       sleep(RUN.dividedBy(3));
       long at = System.nanoTime();
@@ -327,6 +338,12 @@ class FaultRunsIT {
           : "last failure " + Duration.ofNanos(last - at).toMillis() + " ms after the kill");
       assertThat(traffic.okPercent()).as("success %%; first failure: %s", traffic.firstFailure.get())
           .isGreaterThanOrEqualTo(99.9);
+      assertThat(ejections.list).extracting(e -> e.getFormattedMessage())
+          .as("the dead HTTP instance ejected after the configured 2 errors (and what the two callers had in flight)")
+          .anySatisfy(m -> assertThat(m).matches("ejected " + java.util.regex.Pattern.quote(dead)
+              + " from cluster 'catalog' for \\d+ ms: [234] consecutive errors"));
+    } finally {
+      telemetry.detachAppender(ejections);
     }
   }
 }

@@ -28,6 +28,7 @@ class MeshConfigMutationTest {
 
   static final String VALID = MeshConfigParserTest.DESIGN_SAMPLE;
   static final long SEED = Long.getLong("meshlet.mutation.seed", 2026L);
+  static final int TRIES = 2000;
   static final List<String> KINDS = List.of("drop", "duplicate", "indent", "dedent", "value", "value", "value",
       "cut", "junk");
 
@@ -98,10 +99,15 @@ class MeshConfigMutationTest {
 
   @Test
   void aMutatedFileIsAcceptedWholeOrRefusedWithReasons() throws Exception {
-    forMutations(2000, MeshConfigMutationTest::acceptedWholeOrRefusedWithReasons);
+    int[] accepted = {0};
+    forMutations(TRIES, mutations -> accepted[0] += acceptedWholeOrRefusedWithReasons(mutations) ? 1 : 0);
+    // Neither outcome may be rare, or the mutations test little.
+    assertThat(accepted[0]).as("mutated files accepted, of %d", TRIES).isGreaterThan(TRIES / 100);
+    assertThat(TRIES - accepted[0]).as("mutated files refused, of %d", TRIES).isGreaterThan(TRIES / 5);
   }
 
-  static void acceptedWholeOrRefusedWithReasons(List<Mutation> mutations) {
+  /** Returns whether the file was accepted; fails unless it was accepted whole or refused with reasons. */
+  static boolean acceptedWholeOrRefusedWithReasons(List<Mutation> mutations) {
     String text = mutate(mutations);
     MeshConfig config;
     try {
@@ -112,10 +118,11 @@ class MeshConfigMutationTest {
         assertThat(v.toString()).startsWith("mesh.yaml");
         assertThat(v.toString()).contains("(expected: ");
       });
-      return;
+      return false;
     }
     // Accepted: it translates, and every reference resolves.
     XdsTranslator.translate(config).ensureConsistent();
+    return true;
   }
 
   @Test
@@ -129,7 +136,10 @@ class MeshConfigMutationTest {
     state.apply(MeshConfigParser.parse(VALID, "mesh.yaml"), "mesh.yaml");
     String before = state.served().orElseThrow().version();
     try {
-      state.apply(MeshConfigParser.parse(mutate(mutations), "mesh.yaml"), "mesh.yaml");
+      MeshConfig accepted = MeshConfigParser.parse(mutate(mutations), "mesh.yaml");
+      state.apply(accepted, "mesh.yaml");
+      // Accepted: served whole, nothing of the old file mixed in.
+      assertThat(state.served().orElseThrow().config()).isEqualTo(accepted);
     } catch (MeshConfigException e) {
       state.refuse("mesh.yaml", e.violations());
       assertThat(state.served().orElseThrow().version()).isEqualTo(before);

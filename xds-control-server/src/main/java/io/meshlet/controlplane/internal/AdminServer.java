@@ -227,6 +227,11 @@ public final class AdminServer implements AutoCloseable {
     } catch (IllegalStateException e) {
       refuse(exchange, 409, e.getMessage() + " (expected: one rotation at a time; the next can start when this "
           + "one's overlap has ended)");
+    } catch (IOException e) {
+      // The new key could not be saved in --ca-dir: the rotation did not start.
+      log.error("CA key rotation not started: {}", e.toString());
+      json(exchange, 500, Map.of("error", "the CA key rotation did not start: " + e.getMessage()
+          + " (check that --ca-dir is writable and has space); nothing changed"));
     }
   }
 

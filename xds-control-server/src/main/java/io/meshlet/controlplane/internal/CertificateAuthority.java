@@ -192,20 +192,25 @@ public final class CertificateAuthority {
       throw new IllegalStateException("a rotation is still under way: the old root is trusted until "
           + previousUntil);
     }
+    Signer made;
     try {
       KeyPair pair = newKeyPair();
-      next = new Signer(pair.getPrivate(), selfSigned(trustDomain, pair, now));
+      made = new Signer(pair.getPrivate(), selfSigned(trustDomain, pair, now));
     } catch (GeneralSecurityException | OperatorCreationException e) {
       throw new IOException("cannot make a new CA key: " + e.getMessage(), e);
     }
-    switchAt = now.plus(overlap.dividedBy(2));
-    previousUntil = now.plus(overlap);
+    Instant madeSwitchAt = now.plus(overlap.dividedBy(2));
+    Instant madeUntil = now.plus(overlap);
     if (dir != null) {
-      writeKey(dir.resolve("next.key"), next.key());
-      Files.writeString(dir.resolve("next.crt"), pem(next.root()), StandardCharsets.US_ASCII);
-      Files.writeString(dir.resolve("rotation.properties"), "switchAt=" + switchAt + "\npreviousUntil="
-          + previousUntil + "\n", StandardCharsets.US_ASCII);
+      // Saved before it takes effect: a rotation that cannot be kept across a restart does not start.
+      writeKey(dir.resolve("next.key"), made.key());
+      Files.writeString(dir.resolve("next.crt"), pem(made.root()), StandardCharsets.US_ASCII);
+      Files.writeString(dir.resolve("rotation.properties"), "switchAt=" + madeSwitchAt + "\npreviousUntil="
+          + madeUntil + "\n", StandardCharsets.US_ASCII);
     }
+    next = made;
+    switchAt = madeSwitchAt;
+    previousUntil = madeUntil;
     log.info("CA key rotation started: new root {} trusted now, signs from {}, old root {} trusted until {}",
         next.root().getSerialNumber().toString(16), switchAt, active.root().getSerialNumber().toString(16),
         previousUntil);
@@ -311,9 +316,9 @@ public final class CertificateAuthority {
     }
     if (publicKey instanceof RSAPublicKey rsa && rsa.getModulus().bitLength() < 2048) {
       throw new RefusedException("csr: RSA key of " + rsa.getModulus().bitLength()
-          + " bits (expected: EC P-256 or RSA of 2048 bits or more)");
+          + " bits (expected: EC, or RSA of 2048 bits or more)");
     } else if (!(publicKey instanceof RSAPublicKey) && !(publicKey instanceof ECPublicKey)) {
-      throw new RefusedException("csr: " + publicKey.getAlgorithm() + " key (expected: EC P-256 or RSA)");
+      throw new RefusedException("csr: " + publicKey.getAlgorithm() + " key (expected: EC or RSA)");
     }
     String id = spiffeId(service);
     checkRequestedExtensions(csr, id);
@@ -354,6 +359,18 @@ public final class CertificateAuthority {
       throws RefusedException {
     Extensions requested;
     try {
+      // getRequestedExtensions reads only the first value of the first extensionRequest: refuse
+      // more, or what hides behind it would go unchecked.
+      org.bouncycastle.asn1.pkcs.Attribute[] attributes =
+          csr.getAttributes(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest);
+      int values = 0;
+      for (org.bouncycastle.asn1.pkcs.Attribute a : attributes) {
+        values += a.getAttrValues().size();
+      }
+      if (attributes.length > 1 || values > 1) {
+        throw new RefusedException("csr: extensionRequest: " + attributes.length + " attributes with " + values
+            + " values (expected: at most one, with one value)");
+      }
       requested = csr.getRequestedExtensions();
     } catch (RuntimeException e) {
       throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");

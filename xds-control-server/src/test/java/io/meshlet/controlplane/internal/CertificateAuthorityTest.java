@@ -163,6 +163,29 @@ class CertificateAuthorityTest {
   }
 
   @Test
+  void aSecondExtensionRequestCannotHideBehindTheFirst() throws Exception {
+    CertificateAuthority ca = CertificateAuthority.loadOrCreate("example.org", null, Clock.systemUTC());
+    KeyPair pair = CertificateRequests.newKeyPair();
+    ExtensionsGenerator caPowers = new ExtensionsGenerator();
+    caPowers.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+    byte[] twoAttributes = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=catalog"), pair.getPublic())
+        .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, names(uri(CATALOG)).generate())
+        .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, names(uri(PAYMENTS)).generate())
+        .build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())).getEncoded();
+    byte[] twoValues = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=catalog"), pair.getPublic())
+        .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, new org.bouncycastle.asn1.ASN1Encodable[] {
+            names(uri(CATALOG)).generate(), caPowers.generate()})
+        .build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())).getEncoded();
+
+    assertThat(catchThrowable(() -> ca.sign("catalog", twoAttributes, Duration.ofHours(1))))
+        .isInstanceOf(CertificateAuthority.RefusedException.class)
+        .hasMessage("csr: extensionRequest: 2 attributes with 2 values (expected: at most one, with one value)");
+    assertThat(catchThrowable(() -> ca.sign("catalog", twoValues, Duration.ofHours(1))))
+        .isInstanceOf(CertificateAuthority.RefusedException.class)
+        .hasMessage("csr: extensionRequest: 1 attributes with 2 values (expected: at most one, with one value)");
+  }
+
+  @Test
   void aCsrAskingForExactlyItsOwnIdOrNothingIsSigned() throws Exception {
     CertificateAuthority ca = CertificateAuthority.loadOrCreate("example.org", null, Clock.systemUTC());
     X509Certificate asked = ca.sign("catalog", csr(names(uri(CATALOG))), Duration.ofHours(1));
