@@ -194,6 +194,13 @@ class AdminApiBadInputIT {
     // Not a URI: the JDK's HTTP server refuses it before the admin API sees it.
     assertThat(post(fileServer.adminPort(), "/ca/rotate?overlap=%zz").status()).isEqualTo(400);
 
+    // A web page in an operator's browser cannot start one either.
+    Response fromPage = Response.send(fileServer.adminPort(), "POST /ca/rotate?overlap=3h HTTP/1.1\r\n"
+        + "Origin: https://evil.example\r\n", new byte[0]);
+    assertThat(fromPage.status()).isEqualTo(403);
+    assertThat(fromPage.error()).isEqualTo("POST /ca/rotate from a web page (Origin: https://evil.example) is "
+        + "refused (expected: a request without an Origin header, as curl and scripts send)");
+
     // None of those started a rotation: the first good one does, and a second is a conflict.
     Response started = post(fileServer.adminPort(), "/ca/rotate?overlap=3h");
     assertThat(started.status()).as(started.body()).isEqualTo(202);

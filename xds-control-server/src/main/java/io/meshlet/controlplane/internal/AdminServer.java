@@ -113,6 +113,14 @@ public final class AdminServer implements AutoCloseable {
       refuse(exchange, 405, shortened(method) + " " + path + " is not supported (expected: " + allow + ")");
       return;
     }
+    if (!method.equals("GET") && !method.equals("HEAD") && crossOrigin(exchange)) {
+      // A web page open in an operator's browser may POST to a loopback admin port without a
+      // preflight; curl and scripts send no Origin.
+      refuse(exchange, 403, method + " " + path + " from a web page (Origin: "
+          + shortened(exchange.getRequestHeaders().getFirst("Origin")) + ") is refused (expected: a request "
+          + "without an Origin header, as curl and scripts send)");
+      return;
+    }
     if (path.equals("/ca/rotate")) {
       rotate(exchange);
       return;
@@ -132,6 +140,13 @@ public final class AdminServer implements AutoCloseable {
       case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
       default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
     }
+  }
+
+  /** Whether a browser sent this from a page of another origin than the admin API's own. */
+  private static boolean crossOrigin(HttpExchange exchange) {
+    String origin = exchange.getRequestHeaders().getFirst("Origin");
+    String host = exchange.getRequestHeaders().getFirst("Host");
+    return origin != null && !origin.equals("http://" + host);
   }
 
   /** The methods {@code path} answers, as an {@code Allow} header lists them; null for no such endpoint. */
