@@ -10,6 +10,11 @@ import io.meshlet.controlplane.ServiceSpec.LoadBalancing;
 import io.meshlet.controlplane.ServiceSpec.Protocol;
 import java.io.IOException;
 import java.io.StringReader;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,7 +91,50 @@ public final class MeshConfigParser {
       throw new MeshConfigException(
           List.of(new Violation(name, 0, "", "", size + " bytes", "at most " + MAX_BYTES + " bytes")));
     }
-    return parse(Files.readString(file, StandardCharsets.UTF_8), name);
+    return parse(Files.readAllBytes(file), name);
+  }
+
+  /**
+   * Validates mesh config bytes, which must be UTF-8: a file, or a body sent to the admin API.
+   *
+   * @param source the name violations are prefixed with, e.g. {@code mesh.yaml}
+   */
+  public static MeshConfig parse(byte[] content, String source) throws MeshConfigException {
+    if (content.length > MAX_BYTES) {
+      throw new MeshConfigException(List.of(new Violation(source, 0, "", "", content.length + " bytes",
+          "at most " + MAX_BYTES + " bytes")));
+    }
+    Optional<Violation> encoding = utf8Problem(content, source);
+    if (encoding.isPresent()) {
+      throw new MeshConfigException(List.of(encoding.get()));
+    }
+    return parse(new String(content, StandardCharsets.UTF_8), source);
+  }
+
+  /** The first byte that is not UTF-8, with its line, or empty when the content is UTF-8 throughout. */
+  private static Optional<Violation> utf8Problem(byte[] content, String source) {
+    ByteBuffer in = ByteBuffer.wrap(content);
+    CharBuffer out = CharBuffer.allocate(1024);
+    CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+    while (true) {
+      CoderResult r = decoder.decode(in, out, true);
+      if (r.isError()) {
+        int at = in.position();
+        int line = 1;
+        for (int i = 0; i < at; i++) {
+          line += content[i] == '\n' ? 1 : 0;
+        }
+        return Optional.of(new Violation(source, line, "", "",
+            String.format(Locale.ROOT, "byte 0x%02x at offset %d is not UTF-8", content[at] & 0xff, at),
+            "UTF-8 text"));
+      }
+      if (r.isUnderflow()) {
+        return Optional.empty();
+      }
+      out.clear();
+    }
   }
 
   /**

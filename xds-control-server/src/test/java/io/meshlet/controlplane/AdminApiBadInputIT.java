@@ -13,6 +13,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EtcdCluster;
 import io.meshlet.controlplane.testing.IntentAdmin;
 import io.meshlet.controlplane.testing.MeshFile;
@@ -21,12 +22,10 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,17 +58,7 @@ class AdminApiBadInputIT {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX = MeshConfigParser.MAX_BYTES;
-  private static final String INTENT = """
-      services:
-        catalog:
-          protocol: grpc
-          endpoints:
-            - { address: 127.0.0.1:9001, labels: { version: v1 } }
-          subsets: { v1: { version: v1 }, v2: { version: v2 } }
-          routes:
-            - match: { pathPrefix: / }
-              to: [ { subset: v1, weight: 90 }, { subset: v2, weight: 10 } ]
-      """;
+  private static final String INTENT = MeshFile.CANARY;
 
   @TempDir static Path dir;
   static ControlServer fileServer;
@@ -80,30 +69,19 @@ class AdminApiBadInputIT {
 
   @BeforeAll
   static void start() throws Exception {
-    fileServer = ControlServer.builder().configFile(new MeshFile(dir).write(INTENT).path())
-        .xdsPort(0).adminPort(0).build().start();
+    Path file = new MeshFile(dir).write(INTENT).path();
+    fileServer = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
     if (EtcdCluster.binary().isPresent()) {
       etcd = EtcdCluster.start(1);
-      Path file = Files.writeString(dir.resolve("seed.yaml"), INTENT);
-      int code = Main.run(new String[] {"import", file.toString(), "--etcd", etcd.endpoints()},
-          new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-          new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-      assertThat(code).isEqualTo(Main.OK);
-      replica = ControlServer.builder().etcd(etcd.endpointList()).xdsPort(0).adminPort(0).build().start();
+      // Given a file too, a replica seeds etcd with it while etcd holds no intent yet.
+      replica = ControlServer.builder().etcd(etcd.endpointList()).configFile(file)
+          .xdsPort(0).adminPort(0).build().start();
     }
   }
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {fileServer, replica, etcd}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(fileServer, replica, etcd);
   }
 
   @BeforeEach

@@ -19,6 +19,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.RawAdsClient;
 import java.nio.file.Path;
@@ -62,15 +63,7 @@ class AdsProtocolIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable closeable : new AutoCloseable[] {ads, server}) {
-      try {
-        if (closeable != null) {
-          closeable.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(ads, server);
   }
 
   /** Tests that edit the file put the base config back, so each test starts from it. */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.grpc.ManagedChannel;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EchoBackend;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.XdsClients;
@@ -56,15 +57,7 @@ class ControlServerRestartIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable closeable : new AutoCloseable[] {first, restarted, a, b}) {
-      try {
-        if (closeable != null) {
-          closeable.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(first, restarted, a, b);
   }
 
   private static ControlServer start(Path file, int xdsPort) throws Exception {

@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.meshlet.MeshClient;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EtcdCluster;
 import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.controlplane.testing.IntentAdmin;
@@ -101,15 +102,7 @@ class EtcdFailoverIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {frontend, catalog, a, b, etcd}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(frontend, catalog, a, b, etcd);
     if (upstream != null) {
       upstream.stop(0);
     }

@@ -15,8 +15,10 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EtcdCluster;
 import io.meshlet.controlplane.testing.IntentAdmin;
+import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.RawAdsClient;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -46,17 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
 class EtcdReplicasIT {
 
   private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(5);
-  static final String INTENT = """
-      services:
-        catalog:
-          protocol: grpc
-          endpoints:
-            - { address: 127.0.0.1:9001, labels: { version: v1 } }
-          subsets: { v1: { version: v1 }, v2: { version: v2 } }
-          routes:
-            - match: { pathPrefix: / }
-              to: [ { subset: v1, weight: 90 }, { subset: v2, weight: 10 } ]
-      """;
+  static final String INTENT = MeshFile.CANARY;
 
   @TempDir static Path dir;
   static EtcdCluster etcd;
@@ -74,15 +66,7 @@ class EtcdReplicasIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {a, b, etcd}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(a, b, etcd);
   }
 
   static ControlServer replica(Duration leaseTtl) throws Exception {

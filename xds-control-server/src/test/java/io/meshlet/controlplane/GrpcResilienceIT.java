@@ -11,6 +11,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EchoBackend;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.XdsClients;
@@ -73,15 +74,7 @@ class GrpcResilienceIT {
     List<AutoCloseable> all = new ArrayList<>();
     all.add(server);
     all.addAll(backends);
-    for (AutoCloseable closeable : all) {
-      try {
-        if (closeable != null) {
-          closeable.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(all.toArray(new AutoCloseable[0]));
   }
 
   private static EchoBackend backend(String name) {

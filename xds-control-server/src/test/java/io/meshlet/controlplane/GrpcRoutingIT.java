@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.grpc.ManagedChannel;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
+import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EchoBackend;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.XdsClients;
@@ -51,15 +52,7 @@ class GrpcRoutingIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable closeable : new AutoCloseable[] {server, a, b, c}) {
-      try {
-        if (closeable != null) {
-          closeable.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Closeables.closeAll(server, a, b, c);
   }
 
   static String meshYaml(int v1Weight, int v2Weight) {

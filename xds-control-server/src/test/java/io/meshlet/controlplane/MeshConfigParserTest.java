@@ -665,6 +665,18 @@ class MeshConfigParserTest {
   }
 
   @Test
+  void aFileThatIsNotUtf8IsRefusedAtItsFirstBadByte() throws Exception {
+    Path file = dir.resolve("mesh.yaml");
+    // Saved as Latin-1 by an editor: 'é' is the single byte 0xe9.
+    Files.write(file, "services:\n  caf\u00e9:\n    protocol: http\n".getBytes(StandardCharsets.ISO_8859_1));
+
+    MeshConfigException e = catchThrowableOfType(MeshConfigException.class, () -> MeshConfigParser.parse(file));
+
+    assertThat(e.violations()).extracting(Violation::toString)
+        .containsExactly("mesh.yaml:2: byte 0xe9 at offset 15 is not UTF-8 (expected: UTF-8 text)");
+  }
+
+  @Test
   void grpcServicesSharingAnAddressMustAgreeOnAuthorization() {
     String yaml = """
         services:

@@ -5,17 +5,29 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.meshlet.controlplane.MeshConfig;
+import io.meshlet.controlplane.MeshConfigException;
+import io.meshlet.controlplane.MeshConfigParser;
 import io.meshlet.controlplane.Violation;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.math.BigInteger;
 import java.net.InetSocketAddress;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,24 +42,24 @@ public final class AdminServer implements AutoCloseable {
   private static final String ENDPOINTS =
       "GET /healthz, /config, /clients, /metrics or /; PUT /config (with etcd); POST /ca/rotate";
   /** The longest rotation overlap: a root's lifetime. */
-  private static final java.time.Duration MAX_OVERLAP = CertificateAuthority.ROOT_LIFETIME;
+  private static final Duration MAX_OVERLAP = CertificateAuthority.ROOT_LIFETIME;
 
   private final HttpServer server;
   private final ExecutorService executor;
   private final MeshState state;
   private final ClientRegistry clients;
-  private final java.util.function.Supplier<List<Registrations.Instance>> registrations;
+  private final Supplier<List<Registrations.Instance>> registrations;
   private final ServerMetrics metrics;
   private final CertificateAuthority ca;
-  private final java.util.Optional<EtcdSource> etcd;
+  private final Optional<EtcdSource> etcd;
 
   /**
    * @param registrations the registered instances {@code /config} lists
    * @param etcd the etcd source, when the intent lives in etcd: {@code PUT /config} writes to it
    */
   public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients,
-      java.util.function.Supplier<List<Registrations.Instance>> registrations, ServerMetrics metrics,
-      CertificateAuthority ca, java.util.Optional<EtcdSource> etcd) throws IOException {
+      Supplier<List<Registrations.Instance>> registrations, ServerMetrics metrics,
+      CertificateAuthority ca, Optional<EtcdSource> etcd) throws IOException {
     this.ca = ca;
     this.etcd = etcd;
     this.state = state;
@@ -192,7 +204,7 @@ public final class AdminServer implements AutoCloseable {
         String name = eq < 0 ? pair : pair.substring(0, eq);
         String value;
         try {
-          value = java.net.URLDecoder.decode(eq < 0 ? "" : pair.substring(eq + 1), StandardCharsets.UTF_8);
+          value = URLDecoder.decode(eq < 0 ? "" : pair.substring(eq + 1), StandardCharsets.UTF_8);
         } catch (IllegalArgumentException e) {
           refuse(exchange, 400, shortened(name) + ": '" + shortened(pair.substring(eq + 1))
               + "' is not URL-encoded correctly ("
@@ -215,11 +227,11 @@ public final class AdminServer implements AutoCloseable {
       return;
     }
     String overlapText = params.get("overlap");
-    java.util.Optional<java.time.Duration> overlap = overlapText == null ? java.util.Optional.empty()
-        : io.meshlet.controlplane.MeshConfigParser.parseDuration(overlapText);
-    java.time.Duration ttl = state.served().map(s -> s.config().mtls().certTtl()).orElse(java.time.Duration.ofHours(1));
+    Optional<Duration> overlap = overlapText == null ? Optional.empty()
+        : MeshConfigParser.parseDuration(overlapText);
+    Duration ttl = state.served().map(s -> s.config().mtls().certTtl()).orElse(Duration.ofHours(1));
     String tooShort = "at least twice mtls.certTtl ("
-        + io.meshlet.controlplane.MeshConfigParser.formatDuration(ttl) + "), or force=true when every "
+        + MeshConfigParser.formatDuration(ttl) + "), or force=true when every "
         + "workload renews more often than half the overlap";
     if (overlap.isEmpty()) {
       refuse(exchange, 400, "overlap: " + (overlapText == null ? "missing" : "'" + shortened(overlapText) + "'")
@@ -230,7 +242,7 @@ public final class AdminServer implements AutoCloseable {
         || (force.equals("false") && overlap.get().compareTo(ttl.multipliedBy(2)) < 0)) {
       refuse(exchange, 400, "overlap: '" + overlapText + "' (expected: "
           + (overlap.get().compareTo(MAX_OVERLAP) > 0
-              ? "at most " + io.meshlet.controlplane.MeshConfigParser.formatDuration(MAX_OVERLAP) + ", a root's lifetime"
+              ? "at most " + MeshConfigParser.formatDuration(MAX_OVERLAP) + ", a root's lifetime"
               : overlap.get().isZero() ? "more than 0" : "a duration such as 2h, " + tooShort)
           + ")");
       return;
@@ -299,7 +311,7 @@ public final class AdminServer implements AutoCloseable {
    * from etcd now, with its revision as the ETag. A server following a file answers JSON as ever.
    */
   private void getYaml(HttpExchange exchange) throws IOException {
-    java.util.Optional<EtcdStore.Intent> intent;
+    Optional<EtcdStore.Intent> intent;
     try {
       intent = etcd.get().store().readIntent();
     } catch (IOException e) {
@@ -321,7 +333,7 @@ public final class AdminServer implements AutoCloseable {
    *
    * <p>Refused before the body is read: no or a malformed {@code If-Match} (428, 400), a
    * {@code Content-Type} other than YAML, JSON or plain text in UTF-8 (415), a
-   * {@code Content-Length} over {@link io.meshlet.controlplane.MeshConfigParser#MAX_BYTES} (413). A
+   * {@code Content-Length} over {@link MeshConfigParser#MAX_BYTES} (413). A
    * chunked body is read up to that limit and no further. A body refused for what it holds (too
    * large, not UTF-8, invalid) shows as {@code lastRefused} on {@code GET /config}.
    */
@@ -332,22 +344,22 @@ public final class AdminServer implements AutoCloseable {
           + "e.g. If-Match: \"42\", or * to overwrite whatever is there)");
       return;
     }
-    java.util.OptionalLong expected = ifMatches.size() == 1 ? revision(ifMatches.get(0)) : java.util.OptionalLong.empty();
+    OptionalLong expected = ifMatches.size() == 1 ? revision(ifMatches.get(0)) : OptionalLong.empty();
     if (expected.isEmpty()) {
       refuse(exchange, 400, "If-Match: " + shortened(String.join(", ", ifMatches)) + " (expected: one revision, the ETag of "
           + "GET /config with Accept: application/yaml, such as \"42\", or *; weak tags and lists never match)");
       return;
     }
     String type = exchange.getRequestHeaders().getFirst("Content-Type");
-    java.util.Optional<String> typeProblem = contentTypeProblem(type);
+    Optional<String> typeProblem = contentTypeProblem(type);
     if (typeProblem.isPresent()) {
       refuse(exchange, 415, "Content-Type: " + shortened(type) + " (expected: " + typeProblem.get() + ")");
       return;
     }
-    int max = io.meshlet.controlplane.MeshConfigParser.MAX_BYTES;
+    int max = MeshConfigParser.MAX_BYTES;
     String length = exchange.getRequestHeaders().getFirst("Content-Length");
-    if (length != null && length.strip().matches("\\d{1,19}") && new java.math.BigInteger(length.strip())
-        .compareTo(java.math.BigInteger.valueOf(max)) > 0) {
+    if (length != null && length.strip().matches("\\d{1,19}") && new BigInteger(length.strip())
+        .compareTo(BigInteger.valueOf(max)) > 0) {
       // Not read: the server drains a little and closes the connection.
       exchange.getResponseHeaders().set("Connection", "close");
       refuseBody(exchange, 413, new Violation("PUT /config", 0, "", "", length.strip() + " bytes",
@@ -361,20 +373,15 @@ public final class AdminServer implements AutoCloseable {
           "at most " + max + " bytes"));
       return;
     }
-    java.util.Optional<Violation> encoding = utf8Problem(body);
-    if (encoding.isPresent()) {
-      refuseBody(exchange, 400, encoding.get());
-      return;
-    }
-    String text = new String(body, StandardCharsets.UTF_8);
-    io.meshlet.controlplane.MeshConfig config;
+    MeshConfig config;
     try {
-      config = io.meshlet.controlplane.MeshConfigParser.parse(text, "PUT /config");
-    } catch (io.meshlet.controlplane.MeshConfigException e) {
+      config = MeshConfigParser.parse(body, "PUT /config");
+    } catch (MeshConfigException e) {
       refuseBody(exchange, 400, e);
       return;
     }
-    java.util.OptionalLong written;
+    String text = new String(body, StandardCharsets.UTF_8);
+    OptionalLong written;
     try {
       written = etcd.get().store().writeIntent(text, expected.getAsLong());
     } catch (IOException e) {
@@ -396,80 +403,55 @@ public final class AdminServer implements AutoCloseable {
    * The revision an {@code If-Match} names: {@code "42"} (or {@code 42}) as 42, {@code *} as -1;
    * empty for anything else, such as a weak tag, a list or a negative number.
    */
-  static java.util.OptionalLong revision(String ifMatch) {
-    java.util.regex.Matcher m = IF_MATCH.matcher(ifMatch);
+  static OptionalLong revision(String ifMatch) {
+    Matcher m = IF_MATCH.matcher(ifMatch);
     if (!m.matches()) {
-      return java.util.OptionalLong.empty();
+      return OptionalLong.empty();
     }
     if (m.group(1).equals("*")) {
-      return java.util.OptionalLong.of(-1);
+      return OptionalLong.of(-1);
     }
     String digits = m.group(2) != null ? m.group(2) : m.group(3);
-    return java.util.OptionalLong.of(Long.parseLong(digits));
+    return OptionalLong.of(Long.parseLong(digits));
   }
 
-  private static final java.util.regex.Pattern IF_MATCH =
-      java.util.regex.Pattern.compile("\\s*(\\*|\"(\\d{1,18})\"|(\\d{1,18}))\\s*");
+  private static final Pattern IF_MATCH =
+      Pattern.compile("\\s*(\\*|\"(\\d{1,18})\"|(\\d{1,18}))\\s*");
 
   /** The media types a body may be sent as: YAML, and JSON since YAML reads it too. */
   static final List<String> BODY_TYPES = List.of("application/yaml", "application/x-yaml", "text/yaml",
       "text/x-yaml", "application/json", "text/plain");
 
   /** What is wrong with a request's {@code Content-Type}, or empty when it is fine (or absent). */
-  static java.util.Optional<String> contentTypeProblem(String header) {
+  static Optional<String> contentTypeProblem(String header) {
     if (header == null) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     String[] parts = header.split(";");
-    String type = parts[0].strip().toLowerCase(java.util.Locale.ROOT);
+    String type = parts[0].strip().toLowerCase(Locale.ROOT);
     if (!BODY_TYPES.contains(type)) {
-      return java.util.Optional.of("one of " + String.join(", ", BODY_TYPES) + ", in UTF-8"
+      return Optional.of("one of " + String.join(", ", BODY_TYPES) + ", in UTF-8"
           + (type.equals("application/x-www-form-urlencoded")
               ? "; curl sends this with --data-binary unless given -H 'Content-Type: application/yaml'" : ""));
     }
     for (int i = 1; i < parts.length; i++) {
       String[] param = parts[i].split("=", 2);
       if (param[0].strip().equalsIgnoreCase("charset")) {
-        String charset = param.length < 2 ? "" : param[1].strip().replace("\"", "").toLowerCase(java.util.Locale.ROOT);
+        String charset = param.length < 2 ? "" : param[1].strip().replace("\"", "").toLowerCase(Locale.ROOT);
         if (!charset.equals("utf-8") && !charset.equals("utf8") && !charset.equals("us-ascii")) {
-          return java.util.Optional.of(type + " in UTF-8: charset=utf-8, or no charset");
+          return Optional.of(type + " in UTF-8: charset=utf-8, or no charset");
         }
       }
     }
-    return java.util.Optional.empty();
-  }
-
-  /** The first byte that is not UTF-8, with its line, or empty when the body is UTF-8 throughout. */
-  static java.util.Optional<Violation> utf8Problem(byte[] body) {
-    java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(body);
-    java.nio.CharBuffer out = java.nio.CharBuffer.allocate(1024);
-    java.nio.charset.CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
-    while (true) {
-      java.nio.charset.CoderResult r = decoder.decode(in, out, true);
-      if (r.isError()) {
-        int at = in.position();
-        int line = 1;
-        for (int i = 0; i < at; i++) {
-          line += body[i] == '\n' ? 1 : 0;
-        }
-        return java.util.Optional.of(new Violation("PUT /config", line, "", "",
-            String.format("byte 0x%02x at offset %d is not UTF-8", body[at] & 0xff, at), "UTF-8 text"));
-      }
-      if (r.isUnderflow()) {
-        return java.util.Optional.empty();
-      }
-      out.clear();
-    }
+    return Optional.empty();
   }
 
   /** Refuses a body for what it holds: recorded as the last refusal (which logs it), then answered. */
   private void refuseBody(HttpExchange exchange, int status, Violation violation) throws IOException {
-    refuseBody(exchange, status, new io.meshlet.controlplane.MeshConfigException(List.of(violation)));
+    refuseBody(exchange, status, new MeshConfigException(List.of(violation)));
   }
 
-  private void refuseBody(HttpExchange exchange, int status, io.meshlet.controlplane.MeshConfigException e)
+  private void refuseBody(HttpExchange exchange, int status, MeshConfigException e)
       throws IOException {
     state.refuse("PUT /config from " + exchange.getRemoteAddress(), e.violations());
     Map<String, Object> m = new LinkedHashMap<>();

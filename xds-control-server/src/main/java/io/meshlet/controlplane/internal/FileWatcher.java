@@ -5,7 +5,6 @@ import io.meshlet.controlplane.MeshConfigException;
 import io.meshlet.controlplane.MeshConfigParser;
 import io.meshlet.controlplane.Violation;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -54,7 +53,7 @@ public final class FileWatcher implements AutoCloseable {
   public synchronized MeshConfig loadInitial() throws IOException, MeshConfigException {
     byte[] content = Files.readAllBytes(file);
     lastDigest = digest(content);
-    MeshConfig config = MeshConfigParser.parse(new String(content, StandardCharsets.UTF_8), name());
+    MeshConfig config = MeshConfigParser.parse(content, name());
     state.apply(config, file.toString());
     return config;
   }
@@ -97,7 +96,7 @@ public final class FileWatcher implements AutoCloseable {
     lastDigest = digest;
     log.info("{} changed; validating", file);
     try {
-      state.apply(MeshConfigParser.parse(new String(content, StandardCharsets.UTF_8), name()), file.toString());
+      state.apply(MeshConfigParser.parse(content, name()), file.toString());
     } catch (MeshConfigException e) {
       state.refuse(file.toString(), e.violations());
     }
