@@ -133,7 +133,9 @@ class OkHttpControlPlaneIT {
           }
         })
         .build().start()) {
-      cache.setSnapshot("all", XdsTranslator.translate(MeshConfigParser.parse(subsets("a"), "mesh.yaml")).toSnapshot());
+      XdsResources first = XdsTranslator.translate(MeshConfigParser.parse(subsets("a"), "mesh.yaml"));
+      cache.setSnapshot("all", Snapshot.create(first.clusters(), first.endpoints(), first.listeners(),
+          first.routes(), List.of(), "good-1"));
       OkHttpClient http = MeshOkHttp.client(client);
       assertThat(call(http, "http://svc/x")).isEqualTo("a");
 

@@ -1,9 +1,5 @@
 package io.meshlet.controlplane;
 
-import io.envoyproxy.controlplane.cache.v3.SimpleCache;
-import io.envoyproxy.controlplane.server.DefaultExecutorGroup;
-import io.envoyproxy.controlplane.server.V3DiscoveryServer;
-import io.envoyproxy.controlplane.server.serializer.CachedProtoResourcesSerializer;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
@@ -16,9 +12,9 @@ import io.meshlet.controlplane.internal.Registrations;
 import io.meshlet.controlplane.internal.IdentityService;
 import io.meshlet.controlplane.internal.FileWatcher;
 import io.meshlet.controlplane.internal.LoadReportSink;
-import io.meshlet.controlplane.internal.NackedVersionInterceptor;
 import io.meshlet.controlplane.internal.MeshState;
 import io.meshlet.controlplane.internal.ServerMetrics;
+import io.meshlet.controlplane.internal.serving.AdsService;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -92,7 +88,7 @@ public final class ControlServer implements AutoCloseable {
   private final ServerMetrics metrics = new ServerMetrics();
   private final Registrations registrations;
   private final ClientRegistry clients;
-  private final SimpleCache<String> cache = new SimpleCache<>(node -> MeshState.GROUP);
+  private final AdsService ads;
   private final MeshState state;
   private final LoadReportSink loadReports = new LoadReportSink();
   private final Path caDirectory;
@@ -126,8 +122,9 @@ public final class ControlServer implements AutoCloseable {
     this.registrations = new Registrations(Optional.ofNullable(b.stateDirectory), b.registrationGrace,
         Clock.systemUTC());
     this.clients = new ClientRegistry(metrics, Clock.systemUTC(), registrations);
+    this.ads = new AdsService(clients);
     // With etcd, every replica serves the instances of all replicas, read from etcd.
-    this.state = new MeshState(cache, metrics, Clock.systemUTC(),
+    this.state = new MeshState(ads, metrics, Clock.systemUTC(),
         etcdEndpoints.isEmpty() ? registrations::instances : () -> etcdSource.instances());
   }
 
@@ -177,13 +174,8 @@ public final class ControlServer implements AutoCloseable {
       if (joinTokens.isEmpty()) {
         log.info("no join tokens configured: the CA refuses every certificate request (see --join-tokens)");
       }
-      // Every client gets the same resource objects: serialize each once per version, not once per
-      // client and response (the fan-out benchmark: ~2.4 ms of server CPU per client per edit without).
-      V3DiscoveryServer discovery = new V3DiscoveryServer(List.of(clients), cache, new DefaultExecutorGroup(),
-          new CachedProtoResourcesSerializer());
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
-          .addService(io.grpc.ServerInterceptors.intercept(discovery.getAggregatedDiscoveryServiceImpl(),
-              new NackedVersionInterceptor()))
+          .addService(ads)
           .addService(loadReports)
           .addService(identity)
           .permitKeepAliveTime(10, TimeUnit.SECONDS)

@@ -2,10 +2,11 @@ package io.meshlet.controlplane;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.envoyproxy.controlplane.cache.v3.SimpleCache;
 import io.meshlet.controlplane.internal.MeshState;
 import io.meshlet.controlplane.internal.Registrations;
 import io.meshlet.controlplane.internal.ServerMetrics;
+import io.meshlet.controlplane.internal.serving.AdsService;
+import io.meshlet.controlplane.internal.serving.AdsStreamListener;
 import io.meshlet.controlplane.internal.XdsTranslator;
 import java.time.Clock;
 import java.time.Duration;
@@ -131,7 +132,7 @@ class MeshConfigMutationTest {
   }
 
   static void refusedChangesNothing(List<Mutation> mutations) throws Exception {
-    MeshState state = new MeshState(new SimpleCache<>(node -> MeshState.GROUP), new ServerMetrics(),
+    MeshState state = new MeshState(new AdsService(new AdsStreamListener() {}), new ServerMetrics(),
         Clock.systemUTC(), new Registrations(Optional.empty(), Duration.ZERO, Clock.systemUTC())::instances);
     state.apply(MeshConfigParser.parse(VALID, "mesh.yaml"), "mesh.yaml");
     String before = state.served().orElseThrow().version();

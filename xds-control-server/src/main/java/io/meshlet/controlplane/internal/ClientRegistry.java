@@ -1,11 +1,11 @@
 package io.meshlet.controlplane.internal;
 
-import io.envoyproxy.controlplane.server.DiscoveryServerCallbacks;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.meshlet.controlplane.internal.serving.AdsStreamListener;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,10 +23,10 @@ import org.slf4j.LoggerFactory;
  * Keeps track of every connected xDS stream: who the client is, what it subscribed to, and which
  * version of each resource type it ACKed or NACKed (and why). The source of {@code /clients}.
  *
- * <p>Thread-safe: java-control-plane calls it from gRPC threads; each stream's state is guarded
- * by its own lock.
+ * <p>Thread-safe: the ADS server calls it from gRPC threads; each stream's state is guarded by
+ * its own lock.
  */
-public final class ClientRegistry implements DiscoveryServerCallbacks {
+public final class ClientRegistry implements AdsStreamListener {
 
   private static final Logger log = LoggerFactory.getLogger(ClientRegistry.class);
   private static final int MAX_PENDING_NONCES = 64;
@@ -79,22 +79,15 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
   }
 
   @Override
-  public void onStreamOpen(long streamId, String typeUrl) {
-    streams.put(streamId, new StreamState(streamId, clock.instant()));
+  public void onStreamOpen(long streamId, boolean delta) {
+    StreamState s = new StreamState(streamId, clock.instant());
+    s.protocol = delta ? "delta" : "sotw";
+    streams.put(streamId, s);
     metrics.streamOpened();
   }
 
   @Override
-  public void onStreamClose(long streamId, String typeUrl) {
-    closed(streamId, null);
-  }
-
-  @Override
-  public void onStreamCloseWithError(long streamId, String typeUrl, Throwable error) {
-    closed(streamId, error);
-  }
-
-  private void closed(long streamId, Throwable error) {
+  public void onStreamClose(long streamId, Throwable error) {
     StreamState s = streams.remove(streamId);
     if (s != null) {
       if (error == null) {
@@ -108,14 +101,13 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
   }
 
   @Override
-  public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
+  public void onRequest(long streamId, DiscoveryRequest request) {
     StreamState s = streams.get(streamId);
     if (s == null) {
       return;
     }
     String type = shortType(request.getTypeUrl());
     synchronized (s) {
-      s.protocol = "sotw";
       s.noteNode(request.hasNode() ? request.getNode() : null).ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
       t.subscribed = List.copyOf(request.getResourceNamesList());
@@ -132,7 +124,7 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
   }
 
   @Override
-  public void onV3StreamResponse(long streamId, DiscoveryRequest request, DiscoveryResponse response) {
+  public void onResponse(long streamId, DiscoveryResponse response) {
     sent(streamId, response.getTypeUrl(), response.getVersionInfo(), response.getNonce());
   }
 
@@ -150,14 +142,13 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
   }
 
   @Override
-  public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
+  public void onDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
     StreamState s = streams.get(streamId);
     if (s == null) {
       return;
     }
     String type = shortType(request.getTypeUrl());
     synchronized (s) {
-      s.protocol = "delta";
       s.noteNode(request.hasNode() ? request.getNode() : null).ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
       List<String> subscribed = new ArrayList<>(t.subscribed);
@@ -193,8 +184,7 @@ public final class ClientRegistry implements DiscoveryServerCallbacks {
   }
 
   @Override
-  public void onV3StreamDeltaResponse(long streamId, DeltaDiscoveryRequest request,
-      DeltaDiscoveryResponse response) {
+  public void onDeltaResponse(long streamId, DeltaDiscoveryResponse response) {
     sent(streamId, response.getTypeUrl(), response.getSystemVersionInfo(), response.getNonce());
   }
 

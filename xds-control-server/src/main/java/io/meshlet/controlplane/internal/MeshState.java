@@ -1,10 +1,9 @@
 package io.meshlet.controlplane.internal;
 
-import io.envoyproxy.controlplane.cache.v3.Snapshot;
-import io.envoyproxy.controlplane.cache.v3.SimpleCache;
 import io.meshlet.controlplane.MeshConfig;
 import io.meshlet.controlplane.ServiceSpec;
 import io.meshlet.controlplane.Violation;
+import io.meshlet.controlplane.internal.serving.AdsService;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
@@ -15,16 +14,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The intent being served and the last one refused. Every accepted config is translated and
- * published to java-control-plane's cache as one snapshot for all clients.
+ * published to the ADS server as one snapshot for all clients.
  *
  * <p>Thread-safe: changes are serialized; readers see immutable {@link Served} values.
  */
 public final class MeshState {
 
   private static final Logger log = LoggerFactory.getLogger(MeshState.class);
-
-  /** The snapshot group every client belongs to: all clients get the mesh-wide view. */
-  public static final String GROUP = "mesh";
 
   /**
    * What is served now.
@@ -45,7 +41,7 @@ public final class MeshState {
     }
   }
 
-  private final SimpleCache<String> cache;
+  private final AdsService ads;
   private final ServerMetrics metrics;
   private final Clock clock;
   private final Supplier<List<Registrations.Instance>> registrations;
@@ -56,9 +52,9 @@ public final class MeshState {
    * @param registrations the registered instances to merge into the intent: this server's own
    *     ({@link Registrations#instances()}), or, with etcd, every replica's in key order
    */
-  public MeshState(SimpleCache<String> cache, ServerMetrics metrics, Clock clock,
+  public MeshState(AdsService ads, ServerMetrics metrics, Clock clock,
       Supplier<List<Registrations.Instance>> registrations) {
-    this.cache = cache;
+    this.ads = ads;
     this.metrics = metrics;
     this.clock = clock;
     this.registrations = registrations;
@@ -109,14 +105,13 @@ public final class MeshState {
     XdsResources resources = XdsTranslator.translate(effective);
     // A failure here is a translator bug, not a user error: the last good snapshot stays.
     resources.ensureConsistent();
-    Snapshot snapshot = resources.toSnapshot();
     Served previous = served;
     if (previous != null && previous.version().equals(resources.version())) {
       log.info("config from {} is unchanged (version {})", source, resources.version());
       served = new Served(config, effective, resources, source, previous.at());
       return false;
     }
-    cache.setSnapshot(GROUP, snapshot);
+    ads.publish(resources.toSnapshot());
     served = new Served(config, effective, resources, source, clock.instant());
     metrics.reloaded();
     log.info("serving config version {} from {}: {} services, {} clusters (was {})",

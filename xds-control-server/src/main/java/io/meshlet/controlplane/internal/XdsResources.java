@@ -2,11 +2,12 @@ package io.meshlet.controlplane.internal;
 
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Message;
-import io.envoyproxy.controlplane.cache.v3.Snapshot;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.meshlet.controlplane.internal.serving.AdsService;
+import io.meshlet.controlplane.internal.serving.ResourceSnapshot;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,8 +34,6 @@ public record XdsResources(
     String clustersVersion,
     String endpointsVersion) {
 
-  private static final String EMPTY_SECRETS_VERSION = "empty";
-
   public XdsResources {
     listeners = List.copyOf(listeners);
     routes = List.copyOf(routes);
@@ -58,14 +57,14 @@ public record XdsResources(
         .getBytes(StandardCharsets.UTF_8));
   }
 
-  /** A java-control-plane snapshot with per-type versions. */
-  public Snapshot toSnapshot() {
-    return Snapshot.create(
-        clusters, clustersVersion,
-        endpoints, endpointsVersion,
-        listeners, listenersVersion,
-        routes, routesVersion,
-        List.of(), EMPTY_SECRETS_VERSION);
+  /** What the ADS server serves: each resource packed once, with its own version and its type's. */
+  public ResourceSnapshot toSnapshot() {
+    return ResourceSnapshot.builder()
+        .add(AdsService.CLUSTER, clustersVersion, clusters, Cluster::getName)
+        .add(AdsService.ENDPOINTS, endpointsVersion, endpoints, ClusterLoadAssignment::getClusterName)
+        .add(AdsService.LISTENER, listenersVersion, listeners, Listener::getName)
+        .add(AdsService.ROUTE, routesVersion, routes, RouteConfiguration::getName)
+        .build();
   }
 
   /**

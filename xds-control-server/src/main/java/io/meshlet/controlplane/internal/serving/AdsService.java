@@ -1,0 +1,227 @@
+package io.meshlet.controlplane.internal.serving;
+
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Meshlet's ADS server, state of the world and incremental (delta), as Envoy's "xDS REST and gRPC
+ * protocol" document describes them, for any conforming client: grpc-java, gRPC C-core, grpc-js,
+ * Envoy and Meshlet's own.
+ *
+ * <p>Why our own instead of java-control-plane's {@code SimpleCache} and watches: that cache
+ * decides what to send from the version alone, and counts every resource it ever sent on a stream
+ * as known. So a name that a client dropped and asks for again at an unchanged version is never
+ * sent (envoyproxy/java-control-plane#339: a gRPC canary rolled back to a subset used before
+ * takes the service down), and a NACK on a stream's first response is answered at once with the
+ * same resources, forever. Serving is the product here, so it follows the protocol document
+ * rather than what one client tolerates. What each stream keeps, per type:
+ * <ul>
+ *   <li>its subscription: wildcard (legacy: an empty first request for listeners and clusters;
+ *       or {@code "*"}) and/or names;
+ *   <li>what was last sent (state of the world: the names and versions of the last response;
+ *       delta: the version of each resource the client has been given), and the nonce of the
+ *       last response, which the client must ACK or NACK before it is sent the next one.
+ * </ul>
+ * A response goes out when what the subscription selects differs from what was last sent: a new
+ * version, or a name newly (re)subscribed even at an unchanged version. A NACK is never answered
+ * with the same resources; the next change is. A request with a stale nonce gets no response,
+ * though its subscription is taken (it is the client's newest word).
+ *
+ * <p>Thread-safe. Each stream's state is guarded by the stream; {@link #publish} fans a new
+ * snapshot out from the caller's thread. Resources are packed once per snapshot and shared.
+ */
+public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceImplBase {
+
+  private static final Logger log = LoggerFactory.getLogger(AdsService.class);
+
+  public static final String LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener";
+  public static final String ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+  public static final String CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+  public static final String ENDPOINTS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+  /**
+   * The order a new snapshot is pushed in on one stream, make before break as the protocol
+   * document advises: clusters, then their endpoints, then listeners and routes that use them.
+   */
+  static final List<String> PUSH_ORDER = List.of(CLUSTER, ENDPOINTS, LISTENER, ROUTE);
+
+  /**
+   * Types whose state-of-the-world responses carry every subscribed resource (absence means
+   * deleted) and which a legacy wildcard (an empty first request) subscribes to.
+   */
+  static final Set<String> FULL_STATE_TYPES = Set.of(LISTENER, CLUSTER);
+
+  private final AdsStreamListener listener;
+  private final AtomicLong streamIds = new AtomicLong();
+  private final Set<AdsStream<?, ?>> streams = ConcurrentHashMap.newKeySet();
+  private volatile ResourceSnapshot snapshot = ResourceSnapshot.empty();
+
+  public AdsService(AdsStreamListener listener) {
+    this.listener = listener;
+  }
+
+  /** Serves {@code next} from now on, and pushes what changed to every open stream. */
+  public void publish(ResourceSnapshot next) {
+    snapshot = next;
+    for (AdsStream<?, ?> s : streams) {
+      s.snapshotChanged();
+    }
+  }
+
+  /** What is served now. */
+  public ResourceSnapshot snapshot() {
+    return snapshot;
+  }
+
+  /** Open streams now. */
+  public int streams() {
+    return streams.size();
+  }
+
+  @Override
+  public StreamObserver<DiscoveryRequest> streamAggregatedResources(StreamObserver<DiscoveryResponse> out) {
+    return open(new SotwStream(streamIds.incrementAndGet(), out, this));
+  }
+
+  @Override
+  public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(StreamObserver<DeltaDiscoveryResponse> out) {
+    return open(new DeltaStream(streamIds.incrementAndGet(), out, this));
+  }
+
+  private <Q> StreamObserver<Q> open(AdsStream<Q, ?> stream) {
+    streams.add(stream);
+    notifyListener(() -> listener.onStreamOpen(stream.id, stream instanceof DeltaStream));
+    return stream;
+  }
+
+  void closed(AdsStream<?, ?> stream, Throwable error) {
+    if (streams.remove(stream)) {
+      notifyListener(() -> listener.onStreamClose(stream.id, error));
+    }
+  }
+
+  AdsStreamListener listener() {
+    return listener;
+  }
+
+  static void notifyListener(Runnable call) {
+    try {
+      call.run();
+    } catch (RuntimeException e) {
+      log.error("an ADS stream listener failed; ignored", e);
+    }
+  }
+
+  /**
+   * One ADS stream: requests are handled and responses sent under the stream's lock, so a push
+   * from {@link #publish} and a request from the client never interleave.
+   */
+  abstract static class AdsStream<Q, R> implements StreamObserver<Q> {
+    final long id;
+    final AdsService service;
+    private final StreamObserver<R> out;
+    private boolean closed;
+    private long nonces;
+
+    AdsStream(long id, StreamObserver<R> out, AdsService service) {
+      this.id = id;
+      this.out = out;
+      this.service = service;
+    }
+
+    abstract void handle(Q request);
+
+    abstract void pushAll(ResourceSnapshot snapshot);
+
+    @Override
+    public final synchronized void onNext(Q request) {
+      if (closed) {
+        return;
+      }
+      try {
+        handle(request);
+      } catch (BadRequestException e) {
+        log.warn("ADS stream {}: {}; closing it", id, e.getMessage());
+        fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
+      } catch (RuntimeException e) {
+        log.error("ADS stream {}: could not handle a request; closing it", id, e);
+        fail(Status.INTERNAL.withDescription("the control server failed to handle the request: " + e));
+      }
+    }
+
+    @Override
+    public final synchronized void onError(Throwable t) {
+      closed = true;
+      service.closed(this, t);
+    }
+
+    @Override
+    public final synchronized void onCompleted() {
+      if (!closed) {
+        closed = true;
+        try {
+          out.onCompleted();
+        } catch (RuntimeException ignored) {
+          // already cancelled
+        }
+        service.closed(this, null);
+      }
+    }
+
+    final synchronized void snapshotChanged() {
+      if (!closed) {
+        try {
+          pushAll(service.snapshot());
+        } catch (RuntimeException e) {
+          log.error("ADS stream {}: could not push a new snapshot; closing it", id, e);
+          fail(Status.INTERNAL.withDescription("the control server failed to push: " + e));
+        }
+      }
+    }
+
+    final String nextNonce() {
+      return Long.toString(++nonces);
+    }
+
+    /** Sends one response; false when the stream is gone. */
+    final boolean send(R response) {
+      try {
+        out.onNext(response);
+        return true;
+      } catch (RuntimeException e) {
+        // The call was cancelled under us; onError follows or has come.
+        closed = true;
+        service.closed(this, e);
+        return false;
+      }
+    }
+
+    private void fail(Status status) {
+      closed = true;
+      try {
+        out.onError(status.asRuntimeException());
+      } catch (RuntimeException ignored) {
+        // already cancelled
+      }
+      service.closed(this, status.asRuntimeException());
+    }
+  }
+
+  /** A request that breaks the protocol: the stream is closed with INVALID_ARGUMENT. */
+  static final class BadRequestException extends RuntimeException {
+    BadRequestException(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,34 @@
+package io.meshlet.controlplane.internal.serving;
+
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+
+/**
+ * Hears what happens on every ADS stream: opened, each request as the client sent it, each
+ * response as sent, closed. The source of {@code /clients}, metrics and registrations.
+ *
+ * <p>Called on the stream's own thread, under the stream's lock: implementations are quick and
+ * never throw (a throw is logged and ignored).
+ */
+public interface AdsStreamListener {
+
+  /** A stream opened; {@code delta} tells which variant of ADS it speaks. */
+  default void onStreamOpen(long streamId, boolean delta) {}
+
+  /** A stream ended: {@code error} is null when the client or the server closed it cleanly. */
+  default void onStreamClose(long streamId, Throwable error) {}
+
+  /** A state-of-the-world request, before the server acts on it. */
+  default void onRequest(long streamId, DiscoveryRequest request) {}
+
+  /** A state-of-the-world response, as it goes out. */
+  default void onResponse(long streamId, DiscoveryResponse response) {}
+
+  /** An incremental request, before the server acts on it. */
+  default void onDeltaRequest(long streamId, DeltaDiscoveryRequest request) {}
+
+  /** An incremental response, as it goes out. */
+  default void onDeltaResponse(long streamId, DeltaDiscoveryResponse response) {}
+}

@@ -1,0 +1,174 @@
+package io.meshlet.controlplane.internal.serving;
+
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.grpc.stub.StreamObserver;
+import io.meshlet.controlplane.internal.serving.ResourceSnapshot.Entry;
+import io.meshlet.controlplane.internal.serving.ResourceSnapshot.TypeResources;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An incremental ADS stream ({@code DeltaAggregatedResources}). Requests change the subscription
+ * by difference; responses carry only the resources whose version the client does not have, and
+ * the names it must forget ({@code removed_resources}). A subscribed name that does not exist is
+ * reported removed once, so the client need not wait for its does-not-exist timer. Guarded by the
+ * stream (see {@link AdsService}).
+ */
+final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+
+  private static final Logger log = LoggerFactory.getLogger(DeltaStream.class);
+
+  /** In {@link TypeState#known}: the client was told this subscribed name does not exist. */
+  private static final String ABSENT = "";
+
+  private static final class TypeState {
+    final String typeUrl;
+    boolean wildcard;
+    final Set<String> names = new TreeSet<>();
+    /** The version of each resource the client has (or was sent), by name. */
+    final Map<String, String> known = new HashMap<>();
+    String lastNonce;
+    boolean awaitingAnswer;
+
+    TypeState(String typeUrl) {
+      this.typeUrl = typeUrl;
+    }
+  }
+
+  private final Map<String, TypeState> types = new LinkedHashMap<>();
+
+  DeltaStream(long id, StreamObserver<DeltaDiscoveryResponse> out, AdsService service) {
+    super(id, out, service);
+  }
+
+  @Override
+  void handle(DeltaDiscoveryRequest request) {
+    String typeUrl = request.getTypeUrl();
+    if (typeUrl.isEmpty()) {
+      throw new AdsService.BadRequestException("a request without type_url (expected on ADS: the type it subscribes to)");
+    }
+    AdsService.notifyListener(() -> service.listener().onDeltaRequest(id, request));
+    TypeState t = types.get(typeUrl);
+    boolean first = t == null;
+    if (first) {
+      t = new TypeState(typeUrl);
+      types.put(typeUrl, t);
+      // A reconnecting client names what it has, so only what changed since is sent again.
+      request.getInitialResourceVersionsMap().forEach((name, version) -> {
+        if (!version.isEmpty()) {
+          types.get(typeUrl).known.put(name, version);
+        }
+      });
+      t.wildcard = request.getResourceNamesSubscribeCount() == 0
+          && AdsService.FULL_STATE_TYPES.contains(typeUrl);
+    }
+    for (String name : request.getResourceNamesSubscribeList()) {
+      if (name.equals("*")) {
+        t.wildcard = true;
+      } else {
+        t.names.add(name);
+        if (!first) {
+          // The client may have forgotten it while staying subscribed: it must be sent again.
+          t.known.remove(name);
+        }
+      }
+    }
+    for (String name : request.getResourceNamesUnsubscribeList()) {
+      if (name.equals("*")) {
+        t.wildcard = false;
+        t.known.keySet().retainAll(t.names);
+      } else if (t.names.remove(name) && !t.wildcard) {
+        t.known.remove(name);
+      }
+    }
+    String nonce = request.getResponseNonce();
+    if (!nonce.isEmpty()) {
+      if (nonce.equals(t.lastNonce)) {
+        t.awaitingAnswer = false;
+      } else {
+        log.debug("ADS stream {}: {} delta request with stale nonce {} (latest {})", id, typeUrl, nonce,
+            t.lastNonce);
+      }
+    }
+    respond(t, service.snapshot());
+  }
+
+  @Override
+  void pushAll(ResourceSnapshot snapshot) {
+    for (String typeUrl : AdsService.PUSH_ORDER) {
+      TypeState t = types.get(typeUrl);
+      if (t != null) {
+        respond(t, snapshot);
+      }
+    }
+    for (TypeState t : types.values()) {
+      if (!AdsService.PUSH_ORDER.contains(t.typeUrl)) {
+        respond(t, snapshot);
+      }
+    }
+  }
+
+  private void respond(TypeState t, ResourceSnapshot snapshot) {
+    if (t.awaitingAnswer || !snapshot.typeUrls().contains(t.typeUrl)) {
+      return;
+    }
+    TypeResources current = snapshot.type(t.typeUrl);
+    DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder()
+        .setTypeUrl(t.typeUrl)
+        .setSystemVersionInfo(current.version());
+    Map<String, String> sent = new HashMap<>();
+    if (t.wildcard) {
+      for (Entry e : current.byName().values()) {
+        if (!e.version().equals(t.known.get(e.name()))) {
+          response.addResources(e.delta());
+          sent.put(e.name(), e.version());
+        }
+      }
+    }
+    for (String name : t.names) {
+      Entry e = current.byName().get(name);
+      if (e != null && !sent.containsKey(name) && !e.version().equals(t.known.get(name))) {
+        response.addResources(e.delta());
+        sent.put(name, e.version());
+      }
+    }
+    List<String> removed = new ArrayList<>();
+    for (Map.Entry<String, String> k : t.known.entrySet()) {
+      if (!k.getValue().equals(ABSENT) && !current.byName().containsKey(k.getKey())) {
+        removed.add(k.getKey());
+      }
+    }
+    for (String name : t.names) {
+      if (!current.byName().containsKey(name) && !t.known.containsKey(name)) {
+        removed.add(name);    // subscribed, but does not exist: say so at once
+      }
+    }
+    if (sent.isEmpty() && removed.isEmpty()) {
+      return;
+    }
+    removed.sort(null);
+    response.addAllRemovedResources(removed).setNonce(nextNonce());
+    DeltaDiscoveryResponse built = response.build();
+    if (send(built)) {
+      t.known.putAll(sent);
+      for (String name : removed) {
+        if (t.names.contains(name)) {
+          t.known.put(name, ABSENT);
+        } else {
+          t.known.remove(name);
+        }
+      }
+      t.lastNonce = built.getNonce();
+      t.awaitingAnswer = true;
+      AdsService.notifyListener(() -> service.listener().onDeltaResponse(id, built));
+    }
+  }
+}
