@@ -203,6 +203,52 @@ class GrpcRoutingIT {
     assertThat(failed.get()).as("calls failed during the edits").isZero();
   }
 
+  /**
+   * A canary forward to v2 and rolled back to v1, a subset the client used a minute before: the
+   * client drops the v1 cluster, then asks for it again at an unchanged cluster version. A server
+   * that counts it as still known never sends it (java-control-plane#339) and every call fails
+   * after grpc-java's 15 s does-not-exist timer.
+   */
+  @Test
+  void canaryRolledBackToASubsetUsedBeforeServesEveryCallFromIt() throws Exception {
+    ManagedChannel channel = XdsClients.channel("edited");
+    AtomicBoolean running = new AtomicBoolean(true);
+    AtomicInteger failed = new AtomicInteger();
+    java.util.concurrent.atomic.AtomicReference<String> lastFailure = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread traffic = new Thread(() -> {
+      while (running.get()) {
+        try {
+          XdsClients.who(channel);
+        } catch (RuntimeException e) {
+          failed.incrementAndGet();
+          lastFailure.set(e.toString());
+        }
+      }
+    });
+    String base = admin.version();
+    try {
+      mesh.write(meshYaml(100, 0));
+      XdsClients.awaitFirstAnswer(channel, 10_000);
+      Await.until("every call on v1", Duration.ofSeconds(10), () -> count(channel, 20).keySet().equals(java.util.Set.of("a")));
+      traffic.start();
+      mesh.write(meshYaml(0, 100));
+      Await.until("the canary to take every call", Duration.ofSeconds(10),
+          () -> count(channel, 20).keySet().equals(java.util.Set.of("c")));
+      mesh.write(meshYaml(100, 0));
+      Await.until("the rollback to take every call", Duration.ofSeconds(10),
+          () -> count(channel, 20).keySet().equals(java.util.Set.of("a")));
+      assertThat(count(channel, 50)).containsOnlyKeys("a");
+    } finally {
+      running.set(false);
+      traffic.join(TimeUnit.SECONDS.toMillis(10));
+      channel.shutdownNow();
+      mesh.write(meshYaml(80, 20));
+      Await.until("the original split to return", Duration.ofSeconds(10), () -> admin.version().equals(base));
+    }
+    assertThat(failed.get()).as("calls failed during the canary and its rollback (last: %s)", lastFailure.get())
+        .isZero();
+  }
+
   @Test
   void clientsEndpointShowsTheVersionEachTypeWasAckedAt() {
     ManagedChannel channel = XdsClients.channel("rr");
