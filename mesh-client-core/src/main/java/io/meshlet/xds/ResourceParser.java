@@ -26,7 +26,9 @@ import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateL
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.random.v3.Random;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.envoyproxy.envoy.type.v3.FractionalPercent;
@@ -294,14 +296,18 @@ public final class ResourceParser {
         return new InboundPolicy.Permission.Any();
       }
       case HEADER: {
+        // exact_match is what control servers send now (C-core before 1.56 reads no string_match);
+        // string_match exact is what they sent before.
         HeaderMatcher h = p.getHeader();
-        if (!h.getName().equals(":method") || !h.hasStringMatch()
-            || h.getStringMatch().getMatchPatternCase() != StringMatcher.MatchPatternCase.EXACT
-            || h.getStringMatch().getIgnoreCase() || h.getInvertMatch()) {
-          e.add(path + ".header", h.getName(), ":method with string_match exact");
+        boolean exact = h.getHeaderMatchSpecifierCase() == HeaderMatcher.HeaderMatchSpecifierCase.EXACT_MATCH;
+        boolean stringExact = h.hasStringMatch()
+            && h.getStringMatch().getMatchPatternCase() == StringMatcher.MatchPatternCase.EXACT
+            && !h.getStringMatch().getIgnoreCase();
+        if (!h.getName().equals(":method") || !(exact || stringExact) || h.getInvertMatch()) {
+          e.add(path + ".header", h.getName(), ":method with exact_match or string_match exact");
           return new InboundPolicy.Permission.Any();
         }
-        return new InboundPolicy.Permission.Method(h.getStringMatch().getExact());
+        return new InboundPolicy.Permission.Method(exact ? h.getExactMatch() : h.getStringMatch().getExact());
       }
       case AND_RULES:
       case OR_RULES: {
@@ -392,6 +398,14 @@ public final class ResourceParser {
         }
         if (sum == 0) {
           e.add(ap + ".weighted_clusters", "weights adding up to 0", "weights adding up to more than 0");
+          return null;
+        }
+        // As Envoy: a total_weight, if set, is what the weights add up to.
+        if (a.getWeightedClusters().hasTotalWeight()
+            && Integer.toUnsignedLong(a.getWeightedClusters().getTotalWeight().getValue()) != sum) {
+          e.add(ap + ".weighted_clusters.total_weight",
+              Integer.toUnsignedString(a.getWeightedClusters().getTotalWeight().getValue()),
+              "the sum of the weights, " + sum);
           return null;
         }
       }
@@ -788,17 +802,25 @@ public final class ResourceParser {
     return ids;
   }
 
+  /**
+   * The first policy of the list that Meshlet implements, as gRPC (A52) and Envoy pick it; the
+   * ones before it are skipped. Control servers send this list now, and {@code lb_policy} before.
+   */
   private static ClusterConfig.LoadBalancing loadBalancingPolicy(LoadBalancingPolicy policy, Errors e) {
     for (LoadBalancingPolicy.Policy p : policy.getPoliciesList()) {
       Any config = p.getTypedExtensionConfig().getTypedConfig();
-      if (config.is(Random.class)) {
-        return ClusterConfig.LoadBalancing.RANDOM;
-      } else if (config.is(RoundRobin.class)) {
+      if (config.is(RoundRobin.class)) {
         return ClusterConfig.LoadBalancing.ROUND_ROBIN;
+      } else if (config.is(LeastRequest.class)) {
+        return ClusterConfig.LoadBalancing.LEAST_REQUEST;
+      } else if (config.is(RingHash.class)) {
+        return ClusterConfig.LoadBalancing.RING_HASH;
+      } else if (config.is(Random.class)) {
+        return ClusterConfig.LoadBalancing.RANDOM;
       }
     }
     e.add("load_balancing_policy", "no policy Meshlet implements",
-        "a list including envoy.load_balancing_policies.random or .round_robin");
+        "a list including envoy.load_balancing_policies.round_robin, .least_request, .ring_hash or .random");
     return ClusterConfig.LoadBalancing.ROUND_ROBIN;
   }
 

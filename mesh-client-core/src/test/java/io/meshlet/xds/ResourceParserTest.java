@@ -54,7 +54,9 @@ import io.envoyproxy.envoy.extensions.filters.http.cors.v3.Cors;
 import io.envoyproxy.envoy.extensions.filters.http.cors.v3.CorsPolicy;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.random.v3.Random;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin;
 import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
@@ -142,6 +144,28 @@ class ResourceParserTest {
     io.meshlet.config.InboundPolicy open = ResourceParser.listener(inbound("permissive", router())).inboundPolicy();
     assertThat(open.mtls()).isEqualTo(io.meshlet.config.MtlsMode.PERMISSIVE);
     assertThat(open.allows(Optional.empty(), "/items", "GET")).isTrue();
+  }
+
+  @Test
+  void anRbacMethodMatchInExactMatchOrStringMatchMeansTheSame() throws Exception {
+    // Control servers send exact_match now (C-core before 1.56 refuses string_match in RBAC).
+    for (var method : List.of(
+        HeaderMatcher.newBuilder().setName(":method").setExactMatch("POST").build(),
+        HeaderMatcher.newBuilder().setName(":method").setStringMatch(StringMatcher.newBuilder().setExact("POST")).build())) {
+      var rbac = io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder()
+          .setRules(io.envoyproxy.envoy.config.rbac.v3.RBAC.newBuilder()
+              .setAction(io.envoyproxy.envoy.config.rbac.v3.RBAC.Action.ALLOW)
+              .putPolicies("rule-0", policy(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder()
+                  .setHeader(method).build(), "spiffe://example.org/service/ops")))
+          .build();
+      HttpFilter filter = HttpFilter.newBuilder().setName("envoy.filters.http.rbac").setTypedConfig(Any.pack(rbac))
+          .build();
+      io.meshlet.config.InboundPolicy p = ResourceParser.listener(inbound("strict", filter, router())).inboundPolicy();
+      Optional<String> ops = Optional.of("spiffe://example.org/service/ops");
+
+      assertThat(p.allows(ops, "/items", "POST")).as(method.toString()).isTrue();
+      assertThat(p.allows(ops, "/items", "GET")).as(method.toString()).isFalse();
+    }
   }
 
   @Test
@@ -386,6 +410,26 @@ class ResourceParserTest {
   @ParameterizedTest
   @EnumSource(LoadBalancing.class)
   void everyLoadBalancingPolicyTheTranslatorEmitsParses(LoadBalancing lb) throws Exception {
+    // The policy, then round robin for clients without it; lb_policy left at ROUND_ROBIN.
+    Any first = switch (lb) {
+      case ROUND_ROBIN -> Any.pack(RoundRobin.getDefaultInstance());
+      case LEAST_REQUEST -> Any.pack(LeastRequest.getDefaultInstance());
+      case RING_HASH -> Any.pack(RingHash.newBuilder().setHashFunction(RingHash.HashFunction.XX_HASH)
+          .setMinimumRingSize(com.google.protobuf.UInt64Value.of(1024))
+          .setMaximumRingSize(com.google.protobuf.UInt64Value.of(4096)).build());
+      case RANDOM -> Any.pack(Random.getDefaultInstance());
+    };
+    Cluster c = cluster("catalog").clearLbPolicy().setLoadBalancingPolicy(LoadBalancingPolicy.newBuilder()
+        .addPolicies(lbPolicy("first", first))
+        .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin", Any.pack(RoundRobin.getDefaultInstance()))))
+        .build();
+
+    assertThat(ResourceParser.cluster(c).loadBalancing()).isEqualTo(lb);
+  }
+
+  @ParameterizedTest
+  @EnumSource(LoadBalancing.class)
+  void everyLbPolicyOlderControlServersEmitStillParses(LoadBalancing lb) throws Exception {
     Cluster.Builder c = cluster("catalog");
     switch (lb) {
       case ROUND_ROBIN -> c.setLbPolicy(Cluster.LbPolicy.ROUND_ROBIN);
@@ -393,13 +437,56 @@ class ResourceParserTest {
       case RING_HASH -> c.setLbPolicy(Cluster.LbPolicy.RING_HASH).setRingHashLbConfig(
           Cluster.RingHashLbConfig.newBuilder().setMinimumRingSize(com.google.protobuf.UInt64Value.of(1024))
               .setHashFunction(Cluster.RingHashLbConfig.HashFunction.XX_HASH));
-      case RANDOM -> c.clearLbPolicy().setLoadBalancingPolicy(LoadBalancingPolicy.newBuilder()
-          .addPolicies(lbPolicy("envoy.load_balancing_policies.random", Any.pack(Random.getDefaultInstance())))
-          .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin",
-              Any.pack(RoundRobin.getDefaultInstance()))));
+      case RANDOM -> c.setLbPolicy(Cluster.LbPolicy.RANDOM);
     }
 
     assertThat(ResourceParser.cluster(c.build()).loadBalancing()).isEqualTo(lb);
+  }
+
+  @Test
+  void theFirstLoadBalancingPolicyMeshletImplementsIsTakenAndTheOnesBeforeItSkipped() throws Exception {
+    Cluster c = cluster("catalog").clearLbPolicy().setLoadBalancingPolicy(LoadBalancingPolicy.newBuilder()
+        .addPolicies(lbPolicy("envoy.load_balancing_policies.maglev", Any.pack(
+            io.envoyproxy.envoy.extensions.load_balancing_policies.maglev.v3.Maglev.getDefaultInstance())))
+        .addPolicies(lbPolicy("envoy.load_balancing_policies.least_request", Any.pack(LeastRequest.getDefaultInstance())))
+        .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin", Any.pack(RoundRobin.getDefaultInstance()))))
+        .build();
+
+    assertThat(ResourceParser.cluster(c).loadBalancing()).isEqualTo(LoadBalancing.LEAST_REQUEST);
+  }
+
+  @Test
+  void headerMatchersInTheOneofFieldsAndInStringMatchMeanTheSame() throws Exception {
+    // Control servers send exact_match / safe_regex_match now (C-core reads string_match only from
+    // 1.56), string_match before.
+    Route now = route(prefix("/").addHeaders(HeaderMatcher.newBuilder().setName("x-canary").setExactMatch("true"))
+        .addHeaders(HeaderMatcher.newBuilder().setName("x-tenant")
+            .setSafeRegexMatch(RegexMatcher.newBuilder().setRegex("t-[0-9]+"))), toCluster("catalog"));
+    Route before = route(prefix("/").addHeaders(exactHeader("x-canary", "true"))
+        .addHeaders(regexHeader("x-tenant", "t-[0-9]+")), toCluster("catalog"));
+
+    List<RouteRule> rules = ResourceParser.routeConfiguration("catalog", routeConfiguration("catalog", now, before),
+        Set.of(ROUTER)).rules();
+
+    assertThat(rules.get(0).match()).isEqualTo(rules.get(1).match());
+    assertThat(rules.get(0).match().headers()).containsExactly(
+        new HeaderCondition("x-canary", Kind.EXACT, "true", false),
+        new HeaderCondition("x-tenant", Kind.REGEX, "t-[0-9]+", false));
+  }
+
+  @Test
+  void aTotalWeightEqualToTheSumOfTheWeightsParses() throws Exception {
+    Route r = route(prefix("/"), RouteAction.newBuilder().setWeightedClusters(
+        io.envoyproxy.envoy.config.route.v3.WeightedCluster.newBuilder()
+            .addClusters(io.envoyproxy.envoy.config.route.v3.WeightedCluster.ClusterWeight.newBuilder()
+                .setName("catalog/v1").setWeight(UInt32Value.of(3)))
+            .addClusters(io.envoyproxy.envoy.config.route.v3.WeightedCluster.ClusterWeight.newBuilder()
+                .setName("catalog/v2").setWeight(UInt32Value.of(1)))
+            .setTotalWeight(UInt32Value.of(4))).setTimeout(millis(0)));
+
+    assertThat(ResourceParser.routeConfiguration("catalog", routeConfiguration("catalog", r), Set.of(ROUTER))
+        .rules().get(0).clusters())
+        .containsExactly(new WeightedCluster("catalog/v1", 3), new WeightedCluster("catalog/v2", 1));
   }
 
   @Test
@@ -500,6 +587,15 @@ class ResourceParserTest {
         Arguments.of("a backoff whose max is below its base",
             routes(route(prefix("/"), toCluster("catalog").setRetryPolicy(retryPolicy("5xx", 2, 100, 100, 50)))),
             rc + ".route.retry_policy.retry_back_off: base PT0.1S, max PT0.05S (expected: base > 0 and max >= base)"),
+        Arguments.of("a total_weight other than the sum of the weights",
+            routes(route(prefix("/"), RouteAction.newBuilder().setWeightedClusters(
+                io.envoyproxy.envoy.config.route.v3.WeightedCluster.newBuilder()
+                    .addClusters(io.envoyproxy.envoy.config.route.v3.WeightedCluster.ClusterWeight.newBuilder()
+                        .setName("catalog/v1").setWeight(UInt32Value.of(90)))
+                    .addClusters(io.envoyproxy.envoy.config.route.v3.WeightedCluster.ClusterWeight.newBuilder()
+                        .setName("catalog/v2").setWeight(UInt32Value.of(20)))
+                    .setTotalWeight(UInt32Value.of(100))))),
+            rc + ".route.weighted_clusters.total_weight: 100 (expected: the sum of the weights, 110)"),
         Arguments.of("an invalid path regex",
             routes(route(RouteMatch.newBuilder().setSafeRegex(RegexMatcher.newBuilder().setRegex("(")),
                 toCluster("catalog"))),
@@ -575,6 +671,12 @@ class ResourceParserTest {
         Arguments.of("lb_policy MAGLEV",
             clusterOf(cluster("catalog").setLbPolicy(Cluster.LbPolicy.MAGLEV)),
             "cluster 'catalog': lb_policy: MAGLEV (expected: ROUND_ROBIN, LEAST_REQUEST, RING_HASH or RANDOM)"),
+        Arguments.of("a load_balancing_policy with no policy Meshlet implements",
+            clusterOf(cluster("catalog").clearLbPolicy().setLoadBalancingPolicy(LoadBalancingPolicy.newBuilder()
+                .addPolicies(lbPolicy("envoy.load_balancing_policies.maglev", Any.pack(
+                    io.envoyproxy.envoy.extensions.load_balancing_policies.maglev.v3.Maglev.getDefaultInstance()))))),
+            "cluster 'catalog': load_balancing_policy: no policy Meshlet implements (expected: a list including "
+                + "envoy.load_balancing_policies.round_robin, .least_request, .ring_hash or .random)"),
         Arguments.of("enforcing_success_rate unset",
             clusterOf(cluster("catalog").setOutlierDetection(
                 outlierDetection(5, Duration.ofSeconds(10), Duration.ofSeconds(30), 50).clearEnforcingSuccessRate())),

@@ -182,7 +182,8 @@ class AdsProtocolIT {
         assertThat(e.getValue().getVersion()).as("version of %s", e.getKey()).isNotEmpty();
         Cluster cluster = e.getValue().getResource().unpack(Cluster.class);
         assertThat(cluster.getName()).isEqualTo(e.getKey());
-        assertThat(cluster.getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+        assertThat(cluster.getLoadBalancingPolicy().getPolicies(0).getTypedExtensionConfig().getName())
+            .isEqualTo("envoy.load_balancing_policies.round_robin");
       }
 
       // ACK, then /clients shows the delta stream with what it subscribed to and ACKed.
@@ -216,8 +217,8 @@ class AdsProtocolIT {
       for (Map.Entry<String, Resource> e : after.entrySet()) {
         assertThat(e.getValue().getVersion()).as("version of %s", e.getKey())
             .isNotEmpty().isNotEqualTo(before.get(e.getKey()).getVersion());
-        assertThat(e.getValue().getResource().unpack(Cluster.class).getLbPolicy())
-            .isEqualTo(Cluster.LbPolicy.LEAST_REQUEST);
+        assertThat(e.getValue().getResource().unpack(Cluster.class).getLoadBalancingPolicy().getPolicies(0)
+            .getTypedExtensionConfig().getName()).isEqualTo("envoy.load_balancing_policies.least_request");
       }
       stream.send(deltaAck(CLUSTER, pushed));
       Await.until("/clients to show the ACK of the push", ADMIN_TIMEOUT,

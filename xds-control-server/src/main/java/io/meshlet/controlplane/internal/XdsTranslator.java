@@ -39,7 +39,9 @@ import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.random.v3.Random;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin;
 import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
@@ -67,6 +69,12 @@ import java.util.List;
  * a route configuration {@code s}, an EDS cluster {@code s} with every endpoint and one cluster
  * {@code s/<subset>} per subset, each with its endpoint assignment. Where grpc-java and Envoy
  * read different fields for one meaning (a route timeout), both are set.
+ *
+ * <p>Encodings are chosen so that every supported xDS client reads them: grpc-java, grpc-js-xds,
+ * gRPC C-core from 1.51 (Debian's python3-grpcio), Envoy and Meshlet's own client. Where a newer
+ * field has an older equivalent that all of them read, the older one is used (header matchers);
+ * where clients differ in what they implement, an ordered fallback list is used (load balancing).
+ * docs/compatibility.md has the table and the sources each choice was read from.
  *
  * <p>Pure and deterministic: the same intent always gives byte-identical resources.
  */
@@ -292,9 +300,10 @@ public final class XdsTranslator {
     }
     List<io.envoyproxy.envoy.config.rbac.v3.Permission> methods = new ArrayList<>();
     for (String m : rule.methods()) {
+      // exact_match, not string_match: C-core before 1.56 refuses a string_match header in RBAC.
       methods.add(io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setHeader(
           io.envoyproxy.envoy.config.route.v3.HeaderMatcher.newBuilder().setName(":method")
-              .setStringMatch(StringMatcher.newBuilder().setExact(m))).build());
+              .setExactMatch(m)).build());
     }
     return io.envoyproxy.envoy.config.rbac.v3.Permission.newBuilder().setAndRules(
         io.envoyproxy.envoy.config.rbac.v3.Permission.Set.newBuilder().addRules(byPath).addRules(anyOf(methods)))
@@ -357,10 +366,18 @@ public final class XdsTranslator {
       action.setCluster(targetCluster(service, targets.get(0)));
     } else {
       WeightedCluster.Builder weighted = WeightedCluster.newBuilder();
+      long sum = 0;
       for (RouteSpec.WeightedTarget t : targets) {
         weighted.addClusters(WeightedCluster.ClusterWeight.newBuilder()
             .setName(targetCluster(service, t))
             .setWeight(UInt32Value.of(t.weight())));
+        sum += t.weight();
+      }
+      // gRPC C-core 1.51 takes an unset total_weight as 100 and refuses a split whose weights add
+      // up to anything else; Envoy checks a set total_weight the same way (the field is deprecated,
+      // so it is left out when the default fits); grpc-java, grpc-js and later C-core use the sum.
+      if (sum != 100) {
+        weighted.setTotalWeight(UInt32Value.of((int) sum));
       }
       action.setWeightedClusters(weighted);
     }
@@ -369,7 +386,8 @@ public final class XdsTranslator {
     action.setTimeout(duration(timeout));
     spec.timeout().ifPresent(t -> action.setMaxStreamDuration(
         RouteAction.MaxStreamDuration.newBuilder().setMaxStreamDuration(duration(t))));
-    spec.retries().ifPresent(r -> action.setRetryPolicy(retryPolicy(r)));
+    // No retries is no retry policy: C-core and grpc-js refuse num_retries: 0.
+    spec.retries().filter(r -> r.attempts() > 0).ifPresent(r -> action.setRetryPolicy(retryPolicy(r)));
     service.hashHeader().ifPresent(h -> action.addHashPolicy(RouteAction.HashPolicy.newBuilder()
         .setHeader(RouteAction.HashPolicy.Header.newBuilder().setHeaderName(h))));
 
@@ -396,11 +414,14 @@ public final class XdsTranslator {
       case REGEX -> b.setSafeRegex(RegexMatcher.newBuilder().setRegex(match.path().value()));
     }
     for (RouteMatch.HeaderMatch h : match.headers()) {
+      // The older oneof fields, not string_match: gRPC C-core reads string_match only from 1.56
+      // (gRFC A63) and refuses the whole route configuration before that. exact_match,
+      // safe_regex_match and present_match are read by every client (grpc-java, grpc-js, C-core,
+      // Envoy, Meshlet), deprecated in Envoy's API but not removed.
       HeaderMatcher.Builder hm = HeaderMatcher.newBuilder().setName(h.name());
       switch (h.kind()) {
-        case EXACT -> hm.setStringMatch(StringMatcher.newBuilder().setExact(h.value()));
-        case REGEX -> hm.setStringMatch(StringMatcher.newBuilder()
-            .setSafeRegex(RegexMatcher.newBuilder().setRegex(h.value())));
+        case EXACT -> hm.setExactMatch(h.value());
+        case REGEX -> hm.setSafeRegexMatch(RegexMatcher.newBuilder().setRegex(h.value()));
         case PRESENT -> hm.setPresentMatch(true);
       }
       b.addHeaders(hm);
@@ -453,25 +474,52 @@ public final class XdsTranslator {
         .setType(Cluster.DiscoveryType.EDS)
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ads()).setServiceName(name))
         .setConnectTimeout(duration(CONNECT_TIMEOUT));
-    switch (service.loadBalancing()) {
-      case ROUND_ROBIN -> b.setLbPolicy(Cluster.LbPolicy.ROUND_ROBIN);
-      case LEAST_REQUEST -> b.setLbPolicy(Cluster.LbPolicy.LEAST_REQUEST);
-      case RING_HASH -> b.setLbPolicy(Cluster.LbPolicy.RING_HASH)
-          .setRingHashLbConfig(Cluster.RingHashLbConfig.newBuilder()
-              .setMinimumRingSize(com.google.protobuf.UInt64Value.of(1024))
-              .setHashFunction(Cluster.RingHashLbConfig.HashFunction.XX_HASH));
-      // Clients pick the first policy they support: grpc-java has no random policy and
-      // falls back to round robin; Meshlet's engine honours random.
-      case RANDOM -> b.setLoadBalancingPolicy(LoadBalancingPolicy.newBuilder()
-          .addPolicies(lbPolicy("envoy.load_balancing_policies.random", Any.pack(Random.getDefaultInstance())))
-          .addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin",
-              Any.pack(RoundRobin.getDefaultInstance()))));
-    }
+    b.setLoadBalancingPolicy(loadBalancingPolicy(service.loadBalancing()));
     service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb))
         // grpc-java counts requests in flight only for clusters that report load.
         .setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance())));
     service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
     return b.build();
+  }
+
+  /** Envoy's ring hash defaults (min 1024); the max is grpc-java's cap, so every client builds the same ring. */
+  static final long MIN_RING_SIZE = 1024;
+  static final long MAX_RING_SIZE = 4096;
+
+  /**
+   * A service's load balancing as {@code load_balancing_policy}: the policy, then round robin.
+   *
+   * <p>A client takes the first policy of the list it implements (gRFC A52, Envoy), so a client
+   * without least request or random (grpc-js, C-core) falls back to round robin instead of
+   * refusing the cluster, as it does for {@code lb_policy: LEAST_REQUEST}.
+   *
+   * <p>{@code lb_policy} is left at its default, {@code ROUND_ROBIN}: it is all that gRPC C-core
+   * reads before 1.55 (A52 is behind {@code GRPC_EXPERIMENTAL_XDS_CUSTOM_LB_CONFIG}, off, in
+   * Debian's 1.51), and it is the fallback there too. Not {@code RING_HASH} for ring hash: C-core
+   * 1.51's ring hash crashes the process on a pick (grpc/grpc#31766, fixed after 1.51.1), so those
+   * clients get round robin, without affinity, instead of a crash. Every other client reads the list.
+   *
+   * <p>The endpoint-picking policy is not wrapped in {@code WrrLocality}: every assignment has one
+   * locality, and Envoy does not implement {@code WrrLocality}.
+   */
+  static LoadBalancingPolicy loadBalancingPolicy(ServiceSpec.LoadBalancing lb) {
+    LoadBalancingPolicy.Builder list = LoadBalancingPolicy.newBuilder();
+    switch (lb) {
+      case ROUND_ROBIN -> { }
+      case LEAST_REQUEST -> list.addPolicies(lbPolicy("envoy.load_balancing_policies.least_request",
+          Any.pack(LeastRequest.getDefaultInstance())));
+      case RING_HASH -> list.addPolicies(lbPolicy("envoy.load_balancing_policies.ring_hash",
+          Any.pack(RingHash.newBuilder()
+              .setHashFunction(RingHash.HashFunction.XX_HASH)
+              .setMinimumRingSize(com.google.protobuf.UInt64Value.of(MIN_RING_SIZE))
+              .setMaximumRingSize(com.google.protobuf.UInt64Value.of(MAX_RING_SIZE))
+              .build())));
+      // grpc-java, grpc-js and C-core have no random policy; Meshlet's engine and Envoy do.
+      case RANDOM -> list.addPolicies(lbPolicy("envoy.load_balancing_policies.random",
+          Any.pack(Random.getDefaultInstance())));
+    }
+    return list.addPolicies(lbPolicy("envoy.load_balancing_policies.round_robin",
+        Any.pack(RoundRobin.getDefaultInstance()))).build();
   }
 
   private static LoadBalancingPolicy.Policy lbPolicy(String name, Any config) {

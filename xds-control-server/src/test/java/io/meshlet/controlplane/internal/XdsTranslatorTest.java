@@ -30,7 +30,9 @@ import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
 import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.random.v3.Random;
+import io.envoyproxy.envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash;
 import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin;
 import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.envoyproxy.envoy.type.v3.FractionalPercent.DenominatorType;
@@ -190,16 +192,49 @@ class XdsTranslatorTest {
     assertThat(get.getHeadersList()).hasSize(3);
     HeaderMatcher canary = get.getHeaders(0);
     assertThat(canary.getName()).isEqualTo("x-canary");
-    assertThat(canary.getStringMatch().getExact()).isEqualTo("true");
+    assertThat(canary.getExactMatch()).isEqualTo("true");
     HeaderMatcher tenant = get.getHeaders(1);
     assertThat(tenant.getName()).isEqualTo("x-tenant");
-    assertThat(tenant.getStringMatch().getSafeRegex().getRegex()).isEqualTo("t-[0-9]+");
+    assertThat(tenant.getSafeRegexMatch().getRegex()).isEqualTo("t-[0-9]+");
     HeaderMatcher debug = get.getHeaders(2);
     assertThat(debug.getName()).isEqualTo("x-debug");
     assertThat(debug.getPresentMatch()).isTrue();
 
     assertThat(routes.get(1).getMatch().getPrefix()).isEqualTo("/catalog.Catalog/");
     assertThat(routes(translate(MESH), "plain").get(0).getMatch().getPrefix()).isEqualTo("/");
+  }
+
+  @Test
+  @SuppressWarnings("deprecation")
+  void headerMatchesUseTheOneofFieldsEveryClientReadsNotStringMatch() throws Exception {
+    // gRPC C-core reads HeaderMatcher.string_match only from 1.56 (gRFC A63): 1.51 refuses the
+    // whole route configuration. exact_match / safe_regex_match / present_match are read by all.
+    List<HeaderMatcher> headers = routes(translate(MESH), "catalog").get(0).getMatch().getHeadersList();
+
+    assertThat(headers).extracting(HeaderMatcher::getHeaderMatchSpecifierCase).containsExactly(
+        HeaderMatcher.HeaderMatchSpecifierCase.EXACT_MATCH,
+        HeaderMatcher.HeaderMatchSpecifierCase.SAFE_REGEX_MATCH,
+        HeaderMatcher.HeaderMatchSpecifierCase.PRESENT_MATCH);
+    assertThat(headers).noneMatch(HeaderMatcher::hasStringMatch);
+  }
+
+  @Test
+  void aSplitWhoseWeightsDoNotAddUpTo100StatesItsTotalWeight() throws Exception {
+    XdsResources r = translate("""
+        services:
+          canary:
+            subsets: { v1: { version: v1 }, v2: { version: v2 }, v3: { version: v3 } }
+            routes:
+              - match: { pathPrefix: /a }
+                to: [ { subset: v1, weight: 3 }, { subset: v2, weight: 1 } ]
+              - to: [ { subset: v1, weight: 90 }, { subset: v2, weight: 10 }, { subset: v3, weight: 0 } ]
+        """);
+    List<Route> routes = routes(r, "canary");
+
+    // C-core 1.51 takes an unset total_weight as 100 and refuses 3 + 1.
+    assertThat(routes.get(0).getRoute().getWeightedClusters().getTotalWeight().getValue()).isEqualTo(4);
+    // Left out when the default fits: the field is deprecated in Envoy.
+    assertThat(routes.get(1).getRoute().getWeightedClusters().hasTotalWeight()).isFalse();
   }
 
   @Test
@@ -263,6 +298,18 @@ class XdsTranslatorTest {
   }
 
   @Test
+  void noRetriesIsNoRetryPolicyBecauseGrpcJsAndCcoreRefuseNumRetriesZero() throws Exception {
+    Route route = routes(translate("""
+        services:
+          orders:
+            routes:
+              - { to: [ { weight: 100 } ], retries: { attempts: 0 } }
+        """), "orders").get(0);
+
+    assertThat(route.getRoute().hasRetryPolicy()).isFalse();
+  }
+
+  @Test
   void ringHashRoutesHashTheConfiguredHeader() throws Exception {
     List<Route> routes = routes(translate(MESH), "catalog");
 
@@ -318,9 +365,18 @@ class XdsTranslatorTest {
       assertThat(c.getType()).isEqualTo(Cluster.DiscoveryType.EDS);
       assertThat(c.getEdsClusterConfig().getEdsConfig()).isEqualTo(ADS);
       assertThat(c.getEdsClusterConfig().getServiceName()).isEqualTo(name);
-      assertThat(c.getLbPolicy()).isEqualTo(Cluster.LbPolicy.RING_HASH);
-      assertThat(c.getRingHashLbConfig().getHashFunction()).isEqualTo(Cluster.RingHashLbConfig.HashFunction.XX_HASH);
-      assertThat(c.getRingHashLbConfig().getMinimumRingSize().getValue()).isEqualTo(1024);
+      assertThat(c.getLoadBalancingPolicy().getPoliciesList())
+          .extracting(p -> p.getTypedExtensionConfig().getName(), p -> p.getTypedExtensionConfig().getTypedConfig())
+          .containsExactly(
+              org.assertj.core.groups.Tuple.tuple("envoy.load_balancing_policies.ring_hash", Any.pack(RingHash.newBuilder()
+                  .setHashFunction(RingHash.HashFunction.XX_HASH)
+                  .setMinimumRingSize(com.google.protobuf.UInt64Value.of(1024))
+                  .setMaximumRingSize(com.google.protobuf.UInt64Value.of(4096)).build())),
+              org.assertj.core.groups.Tuple.tuple("envoy.load_balancing_policies.round_robin",
+                  Any.pack(RoundRobin.getDefaultInstance())));
+      assertThat(c.getLbPolicy()).as("what C-core 1.51 reads: round robin, as its ring hash crashes")
+          .isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+      assertThat(c.hasRingHashLbConfig()).isFalse();
 
       assertThat(c.getCircuitBreakers().getThresholdsList()).hasSize(1);
       CircuitBreakers.Thresholds t = c.getCircuitBreakers().getThresholds(0);
@@ -344,6 +400,9 @@ class XdsTranslatorTest {
     }
 
     Cluster plain = cluster(r, "plain");
+    assertThat(plain.getLoadBalancingPolicy().getPoliciesList())
+        .extracting(p -> p.getTypedExtensionConfig().getTypedConfig())
+        .containsExactly(Any.pack(RoundRobin.getDefaultInstance()));
     assertThat(plain.getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
     assertThat(plain.hasRingHashLbConfig()).isFalse();
     assertThat(plain.hasCircuitBreakers()).isFalse();
@@ -366,14 +425,23 @@ class XdsTranslatorTest {
   }
 
   @Test
-  void otherLoadBalancingPoliciesMapToEnvoys() throws Exception {
+  void otherLoadBalancingPoliciesAreListedBeforeRoundRobinForClientsWithoutThem() throws Exception {
     XdsResources r = translate("""
         services:
           lr: { loadBalancing: least_request }
           rnd: { loadBalancing: random }
         """);
 
-    assertThat(cluster(r, "lr").getLbPolicy()).isEqualTo(Cluster.LbPolicy.LEAST_REQUEST);
+    // grpc-js and C-core refuse lb_policy: LEAST_REQUEST; from the list they take round robin.
+    Cluster leastRequest = cluster(r, "lr");
+    assertThat(leastRequest.getLoadBalancingPolicy().getPoliciesList())
+        .extracting(p -> p.getTypedExtensionConfig().getName(), p -> p.getTypedExtensionConfig().getTypedConfig())
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("envoy.load_balancing_policies.least_request",
+                Any.pack(LeastRequest.getDefaultInstance())),
+            org.assertj.core.groups.Tuple.tuple("envoy.load_balancing_policies.round_robin",
+                Any.pack(RoundRobin.getDefaultInstance())));
+    assertThat(leastRequest.getLbPolicy()).as("what C-core 1.51 reads").isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
     Cluster random = cluster(r, "rnd");
     assertThat(random.getLoadBalancingPolicy().getPoliciesList())
         .extracting(p -> p.getTypedExtensionConfig().getName(), p -> p.getTypedExtensionConfig().getTypedConfig())
@@ -382,6 +450,68 @@ class XdsTranslatorTest {
                 Any.pack(Random.getDefaultInstance())),
             org.assertj.core.groups.Tuple.tuple("envoy.load_balancing_policies.round_robin",
                 Any.pack(RoundRobin.getDefaultInstance())));
+    assertThat(random.getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(io.meshlet.controlplane.ServiceSpec.LoadBalancing.class)
+  void meshletsOwnClientReadsEveryLoadBalancingPolicyAsIntended(
+      io.meshlet.controlplane.ServiceSpec.LoadBalancing lb) throws Exception {
+    Cluster c = cluster(translate("""
+        services:
+          orders: { loadBalancing: %s }
+        """.formatted(lb.name().toLowerCase())), "orders");
+
+    assertThat(io.meshlet.xds.ResourceParser.cluster(c).loadBalancing().name()).isEqualTo(lb.name());
+  }
+
+  @Test
+  void meshletsOwnClientReadsEveryResourceTheTranslatorEmitsWithTheSameMeaning() throws Exception {
+    XdsResources r = translate(MESH + """
+          guarded:
+            endpoints: [ { address: 10.0.2.1:8080 } ]
+            routes:
+              - match: { pathPrefix: /a }
+                to: [ { subset: v1, weight: 3 }, { subset: v2, weight: 1 } ]
+              - to: [ { subset: v1 } ]
+            subsets: { v1: { version: v1 }, v2: { version: v2 } }
+            authorization:
+              allow: [ spiffe://example.org/service/frontend ]
+              rules:
+                - match: { pathPrefix: /admin, methods: [ POST ] }
+                  allow: [ spiffe://example.org/service/ops ]
+        """);
+
+    java.util.Map<String, io.meshlet.xds.ResourceParser.ListenerResource> listeners = new java.util.HashMap<>();
+    for (Listener l : r.listeners()) {
+      if (l.hasApiListener()) { // the others are for grpc-java's XdsServerBuilder
+        listeners.put(l.getName(), io.meshlet.xds.ResourceParser.listener(l));
+      }
+    }
+    assertThat(listeners).containsKeys("catalog", "plain", "guarded", "inbound|guarded");
+    assertThat(listeners.get("inbound|guarded").inboundPolicy().grants().orElseThrow())
+        .extracting(g -> g.permission().toString()).anyMatch(p -> p.contains("Method[value=POST]"));
+    for (RouteConfiguration rc : r.routes()) {
+      io.meshlet.xds.ResourceParser.routeConfiguration(rc.getName(), rc, listeners.get(rc.getName()).filters());
+    }
+    for (Cluster c : r.clusters()) {
+      io.meshlet.xds.ResourceParser.cluster(c);
+    }
+    for (ClusterLoadAssignment cla : r.endpoints()) {
+      io.meshlet.xds.ResourceParser.endpoints(cla);
+    }
+
+    RouteConfiguration catalog = r.routes().stream().filter(rc -> rc.getName().equals("catalog")).findFirst()
+        .orElseThrow();
+    var headers = io.meshlet.xds.ResourceParser.routeConfiguration("catalog", catalog,
+        listeners.get("catalog").filters()).rules().get(0).match().headers();
+    assertThat(headers).extracting(h -> h.name() + " " + h.kind() + " " + h.value()).containsExactly(
+        "x-canary EXACT true", "x-tenant REGEX t-[0-9]+", "x-debug PRESENT ");
+    RouteConfiguration guarded = r.routes().stream().filter(rc -> rc.getName().equals("guarded")).findFirst()
+        .orElseThrow();
+    assertThat(io.meshlet.xds.ResourceParser.routeConfiguration("guarded", guarded,
+        listeners.get("guarded").filters()).rules().get(0).clusters())
+        .extracting(w -> w.cluster() + "=" + w.weight()).containsExactly("guarded/v1=3", "guarded/v2=1");
   }
 
   @Test
@@ -561,7 +691,9 @@ class XdsTranslatorTest {
     var adminPost = rule0.getPermissions(0).getAndRules();
     assertThat(adminPost.getRules(0).getUrlPath().getPath().getPrefix()).isEqualTo("/admin");
     assertThat(adminPost.getRules(1).getHeader().getName()).isEqualTo(":method");
-    assertThat(adminPost.getRules(1).getHeader().getStringMatch().getExact()).isEqualTo("POST");
+    // exact_match: C-core before 1.56 refuses an RBAC header with string_match.
+    assertThat(adminPost.getRules(1).getHeader().getExactMatch()).isEqualTo("POST");
+    assertThat(adminPost.getRules(1).getHeader().hasStringMatch()).isFalse();
     var rest = rbac.getPoliciesOrThrow("default").getPermissions(0).getNotRule().getOrRules();
     assertThat(rest.getRules(0)).isEqualTo(rule0.getPermissions(0));
     assertThat(rest.getRules(1).getUrlPath().getPath().getExact()).isEqualTo("/health");
