@@ -56,6 +56,8 @@ public final class MeshClient implements AutoCloseable {
   private final PolicyEngine engine;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
+  private final java.nio.file.Path controlServerTrust;
+  private final java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
   private volatile String instanceAddress;
   private volatile Map<String, String> instanceLabels;
   private final CountDownLatch firstConfig = new CountDownLatch(1);
@@ -73,6 +75,8 @@ public final class MeshClient implements AutoCloseable {
     this.listener = b.listener;
     this.initialBackoff = b.initialBackoff;
     this.maxBackoff = b.maxBackoff;
+    this.controlServerTrust = b.controlServerTrust;
+    this.identity = b.identity;
     this.instanceAddress = b.instanceAddress;
     this.instanceLabels = Map.copyOf(b.instanceLabels);
     OpenTelemetry otel = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
@@ -180,7 +184,11 @@ public final class MeshClient implements AutoCloseable {
       public void onDisconnected(String server, Status status, Duration retryIn) {
         safely(() -> listener.onDisconnected(server, status.toString(), retryIn));
       }
-    }, executor, Clock.systemUTC(), initialBackoff, maxBackoff);
+    }, executor, Clock.systemUTC(), initialBackoff, maxBackoff,
+        controlServerTrust != null
+            ? io.meshlet.identity.ControlPlaneTls.channelCredentials(controlServerTrust, identity)
+            : io.grpc.InsecureChannelCredentials.create(),
+        identity);
     ads.start();
     log.info("[{}] mesh client for service '{}' started; control servers {}", nodeId, serviceName,
         controlServers);
@@ -320,8 +328,43 @@ public final class MeshClient implements AutoCloseable {
     private Duration maxBackoff = Duration.ofSeconds(10);
     private String instanceAddress;
     private Map<String, String> instanceLabels = Map.of();
+    private java.nio.file.Path controlServerTrust;
+    private boolean xdsPlaintext;
+    private java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
 
     private Builder() {}
+
+    /**
+     * Talks to the control servers over TLS, checking them against this trust bundle (the PEM
+     * file the control server writes, {@code trust-bundle.pem} in its {@code --ca-dir}) and their
+     * SPIFFE ID ({@code spiffe://<trust domain>/meshlet/control-server}). The file is read again
+     * when it changes. This or {@link #xdsPlaintext()} is required.
+     */
+    public Builder controlServerTrust(java.nio.file.Path trustBundle) {
+      this.controlServerTrust = Objects.requireNonNull(trustBundle, "trustBundle");
+      return this;
+    }
+
+    /**
+     * Talks to the control servers in plaintext, for a server started with
+     * {@code serve --xds-plaintext} (local trials, tests). Anyone on the path could then change
+     * where this service's calls go: never in production.
+     */
+    public Builder xdsPlaintext() {
+      this.xdsPlaintext = true;
+      return this;
+    }
+
+    /**
+     * The workload's identity, presented to the control server once there is one (mTLS), and
+     * again after each rotation. A TLS control server accepts this workload's
+     * {@linkplain #instance instance registration} only from a stream that presents its service's
+     * SVID.
+     */
+    public Builder identity(java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity) {
+      this.identity = Objects.requireNonNull(identity, "identity");
+      return this;
+    }
 
     /**
      * Registers this workload as an instance of its service while it is connected: the control
@@ -398,6 +441,14 @@ public final class MeshClient implements AutoCloseable {
       }
       if (controlServers.isEmpty()) {
         throw new IllegalStateException("controlServers is required (host:port of a Meshlet control server)");
+      }
+      if (controlServerTrust == null && !xdsPlaintext) {
+        throw new IllegalStateException("controlServerTrust(trust bundle) or xdsPlaintext() is required: "
+            + "give the control server's trust-bundle.pem (written to its --ca-dir) so the client can tell it "
+            + "from an impostor, or choose plaintext for a server started with --xds-plaintext");
+      }
+      if (controlServerTrust != null && xdsPlaintext) {
+        throw new IllegalStateException("controlServerTrust and xdsPlaintext exclude each other");
       }
       return new MeshClient(this);
     }

@@ -85,8 +85,8 @@ public class OkHttpInterceptorBenchmark {
                 timeout: 2s
                 retries: { attempts: 2, on: [5xx, reset, connect-failure] }
         """.formatted(port));
-    controlServer = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
-    mesh = MeshClient.builder().serviceName("bench").controlServers("127.0.0.1:" + controlServer.xdsPort())
+    controlServer = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
+    mesh = MeshClient.builder().xdsPlaintext().serviceName("bench").controlServers("127.0.0.1:" + controlServer.xdsPort())
         .build().start();
     if (!mesh.awaitConfig(Duration.ofSeconds(30))) {
       throw new IllegalStateException("no mesh config");

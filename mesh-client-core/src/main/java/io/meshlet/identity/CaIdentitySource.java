@@ -74,8 +74,11 @@ public final class CaIdentitySource implements AutoCloseable {
     this.renewAtFraction = b.renewAtFraction;
     this.minRetry = b.minRetry;
     this.clock = b.clock;
+    // The join token is a secret: it goes only to a server that proves, over TLS, that it is the
+    // control server of the trust bundle.
+    io.grpc.ChannelCredentials credentials = ControlPlaneTls.channelCredentials(b.controlServerTrust, this::current);
     for (String s : servers) {
-      channels.add(NettyChannelBuilder.forTarget(s).usePlaintext().build());
+      channels.add(NettyChannelBuilder.forTarget(s, credentials).build());
     }
   }
 
@@ -194,8 +197,18 @@ public final class CaIdentitySource implements AutoCloseable {
     private double renewAtFraction = 0.5;
     private Duration minRetry = Duration.ofSeconds(1);
     private Clock clock = Clock.systemUTC();
+    private java.nio.file.Path controlServerTrust;
 
     private Builder() {}
+
+    /**
+     * The control server's trust bundle ({@code trust-bundle.pem} in its {@code --ca-dir}):
+     * the join token is sent only over TLS to a server that this bundle vouches for. Required.
+     */
+    public Builder controlServerTrust(java.nio.file.Path trustBundle) {
+      this.controlServerTrust = Objects.requireNonNull(trustBundle, "trustBundle");
+      return this;
+    }
 
     public Builder service(String service) {
       this.service = Objects.requireNonNull(service, "service");
@@ -231,6 +244,10 @@ public final class CaIdentitySource implements AutoCloseable {
     public CaIdentitySource build() {
       if (service == null || joinToken == null || servers.isEmpty()) {
         throw new IllegalStateException("service, joinToken and controlServers are required");
+      }
+      if (controlServerTrust == null) {
+        throw new IllegalStateException("controlServerTrust is required: the join token is sent only over TLS "
+            + "to a control server that the trust bundle (trust-bundle.pem in its --ca-dir) vouches for");
       }
       return new CaIdentitySource(this);
     }

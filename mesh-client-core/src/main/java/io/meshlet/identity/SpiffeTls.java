@@ -166,12 +166,28 @@ public final class SpiffeTls {
    */
   public static X509ExtendedTrustManager trustManager(Supplier<WorkloadIdentity> identity,
       Predicate<String> peerAllowed) {
+    return trustManager(() -> {
+      WorkloadIdentity id = identity.get();
+      if (id == null) {
+        throw new CertificateException("no workload identity yet, so no trust bundle to check peers against");
+      }
+      return new Roots(id.trustBundle(), "the trust bundle of "
+          + id.spiffeId().substring(0, id.spiffeId().indexOf('/', "spiffe://".length())));
+    }, peerAllowed);
+  }
+
+  /** Roots to check a peer against, and how a refusal names them. */
+  record Roots(List<X509Certificate> certificates, String description) {}
+
+  /** Where {@link #trustManager(RootsSource, Predicate)} gets its roots, at each handshake. */
+  interface RootsSource {
+    Roots get() throws CertificateException;
+  }
+
+  static X509ExtendedTrustManager trustManager(RootsSource roots, Predicate<String> peerAllowed) {
     return new X509ExtendedTrustManager() {
       void check(X509Certificate[] chain, String usage) throws CertificateException {
-        WorkloadIdentity id = identity.get();
-        if (id == null) {
-          throw new CertificateException("no workload identity yet, so no trust bundle to check peers against");
-        }
+        Roots id = roots.get();
         if (chain == null || chain.length == 0) {
           throw new CertificateException("peer sent no certificate (expected: an X.509 SVID)");
         }
@@ -183,7 +199,7 @@ public final class SpiffeTls {
         }
         try {
           Set<TrustAnchor> anchors = new HashSet<>();
-          for (X509Certificate root : id.trustBundle()) {
+          for (X509Certificate root : id.certificates()) {
             anchors.add(new TrustAnchor(root, null));
           }
           PKIXParameters params = new PKIXParameters(anchors);
@@ -191,8 +207,7 @@ public final class SpiffeTls {
           CertPathValidator.getInstance("PKIX").validate(
               CertificateFactory.getInstance("X.509").generateCertPath(Arrays.asList(chain)), params);
         } catch (GeneralSecurityException e) {
-          throw new CertificateException("peer certificate does not chain to the trust bundle of "
-              + id.spiffeId().substring(0, id.spiffeId().indexOf('/', "spiffe://".length()))
+          throw new CertificateException("peer certificate does not chain to " + id.description()
               + " (" + e.getMessage() + ")", e);
         }
         String peer;
@@ -248,8 +263,11 @@ public final class SpiffeTls {
 
       @Override
       public X509Certificate[] getAcceptedIssuers() {
-        WorkloadIdentity id = identity.get();
-        return id == null ? new X509Certificate[0] : id.trustBundle().toArray(new X509Certificate[0]);
+        try {
+          return roots.get().certificates().toArray(new X509Certificate[0]);
+        } catch (CertificateException e) {
+          return new X509Certificate[0];
+        }
       }
     };
   }

@@ -78,6 +78,13 @@ public final class AdsClient implements AutoCloseable {
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final Map<String, ManagedChannel> channels = new HashMap<>();
+  private final io.grpc.ChannelCredentials credentials;
+  private final java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
+  /** The identity the channels were made with (confined to the executor). */
+  private io.meshlet.identity.WorkloadIdentity presented;
+  /** A stream and channels being replaced: closed once the new stream answers. */
+  private Stream retiring;
+  private List<ManagedChannel> retiringChannels = List.of();
 
   // State below is confined to the executor.
   private final Map<String, TypeState> types = new HashMap<>();
@@ -101,8 +108,15 @@ public final class AdsClient implements AutoCloseable {
     int nackRepeats;
   }
 
+  /**
+   * @param credentials how channels to the control servers are secured (TLS from
+   *     {@link io.meshlet.identity.ControlPlaneTls}, or plaintext)
+   * @param identity the SVID the credentials present, or null; when it changes (a first
+   *     certificate, a rotation) the client reconnects so the server sees the new one
+   */
   public AdsClient(List<String> servers, Node node, Handler handler, ScheduledExecutorService executor,
-      Clock clock, Duration initialBackoff, Duration maxBackoff) {
+      Clock clock, Duration initialBackoff, Duration maxBackoff, io.grpc.ChannelCredentials credentials,
+      java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity) {
     if (servers.isEmpty()) {
       throw new IllegalArgumentException("servers: [] (expected: at least one control server host:port)");
     }
@@ -113,6 +127,8 @@ public final class AdsClient implements AutoCloseable {
     this.clock = clock;
     this.initialBackoff = initialBackoff;
     this.maxBackoff = maxBackoff;
+    this.credentials = java.util.Objects.requireNonNull(credentials, "credentials");
+    this.identity = identity;
     for (String t : TYPES) {
       types.put(t, new TypeState());
     }
@@ -120,7 +136,57 @@ public final class AdsClient implements AutoCloseable {
 
   /** Opens the first stream. */
   public void start() {
-    post(this::connect);
+    post(() -> {
+      if (identity != null) {
+        presented = identity.get();
+        scheduleIdentityCheck();
+      }
+      connect();
+    });
+  }
+
+  private void scheduleIdentityCheck() {
+    schedule(() -> {
+      if (closed) {
+        return;
+      }
+      io.meshlet.identity.WorkloadIdentity now = identity.get();
+      if (now != presented) {
+        presented = now;
+        reconnectWithNewIdentity();
+      }
+      scheduleIdentityCheck();
+    }, 1000);
+  }
+
+  /**
+   * A TLS connection keeps the certificate it was opened with: new channels and a new stream to
+   * the same server present the new one; the old stream is closed once the new one answers, so
+   * the config and a registered instance never lapse.
+   */
+  private void reconnectWithNewIdentity() {
+    log.info("[{}] workload identity {}: reconnecting to present it to the control server", node.getId(),
+        presented == null ? "gone" : presented.spiffeId() + " (serial "
+            + presented.chain().get(0).getSerialNumber().toString(16) + ")");
+    synchronized (channels) {
+      retiringChannels = new ArrayList<>(channels.values());
+      channels.clear();
+    }
+    if (stream != null) {
+      retiring = stream;
+      stream = null;
+      serverIndex = (serverIndex - 1 + servers.size()) % servers.size();
+      connect();
+    }
+  }
+
+  private void retireOld() {
+    if (retiring != null) {
+      retiring.cancel();
+      retiring = null;
+    }
+    retiringChannels.forEach(ManagedChannel::shutdown);
+    retiringChannels = List.of();
   }
 
   /**
@@ -152,13 +218,13 @@ public final class AdsClient implements AutoCloseable {
     synchronized (channels) {
       channels.values().forEach(ManagedChannel::shutdownNow);
       channels.clear();
+      retiringChannels.forEach(ManagedChannel::shutdownNow);
     }
   }
 
   private ManagedChannel channel(String server) {
     synchronized (channels) {
-      return channels.computeIfAbsent(server, s -> NettyChannelBuilder.forTarget(s)
-          .usePlaintext()
+      return channels.computeIfAbsent(server, s -> NettyChannelBuilder.forTarget(s, credentials)
           .keepAliveTime(30, TimeUnit.SECONDS)
           .build());
     }
@@ -206,6 +272,7 @@ public final class AdsClient implements AutoCloseable {
       s.answered = true;
       failures = 0;
       log.info("[{}] connected to control server {}", node.getId(), s.server);
+      retireOld();
       handler.onConnected(s.server);
     }
     String type = response.getTypeUrl();

@@ -100,7 +100,7 @@ class AdsClientTest {
       public void onDisconnected(String server, Status status, Duration retryIn) {
         disconnects.add(new Disconnect(server, status.getCode()));
       }
-    }, executor, Clock.systemUTC(), Duration.ofMillis(10), Duration.ofMillis(50));
+    }, executor, Clock.systemUTC(), Duration.ofMillis(10), Duration.ofMillis(50), io.grpc.InsecureChannelCredentials.create(), null);
     closeables.add(() -> {
       ads.close();
       executor.shutdown();
@@ -368,7 +368,7 @@ class AdsClientTest {
     server.setSnapshot(Mesh.catalog("1").snapshot());
     BlockingQueue<String> listenerNacks = new LinkedBlockingQueue<>();
     BlockingQueue<MeshSnapshot> configs = new LinkedBlockingQueue<>();
-    MeshClient mesh = MeshClient.builder()
+    MeshClient mesh = MeshClient.builder().xdsPlaintext()
         .serviceName("frontend")
         .controlServers(server.target())
         .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))
@@ -406,7 +406,7 @@ class AdsClientTest {
   @Test
   void whenTheServerStopsTheLastSnapshotStaysInForce() throws Exception {
     server.setSnapshot(Mesh.catalog("1").snapshot());
-    MeshClient mesh = MeshClient.builder()
+    MeshClient mesh = MeshClient.builder().xdsPlaintext()
         .serviceName("frontend")
         .controlServers(server.target())
         .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50))

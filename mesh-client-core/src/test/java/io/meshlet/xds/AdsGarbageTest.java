@@ -137,7 +137,7 @@ class AdsGarbageTest {
           public void onDisconnected(String s, Status status, Duration retryIn) {
             disconnects.add(status);
           }
-        }, executor, Clock.systemUTC(), Duration.ofMillis(10), Duration.ofMillis(50));
+        }, executor, Clock.systemUTC(), Duration.ofMillis(10), Duration.ofMillis(50), io.grpc.InsecureChannelCredentials.create(), null);
     client.start();
   }
 

@@ -78,6 +78,8 @@ public final class MeshGrpc {
     private String nodeId;
     private CertificateFiles certificates;
     private Map<String, Object> instance;
+    private java.nio.file.Path controlServerTrust;
+    private boolean xdsPlaintext;
 
     private Bootstrap(String service, List<String> controlServers) {
       this.service = Objects.requireNonNull(service, "service");
@@ -102,6 +104,25 @@ public final class MeshGrpc {
       return this;
     }
 
+    /**
+     * grpc-java talks to the control servers over TLS, checking them against this trust bundle
+     * ({@code trust-bundle.pem} in the control server's {@code --ca-dir}) and the host name it
+     * dials (the control server's certificate names localhost, its addresses and its
+     * {@code --server-name}s). With {@link #certificates} as well, grpc-java presents the
+     * workload's SVID (mTLS), which a registration needs. This or {@link #xdsPlaintext()} is
+     * required.
+     */
+    public Bootstrap controlServerTrust(java.nio.file.Path trustBundle) {
+      this.controlServerTrust = Objects.requireNonNull(trustBundle, "trustBundle");
+      return this;
+    }
+
+    /** Plaintext to the control servers, for a server on {@code --xds-plaintext}: never in production. */
+    public Bootstrap xdsPlaintext() {
+      this.xdsPlaintext = true;
+      return this;
+    }
+
     /** The workload certificate files for mTLS, kept fresh by the caller. */
     public Bootstrap certificates(CertificateFiles files) {
       this.certificates = files;
@@ -112,8 +133,27 @@ public final class MeshGrpc {
     public String json() {
       Map<String, Object> root = new LinkedHashMap<>();
       List<Object> servers = new ArrayList<>();
+      if (controlServerTrust == null && !xdsPlaintext) {
+        throw new IllegalStateException("controlServerTrust(trust bundle) or xdsPlaintext() is required: give "
+            + "the control server's trust-bundle.pem (written to its --ca-dir), or choose plaintext for a server "
+            + "started with --xds-plaintext");
+      }
+      Map<String, Object> credentials;
+      if (xdsPlaintext) {
+        credentials = Map.of("type", "insecure");
+      } else {
+        // grpc-java's "tls" channel credentials (gRFC A65): files it reads again as they change.
+        Map<String, Object> tls = new LinkedHashMap<>();
+        tls.put("ca_certificate_file", controlServerTrust.toString());
+        if (certificates != null) {
+          tls.put("certificate_file", certificates.certificateFile().toString());
+          tls.put("private_key_file", certificates.keyFile().toString());
+        }
+        tls.put("refresh_interval", "60s");
+        credentials = Map.of("type", "tls", "config", tls);
+      }
       for (String s : controlServers) {
-        servers.add(Map.of("server_uri", s, "channel_creds", List.of(Map.of("type", "insecure")),
+        servers.add(Map.of("server_uri", s, "channel_creds", List.of(credentials),
             "server_features", List.of("xds_v3")));
       }
       root.put("xds_servers", servers);

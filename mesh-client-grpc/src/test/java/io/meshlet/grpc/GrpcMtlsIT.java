@@ -59,7 +59,7 @@ class GrpcMtlsIT {
           catalog: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
           ledger: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
         """.formatted(catalogPort, impostorPort));
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogId = identity("catalog", cs);
     frontendId = identity("frontend", cs);

@@ -73,7 +73,7 @@ class GrpcPermissiveMtlsIT {
           catalog:
             protocol: grpc
         """);
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS)
         .build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogId = Identities.start("catalog", cs, 0.5);

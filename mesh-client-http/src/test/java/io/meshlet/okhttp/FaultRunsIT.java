@@ -98,7 +98,7 @@ class FaultRunsIT {
     proxy = mesh.closeLater(new BlackholeProxy(xdsPort));
     // Both clients reach the control server through the proxy, which can cut the path.
     XdsClients.bootstrap(proxy.port(), "fault-runs");
-    client = mesh.closeLater(MeshClient.builder().serviceName("frontend")
+    client = mesh.closeLater(MeshClient.builder().xdsPlaintext().serviceName("frontend")
         .controlServers("127.0.0.1:" + proxy.port())
         .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
         .listener(new MeshListener() {
@@ -114,7 +114,7 @@ class FaultRunsIT {
   }
 
   static ControlServer startServer() throws Exception {
-    return ControlServer.builder().configFile(file.path()).xdsPort(xdsPort).adminPort(0)
+    return ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(xdsPort).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
   }
 

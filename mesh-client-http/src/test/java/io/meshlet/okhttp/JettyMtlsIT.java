@@ -51,14 +51,14 @@ class JettyMtlsIT {
   static void start() throws Exception {
     jetty = new Server();
     file = new MeshFile(dir);
-    server = ControlServer.builder().configFile(file.write(config("permissive", "")).path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file.write(config("permissive", "")).path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).joinTokens(TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogIdentity = identity("catalog", cs);
     frontendIdentity = identity("frontend", cs);
     paymentsIdentity = identity("payments", cs);
-    catalogMesh = MeshClient.builder().serviceName("catalog").controlServers(cs).build().start();
-    frontendMesh = MeshClient.builder().serviceName("frontend").controlServers(cs).build().start();
+    catalogMesh = MeshClient.builder().xdsPlaintext().serviceName("catalog").controlServers(cs).build().start();
+    frontendMesh = MeshClient.builder().xdsPlaintext().serviceName("frontend").controlServers(cs).build().start();
     ServerConnector connector = MeshJetty.connector(jetty, catalogMesh, catalogIdentity::current);
     connector.setHost("127.0.0.1");
     connector.setPort(port);

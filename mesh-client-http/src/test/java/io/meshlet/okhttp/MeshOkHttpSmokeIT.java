@@ -55,8 +55,8 @@ class MeshOkHttpSmokeIT {
               - to: [ { subset: v1, weight: 80 }, { subset: v2, weight: 20 } ]
                 timeout: 2s
         """.formatted(v1.port(), v2.port()));
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
-    mesh = MeshClient.builder().serviceName("frontend").controlServers("127.0.0.1:" + server.xdsPort())
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
+    mesh = MeshClient.builder().xdsPlaintext().serviceName("frontend").controlServers("127.0.0.1:" + server.xdsPort())
         .build().start();
     http = MeshOkHttp.client(mesh);
   }

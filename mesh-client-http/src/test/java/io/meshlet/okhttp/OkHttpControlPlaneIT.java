@@ -99,9 +99,9 @@ class OkHttpControlPlaneIT {
   @Test
   void followsAnEditOfTheFile() throws Exception {
     MeshFile mesh = new MeshFile(dir).write(yaml(a));
-    try (ControlServer server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0)
+    try (ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0)
             .pollInterval(Duration.ofMillis(100)).build().start();
-        MeshClient client = MeshClient.builder().serviceName("edit-it")
+        MeshClient client = MeshClient.builder().xdsPlaintext().serviceName("edit-it")
             .controlServers("127.0.0.1:" + server.xdsPort()).build().start()) {
       OkHttpClient http = MeshOkHttp.client(client);
       assertThat(call(http, "http://svc/x")).isEqualTo("a");
@@ -124,7 +124,7 @@ class OkHttpControlPlaneIT {
     Server xds = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new V3DiscoveryServer(cache).getAggregatedDiscoveryServiceImpl()).build().start();
     BlockingQueue<String> nacks = new LinkedBlockingQueue<>();
-    try (MeshClient client = MeshClient.builder().serviceName("nack-it")
+    try (MeshClient client = MeshClient.builder().xdsPlaintext().serviceName("nack-it")
         .controlServers("127.0.0.1:" + xds.getPort())
         .listener(new MeshListener() {
           @Override
@@ -165,14 +165,14 @@ class OkHttpControlPlaneIT {
   @Test
   void controlServerRestartUnderLoadFailsNoRequest() throws Exception {
     MeshFile mesh = new MeshFile(dir).write(yaml(a));
-    ControlServer first = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
+    ControlServer first = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
     int port = first.xdsPort();
     ControlServer second = null;
     AtomicBoolean running = new AtomicBoolean(true);
     AtomicInteger ok = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
     AtomicReference<String> last = new AtomicReference<>();
-    try (MeshClient client = MeshClient.builder().serviceName("restart-it").controlServers("127.0.0.1:" + port)
+    try (MeshClient client = MeshClient.builder().xdsPlaintext().serviceName("restart-it").controlServers("127.0.0.1:" + port)
         .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500)).build().start()) {
       OkHttpClient http = MeshOkHttp.client(client);
       assertThat(call(http, "http://svc/x")).isEqualTo("a");
@@ -202,7 +202,7 @@ class OkHttpControlPlaneIT {
       Await.until("calls to go on with the control server down", Duration.ofSeconds(10),
           () -> ok.get() > during + 1000);
       mesh.write(yaml(b));
-      second = ControlServer.builder().configFile(mesh.path()).xdsPort(port).adminPort(0).build().start();
+      second = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(port).adminPort(0).build().start();
       Await.until("the client to follow the restarted server", Duration.ofSeconds(30), () -> "b".equals(last.get()));
       running.set(false);
       for (Thread t : load) {
@@ -226,8 +226,8 @@ class OkHttpControlPlaneIT {
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       deadPort = s.getLocalPort();
     }
-    try (ControlServer server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
-        MeshClient client = MeshClient.builder().serviceName("failover-it")
+    try (ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
+        MeshClient client = MeshClient.builder().xdsPlaintext().serviceName("failover-it")
             .controlServers("127.0.0.1:" + deadPort, "127.0.0.1:" + server.xdsPort())
             .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)).build().start()) {
       assertThat(client.awaitConfig(Duration.ofSeconds(20))).as("config from the second server").isTrue();
@@ -241,7 +241,7 @@ class OkHttpControlPlaneIT {
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       deadPort = s.getLocalPort();
     }
-    try (MeshClient client = MeshClient.builder().serviceName("no-config-it")
+    try (MeshClient client = MeshClient.builder().xdsPlaintext().serviceName("no-config-it")
         .controlServers("127.0.0.1:" + deadPort).firstConfigTimeout(Duration.ofMillis(300)).build().start()) {
       Throwable t = org.assertj.core.api.Assertions.catchThrowable(
           () -> call(MeshOkHttp.client(client), "http://svc/x"));
@@ -254,8 +254,8 @@ class OkHttpControlPlaneIT {
   @Test
   void hostsOutsideTheMeshAreLeftAlone() throws Exception {
     MeshFile mesh = new MeshFile(dir).write(yaml(a));
-    try (ControlServer server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
-        MeshClient client = MeshClient.builder().serviceName("outside-it")
+    try (ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0).build().start();
+        MeshClient client = MeshClient.builder().xdsPlaintext().serviceName("outside-it")
             .controlServers("127.0.0.1:" + server.xdsPort()).build().start()) {
       OkHttpClient http = MeshOkHttp.client(client);
       assertThat(call(http, "http://svc/x")).isEqualTo("a");

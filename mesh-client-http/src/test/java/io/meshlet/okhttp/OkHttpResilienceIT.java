@@ -101,8 +101,8 @@ class OkHttpResilienceIT {
             endpoints: [ { address: 127.0.0.1:%1$d } ]
             routes: [ { to: [ {} ], rateLimit: { requestsPerSecond: 1, burst: 5 } } ]
         """.formatted(good.port(), bad.port(), resetting.port(), slow.port(), flaky.port(), steady.port()));
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
-    mesh = MeshClient.builder().serviceName("resilience-it").controlServers("127.0.0.1:" + server.xdsPort())
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
+    mesh = MeshClient.builder().xdsPlaintext().serviceName("resilience-it").controlServers("127.0.0.1:" + server.xdsPort())
         .build().start();
     http = MeshOkHttp.client(mesh);
   }

@@ -57,8 +57,8 @@ class OkHttpTelemetryIT {
             endpoints: [ { address: 127.0.0.1:%d }, { address: 127.0.0.1:%d } ]
             routes: [ { to: [ {} ], retries: { attempts: 1, on: [5xx], backoff: { base: 1ms } } } ]
         """.formatted(down.port(), up.port()));
-    try (ControlServer server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
-        MeshClient mesh = MeshClient.builder().serviceName("otel-it").controlServers("127.0.0.1:" + server.xdsPort())
+    try (ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
+        MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName("otel-it").controlServers("127.0.0.1:" + server.xdsPort())
             .openTelemetry(otel).build().start()) {
       OkHttpClient http = MeshOkHttp.client(mesh);
       for (int i = 0; i < 10; i++) {

@@ -111,9 +111,9 @@ class OneIntentBothTransportsIT {
     }
     Path file = dir.resolve("mesh.yaml");
     Files.writeString(file, yaml.toString());
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
     XdsClients.bootstrap(server.xdsPort(), "one-intent-it");
-    mesh = MeshClient.builder().serviceName("one-intent-it")
+    mesh = MeshClient.builder().xdsPlaintext().serviceName("one-intent-it")
         .controlServers("127.0.0.1:" + server.xdsPort()).build().start();
     http = MeshOkHttp.decorate(new OkHttpClient.Builder().readTimeout(Duration.ofSeconds(10)), mesh).build();
   }

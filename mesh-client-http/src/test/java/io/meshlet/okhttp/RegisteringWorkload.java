@@ -12,7 +12,7 @@ public final class RegisteringWorkload {
   private RegisteringWorkload() {}
 
   public static void main(String[] args) throws Exception {
-    MeshClient mesh = MeshClient.builder().serviceName(args[1]).controlServers(args[0])
+    MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName(args[1]).controlServers(args[0])
         .instance(args[2], Map.of("version", "crashy")).build().start();
     mesh.awaitConfig(java.time.Duration.ofSeconds(30));
     Thread.sleep(Long.MAX_VALUE);

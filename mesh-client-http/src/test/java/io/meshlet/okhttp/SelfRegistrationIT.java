@@ -39,7 +39,7 @@ class SelfRegistrationIT {
   }
 
   ControlServer server(int xdsPort) throws Exception {
-    ControlServer s = ControlServer.builder().configFile(new MeshFile(dir).path()).xdsPort(xdsPort).adminPort(0)
+    ControlServer s = ControlServer.builder().xdsPlaintext(true).configFile(new MeshFile(dir).path()).xdsPort(xdsPort).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).stateDirectory(dir.resolve("state")).build();
     return mesh.closeLater(s).start();
   }
@@ -54,7 +54,7 @@ class SelfRegistrationIT {
   }
 
   MeshClient instance(ControlServer server, String service, WireMockServer upstream, String version) {
-    MeshClient m = MeshClient.builder().serviceName(service).controlServers("127.0.0.1:" + server.xdsPort())
+    MeshClient m = MeshClient.builder().xdsPlaintext().serviceName(service).controlServers("127.0.0.1:" + server.xdsPort())
         .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(250))
         .instance("127.0.0.1:" + upstream.port(), Map.of("version", version)).build();
     return mesh.closeLater(m).start();
@@ -158,7 +158,7 @@ class SelfRegistrationIT {
       // The restarted server serves the instance from its state file at once...
       assertThat(new AdminClient(second.adminPort()).json("/config").get("registered")).hasSize(1);
       // ...and the workload reconnects and confirms it; new clients see it.
-      MeshClient late = mesh.closeLater(MeshClient.builder().serviceName("late")
+      MeshClient late = mesh.closeLater(MeshClient.builder().xdsPlaintext().serviceName("late")
           .controlServers("127.0.0.1:" + xdsPort).build()).start();
       assertThat(late.awaitConfig(Duration.ofSeconds(10))).isTrue();
       assertThat(endpoints(late, "catalog/v1")).containsExactly("127.0.0.1:" + v1.port());
@@ -178,7 +178,7 @@ class SelfRegistrationIT {
     writeMesh();
     ControlServer server = server(0);
     String before = new AdminClient(server.adminPort()).version();
-    MeshClient bad = mesh.closeLater(MeshClient.builder().serviceName("catalog")
+    MeshClient bad = mesh.closeLater(MeshClient.builder().xdsPlaintext().serviceName("catalog")
         .controlServers("127.0.0.1:" + server.xdsPort()).instance("10.0.0.1:0", Map.of()).build()).start();
     assertThat(bad.awaitConfig(Duration.ofSeconds(10))).isTrue();
 
@@ -194,7 +194,7 @@ class SelfRegistrationIT {
     writeMesh();
     ControlServer server = server(0);
     WireMockServer v1 = mesh.upstream("catalog-v1");
-    MeshClient catalog = mesh.closeLater(MeshClient.builder().serviceName("catalog")
+    MeshClient catalog = mesh.closeLater(MeshClient.builder().xdsPlaintext().serviceName("catalog")
         .controlServers("127.0.0.1:" + server.xdsPort()).build()).start();
     assertThat(catalog.awaitConfig(Duration.ofSeconds(10))).isTrue();
     MeshClient frontend = mesh.meshClient(server.xdsPort());

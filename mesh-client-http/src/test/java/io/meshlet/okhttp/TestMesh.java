@@ -68,7 +68,7 @@ final class TestMesh implements AutoCloseable {
 
   /** A started control server with its xDS port fixed (0: a free one). */
   ControlServer controlServer(Path file, int xdsPort) throws Exception {
-    ControlServer server = ControlServer.builder().configFile(file).xdsPort(xdsPort).adminPort(0)
+    ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(xdsPort).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build();
     closeLater(server);
     return server.start();
@@ -76,7 +76,7 @@ final class TestMesh implements AutoCloseable {
 
   /** A started mesh client of service 'frontend' with its first config in force. */
   MeshClient meshClient(int xdsPort, MeshListener listener) throws InterruptedException {
-    MeshClient mesh = closeLater(MeshClient.builder()
+    MeshClient mesh = closeLater(MeshClient.builder().xdsPlaintext()
         .serviceName("frontend")
         .controlServers("127.0.0.1:" + xdsPort)
         .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(250))

@@ -14,6 +14,7 @@ import io.meshlet.controlplane.internal.FileWatcher;
 import io.meshlet.controlplane.internal.LoadReportSink;
 import io.meshlet.controlplane.internal.MeshState;
 import io.meshlet.controlplane.internal.ServerMetrics;
+import io.meshlet.controlplane.internal.ServerIdentity;
 import io.meshlet.controlplane.internal.serving.AdsService;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -63,6 +64,8 @@ public final class ControlServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ControlServer.class);
 
+  /** The trust bundle's file name in the CA directory. */
+  public static final String TRUST_BUNDLE_FILE = "trust-bundle.pem";
   /** The default xDS port. */
   public static final int DEFAULT_XDS_PORT = 18000;
   /** The default admin HTTP port. */
@@ -93,7 +96,12 @@ public final class ControlServer implements AutoCloseable {
   private final LoadReportSink loadReports = new LoadReportSink();
   private final Path caDirectory;
   private final Map<String, String> joinTokens;
+  private final boolean xdsPlaintext;
+  private final List<String> serverNames;
+  private final Path trustBundleFile;
   private IdentityService identity;
+  private ServerIdentity serverIdentity;
+  private Path temporaryTrustBundle;
   private ScheduledExecutorService watcherExecutor;
   private FileWatcher watcher;
   private EtcdStore etcdStore;
@@ -121,7 +129,11 @@ public final class ControlServer implements AutoCloseable {
     }
     this.registrations = new Registrations(Optional.ofNullable(b.stateDirectory), b.registrationGrace,
         Clock.systemUTC());
-    this.clients = new ClientRegistry(metrics, Clock.systemUTC(), registrations);
+    this.xdsPlaintext = b.xdsPlaintext;
+    this.serverNames = List.copyOf(b.serverNames);
+    this.trustBundleFile = b.trustBundleFile;
+    this.clients = new ClientRegistry(metrics, Clock.systemUTC(), registrations,
+        () -> config().map(MeshConfig::trustDomain).orElse(""), b.plaintextRegistration);
     this.ads = new AdsService(clients);
     // With etcd, every replica serves the instances of all replicas, read from etcd.
     this.state = new MeshState(ads, metrics, Clock.systemUTC(),
@@ -174,7 +186,31 @@ public final class ControlServer implements AutoCloseable {
       if (joinTokens.isEmpty()) {
         log.info("no join tokens configured: the CA refuses every certificate request (see --join-tokens)");
       }
-      xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort))
+      io.grpc.ServerCredentials credentials;
+      if (xdsPlaintext) {
+        credentials = io.grpc.InsecureServerCredentials.create();
+        log.warn("xDS and the CA's identity API are served in PLAINTEXT (--xds-plaintext): anyone on the path "
+            + "can read join tokens and change where calls go. For local trials and tests only.");
+      } else {
+        Path bundle = trustBundleFile != null ? trustBundleFile
+            : caDirectory != null ? caDirectory.resolve(TRUST_BUNDLE_FILE)
+            : (temporaryTrustBundle = java.nio.file.Files.createTempFile("meshlet-trust-bundle", ".pem"));
+        List<String> names = new java.util.ArrayList<>(serverNames);
+        names.add(bindAddress);
+        names.addAll(ServerIdentity.localNames());
+        serverIdentity = new ServerIdentity(ca, names, bundle, Clock.systemUTC());
+        serverIdentity.refresh();
+        watcherExecutor.scheduleWithFixedDelay(() -> {
+          try {
+            serverIdentity.refresh();
+          } catch (RuntimeException e) {
+            log.error("could not renew the control server's certificate; the current one stays", e);
+          }
+        }, 10, 10, TimeUnit.SECONDS);
+        credentials = serverIdentity.credentials();
+      }
+      xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort), credentials)
+          .intercept(io.meshlet.controlplane.internal.serving.Peer.interceptor())
           .addService(ads)
           .addService(loadReports)
           .addService(identity)
@@ -199,7 +235,8 @@ public final class ControlServer implements AutoCloseable {
       close();
       throw e;
     }
-    log.info("Meshlet control server up: xDS on {}:{}, admin on http://{}:{}/, following {}",
+    log.info("Meshlet control server up: xDS ({}) on {}:{}, admin on http://{}:{}/, following {}",
+        xdsPlaintext ? "PLAINTEXT" : "TLS, trust bundle " + serverIdentity.trustBundleFile(),
         bindAddress, xdsPort(), bindAddress, adminPort(),
         etcdStore == null ? configFile : "etcd " + String.join(",", etcdEndpoints) + " " + etcdStore.intentKey());
     return this;
@@ -223,6 +260,19 @@ public final class ControlServer implements AutoCloseable {
   /** The config served now; empty before the first load. */
   public Optional<MeshConfig> config() {
     return state.served().map(MeshState.Served::config);
+  }
+
+  /** Whether xDS and the identity API are served in plaintext ({@link Builder#xdsPlaintext}). */
+  public boolean xdsPlaintext() {
+    return xdsPlaintext;
+  }
+
+  /**
+   * The trust bundle file clients verify this server with (PEM, the CA's roots, rewritten on a
+   * rotation); empty when xDS is plaintext.
+   */
+  public Optional<Path> trustBundleFile() {
+    return Optional.ofNullable(serverIdentity).map(ServerIdentity::trustBundleFile);
   }
 
   /** Blocks until the xDS server stops. */
@@ -261,6 +311,13 @@ public final class ControlServer implements AutoCloseable {
     if (etcdStore != null) {
       etcdStore.close();
     }
+    if (temporaryTrustBundle != null) {
+      try {
+        java.nio.file.Files.deleteIfExists(temporaryTrustBundle);
+      } catch (IOException e) {
+        log.debug("could not delete {}", temporaryTrustBundle, e);
+      }
+    }
   }
 
   /** Settings of a {@link ControlServer}. */
@@ -277,8 +334,50 @@ public final class ControlServer implements AutoCloseable {
     private List<String> etcdEndpoints = List.of();
     private String etcdPrefix = EtcdStore.DEFAULT_PREFIX;
     private Duration leaseTtl = DEFAULT_LEASE_TTL;
+    private boolean xdsPlaintext;
+    private boolean plaintextRegistration;
+    private List<String> serverNames = List.of();
+    private Path trustBundleFile;
 
     private Builder() {}
+
+    /**
+     * Serves xDS and the CA's identity API in plaintext instead of TLS: for local trials and
+     * tests only (anyone on the path could read join tokens, which the CA then refuses, and change
+     * where calls go). Off unless set.
+     */
+    public Builder xdsPlaintext(boolean plaintext) {
+      this.xdsPlaintext = plaintext;
+      return this;
+    }
+
+    /**
+     * Whether a server on {@link #xdsPlaintext} accepts instance registrations, which then bind
+     * to no identity. Off unless set; a TLS server accepts a registration only from a stream
+     * presenting the SVID of the instance's service.
+     */
+    public Builder allowPlaintextRegistration(boolean allow) {
+      this.plaintextRegistration = allow;
+      return this;
+    }
+
+    /**
+     * DNS names and IP addresses clients reach this server by, put in its certificate besides
+     * localhost, the loopback addresses, the bind address and this machine's host name.
+     */
+    public Builder serverNames(List<String> names) {
+      this.serverNames = List.copyOf(names);
+      return this;
+    }
+
+    /**
+     * Where to write the trust bundle clients verify this server with; {@code trust-bundle.pem}
+     * in the {@link #caDirectory} unless set, or a temporary file without one.
+     */
+    public Builder trustBundleFile(Path file) {
+      this.trustBundleFile = file;
+      return this;
+    }
 
     /**
      * Client URLs of an etcd cluster (e.g. {@code http://10.0.0.1:2379}) that holds the intent and

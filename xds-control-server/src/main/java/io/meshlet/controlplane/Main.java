@@ -31,7 +31,10 @@ public final class Main {
   static final int FAILED = 3;
 
   private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
-      "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace", "--etcd", "--etcd-prefix", "--lease-ttl");
+      "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace", "--etcd", "--etcd-prefix", "--lease-ttl",
+      "--server-name", "--trust-bundle", "--xds-plaintext", "--allow-plaintext-registration");
+  /** Options of serve that take no value. */
+  private static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration");
   private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
 
   static final String USAGE_TEXT = """
@@ -47,7 +50,17 @@ public final class Main {
             --xds-port N      xDS (gRPC) port, default 18000 (0 picks a free port)
             --admin-port N    admin HTTP port, default 18001 (0 picks a free port)
             --bind ADDRESS    address to listen on, default 127.0.0.1 (0.0.0.0 for all)
-            --ca-dir DIR      keep the CA key and root in DIR (created if missing); default: in memory
+            --ca-dir DIR      keep the CA key and root in DIR (created if missing); default: in memory.
+                              xDS and the CA are served over TLS with a certificate from this CA; clients
+                              verify it with DIR/trust-bundle.pem
+            --trust-bundle FILE  write the trust bundle to FILE instead (default DIR/trust-bundle.pem,
+                              or a temporary file without --ca-dir; the path is logged at start-up)
+            --server-name NAMES  DNS names and addresses clients reach this server by (comma-separated),
+                              added to its certificate besides localhost, loopback, --bind and the host name
+            --xds-plaintext   serve xDS and the CA in plaintext: local trials and tests only (a warning at
+                              start-up and on /healthz; the CA then refuses join tokens)
+            --allow-plaintext-registration  with --xds-plaintext, accept instance registrations, which
+                              then bind to no identity
             --join-tokens FILE  join tokens, one '<service>: <token>' line per service
             --state-dir DIR   keep self-registered instances in DIR across restarts; default: in memory
             --registration-grace DURATION  how long restored instances have to reconnect, default 30s
@@ -226,11 +239,23 @@ public final class Main {
     Path config = null;
     boolean etcd = false;
     boolean stateDir = false;
+    boolean plaintext = false;
+    boolean plaintextRegistration = false;
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
       if (!SERVE_OPTIONS.contains(flag)) {
         return usage(err, "unknown option '" + flag + "' for serve (expected: one of "
             + String.join(", ", SERVE_OPTIONS) + ")");
+      }
+      if (SERVE_SWITCHES.contains(flag)) {
+        if (flag.equals("--xds-plaintext")) {
+          builder.xdsPlaintext(true);
+          plaintext = true;
+        } else {
+          builder.allowPlaintextRegistration(true);
+          plaintextRegistration = true;
+        }
+        continue;
       }
       if (i + 1 >= args.size()) {
         return usage(err, flag + " needs a value");
@@ -240,6 +265,9 @@ public final class Main {
         case "--config" -> config = Path.of(value);
         case "--bind" -> builder.bindAddress(value);
         case "--ca-dir" -> builder.caDirectory(Path.of(value));
+        case "--trust-bundle" -> builder.trustBundleFile(Path.of(value));
+        case "--server-name" -> builder.serverNames(java.util.Arrays.stream(value.split(","))
+            .map(String::trim).filter(n -> !n.isEmpty()).toList());
         case "--state-dir" -> {
           stateDir = true;
           builder.stateDirectory(Path.of(value));
@@ -296,6 +324,10 @@ public final class Main {
           }
         }
       }
+    }
+    if (plaintextRegistration && !plaintext) {
+      return usage(err, "--allow-plaintext-registration goes with --xds-plaintext (over TLS, registrations "
+          + "are bound to the workload's SVID)");
     }
     if (config == null && !etcd) {
       return usage(err, "serve needs --config FILE or --etcd URLS");

@@ -70,11 +70,11 @@ class AdminApiBadInputIT {
   @BeforeAll
   static void start() throws Exception {
     Path file = new MeshFile(dir).write(INTENT).path();
-    fileServer = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
+    fileServer = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
     if (EtcdCluster.binary().isPresent()) {
       etcd = EtcdCluster.start(1);
       // Given a file too, a replica seeds etcd with it while etcd holds no intent yet.
-      replica = ControlServer.builder().etcd(etcd.endpointList()).configFile(file)
+      replica = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).configFile(file)
           .xdsPort(0).adminPort(0).build().start();
     }
   }

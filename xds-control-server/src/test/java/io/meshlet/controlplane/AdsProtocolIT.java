@@ -54,7 +54,7 @@ class AdsProtocolIT {
   @BeforeAll
   static void start() throws Exception {
     mesh = new MeshFile(dir).write(meshYaml("round_robin", false));
-    server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
     admin = new AdminClient(server.adminPort());
     ads = new RawAdsClient(server.xdsPort());

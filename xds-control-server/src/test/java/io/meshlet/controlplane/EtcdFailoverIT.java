@@ -73,9 +73,9 @@ class EtcdFailoverIT {
     etcd = EtcdCluster.start();
     Path file = Files.writeString(dir.resolve("mesh.yaml"), INTENT);
     // serve --config seeds etcd when it holds no intent yet.
-    a = ControlServer.builder().etcd(etcd.endpointList()).configFile(file).xdsPort(0).adminPort(0)
+    a = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).configFile(file).xdsPort(0).adminPort(0)
         .leaseTtl(LEASE_TTL).build().start();
-    b = ControlServer.builder().etcd(etcd.endpointList()).xdsPort(0).adminPort(0).leaseTtl(LEASE_TTL)
+    b = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).xdsPort(0).adminPort(0).leaseTtl(LEASE_TTL)
         .build().start();
     upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
     upstream.createContext("/", ex -> {
@@ -86,10 +86,10 @@ class EtcdFailoverIT {
     });
     upstream.start();
     List<String> servers = List.of("127.0.0.1:" + a.xdsPort(), "127.0.0.1:" + b.xdsPort());
-    catalog = MeshClient.builder().serviceName("catalog").nodeId("catalog-1").controlServers(servers)
+    catalog = MeshClient.builder().xdsPlaintext().serviceName("catalog").nodeId("catalog-1").controlServers(servers)
         .instance("127.0.0.1:" + upstream.getAddress().getPort(), Map.of("version", "v1"))
         .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500)).build().start();
-    frontend = MeshClient.builder().serviceName("frontend").nodeId("frontend-1").controlServers(servers)
+    frontend = MeshClient.builder().xdsPlaintext().serviceName("frontend").nodeId("frontend-1").controlServers(servers)
         .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500)).build().start();
     Await.until("the frontend to see the registered catalog instance", Duration.ofSeconds(15), () -> {
       try {

@@ -63,7 +63,7 @@ class GrpcResilienceIT {
     delayed = backend("delayed");
     held = backend("held");
     MeshFile mesh = new MeshFile(dir).write(meshYaml());
-    server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
     XdsClients.bootstrap(server.xdsPort(), NODE_ID);
   }

@@ -44,7 +44,7 @@ class GrpcRoutingIT {
     b = new EchoBackend("b");
     c = new EchoBackend("c");
     mesh = new MeshFile(dir).write(meshYaml(80, 20));
-    server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
     admin = new AdminClient(server.adminPort());
     XdsClients.bootstrap(server.xdsPort(), NODE_ID);

@@ -79,7 +79,7 @@ class IdentityServiceIT {
           catalog: { endpoints: [ { address: 127.0.0.1:9001 } ] }
           frontend: { endpoints: [ { address: 127.0.0.1:9002 } ] }
         """.formatted(ttl));
-    return ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0).caDirectory(caDir)
+    return ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0).caDirectory(caDir)
         .joinTokens(Map.of("catalog", CATALOG_TOKEN, "frontend", FRONTEND_TOKEN)).build().start();
   }
 

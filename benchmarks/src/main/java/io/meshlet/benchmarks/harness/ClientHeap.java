@@ -23,12 +23,12 @@ final class ClientHeap {
     int count = Integer.parseInt(args[1]);
     int services = Integer.parseInt(args[2]);
     List<MeshClient> clients = new ArrayList<>();
-    clients.add(await(MeshClient.builder().serviceName("heap").nodeId("heap-warm").controlServers(controlServer)
+    clients.add(await(MeshClient.builder().xdsPlaintext().serviceName("heap").nodeId("heap-warm").controlServers(controlServer)
         .build().start(), services));
     Thread.sleep(500);
     long before = Proc.heapAfterGc();
     for (int i = 0; i < count; i++) {
-      clients.add(MeshClient.builder().serviceName("heap").nodeId("heap-" + i).controlServers(controlServer)
+      clients.add(MeshClient.builder().xdsPlaintext().serviceName("heap").nodeId("heap-" + i).controlServers(controlServer)
           .build().start());
     }
     for (MeshClient c : clients) {

@@ -214,7 +214,7 @@ final class LoadRun {
   }
 
   static MeshClient mesh(String controlServer, io.opentelemetry.api.OpenTelemetry otel) throws InterruptedException {
-    MeshClient mesh = MeshClient.builder().serviceName("frontend").controlServers(controlServer)
+    MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName("frontend").controlServers(controlServer)
         .openTelemetry(otel).build().start();
     if (!mesh.awaitConfig(Duration.ofSeconds(30))) {
       throw new IllegalStateException("no mesh config within 30 s");

@@ -12,7 +12,7 @@ final class ServerChild {
   private ServerChild() {}
 
   static void main(String[] args) throws Exception {
-    try (ControlServer server = ControlServer.builder().configFile(Path.of(args[0])).xdsPort(0).adminPort(0)
+    try (ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(Path.of(args[0])).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(Long.parseLong(args[1]))).build().start()) {
       Map<String, Object> ready = new LinkedHashMap<>();
       ready.put("xdsPort", server.xdsPort());

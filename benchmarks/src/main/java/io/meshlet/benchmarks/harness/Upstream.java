@@ -99,7 +99,7 @@ final class Upstream {
     int xdsPort = Proc.freePort();
     String controlServer = "127.0.0.1:" + xdsPort;
     AtomicReference<CaIdentitySource> identity = new AtomicReference<>();
-    MeshClient tlsMesh = MeshClient.builder().serviceName("echo-tls").controlServers(controlServer).build();
+    MeshClient tlsMesh = MeshClient.builder().xdsPlaintext().serviceName("echo-tls").controlServers(controlServer).build();
 
     QueuedThreadPool threads = new QueuedThreadPool(64, 8);
     threads.setName("upstream");
@@ -136,7 +136,7 @@ final class Upstream {
 
     Path file = work.resolve("mesh.yaml");
     Files.writeString(file, meshYaml(plain.getLocalPort(), tls.getLocalPort(), grpc.getPort()));
-    ControlServer server = ControlServer.builder().configFile(file).xdsPort(xdsPort).adminPort(0)
+    ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(xdsPort).adminPort(0)
         .joinTokens(TOKENS).build().start();
     identity.set(CaIdentitySource.builder().service("echo-tls").joinToken(TOKENS.get("echo-tls"))
         .controlServers(controlServer).build().start());

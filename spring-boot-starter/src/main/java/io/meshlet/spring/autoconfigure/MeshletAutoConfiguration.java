@@ -74,13 +74,18 @@ public final class MeshletAutoConfiguration {
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
   MeshClient meshClient(MeshletProperties properties, Environment env, ObjectProvider<MeshListener> listeners,
-      ObjectProvider<MeshClientBuilderCustomizer> customizers) {
+      ObjectProvider<MeshClientBuilderCustomizer> customizers, ObjectProvider<MeshIdentity> identity) {
     MeshletSettings s = MeshletSettings.resolve(properties, env);
     MeshClient.Builder b = MeshClient.builder()
         .serviceName(s.serviceName())
         .controlServers(s.controlServers())
         .firstConfigTimeout(properties.getFirstConfigTimeout())
         .listener(new CompositeMeshListener(listeners.orderedStream().toList()));
+    properties.controlServerTrust().ifPresentOrElse(b::controlServerTrust, b::xdsPlaintext);
+    MeshIdentity id = identity.getIfAvailable();
+    if (id != null) {
+      b.identity(id);   // presented to the control server: mTLS xDS, and what a registration is bound to
+    }
     if (properties.getNodeId() != null) {
       b.nodeId(properties.getNodeId());
     }
@@ -133,6 +138,10 @@ public final class MeshletAutoConfiguration {
           .service(s.serviceName())
           .joinToken(properties.getIdentity().getJoinToken())
           .controlServers(s.caAddress())
+          .controlServerTrust(properties.controlServerTrust().orElseThrow(() -> new IllegalStateException(
+              "meshlet.identity.source=ca needs meshlet.control-server-trust-bundle: the join token is sent only over "
+              + "TLS to a control server the trust bundle vouches for (a control server on --xds-plaintext "
+              + "refuses join tokens)")))
           .build()
           .start();
     }
@@ -243,6 +252,7 @@ public final class MeshletAutoConfiguration {
         ObjectProvider<MeshIdentity> identity) {
       MeshletSettings s = MeshletSettings.resolve(properties, env);
       MeshGrpc.Bootstrap bootstrap = MeshGrpc.bootstrap(s.serviceName(), s.controlServers());
+      properties.controlServerTrust().ifPresentOrElse(bootstrap::controlServerTrust, bootstrap::xdsPlaintext);
       if (properties.getNodeId() != null) {
         bootstrap.nodeId(properties.getNodeId() + "~grpc");
       }

@@ -54,11 +54,26 @@ public final class MeshletProperties {
   /** Inbound mTLS and authorization for the embedded web server. */
   private final Inbound inbound;
 
+  /**
+   * The control server's trust bundle (trust-bundle.pem in its --ca-dir): xDS and the CA are
+   * reached over TLS and the server is checked against it. This or xds-plaintext is required.
+   */
+  private final Path controlServerTrustBundle;
+
+  /**
+   * Whether to reach the control servers in plaintext, for a server started with
+   * --xds-plaintext (local trials, tests): never in production.
+   */
+  private final boolean xdsPlaintext;
+
   public MeshletProperties(@DefaultValue("true") boolean enabled, String serviceName,
       @DefaultValue List<String> controlServers, String nodeId,
       @DefaultValue("10s") Duration firstConfigTimeout, @DefaultValue("false") boolean awaitConfigOnStartup,
       @DefaultValue Identity identity, @DefaultValue Grpc grpc, @DefaultValue Health health,
-      @DefaultValue Instance instance, @DefaultValue Inbound inbound) {
+      @DefaultValue Instance instance, @DefaultValue Inbound inbound, Path controlServerTrustBundle,
+      @DefaultValue("false") boolean xdsPlaintext) {
+    this.controlServerTrustBundle = controlServerTrustBundle;
+    this.xdsPlaintext = xdsPlaintext;
     this.enabled = enabled;
     this.serviceName = serviceName;
     this.controlServers = List.copyOf(controlServers);
@@ -70,6 +85,32 @@ public final class MeshletProperties {
     this.health = health;
     this.instance = instance;
     this.inbound = inbound;
+  }
+
+  public Path getControlServerTrustBundle() {
+    return controlServerTrustBundle;
+  }
+
+  public boolean isXdsPlaintext() {
+    return xdsPlaintext;
+  }
+
+  /**
+   * The trust bundle, or empty for plaintext.
+   *
+   * @throws IllegalStateException when neither or both are set, naming the properties
+   */
+  java.util.Optional<Path> controlServerTrust() {
+    if (controlServerTrustBundle == null && !xdsPlaintext) {
+      throw new IllegalStateException("meshlet.control-server-trust-bundle is required: the path of the control "
+          + "server's trust-bundle.pem (written to its --ca-dir), so this service can tell the control server from "
+          + "an impostor; or meshlet.xds-plaintext=true for a control server started with --xds-plaintext");
+    }
+    if (controlServerTrustBundle != null && xdsPlaintext) {
+      throw new IllegalStateException("meshlet.control-server-trust-bundle and meshlet.xds-plaintext=true exclude "
+          + "each other: remove one");
+    }
+    return java.util.Optional.ofNullable(controlServerTrustBundle);
   }
 
   public Instance getInstance() {

@@ -449,7 +449,7 @@ class MeshletAutoConfigurationTest {
 
   @Configuration(proxyBeanMethods = false)
   static class OwnMeshClient {
-    final MeshClient mesh = MeshClient.builder().serviceName("own").controlServers(NOWHERE).build();
+    final MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName("own").controlServers(NOWHERE).build();
 
     @Bean(destroyMethod = "close")
     MeshClient myMeshClient() {
@@ -497,7 +497,7 @@ class MeshletAutoConfigurationTest {
     final MeshletEndpoint endpoint;
 
     OwnActuator() {
-      MeshClient mesh = MeshClient.builder().serviceName("own").controlServers(NOWHERE).build();
+      MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName("own").controlServers(NOWHERE).build();
       health = new MeshletHealthIndicator(mesh, java.util.List.of(NOWHERE), new MeshletStatus(java.time.Clock.systemUTC()), true);
       endpoint = new MeshletEndpoint(mesh, java.util.List.of(NOWHERE), new MeshletStatus(java.time.Clock.systemUTC()), null);
     }

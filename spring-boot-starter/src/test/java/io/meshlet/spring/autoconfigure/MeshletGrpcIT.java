@@ -38,7 +38,7 @@ class MeshletGrpcIT {
             protocol: grpc
             endpoints: [ { address: %s } ]
         """.formatted(catalog.address()));
-    server = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).build().start();
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0).build().start();
   }
 
   @AfterAll

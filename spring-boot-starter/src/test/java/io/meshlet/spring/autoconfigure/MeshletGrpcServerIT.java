@@ -41,7 +41,7 @@ class MeshletGrpcServerIT {
         services:
           inventory: { protocol: grpc }
         """);
-    server = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).joinTokens(TOKENS).build()
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0).joinTokens(TOKENS).build()
         .start();
   }
 

@@ -104,7 +104,7 @@ class MeshletSpringBootIT {
             authorization: { allow: [ spiffe://example.org/service/frontend ] }
           frontend: {}
         """);
-    server = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).joinTokens(TOKENS).build().start();
     catalog = new SpringApplicationBuilder(App.class).properties(properties("catalog"))
         .properties("server.port=0").run();

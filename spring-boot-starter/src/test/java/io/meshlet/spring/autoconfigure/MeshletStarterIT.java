@@ -67,7 +67,7 @@ class MeshletStarterIT {
     catalog.start();
     catalog.stubFor(any(anyUrl()).willReturn(aResponse().withStatus(200).withBody("catalog")));
     meshFile = new MeshFile(dir).write(mesh(false));
-    server = ControlServer.builder().configFile(meshFile.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(meshFile.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).joinTokens(Map.of("frontend", TOKEN)).build().start();
     admin = new AdminClient(server.adminPort());
   }
@@ -200,7 +200,7 @@ class MeshletStarterIT {
   void whenTheControlServerGoesAwayHealthStaysUpUnlessAConnectionIsRequired() throws Exception {
     MeshFile file = new MeshFile(java.nio.file.Files.createDirectories(dir.resolve("own-server")));
     file.write(mesh(false));
-    ControlServer own = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).build().start();
+    ControlServer own = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0).build().start();
     try {
       int port = own.xdsPort();
       runner(port).withUserConfiguration(FastReconnect.class)

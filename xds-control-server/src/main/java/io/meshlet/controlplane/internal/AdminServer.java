@@ -491,6 +491,7 @@ public final class AdminServer implements AutoCloseable {
       m.put("resources", resources);
       c.instance().ifPresent(i -> m.put("instance", instance(i)));
       c.registrationError().ifPresent(e -> m.put("registrationRefused", e));
+      m.put("transport", c.transport());
       out.add(m);
     }
     return out;

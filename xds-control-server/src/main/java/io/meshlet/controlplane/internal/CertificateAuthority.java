@@ -322,6 +322,31 @@ public final class CertificateAuthority {
     }
     String id = spiffeId(service);
     checkRequestedExtensions(csr, id);
+    return issue(publicKey, "CN=" + service,
+        new GeneralName[] {new GeneralName(GeneralName.uniformResourceIdentifier, id)}, ttl);
+  }
+
+  /** The control server's own SPIFFE ID in this trust domain. */
+  public String controlServerId() {
+    return io.meshlet.identity.ControlPlaneTls.controlServerId(trustDomain);
+  }
+
+  /**
+   * A certificate for the control server itself, for a key it made: its SPIFFE ID
+   * ({@link #controlServerId()}) and the DNS names and IP addresses clients reach it by (clients
+   * such as grpc-java check those against the address they dialled).
+   */
+  public X509Certificate issueControlServer(PublicKey publicKey, java.util.List<String> dnsNames,
+      java.util.List<String> ipAddresses, Duration ttl) {
+    java.util.List<GeneralName> names = new java.util.ArrayList<>();
+    names.add(new GeneralName(GeneralName.uniformResourceIdentifier, controlServerId()));
+    dnsNames.forEach(n -> names.add(new GeneralName(GeneralName.dNSName, n)));
+    ipAddresses.forEach(a -> names.add(new GeneralName(GeneralName.iPAddress, a)));
+    return issue(publicKey, "CN=meshlet-control-server", names.toArray(new GeneralName[0]), ttl);
+  }
+
+  private X509Certificate issue(PublicKey publicKey, String cn, GeneralName[] names, Duration ttl) {
+    String id = ((org.bouncycastle.asn1.DERIA5String) names[0].getName()).getString();
     Instant now = clock.instant();
     Signer signer;
     synchronized (this) {
@@ -332,14 +357,13 @@ public final class CertificateAuthority {
     try {
       X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(root,
           new BigInteger(127, RANDOM), Date.from(now.minus(BACKDATE)), Date.from(now.plus(ttl)),
-          new X500Name("O=Meshlet, OU=" + trustDomain + ", CN=" + service), publicKey);
+          new X500Name("O=Meshlet, OU=" + trustDomain + ", " + cn), publicKey);
       JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
       b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
       b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
           new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-      b.addExtension(Extension.subjectAlternativeName, true,
-          new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id)));
+      b.addExtension(Extension.subjectAlternativeName, true, new GeneralNames(names));
       b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(publicKey));
       b.addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(root));
       X509Certificate cert = convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer.key())));

@@ -6,6 +6,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;
+import io.meshlet.controlplane.internal.serving.Peer;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -36,7 +37,19 @@ public final class ClientRegistry implements AdsStreamListener {
   private final Clock clock;
   private final Registrations registrations;
 
-  public ClientRegistry(ServerMetrics metrics, Clock clock, Registrations registrations) {
+  private final java.util.function.Supplier<String> trustDomain;
+  private final boolean plaintextRegistration;
+
+  /**
+   * @param trustDomain the trust domain served now: a TLS stream may register an instance of
+   *     service S only when its SVID is {@code spiffe://<trust domain>/service/S}
+   * @param plaintextRegistration whether a plaintext stream (a server on {@code --xds-plaintext})
+   *     may register instances at all
+   */
+  public ClientRegistry(ServerMetrics metrics, Clock clock, Registrations registrations,
+      java.util.function.Supplier<String> trustDomain, boolean plaintextRegistration) {
+    this.trustDomain = trustDomain;
+    this.plaintextRegistration = plaintextRegistration;
     this.metrics = metrics;
     this.clock = clock;
     this.registrations = registrations;
@@ -61,7 +74,8 @@ public final class ClientRegistry implements AdsStreamListener {
       Instant connectedAt,
       Map<String, TypeView> resources,
       Optional<Registrations.Instance> instance,
-      Optional<String> registrationError) {}
+      Optional<String> registrationError,
+      String transport) {}
 
   /** A view of every connected client, oldest stream first. */
   public List<ClientView> clients() {
@@ -79,8 +93,8 @@ public final class ClientRegistry implements AdsStreamListener {
   }
 
   @Override
-  public void onStreamOpen(long streamId, boolean delta) {
-    StreamState s = new StreamState(streamId, clock.instant());
+  public void onStreamOpen(long streamId, boolean delta, Peer peer) {
+    StreamState s = new StreamState(streamId, clock.instant(), peer);
     s.protocol = delta ? "delta" : "sotw";
     streams.put(streamId, s);
     metrics.streamOpened();
@@ -108,7 +122,8 @@ public final class ClientRegistry implements AdsStreamListener {
     }
     String type = shortType(request.getTypeUrl());
     synchronized (s) {
-      s.noteNode(request.hasNode() ? request.getNode() : null).ifPresent(i -> registrations.register(streamId, i));
+      s.noteNode(request.hasNode() ? request.getNode() : null).flatMap(i -> admitted(s, i))
+          .ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
       t.subscribed = List.copyOf(request.getResourceNamesList());
       if (request.getResponseNonce().isEmpty()) {
@@ -149,7 +164,8 @@ public final class ClientRegistry implements AdsStreamListener {
     }
     String type = shortType(request.getTypeUrl());
     synchronized (s) {
-      s.noteNode(request.hasNode() ? request.getNode() : null).ifPresent(i -> registrations.register(streamId, i));
+      s.noteNode(request.hasNode() ? request.getNode() : null).flatMap(i -> admitted(s, i))
+          .ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
       List<String> subscribed = new ArrayList<>(t.subscribed);
       subscribed.removeAll(request.getResourceNamesUnsubscribeList());
@@ -194,6 +210,35 @@ public final class ClientRegistry implements AdsStreamListener {
     log.warn("[{}] NACK of {} version {}: {}", s.nodeId, type, version, message);
   }
 
+  /**
+   * The instance a stream registers, if the stream may: over TLS only with the SVID of the
+   * instance's own service; over plaintext only where the operator allowed it. A refusal is kept
+   * for {@code /clients} and logged once.
+   */
+  private Optional<Registrations.Instance> admitted(StreamState s, Registrations.Instance i) {
+    String expected = "spiffe://" + trustDomain.get() + "/service/" + i.service();
+    String refusal = null;
+    if (!s.peer.tls()) {
+      if (!plaintextRegistration) {
+        refusal = "instance " + i.address() + " of '" + i.service() + "' refused: this stream is plaintext "
+            + "(expected: mTLS with " + expected + "; a server on --xds-plaintext accepts registrations "
+            + "only with --allow-plaintext-registration)";
+      }
+    } else if (s.peer.spiffeId().isEmpty()) {
+      refusal = "instance " + i.address() + " of '" + i.service() + "' refused: the stream presented no "
+          + "certificate (expected: mTLS with " + expected + "; get it from the CA first)";
+    } else if (!s.peer.spiffeId().get().equals(expected)) {
+      refusal = "instance " + i.address() + " of '" + i.service() + "' refused: the stream is authenticated as "
+          + s.peer.spiffeId().get() + " (expected: " + expected + ")";
+    }
+    if (refusal == null) {
+      return Optional.of(i);
+    }
+    s.registrationError = refusal;
+    log.warn("[{}] {}", s.nodeId, refusal);
+    return Optional.empty();
+  }
+
   /** {@code type.googleapis.com/envoy.config.cluster.v3.Cluster} -> {@code Cluster}. */
   static String shortType(String typeUrl) {
     int dot = typeUrl.lastIndexOf('.');
@@ -210,7 +255,10 @@ public final class ClientRegistry implements AdsStreamListener {
     String registrationError;
     final Map<String, TypeState> types = new TreeMap<>();
 
-    StreamState(long streamId, Instant connectedAt) {
+    final Peer peer;
+
+    StreamState(long streamId, Instant connectedAt, Peer peer) {
+      this.peer = peer;
       this.streamId = streamId;
       this.connectedAt = connectedAt;
     }
@@ -246,7 +294,7 @@ public final class ClientRegistry implements AdsStreamListener {
       types.forEach((k, t) -> resources.put(k,
           new TypeView(t.subscribed, t.sentVersion, t.ackedVersion, Optional.ofNullable(t.lastNack))));
       return new ClientView(streamId, nodeId, cluster, protocol, connectedAt, resources, instance,
-          Optional.ofNullable(registrationError));
+          Optional.ofNullable(registrationError), peer.toString());
     }
   }
 

@@ -54,6 +54,12 @@ public final class IdentityService extends IdentityServiceGrpc.IdentityServiceIm
   @Override
   public void sign(SignRequest request, StreamObserver<SignResponse> response) {
     String service = request.getService();
+    if (!io.meshlet.controlplane.internal.serving.Peer.current().tls()) {
+      // The token would have crossed the network in the clear: refuse it, even if it is right.
+      refuse(response, Status.FAILED_PRECONDITION, "join tokens are accepted only over TLS (expected: a "
+          + "control server without --xds-plaintext, and a client given its trust bundle)");
+      return;
+    }
     if (service.isEmpty()) {
       refuse(response, Status.INVALID_ARGUMENT, "service: '' (expected: the name of the service asking)");
       return;

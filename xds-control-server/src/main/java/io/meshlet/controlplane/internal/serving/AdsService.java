@@ -101,7 +101,8 @@ public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedD
 
   private <Q> StreamObserver<Q> open(AdsStream<Q, ?> stream) {
     streams.add(stream);
-    notifyListener(() -> listener.onStreamOpen(stream.id, stream instanceof DeltaStream));
+    Peer peer = Peer.current();
+    notifyListener(() -> listener.onStreamOpen(stream.id, stream instanceof DeltaStream, peer));
     return stream;
   }
 

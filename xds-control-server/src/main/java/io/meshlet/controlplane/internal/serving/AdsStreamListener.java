@@ -14,8 +14,11 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
  */
 public interface AdsStreamListener {
 
-  /** A stream opened; {@code delta} tells which variant of ADS it speaks. */
-  default void onStreamOpen(long streamId, boolean delta) {}
+  /**
+   * A stream opened; {@code delta} tells which variant of ADS it speaks, {@code peer} who opened
+   * it (TLS, and the SVID presented).
+   */
+  default void onStreamOpen(long streamId, boolean delta, Peer peer) {}
 
   /** A stream ended: {@code error} is null when the client or the server closed it cleanly. */
   default void onStreamClose(long streamId, Throwable error) {}
