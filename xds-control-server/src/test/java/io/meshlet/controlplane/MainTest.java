@@ -259,7 +259,7 @@ class MainTest {
     assertThat(run("serve", "--config", file.toString(), "--admin-token-file", token.toString()))
         .isEqualTo(Main.FAILED);
     assertThat(err()).isEqualTo("cannot start: --admin-token-file " + token + ": readable by every user (mode "
-        + "rw-r--r--; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0400)"
+        + "rw-r--r--; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0440 and the pod's fsGroup)"
         + System.lineSeparator());
   }
 

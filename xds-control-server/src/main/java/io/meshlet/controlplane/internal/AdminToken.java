@@ -52,7 +52,7 @@ public final class AdminToken {
       Optional<String> worldReadable = worldReadable(file);
       if (worldReadable.isPresent()) {
         throw new IllegalStateException(where + "readable by every user (mode " + worldReadable.get()
-            + "; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0400)");
+            + "; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0440 and the pod's fsGroup)");
       }
       bytes = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
