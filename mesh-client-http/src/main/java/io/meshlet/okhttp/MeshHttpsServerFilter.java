@@ -5,8 +5,11 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
 import io.meshlet.MeshClient;
 import io.meshlet.identity.SpiffeTls;
+import io.meshlet.okhttp.internal.InboundAuthorization;
+import io.meshlet.okhttp.internal.RewrittenExchange;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 
@@ -16,6 +19,12 @@ import java.util.Optional;
  * checked against the service's allow list in the mesh config. Allowed calls go on with the
  * caller's ID in the exchange attribute {@value #CALLER_ATTRIBUTE}; others get 403 with the header
  * {@code x-meshlet-denied: true}.
+ *
+ * <p>Rules match the request's path normalized as Envoy does (dot segments resolved, slashes
+ * merged, unreserved characters decoded); a path that cannot be normalized safely (an encoded
+ * slash, a {@code ..} above the root, a bad percent-encoding, a {@code ;}, a backslash) gets 400.
+ * When the normalized path differs from the one sent, the handler is given an exchange whose
+ * {@link HttpExchange#getRequestURI()} is the normalized one. Add the filter to every context.
  *
  * <pre>{@code
  * HttpsServer server = HttpsServer.create(address, 0);
@@ -39,19 +48,31 @@ public final class MeshHttpsServerFilter extends Filter {
     Optional<String> caller = exchange instanceof HttpsExchange https
         ? SpiffeTls.peerSpiffeId(https.getSSLSession())
         : Optional.empty();
-    if (!mesh.authorize(caller, exchange.getRequestURI().getPath(), exchange.getRequestMethod())) {
-      byte[] body = ("caller " + caller.orElse("without a client certificate") + " may not call "
-          + exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath() + " on service '"
-          + mesh.serviceName() + "'\n").getBytes(StandardCharsets.UTF_8);
-      exchange.getResponseHeaders().set("x-meshlet-denied", "true");
+    URI uri = exchange.getRequestURI();
+    // The raw path: URI.getPath() decodes %2F into a separator and leaves ".." in place.
+    InboundAuthorization.Decision decision =
+        InboundAuthorization.check(mesh, caller, uri.getRawPath(), exchange.getRequestMethod());
+    if (decision instanceof InboundAuthorization.Refused refused) {
+      byte[] body = refused.message().getBytes(StandardCharsets.UTF_8);
+      if (refused.status() == 403) {
+        exchange.getResponseHeaders().set("x-meshlet-denied", "true");
+      }
       exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
-      exchange.sendResponseHeaders(403, body.length);
+      exchange.sendResponseHeaders(refused.status(), body.length);
       try (OutputStream out = exchange.getResponseBody()) {
         out.write(body);
       }
       return;
     }
+    InboundAuthorization.Allowed allowed = (InboundAuthorization.Allowed) decision;
     caller.ifPresent(id -> exchange.setAttribute(CALLER_ATTRIBUTE, id));
+    if (allowed.rewritten()) {
+      // The application sees the path the rules saw, as Envoy forwards the normalized path.
+      String query = uri.getRawQuery();
+      chain.doFilter(RewrittenExchange.of(exchange,
+          URI.create(allowed.rawPath() + (query == null ? "" : "?" + query))));
+      return;
+    }
     chain.doFilter(exchange);
   }
 

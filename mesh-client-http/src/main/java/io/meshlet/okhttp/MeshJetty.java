@@ -4,6 +4,7 @@ import io.meshlet.MeshClient;
 import io.meshlet.config.InboundPolicy;
 import io.meshlet.identity.SpiffeTls;
 import io.meshlet.identity.WorkloadIdentity;
+import io.meshlet.okhttp.internal.InboundAuthorization;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateException;
@@ -11,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.DetectorConnectionFactory;
@@ -39,7 +41,8 @@ import org.slf4j.LoggerFactory;
  *       bundle) and, unless the service's {@code mtls.mode} is {@code strict}, plaintext ones;
  *   <li>{@link #inbound} refuses callers not on the service's allow list with 403 and makes the
  *       caller's SPIFFE ID available to the application as the request attribute
- *       {@value #CALLER_ATTRIBUTE}.
+ *       {@value #CALLER_ATTRIBUTE}. Rules match the path normalized as Envoy does, and the
+ *       application is handed that path; a path that cannot be normalized safely gets 400.
  * </ul>
  *
  * <pre>{@code
@@ -134,18 +137,32 @@ public final class MeshJetty {
     @Override
     public boolean handle(Request request, Response response, Callback callback) throws Exception {
       Optional<String> caller = caller(request);
-      // The decoded, normalized path, as the application sees it: no %-encoding around a rule.
-      String path = request.getHttpURI().getCanonicalPath();
-      if (!mesh.authorize(caller, path, request.getMethod())) {
-        response.setStatus(403);
-        response.getHeaders().put("x-meshlet-denied", "true");
+      HttpURI uri = request.getHttpURI();
+      // The raw path, normalized once, by the helper every adapter shares: Jetty's canonical path
+      // would be yet another reading (it keeps "//", and cuts ";" parameters).
+      InboundAuthorization.Decision decision =
+          InboundAuthorization.check(mesh, caller, uri.getPath(), request.getMethod());
+      if (decision instanceof InboundAuthorization.Refused refused) {
+        response.setStatus(refused.status());
+        if (refused.status() == 403) {
+          response.getHeaders().put("x-meshlet-denied", "true");
+        }
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
-        String body = "caller " + caller.orElse("without a client certificate") + " may not call "
-            + request.getMethod() + " " + path + " on service '" + mesh.serviceName() + "'\n";
-        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        response.write(true, ByteBuffer.wrap(refused.message().getBytes(StandardCharsets.UTF_8)), callback);
         return true;
       }
+      InboundAuthorization.Allowed allowed = (InboundAuthorization.Allowed) decision;
       caller.ifPresent(id -> request.setAttribute(CALLER_ATTRIBUTE, id));
+      if (allowed.rewritten()) {
+        // The application sees the path the rules saw, as Envoy forwards the normalized path.
+        HttpURI normalized = HttpURI.build(uri).path(allowed.rawPath()).asImmutable();
+        return super.handle(new Request.Wrapper(request) {
+          @Override
+          public HttpURI getHttpURI() {
+            return normalized;
+          }
+        }, response, callback);
+      }
       return super.handle(request, response, callback);
     }
   }

@@ -3,6 +3,7 @@ package io.meshlet.controlplane;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.controlplane.internal.AdminServer;
+import io.meshlet.controlplane.internal.AdminToken;
 import io.meshlet.controlplane.internal.CertificateAuthority;
 import io.meshlet.controlplane.internal.ClientRegistry;
 import io.meshlet.controlplane.internal.EtcdRegistrar;
@@ -70,8 +71,10 @@ public final class ControlServer implements AutoCloseable {
   public static final int DEFAULT_XDS_PORT = 18000;
   /** The default admin HTTP port. */
   public static final int DEFAULT_ADMIN_PORT = 18001;
-  /** The default address both ports bind to: loopback only. */
+  /** The default address the xDS port binds to: loopback only. */
   public static final String DEFAULT_BIND_ADDRESS = "127.0.0.1";
+  /** The default address the admin port binds to: loopback only. */
+  public static final String DEFAULT_ADMIN_BIND_ADDRESS = "127.0.0.1";
   /** How long registered instances restored after a restart have to reconnect. */
   public static final Duration DEFAULT_REGISTRATION_GRACE = Duration.ofSeconds(30);
   /** How long the instances a replica registered outlive it in etcd, unless renewed. */
@@ -84,6 +87,8 @@ public final class ControlServer implements AutoCloseable {
   private final String etcdPrefix;
   private final Duration leaseTtl;
   private final String bindAddress;
+  private final String adminBindAddress;
+  private final Path adminTokenFile;
   private final int requestedXdsPort;
   private final int requestedAdminPort;
   private final Duration pollInterval;
@@ -119,6 +124,8 @@ public final class ControlServer implements AutoCloseable {
     this.etcdPrefix = b.etcdPrefix;
     this.leaseTtl = b.leaseTtl;
     this.bindAddress = b.bindAddress;
+    this.adminBindAddress = b.adminBindAddress;
+    this.adminTokenFile = b.adminTokenFile;
     this.requestedXdsPort = b.xdsPort;
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
@@ -149,11 +156,15 @@ public final class ControlServer implements AutoCloseable {
    *
    * @throws MeshConfigException when the file is invalid; nothing is started then
    * @throws IOException when the file cannot be read or a port cannot be bound
+   * @throws IllegalStateException when the admin token file is missing, unreadable or empty, or
+   *     the admin API would bind beyond loopback without one; nothing is started then
    */
   public synchronized ControlServer start() throws IOException, MeshConfigException {
     if (xdsServer != null) {
       throw new IllegalStateException("already started");
     }
+    Optional<AdminToken> adminToken = Optional.ofNullable(adminTokenFile).map(AdminToken::load);
+    AdminToken.checkExposure(adminBindAddress, adminToken);
     metrics.gauges(clients::connected,
         () -> state.served().map(s -> s.config().services().size()).orElse(0));
     watcherExecutor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -221,9 +232,9 @@ public final class ControlServer implements AutoCloseable {
           .keepAliveTimeout(5, TimeUnit.SECONDS)
           .build()
           .start();
-      adminServer = new AdminServer(new InetSocketAddress(bindAddress, requestedAdminPort), state,
+      adminServer = new AdminServer(new InetSocketAddress(adminBindAddress, requestedAdminPort), state,
           clients, etcdSource == null ? registrations::instances : etcdSource::instances, metrics, ca,
-          Optional.ofNullable(etcdSource));
+          Optional.ofNullable(etcdSource), adminToken);
       adminServer.start();
       if (watcher != null) {
         watcher.start();
@@ -235,10 +246,15 @@ public final class ControlServer implements AutoCloseable {
       close();
       throw e;
     }
-    log.info("Meshlet control server up: xDS ({}) on {}:{}, admin on http://{}:{}/, following {}",
+    log.info("Meshlet control server up: xDS ({}) on {}:{}, admin on http://{}:{}/ ({}), following {}",
         xdsPlaintext ? "PLAINTEXT" : "TLS, trust bundle " + serverIdentity.trustBundleFile(),
-        bindAddress, xdsPort(), bindAddress, adminPort(),
+        bindAddress, xdsPort(), adminBindAddress, adminPort(),
+        adminToken.isPresent() ? "bearer token from " + adminTokenFile : "no token",
         etcdStore == null ? configFile : "etcd " + String.join(",", etcdEndpoints) + " " + etcdStore.intentKey());
+    if (adminToken.isEmpty()) {
+      log.warn("the admin API on {} asks for no credential: any local user and process can read the mesh, "
+          + "replace its config and rotate its CA (set --admin-token-file)", adminBindAddress);
+    }
     return this;
   }
 
@@ -324,6 +340,8 @@ public final class ControlServer implements AutoCloseable {
   public static final class Builder {
     private Path configFile;
     private String bindAddress = DEFAULT_BIND_ADDRESS;
+    private String adminBindAddress = DEFAULT_ADMIN_BIND_ADDRESS;
+    private Path adminTokenFile;
     private int xdsPort = DEFAULT_XDS_PORT;
     private int adminPort = DEFAULT_ADMIN_PORT;
     private Duration pollInterval = Duration.ofMillis(250);
@@ -428,9 +446,29 @@ public final class ControlServer implements AutoCloseable {
       return this;
     }
 
-    /** The address both ports bind to; 127.0.0.1 unless set. */
+    /** The address the xDS port binds to; 127.0.0.1 unless set. The admin port has its own. */
     public Builder bindAddress(String address) {
       this.bindAddress = Objects.requireNonNull(address, "address");
+      return this;
+    }
+
+    /**
+     * The address the admin port binds to; 127.0.0.1 unless set. Anything but a loopback address
+     * needs an {@link #adminTokenFile}: {@link ControlServer#start()} refuses it otherwise.
+     */
+    public Builder adminBindAddress(String address) {
+      this.adminBindAddress = Objects.requireNonNull(address, "address");
+      return this;
+    }
+
+    /**
+     * A file holding the bearer token (one line, at least 32 characters, not readable by every
+     * user) that admin writes and the reads that show the mesh ask for; {@code /healthz} and
+     * {@code /metrics} stay open. Unless set, the admin API asks for no credential, which
+     * {@link ControlServer#start()} allows on loopback only.
+     */
+    public Builder adminTokenFile(Path file) {
+      this.adminTokenFile = file;
       return this;
     }
 

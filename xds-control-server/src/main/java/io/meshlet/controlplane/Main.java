@@ -13,7 +13,8 @@ import java.util.List;
  *
  * <pre>
  * java -jar xds-control-server.jar serve --config mesh.yaml [--xds-port 18000] [--admin-port 18001]
- *                                        [--bind 127.0.0.1]
+ *                                        [--bind 127.0.0.1] [--admin-bind 127.0.0.1]
+ *                                        [--admin-token-file admin.token]
  * java -jar xds-control-server.jar serve --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 [--config seed.yaml]
  * java -jar xds-control-server.jar validate mesh.yaml
  * java -jar xds-control-server.jar import mesh.yaml --etcd URLS
@@ -31,8 +32,9 @@ public final class Main {
   static final int FAILED = 3;
 
   private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
-      "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace", "--etcd", "--etcd-prefix", "--lease-ttl",
-      "--server-name", "--trust-bundle", "--xds-plaintext", "--allow-plaintext-registration");
+      "--admin-bind", "--admin-token-file", "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace",
+      "--etcd", "--etcd-prefix", "--lease-ttl", "--server-name", "--trust-bundle", "--xds-plaintext",
+      "--allow-plaintext-registration");
   /** Options of serve that take no value. */
   private static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration");
   private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
@@ -49,7 +51,13 @@ public final class Main {
             --lease-ttl DURATION  how long this replica's registered instances outlive it, default 15s
             --xds-port N      xDS (gRPC) port, default 18000 (0 picks a free port)
             --admin-port N    admin HTTP port, default 18001 (0 picks a free port)
-            --bind ADDRESS    address to listen on, default 127.0.0.1 (0.0.0.0 for all)
+            --bind ADDRESS    address the xDS port listens on, default 127.0.0.1 (0.0.0.0 for all)
+            --admin-bind ADDRESS  address the admin port listens on, default 127.0.0.1; any other than
+                              loopback needs --admin-token-file
+            --admin-token-file FILE  bearer token (one line, at least 32 characters, e.g. from
+                              openssl rand -hex 32; not readable by every user) that the admin API asks
+                              for on everything but /healthz and /metrics; without it the admin API
+                              is open to every local caller
             --ca-dir DIR      keep the CA key and root in DIR (created if missing); default: in memory.
                               xDS and the CA are served over TLS with a certificate from this CA; clients
                               verify it with DIR/trust-bundle.pem
@@ -264,6 +272,8 @@ public final class Main {
       switch (flag) {
         case "--config" -> config = Path.of(value);
         case "--bind" -> builder.bindAddress(value);
+        case "--admin-bind" -> builder.adminBindAddress(value);
+        case "--admin-token-file" -> builder.adminTokenFile(Path.of(value));
         case "--ca-dir" -> builder.caDirectory(Path.of(value));
         case "--trust-bundle" -> builder.trustBundleFile(Path.of(value));
         case "--server-name" -> builder.serverNames(java.util.Arrays.stream(value.split(","))
@@ -345,7 +355,8 @@ public final class Main {
     } catch (MeshConfigException e) {
       err.println((config != null && !etcd ? config + ": " : "") + "refusing to start: " + e.getMessage());
       return INVALID_CONFIG;
-    } catch (IOException e) {
+    } catch (IOException | IllegalStateException e) {
+      // IllegalStateException: the admin token file or the admin address, checked before any port opens.
       err.println("cannot start: " + e.getMessage());
       return FAILED;
     }

@@ -133,7 +133,8 @@ class MainTest {
   void serveWithAnUnknownOptionNamesIt() {
     assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
-        + " (expected: one of --config, --xds-port, --admin-port, --bind, --ca-dir, --join-tokens, --state-dir,"
+        + " (expected: one of --config, --xds-port, --admin-port, --bind, --admin-bind, --admin-token-file, --ca-dir,"
+        + " --join-tokens, --state-dir,"
         + " --registration-grace, --etcd, --etcd-prefix, --lease-ttl)" + System.lineSeparator());
   }
 
@@ -207,5 +208,88 @@ class MainTest {
   void exportTakesNoFile() {
     assertThat(run("export", "mesh.yaml", "--etcd", "http://127.0.0.1:2379")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: export takes no file");
+  }
+
+  // ---- the admin API's address and token: checked before any port opens ----
+
+  private Path token(String content, String mode) throws Exception {
+    Path file = Files.writeString(dir.resolve("admin.token"), content, StandardCharsets.US_ASCII);
+    Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+    return file;
+  }
+
+  @Test
+  void serveRefusesAnAdminApiBeyondLoopbackWithoutAToken() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-bind", "0.0.0.0", "--xds-port", "0",
+        "--admin-port", "0")).isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --admin-bind 0.0.0.0 is not a loopback address and no "
+        + "--admin-token-file is given: the admin API shows the whole mesh and changes its config and CA "
+        + "(expected: --admin-token-file FILE with a bearer token, or --admin-bind 127.0.0.1)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesAMissingAdminTokenFile() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+    Path missing = dir.resolve("nope.token");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-token-file", missing.toString()))
+        .isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --admin-token-file " + missing + ": no such file"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesAnEmptyAdminTokenFile() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+    Path token = token(" \n", "rw-------");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-token-file", token.toString()))
+        .isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --admin-token-file " + token + ": empty (expected: one line, the "
+        + "token, such as the output of: openssl rand -hex 32)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesAnAdminTokenFileEveryUserCanRead() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+    Path token = token("0123456789abcdef0123456789abcdef\n", "rw-r--r--");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-token-file", token.toString()))
+        .isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --admin-token-file " + token + ": readable by every user (mode "
+        + "rw-r--r--; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0440 and the pod's fsGroup)"
+        + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesAShortAdminTokenWithoutShowingIt() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+    Path token = token("hunter2\n", "rw-------");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-token-file", token.toString()))
+        .isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --admin-token-file " + token + ": the token has 7 characters "
+        + "(expected: at least 32, such as the output of: openssl rand -hex 32)" + System.lineSeparator())
+        .doesNotContain("hunter2");
+  }
+
+  @Test
+  void serveRefusesAnAdminTokenOfTwoWordsWithoutShowingIt() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+    Path token = token("0123456789abcdef 0123456789abcdef\n", "rw-r-----");
+
+    assertThat(run("serve", "--config", file.toString(), "--admin-token-file", token.toString()))
+        .isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --admin-token-file " + token + ": white space or a control "
+        + "character at character 17 of the token (expected: one line of visible ASCII characters, such as the "
+        + "output of: openssl rand -hex 32)" + System.lineSeparator()).doesNotContain("0123");
+  }
+
+  @Test
+  void usageNamesTheAdminFlags() {
+    assertThat(run("help")).isEqualTo(Main.OK);
+    assertThat(out()).contains("--admin-bind ADDRESS", "--admin-token-file FILE");
   }
 }

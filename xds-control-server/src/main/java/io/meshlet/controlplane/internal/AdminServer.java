@@ -34,6 +34,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin HTTP API: {@code /healthz}, {@code /config}, {@code /clients}, {@code /metrics}
  * and a page at {@code /} that shows the same.
+ *
+ * <p>With a {@link AdminToken token}, every request but {@code /healthz} and {@code /metrics}
+ * (which show no service, instance or client) needs {@code Authorization: Bearer <token>}: 401
+ * without one, 403 with a wrong one, checked before anything else is read or done. Without a
+ * token the API is open; {@link AdminToken#checkExposure} allows that on loopback only.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -52,14 +57,17 @@ public final class AdminServer implements AutoCloseable {
   private final ServerMetrics metrics;
   private final CertificateAuthority ca;
   private final Optional<EtcdSource> etcd;
+  private final Optional<AdminToken> token;
 
   /**
    * @param registrations the registered instances {@code /config} lists
    * @param etcd the etcd source, when the intent lives in etcd: {@code PUT /config} writes to it
+   * @param token the bearer token protected endpoints ask for; empty: open to whoever can connect
    */
   public AdminServer(InetSocketAddress address, MeshState state, ClientRegistry clients,
       Supplier<List<Registrations.Instance>> registrations, ServerMetrics metrics,
-      CertificateAuthority ca, Optional<EtcdSource> etcd) throws IOException {
+      CertificateAuthority ca, Optional<EtcdSource> etcd, Optional<AdminToken> token) throws IOException {
+    this.token = token;
     this.ca = ca;
     this.etcd = etcd;
     this.state = state;
@@ -109,6 +117,9 @@ public final class AdminServer implements AutoCloseable {
   private void route(HttpExchange exchange) throws IOException {
     String path = exchange.getRequestURI().getPath();
     String method = exchange.getRequestMethod();
+    if (!OPEN.contains(path) && !authenticated(exchange)) {
+      return;
+    }
     String allow = allowed(path);
     if (allow == null) {
       refuse(exchange, 404, "no such endpoint: " + shortened(path) + " (expected: " + ENDPOINTS + ")");
@@ -152,6 +163,46 @@ public final class AdminServer implements AutoCloseable {
       case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
       default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
     }
+  }
+
+  /** What needs no token: neither shows a service, an instance or a client. */
+  private static final java.util.Set<String> OPEN = java.util.Set.of("/healthz", "/metrics");
+
+  /**
+   * Whether the request may go on: no token is configured, or it carries the token. Otherwise
+   * answers 401 (no bearer credential, with {@code WWW-Authenticate: Bearer}) or 403 (a wrong
+   * one) and returns false; the request body is not read. The log line never shows what was sent.
+   */
+  private boolean authenticated(HttpExchange exchange) throws IOException {
+    if (token.isEmpty()) {
+      return true;
+    }
+    List<String> headers = exchange.getRequestHeaders().getOrDefault("Authorization", List.of());
+    String credential = headers.size() == 1 ? bearer(headers.get(0)) : null;
+    if (credential == null) {
+      exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"meshlet-admin\"");
+      refuse(exchange, 401, exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath()
+          + " needs a credential (expected: Authorization: Bearer <the token in --admin-token-file>"
+          + (headers.isEmpty() ? "" : headers.size() > 1 ? "; got more than one Authorization header"
+              : "; got another scheme") + ")");
+      return false;
+    }
+    if (!token.get().matches(credential)) {
+      refuse(exchange, 403, "the bearer token is not the admin token (expected: the token in "
+          + "--admin-token-file); nothing was done");
+      return false;
+    }
+    return true;
+  }
+
+  /** The token of an {@code Authorization: Bearer <token>} header; null for any other scheme. */
+  private static String bearer(String header) {
+    String h = header.strip();
+    if (h.length() < 7 || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    String credential = h.substring(7).strip();
+    return credential.isEmpty() ? null : credential;
   }
 
   /** Whether a browser sent this from a page of another origin than the admin API's own. */
@@ -268,6 +319,8 @@ public final class AdminServer implements AutoCloseable {
     body.put("status", served.isPresent() ? "serving" : "starting");
     served.ifPresent(s -> body.put("version", s.version()));
     body.put("connectedClients", clients.connected());
+    body.put("adminAuth", token.isPresent() ? "bearer token"
+        : "none: the admin API is open to every local caller (loopback only; see --admin-token-file)");
     // Still 200 while etcd is away: the replica serves the last good config, which is what
     // clients need; taking every replica out of a load balancer at once would serve nothing.
     etcd.ifPresent(e -> body.put("etcd", e.unreachableSince()
