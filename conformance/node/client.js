@@ -30,6 +30,24 @@ const readline = require('readline');
 
 grpcJsXds.register();
 
+// grpc-js-xds reports a bad bootstrap on each call only as "Cannot read properties of null
+// (reading 'clientDefaultListenerResourceNameTemplate')": read it once here to fail with the reason.
+// (An internal module: skipped quietly if a later version moves it.)
+let loadBootstrapInfo = null;
+try {
+  loadBootstrapInfo = require('@grpc/grpc-js-xds/build/src/xds-bootstrap').loadBootstrapInfo;
+} catch (e) {
+  // not there in this version
+}
+if (loadBootstrapInfo) {
+  try {
+    loadBootstrapInfo();
+  } catch (e) {
+    process.stderr.write(`bad xDS bootstrap: ${e.message}\n`);
+    process.exit(2);
+  }
+}
+
 const ECHO_SERVICE = 'meshlet.test.Echo';
 const identity = (b) => b;
 const toBuffer = (s) => Buffer.from(s, 'utf8');
