@@ -393,8 +393,15 @@ class GrpcJsXdsIT {
         Duration.ofSeconds(10), answeredBy(b));
 
     edit("canary", canary("v1"));
-    awaitEvery("every call to land on v1 after the rollback", "canary", Calls.who(5).timeout(500),
-        Duration.ofSeconds(10), answeredBy(a));
+    try {
+      awaitEvery("every call to land on v1 after the rollback", "canary", Calls.who(5).timeout(500),
+          Duration.ofSeconds(10), answeredBy(a));
+    } catch (AssertionError e) {
+      throw new AssertionError("the rollback did not reach the client. Calls still answered by v2 (b) mean "
+          + "grpc-js is waiting for cluster canary/v1, which it subscribed to again and the server did not "
+          + "resend (envoyproxy/java-control-plane#339); after its 15 s resource timer calls fail with "
+          + "'Cluster resource canary/v1 does not exist'. " + e.getMessage(), e);
+    }
     assertThat(count("canary", Calls.who(50))).containsOnlyKeys("a");
   }
 
