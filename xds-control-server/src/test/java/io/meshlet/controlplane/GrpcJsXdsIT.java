@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -27,6 +28,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -77,10 +79,16 @@ class GrpcJsXdsIT {
   static AdminClient admin;
   static NodeXdsDriver node;
 
+  /** Why Node's client cannot run here, if it cannot: then every test is skipped with this reason. */
+  static Optional<String> unavailable;
+
   @BeforeAll
   static void start() throws Exception {
-    NodeXdsDriver.unavailableReason().ifPresent(reason ->
-        Assumptions.abort("grpc-js-xds conformance skipped: " + reason));
+    unavailable = NodeXdsDriver.unavailableReason();
+    if (unavailable.isPresent()) {
+      System.err.println("GrpcJsXdsIT: every test skipped: " + unavailable.get());
+      return;
+    }
     a = backend("a");
     b = backend("b");
     c = backend("c");
@@ -102,6 +110,12 @@ class GrpcJsXdsIT {
     admin = new AdminClient(server.adminPort());
     node = NodeXdsDriver.start(server.xdsPort(), NODE_ID, logFile("client"));
     closeables.add(0, node);
+  }
+
+  /** Per test rather than in {@code @BeforeAll}, so that each test shows as skipped with the reason. */
+  @BeforeEach
+  void assumeNodeIsInstalled() {
+    Assumptions.assumeTrue(unavailable.isEmpty(), () -> "grpc-js-xds conformance skipped: " + unavailable.get());
   }
 
   @AfterAll
