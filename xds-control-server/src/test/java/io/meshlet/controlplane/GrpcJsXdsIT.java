@@ -58,6 +58,16 @@ class GrpcJsXdsIT {
       + "packages/grpc-js-xds/src/xds-resource-type/xds-resource-type.ts), so a fault added to an "
       + "otherwise unchanged route does not reach connected clients";
 
+  /**
+   * grpc-js-xds 1.14.1 has no least_request policy: it reads {@code load_balancing_policy} (gRFC A52)
+   * and, without it, only ROUND_ROBIN and RING_HASH in {@code lb_policy}.
+   */
+  static final String LEAST_REQUEST_UNSUPPORTED = "grpc-js-xds 1.14.1 NACKs a cluster with lb_policy "
+      + "LEAST_REQUEST ('load_balancing_policy unset and unsupported lb_policy', see "
+      + "https://github.com/grpc/grpc-node/blob/master/packages/grpc-js-xds/src/xds-resource-type/"
+      + "cluster-resource-type.ts): it has no least_request policy. A server that also sent "
+      + "load_balancing_policy [least_request, round_robin] (gRFC A52) would give Node callers round robin";
+
   @TempDir static Path dir;
   static final List<AutoCloseable> closeables = new ArrayList<>();
   static final Map<String, String> services = new TreeMap<>();
@@ -212,6 +222,15 @@ class GrpcJsXdsIT {
           failurePercentage: { threshold: 50, minimumHosts: 3, requestVolume: 10 }
         """.formatted(healthy1.address(), outlier.address(), healthy2.address()));
     services.put("stable", stable("v1"));
+  }
+
+  /** Added only while its test runs: grpc-js-xds 1.14.1 NACKs it, and so every CDS response with it. */
+  static String leastRequest() {
+    return """
+        protocol: grpc
+        endpoints: [ { address: %s }, { address: %s } ]
+        loadBalancing: least_request
+        """.formatted(a.address(), b.address());
   }
 
   static String scaled(EchoBackend... endpoints) {
@@ -417,6 +436,76 @@ class GrpcJsXdsIT {
           + "'Cluster resource canary/v1 does not exist'. " + e.getMessage(), e);
     }
     assertThat(count("canary", Calls.who(50))).containsOnlyKeys("a");
+  }
+
+  /**
+   * A service with {@code loadBalancing: least_request} is callable. Known to fail on grpc-js-xds
+   * 1.14.1 ({@link #LEAST_REQUEST_UNSUPPORTED}): then the test is aborted with that reason.
+   */
+  @Test
+  void leastRequestServiceIsCallable() {
+    withLeastRequestService("least", () -> {
+      List<Result> last;
+      try {
+        last = awaitEvery("calls to a least_request service to be answered", "least",
+            Calls.who(10).timeout(1_000), Duration.ofSeconds(5),
+            r -> r.ok() && (r.who().equals("a") || r.who().equals("b")));
+      } catch (AssertionError e) {
+        Result now = calls("least", Calls.who(1)).get(0);
+        if (node.grpcJsXdsVersion().equals("1.14.1") && !now.ok() && now.details().contains("LEAST_REQUEST")) {
+          Assumptions.abort(LEAST_REQUEST_UNSUPPORTED + " (seen here: " + now + ")");
+        }
+        throw e;
+      }
+      assertThat(last).hasSize(10);
+    });
+  }
+
+  /**
+   * A client that rejects a resource on its first subscription to it ("NACK on join") keeps the
+   * version_info empty; the server must then wait for a new version, not resend the rejected one
+   * at once (a busy loop of responses and NACKs for as long as the config stands). grpc-js-xds
+   * 1.14.1 rejects least_request clusters, which makes one here; with a client that accepts them
+   * there is no NACK and nothing to check.
+   */
+  @Test
+  void aClusterRejectedOnJoinIsNotResentInALoop() {
+    withLeastRequestService("least-nacked", () -> {
+      long before = nacks();
+      Result first = calls("least-nacked", Calls.who(1).timeout(2_000)).get(0);
+      if (first.ok()) {
+        Assumptions.abort("this client accepts least_request clusters: no NACK to check (" + first + ")");
+      }
+      Await.until("the client's NACK", Duration.ofSeconds(10), () -> nacks() > before);
+      long afterFirst = nacks();
+      // Absence of a loop can only be seen over some time: one second of calls.
+      long start = System.nanoTime();
+      Await.until("a second of calls with the rejected cluster in place", Duration.ofSeconds(10), () -> {
+        calls("least-nacked", Calls.who(5).timeout(200));
+        return System.nanoTime() - start >= TimeUnit.SECONDS.toNanos(1);
+      });
+      assertThat(nacks() - afterFirst)
+          .as("NACKs of the same rejected version in the second after the first one "
+              + "(the server resends what the client just rejected)")
+          .isLessThanOrEqualTo(3);
+    });
+  }
+
+  /** Adds a least_request service of that name for the duration of {@code test}, then removes it and closes its channel. */
+  private static void withLeastRequestService(String name, Runnable test) {
+    edit(name, leastRequest());
+    try {
+      test.run();
+    } finally {
+      node.closeChannel(name);
+      services.remove(name);
+      mesh.write(meshYaml());
+    }
+  }
+
+  private static long nacks() {
+    Matcher m = Pattern.compile("(?m)^meshlet_xds_nacks_total (\\d+)").matcher(admin.get("/metrics").body());
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
   }
 
   // ---------------------------------------------------------------------------------------------
