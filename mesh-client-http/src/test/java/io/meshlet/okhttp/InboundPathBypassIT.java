@@ -64,8 +64,8 @@ class InboundPathBypassIT {
                 - match: { pathPrefix: /admin }
                   allow: [ spiffe://example.org/service/ops ]
         """).path();
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
-    catalogMesh = MeshClient.builder().serviceName("catalog").controlServers("127.0.0.1:" + server.xdsPort())
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
+    catalogMesh = MeshClient.builder().xdsPlaintext().serviceName("catalog").controlServers("127.0.0.1:" + server.xdsPort())
         .build().start();
     Await.until("catalog's authorization", Duration.ofSeconds(20),
         () -> catalogMesh.snapshot().inbound("catalog").grants().isPresent());

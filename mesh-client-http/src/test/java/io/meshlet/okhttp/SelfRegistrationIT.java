@@ -39,7 +39,7 @@ class SelfRegistrationIT {
   }
 
   ControlServer server(int xdsPort) throws Exception {
-    ControlServer s = ControlServer.builder().xdsPlaintext(true).configFile(new MeshFile(dir).path()).xdsPort(xdsPort).adminPort(0)
+    ControlServer s = ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).configFile(new MeshFile(dir).path()).xdsPort(xdsPort).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).stateDirectory(dir.resolve("state")).build();
     return mesh.closeLater(s).start();
   }

@@ -68,7 +68,7 @@ final class TestMesh implements AutoCloseable {
 
   /** A started control server with its xDS port fixed (0: a free one). */
   ControlServer controlServer(Path file, int xdsPort) throws Exception {
-    ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(xdsPort).adminPort(0)
+    ControlServer server = ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).configFile(file).xdsPort(xdsPort).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build();
     closeLater(server);
     return server.start();

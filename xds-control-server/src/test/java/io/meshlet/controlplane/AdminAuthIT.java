@@ -63,11 +63,11 @@ class AdminAuthIT {
     Path file = new MeshFile(dir).write(MeshFile.CANARY).path();
     tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n", StandardCharsets.US_ASCII);
     Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).adminTokenFile(tokenFile).build()
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).adminTokenFile(tokenFile).build()
         .start();
     if (EtcdCluster.binary().isPresent()) {
       etcd = EtcdCluster.start(1);
-      replica = ControlServer.builder().etcd(etcd.endpointList()).configFile(file).xdsPort(0).adminPort(0)
+      replica = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).configFile(file).xdsPort(0).adminPort(0)
           .adminTokenFile(tokenFile).build().start();
     }
   }
@@ -254,7 +254,7 @@ class AdminAuthIT {
 
   @Test
   void withoutATokenTheAdminApiBindsToLoopbackOnly() throws Exception {
-    ControlServer.Builder wide = ControlServer.builder().configFile(new MeshFile(dir).path()).xdsPort(0)
+    ControlServer.Builder wide = ControlServer.builder().xdsPlaintext(true).configFile(new MeshFile(dir).path()).xdsPort(0)
         .adminPort(0).adminBindAddress("0.0.0.0");
 
     assertThatThrownBy(() -> wide.build().start()).isInstanceOf(IllegalStateException.class)
@@ -262,7 +262,7 @@ class AdminAuthIT {
             + "API shows the whole mesh and changes its config and CA (expected: --admin-token-file FILE with a "
             + "bearer token, or --admin-bind 127.0.0.1)");
 
-    try (ControlServer local = ControlServer.builder().configFile(new MeshFile(dir).path()).xdsPort(0)
+    try (ControlServer local = ControlServer.builder().xdsPlaintext(true).configFile(new MeshFile(dir).path()).xdsPort(0)
         .adminPort(0).adminBindAddress("localhost").build().start()) {
       HttpResponse<String> health = send(local, "GET", "/healthz", null, null);
       assertThat(JSON.readTree(health.body()).path("adminAuth").asText()).isEqualTo("none: the admin API is "
@@ -274,7 +274,7 @@ class AdminAuthIT {
 
   @Test
   void withATokenTheAdminApiMayBindBeyondLoopback() throws Exception {
-    try (ControlServer wide = ControlServer.builder().configFile(new MeshFile(dir).path()).xdsPort(0)
+    try (ControlServer wide = ControlServer.builder().xdsPlaintext(true).configFile(new MeshFile(dir).path()).xdsPort(0)
         .adminPort(0).adminBindAddress("0.0.0.0").adminTokenFile(tokenFile).build().start()) {
       assertThat(send(wide, "GET", "/config", null, null).statusCode()).isEqualTo(401);
       assertThat(send(wide, "GET", "/config", "Bearer " + TOKEN, null).statusCode()).isEqualTo(200);

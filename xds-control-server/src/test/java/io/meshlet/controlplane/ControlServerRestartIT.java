@@ -61,7 +61,7 @@ class ControlServerRestartIT {
   }
 
   private static ControlServer start(Path file, int xdsPort) throws Exception {
-    return ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(xdsPort).adminPort(0)
+    return ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).configFile(file).xdsPort(xdsPort).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
   }
 

@@ -117,7 +117,7 @@ class GrpcJsXdsIT {
     healthy2 = backend("healthy2");
     initialServices();
     mesh = new MeshFile(dir).write(meshYaml());
-    server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
     closeables.add(server);
     admin = new AdminClient(server.adminPort());
@@ -700,7 +700,7 @@ class GrpcJsXdsIT {
     Path restartDir = Files.createDirectories(dir.resolve("restart"));
     MeshFile restartMesh = new MeshFile(restartDir).write("services:\n  svc:\n"
         + stable("v1").lines().map(l -> "    " + l + "\n").reduce("", String::concat));
-    ControlServer first = ControlServer.builder().configFile(restartMesh.path()).xdsPort(0).adminPort(0)
+    ControlServer first = ControlServer.builder().xdsPlaintext(true).configFile(restartMesh.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
     ControlServer restarted = null;
     NodeXdsDriver client = null;
@@ -725,7 +725,7 @@ class GrpcJsXdsIT {
       // Edit the file while the server is down, then start a new server on the same port.
       restartMesh.write("services:\n  svc:\n"
           + stable("v2").lines().map(l -> "    " + l + "\n").reduce("", String::concat));
-      restarted = ControlServer.builder().configFile(restartMesh.path()).xdsPort(xdsPort).adminPort(0)
+      restarted = ControlServer.builder().xdsPlaintext(true).configFile(restartMesh.path()).xdsPort(xdsPort).adminPort(0)
           .pollInterval(Duration.ofMillis(100)).build().start();
       Await.until("the client to follow the restarted server's config", Duration.ofSeconds(30),
           () -> t.consecutive("b") >= 20);
