@@ -47,6 +47,7 @@ class CaIdentitySourceTest {
   final List<X509Certificate> issued = new CopyOnWriteArrayList<>();
   final CountDownLatch requests = new CountDownLatch(6);
   Server server;
+  java.nio.file.Path trustBundle;
   ListAppender<ILoggingEvent> logs;
   final Logger logger = (Logger) LoggerFactory.getLogger(CaIdentitySource.class);
 
@@ -57,7 +58,13 @@ class CaIdentitySourceTest {
     logger.setLevel(Level.INFO);
     logger.setAdditive(false);
     logger.addAppender(logs);
-    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+    WorkloadIdentity serverId = PKI.identity(Profile.svid(ControlPlaneTls.controlServerId("example.org")), 1);
+    trustBundle = java.nio.file.Files.createTempFile("ca-identity-test", ".pem");
+    java.nio.file.Files.writeString(trustBundle, "-----BEGIN CERTIFICATE-----\n"
+        + java.util.Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(PKI.root.certificate().getEncoded())
+        + "\n-----END CERTIFICATE-----\n");
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+            io.grpc.TlsServerCredentials.newBuilder().keyManager(SpiffeTls.keyManager(() -> serverId)).build())
         .addService(new IdentityServiceGrpc.IdentityServiceImplBase() {
           @Override
           public void sign(SignRequest request, StreamObserver<SignResponse> response) {
@@ -94,10 +101,19 @@ class CaIdentitySourceTest {
     logger.setLevel(null);
     logger.setAdditive(true);
     server.shutdownNow();
+    trustBundle.toFile().delete();
   }
 
   List<String> warnings() {
-    return logs.list.stream().filter(e -> e.getLevel() == Level.WARN).map(ILoggingEvent::getFormattedMessage).toList();
+    while (true) {
+      try {
+        // The renewal thread may still be logging its last attempt after close.
+        return new java.util.ArrayList<>(logs.list).stream().filter(e -> e.getLevel() == Level.WARN)
+            .map(ILoggingEvent::getFormattedMessage).toList();
+      } catch (java.util.ConcurrentModificationException e) {
+        Thread.onSpinWait();
+      }
+    }
   }
 
   @Test
@@ -105,7 +121,7 @@ class CaIdentitySourceTest {
     script.addAll(List.of("ca", "other key", "good", "two ids", "keyCertSign"));
     List<WorkloadIdentity> seen = new CopyOnWriteArrayList<>();
     try (CaIdentitySource source = CaIdentitySource.builder().service("catalog").joinToken("token-0123456789abcdef")
-        .controlServers("127.0.0.1:" + server.getPort()).minRetry(Duration.ofMillis(10)).build()) {
+        .controlServers("127.0.0.1:" + server.getPort()).controlServerTrust(trustBundle).minRetry(Duration.ofMillis(10)).build()) {
       source.addListener(seen::add);
       source.start();
       WorkloadIdentity first = source.awaitIdentity(Duration.ofSeconds(20));

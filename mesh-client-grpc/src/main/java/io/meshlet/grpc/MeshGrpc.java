@@ -138,23 +138,29 @@ public final class MeshGrpc {
             + "the control server's trust-bundle.pem (written to its --ca-dir), or choose plaintext for a server "
             + "started with --xds-plaintext");
       }
-      Map<String, Object> credentials;
+      List<Object> credentials;
       if (xdsPlaintext) {
-        credentials = Map.of("type", "insecure");
+        credentials = List.of(Map.of("type", "insecure"));
       } else {
-        // grpc-java's "tls" channel credentials (gRFC A65): files it reads again as they change.
+        // Ours first (grpc-java 1.85's "tls" ignores its config: see MeshletTlsXdsCredentialsProvider);
+        // then gRFC A65's "tls" with the same files, for clients that read it.
+        Map<String, Object> meshlet = new LinkedHashMap<>();
+        meshlet.put("trust_bundle_file", controlServerTrust.toString());
         Map<String, Object> tls = new LinkedHashMap<>();
         tls.put("ca_certificate_file", controlServerTrust.toString());
         if (certificates != null) {
+          meshlet.put("certificate_file", certificates.certificateFile().toString());
+          meshlet.put("private_key_file", certificates.keyFile().toString());
+          meshlet.put("ca_file", certificates.caFile().toString());
           tls.put("certificate_file", certificates.certificateFile().toString());
           tls.put("private_key_file", certificates.keyFile().toString());
         }
-        tls.put("refresh_interval", "60s");
-        credentials = Map.of("type", "tls", "config", tls);
+        credentials = List.of(
+            Map.of("type", io.meshlet.grpc.internal.MeshletTlsXdsCredentialsProvider.NAME, "config", meshlet),
+            Map.of("type", "tls", "config", tls));
       }
       for (String s : controlServers) {
-        servers.add(Map.of("server_uri", s, "channel_creds", List.of(credentials),
-            "server_features", List.of("xds_v3")));
+        servers.add(Map.of("server_uri", s, "channel_creds", credentials, "server_features", List.of("xds_v3")));
       }
       root.put("xds_servers", servers);
       Map<String, Object> node = new LinkedHashMap<>();

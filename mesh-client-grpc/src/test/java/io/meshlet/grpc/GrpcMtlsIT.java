@@ -59,7 +59,7 @@ class GrpcMtlsIT {
           catalog: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
           ledger: { protocol: grpc, endpoints: [ { address: 127.0.0.1:%d } ] }
         """.formatted(catalogPort, impostorPort));
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
+    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogId = identity("catalog", cs);
     frontendId = identity("frontend", cs);
@@ -71,11 +71,11 @@ class GrpcMtlsIT {
     CertificateFiles files = new CertificateFiles(dir.resolve("certs"));
     files.write(frontendId.current());
     frontendId.addListener(files::write);
-    MeshGrpc.bootstrap("frontend", List.of(cs)).nodeId("grpc-mtls-it").certificates(files).install();
+    MeshGrpc.bootstrap("frontend", List.of(cs)).controlServerTrust(server.trustBundleFile().orElseThrow()).nodeId("grpc-mtls-it").certificates(files).install();
   }
 
   static CaIdentitySource identity(String service, String cs) throws InterruptedException {
-    return Identities.start(service, cs, 0.05);
+    return Identities.start(service, cs, server.trustBundleFile().orElseThrow(), 0.05);
   }
 
   static Server tlsServer(int port, String name, Supplier<WorkloadIdentity> identity) throws Exception {

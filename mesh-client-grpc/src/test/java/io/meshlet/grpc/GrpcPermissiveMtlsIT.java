@@ -73,16 +73,16 @@ class GrpcPermissiveMtlsIT {
           catalog:
             protocol: grpc
         """);
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS)
+    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS)
         .build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
-    catalogId = Identities.start("catalog", cs, 0.5);
-    frontendId = Identities.start("frontend", cs, 0.5);
+    catalogId = Identities.start("catalog", cs, server.trustBundleFile().orElseThrow(), 0.5);
+    frontendId = Identities.start("frontend", cs, server.trustBundleFile().orElseThrow(), 0.5);
     CertificateFiles files = new CertificateFiles(dir.resolve("certs"));
     files.write(catalogId.current());
     catalogId.addListener(files::write);
     // The server registers its own instance; no endpoint is written in mesh.yaml.
-    MeshGrpc.bootstrap("catalog", List.of(cs)).nodeId("grpc-permissive-it").certificates(files)
+    MeshGrpc.bootstrap("catalog", List.of(cs)).controlServerTrust(server.trustBundleFile().orElseThrow()).nodeId("grpc-permissive-it").certificates(files)
         .instance("127.0.0.1:" + port, java.util.Map.of("version", "v1")).install();
     ServerServiceDefinition echo = ServerServiceDefinition.builder(EchoBackend.SERVICE)
         .addMethod(EchoBackend.WHO, ServerCalls.asyncUnaryCall((req, resp) -> {

@@ -68,7 +68,7 @@ class GrpcServerMtlsIT {
                 - match: { path: /meshlet.test.Echo/Other }
                   allow: [ spiffe://example.org/service/payments ]
         """.formatted(port));
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
+    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).joinTokens(Identities.TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogId = identity("catalog", cs);
     frontendId = identity("frontend", cs);
@@ -76,8 +76,8 @@ class GrpcServerMtlsIT {
     CertificateFiles files = new CertificateFiles(dir.resolve("certs"));
     files.write(catalogId.current());
     catalogId.addListener(files::write);
-    MeshGrpc.bootstrap("catalog", List.of(cs)).nodeId("grpc-server-it").certificates(files).install();
-    catalogMesh = io.meshlet.MeshClient.builder().xdsPlaintext().serviceName("catalog").controlServers(cs).build().start();
+    MeshGrpc.bootstrap("catalog", List.of(cs)).controlServerTrust(server.trustBundleFile().orElseThrow()).nodeId("grpc-server-it").certificates(files).install();
+    catalogMesh = io.meshlet.MeshClient.builder().controlServerTrust(server.trustBundleFile().orElseThrow()).serviceName("catalog").controlServers(cs).build().start();
     catalog = XdsServerBuilder.forPort(port, XdsServerCredentials.create(InsecureServerCredentials.create()))
         .addStreamTracerFactory(MeshGrpc.deniedCallsTracer(catalogMesh))
         .addService(ServerServiceDefinition.builder(EchoBackend.SERVICE)
@@ -95,7 +95,7 @@ class GrpcServerMtlsIT {
   }
 
   static CaIdentitySource identity(String service, String cs) throws InterruptedException {
-    return Identities.start(service, cs, 0.5);
+    return Identities.start(service, cs, server.trustBundleFile().orElseThrow(), 0.5);
   }
 
   @AfterAll

@@ -13,9 +13,10 @@ final class Identities {
   private Identities() {}
 
   /** A started identity source for a service, with its first certificate already here. */
-  static CaIdentitySource start(String service, String controlServer, double renewAt) throws InterruptedException {
+  static CaIdentitySource start(String service, String controlServer, java.nio.file.Path trustBundle,
+      double renewAt) throws InterruptedException {
     CaIdentitySource s = CaIdentitySource.builder().service(service).joinToken(TOKENS.get(service))
-        .controlServers(controlServer).renewAt(renewAt).build().start();
+        .controlServers(controlServer).controlServerTrust(trustBundle).renewAt(renewAt).build().start();
     s.awaitIdentity(Duration.ofSeconds(20));
     return s;
   }

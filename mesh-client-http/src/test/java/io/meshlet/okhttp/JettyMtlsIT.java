@@ -51,14 +51,14 @@ class JettyMtlsIT {
   static void start() throws Exception {
     jetty = new Server();
     file = new MeshFile(dir);
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file.write(config("permissive", "")).path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().configFile(file.write(config("permissive", "")).path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).joinTokens(TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     catalogIdentity = identity("catalog", cs);
     frontendIdentity = identity("frontend", cs);
     paymentsIdentity = identity("payments", cs);
-    catalogMesh = MeshClient.builder().xdsPlaintext().serviceName("catalog").controlServers(cs).build().start();
-    frontendMesh = MeshClient.builder().xdsPlaintext().serviceName("frontend").controlServers(cs).build().start();
+    catalogMesh = MeshClient.builder().controlServerTrust(server.trustBundleFile().orElseThrow()).serviceName("catalog").controlServers(cs).build().start();
+    frontendMesh = MeshClient.builder().controlServerTrust(server.trustBundleFile().orElseThrow()).serviceName("frontend").controlServers(cs).build().start();
     ServerConnector connector = MeshJetty.connector(jetty, catalogMesh, catalogIdentity::current);
     connector.setHost("127.0.0.1");
     connector.setPort(port);
@@ -110,7 +110,7 @@ class JettyMtlsIT {
 
   static CaIdentitySource identity(String service, String controlServer) throws InterruptedException {
     CaIdentitySource s = CaIdentitySource.builder().service(service).joinToken(TOKENS.get(service))
-        .controlServers(controlServer).build().start();
+        .controlServers(controlServer).controlServerTrust(server.trustBundleFile().orElseThrow()).build().start();
     s.awaitIdentity(Duration.ofSeconds(20));
     return s;
   }

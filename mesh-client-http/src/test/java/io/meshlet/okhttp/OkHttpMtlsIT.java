@@ -81,7 +81,7 @@ class OkHttpMtlsIT {
             routes: [ { to: [ {} ], retries: { attempts: 2, on: [reset, connect-failure] } } ]
             authorization: { allow: [ spiffe://example.org/service/frontend ] }
         """.formatted(catalog.getAddress().getPort()));
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).caDirectory(dir.resolve("ca"))
+    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).caDirectory(dir.resolve("ca"))
         .joinTokens(TOKENS).build().start();
     String cs = "127.0.0.1:" + server.xdsPort();
     // One-minute certificates renewed after 5% of their remaining life: every 3 s or so.
@@ -101,7 +101,7 @@ class OkHttpMtlsIT {
     });
     catalogThreads = Executors.newFixedThreadPool(4);
     catalog.setExecutor(catalogThreads);
-    catalogMesh = MeshClient.builder().xdsPlaintext().serviceName("catalog").controlServers(cs).build().start();
+    catalogMesh = MeshClient.builder().controlServerTrust(server.trustBundleFile().orElseThrow()).serviceName("catalog").controlServers(cs).build().start();
     assertThat(catalogMesh.awaitConfig(Duration.ofSeconds(20))).isTrue();
     catalog.createContext("/", exchange -> {
       var session = ((HttpsExchange) exchange).getSSLSession();
@@ -118,13 +118,13 @@ class OkHttpMtlsIT {
       }
     }).getFilters().add(new MeshHttpsServerFilter(catalogMesh));
     catalog.start();
-    mesh = MeshClient.builder().xdsPlaintext().serviceName("frontend").controlServers(cs).build().start();
+    mesh = MeshClient.builder().controlServerTrust(server.trustBundleFile().orElseThrow()).serviceName("frontend").controlServers(cs).build().start();
     assertThat(mesh.awaitConfig(Duration.ofSeconds(20))).isTrue();
   }
 
   static CaIdentitySource identity(String service, String controlServer) throws InterruptedException {
     CaIdentitySource s = CaIdentitySource.builder().service(service).joinToken(TOKENS.get(service))
-        .controlServers(controlServer).renewAt(0.05).build().start();
+        .controlServers(controlServer).controlServerTrust(server.trustBundleFile().orElseThrow()).renewAt(0.05).build().start();
     s.awaitIdentity(Duration.ofSeconds(20));
     return s;
   }

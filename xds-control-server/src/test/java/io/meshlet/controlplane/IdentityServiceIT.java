@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
+import io.meshlet.identity.ControlPlaneTls;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -68,7 +69,8 @@ class IdentityServiceIT {
     logs.start();
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(logs);
     server = startServer(dir.resolve("ca"), "1h");
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.xdsPort()).usePlaintext().build();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.xdsPort(),
+        ControlPlaneTls.channelCredentials(server.trustBundleFile().orElseThrow(), null)).build();
   }
 
   ControlServer startServer(Path caDir, String ttl) throws Exception {
@@ -79,7 +81,7 @@ class IdentityServiceIT {
           catalog: { endpoints: [ { address: 127.0.0.1:9001 } ] }
           frontend: { endpoints: [ { address: 127.0.0.1:9002 } ] }
         """.formatted(ttl));
-    return ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0).caDirectory(caDir)
+    return ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0).caDirectory(caDir)
         .joinTokens(Map.of("catalog", CATALOG_TOKEN, "frontend", FRONTEND_TOKEN)).build().start();
   }
 
@@ -208,7 +210,8 @@ class IdentityServiceIT {
     server.close();
     channel.shutdownNow();
     server = startServer(dir.resolve("ca"), "1h");
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.xdsPort()).usePlaintext().build();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.xdsPort(),
+        ControlPlaneTls.channelCredentials(server.trustBundleFile().orElseThrow(), null)).build();
     X509Certificate after = cert(sign("catalog", CATALOG_TOKEN,
         CertificateRequests.csr(CertificateRequests.newKeyPair(), "catalog")).getTrustBundleDer(0));
     assertThat(after).isEqualTo(before);
@@ -225,7 +228,8 @@ class IdentityServiceIT {
     BlockingQueue<WorkloadIdentity> issued = new LinkedBlockingQueue<>();
     // A 1 minute certificate renewed when 5% of its remaining life has passed: about every 3 s.
     try (CaIdentitySource source = CaIdentitySource.builder().service("frontend").joinToken(FRONTEND_TOKEN)
-        .controlServers("127.0.0.1:" + server.xdsPort()).renewAt(0.05).build()) {
+        .controlServers("127.0.0.1:" + server.xdsPort()).controlServerTrust(server.trustBundleFile().orElseThrow())
+        .renewAt(0.05).build()) {
       source.addListener(issued::add);
       source.start();
       WorkloadIdentity first = issued.poll(10, TimeUnit.SECONDS);

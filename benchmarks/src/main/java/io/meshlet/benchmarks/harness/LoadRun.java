@@ -165,7 +165,7 @@ final class LoadRun {
         caller = grpc(channel);
       }
       case GRPC_XDS -> {
-        MeshGrpc.bootstrap("bench-client", List.of(controlServer)).install();
+        MeshGrpc.bootstrap("bench-client", List.of(controlServer)).xdsPlaintext().install();
         ManagedChannel channel = MeshGrpc.channel("grpc-echo");
         closeables.add(channel::shutdownNow);
         // The first call waits for the four xDS resources.

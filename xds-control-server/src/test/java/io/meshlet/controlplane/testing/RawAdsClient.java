@@ -32,8 +32,12 @@ public final class RawAdsClient implements AutoCloseable {
   private final ManagedChannel channel;
 
   public RawAdsClient(int xdsPort) {
-    this.channel = Grpc.newChannelBuilderForAddress("127.0.0.1", xdsPort, InsecureChannelCredentials.create())
-        .build();
+    this(xdsPort, InsecureChannelCredentials.create());
+  }
+
+  /** A client with these credentials, e.g. TLS to a control server, with or without an SVID. */
+  public RawAdsClient(int xdsPort, io.grpc.ChannelCredentials credentials) {
+    this.channel = Grpc.newChannelBuilderForAddress("127.0.0.1", xdsPort, credentials).build();
   }
 
   /** A node with the given id, in cluster {@code raw-ads-test}. */
