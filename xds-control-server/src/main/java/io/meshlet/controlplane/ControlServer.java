@@ -235,6 +235,10 @@ public final class ControlServer implements AutoCloseable {
       adminServer = new AdminServer(new InetSocketAddress(adminBindAddress, requestedAdminPort), state,
           clients, etcdSource == null ? registrations::instances : etcdSource::instances, metrics, ca,
           Optional.ofNullable(etcdSource), adminToken);
+      adminServer.xdsTransport(xdsPlaintext
+          ? "PLAINTEXT (--xds-plaintext): join tokens are refused and anyone on the path could change where "
+              + "calls go; for local trials and tests only"
+          : "tls, trust bundle " + serverIdentity.trustBundleFile());
       adminServer.start();
       if (watcher != null) {
         watcher.start();

@@ -112,6 +112,13 @@ class ControlPlaneTrustIT {
   }
 
   @Test
+  void healthzSaysHowXdsIsServed() {
+    assertThat(admin.json("/healthz").path("xds").asText()).isEqualTo("tls, trust bundle " + trust());
+    assertThat(new AdminClient(plaintext.adminPort()).json("/healthz").path("xds").asText())
+        .startsWith("PLAINTEXT (--xds-plaintext)");
+  }
+
+  @Test
   void anImpostorControlServerWithItsOwnCaIsRefusedByMeshClient() throws Exception {
     BlockingQueue<String> disconnects = new LinkedBlockingQueue<>();
     try (MeshClient fooled = MeshClient.builder().serviceName("frontend").controlServers("127.0.0.1:" + impostor.xdsPort())

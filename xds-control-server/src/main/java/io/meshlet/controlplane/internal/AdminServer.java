@@ -313,12 +313,20 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
+  private volatile String xdsTransport = "tls";
+
+  /** How xDS and the CA are served, as /healthz says it: TLS, or plaintext with its warning. */
+  public void xdsTransport(String description) {
+    this.xdsTransport = description;
+  }
+
   private void healthz(HttpExchange exchange) throws IOException {
     Map<String, Object> body = new LinkedHashMap<>();
     var served = state.served();
     body.put("status", served.isPresent() ? "serving" : "starting");
     served.ifPresent(s -> body.put("version", s.version()));
     body.put("connectedClients", clients.connected());
+    body.put("xds", xdsTransport);
     body.put("adminAuth", token.isPresent() ? "bearer token"
         : "none: the admin API is open to every local caller (loopback only; see --admin-token-file)");
     // Still 200 while etcd is away: the replica serves the last good config, which is what
