@@ -106,11 +106,12 @@ public final class MeshGrpc {
 
     /**
      * grpc-java talks to the control servers over TLS, checking them against this trust bundle
-     * ({@code trust-bundle.pem} in the control server's {@code --ca-dir}) and the host name it
-     * dials (the control server's certificate names localhost, its addresses and its
-     * {@code --server-name}s). With {@link #certificates} as well, grpc-java presents the
-     * workload's SVID (mTLS), which a registration needs. This or {@link #xdsPlaintext()} is
-     * required.
+     * ({@code trust-bundle.pem} in the control server's {@code --ca-dir}), the control server's
+     * SPIFFE ID and the host name it dials (the control server's certificate names localhost, its
+     * addresses and its {@code --server-name}s). With {@link #certificates} as well, grpc-java
+     * presents the workload's SVID (mTLS), which a registration needs: grpc-java reads the files
+     * when it connects and keeps the connection, so they should exist before its first xDS stream.
+     * This or {@link #xdsPlaintext()} is required.
      */
     public Bootstrap controlServerTrust(java.nio.file.Path trustBundle) {
       this.controlServerTrust = Objects.requireNonNull(trustBundle, "trustBundle");
@@ -142,7 +143,8 @@ public final class MeshGrpc {
       if (xdsPlaintext) {
         credentials = Map.of("type", "insecure");
       } else {
-        // grpc-java's "tls" channel credentials (gRFC A65): files it reads again as they change.
+        // gRFC A65's "tls" config, under our own type: grpc-java's "tls" ignores its config
+        // (see ControlPlaneXdsCredentialsProvider).
         Map<String, Object> tls = new LinkedHashMap<>();
         tls.put("ca_certificate_file", controlServerTrust.toString());
         if (certificates != null) {
@@ -150,7 +152,7 @@ public final class MeshGrpc {
           tls.put("private_key_file", certificates.keyFile().toString());
         }
         tls.put("refresh_interval", "60s");
-        credentials = Map.of("type", "tls", "config", tls);
+        credentials = Map.of("type", io.meshlet.grpc.internal.ControlPlaneXdsCredentialsProvider.NAME, "config", tls);
       }
       for (String s : controlServers) {
         servers.add(Map.of("server_uri", s, "channel_creds", List.of(credentials),
