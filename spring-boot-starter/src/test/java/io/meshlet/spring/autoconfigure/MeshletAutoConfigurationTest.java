@@ -420,7 +420,7 @@ class MeshletAutoConfigurationTest {
           .contains("\"server_uri\":\"" + NOWHERE + "\"")
           .contains("\"cluster\":\"frontend\"")
           // TLS to the control server, checked against its trust bundle; no workload certificate to present.
-          .contains("\"type\":\"tls\"").contains("\"ca_certificate_file\":\"" + trustBundle + "\"")
+          .contains("\"type\":\"meshlet_control_plane_tls\"").contains("\"ca_certificate_file\":\"" + trustBundle + "\"")
           .doesNotContain("\"certificate_file\"")
           .doesNotContain("certificate_providers");
     });
