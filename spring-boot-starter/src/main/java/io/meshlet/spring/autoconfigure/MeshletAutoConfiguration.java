@@ -99,11 +99,16 @@ public final class MeshletAutoConfiguration {
   @Bean
   @ConditionalOnProperty(prefix = "meshlet.instance", name = "register", havingValue = "true", matchIfMissing = true)
   MeshletRegistration meshletRegistration(MeshClient mesh, MeshletProperties properties, Environment env,
-      org.springframework.context.ApplicationContext context) {
+      org.springframework.context.ApplicationContext context, ObjectProvider<MeshIdentity> identity) {
     // With a gRPC server, the server's instance is registered (by grpc-java's xDS stream) instead.
     boolean web = properties.getGrpc().getServerPort() == null;
+    String refusal = properties.getControlServerTrustBundle() != null && identity.getIfAvailable() == null
+        ? "this application has no workload identity (meshlet.identity.source): a control server on TLS accepts"
+            + " an instance of '" + mesh.serviceName() + "' only from a stream presenting that service's SVID, and"
+            + " refuses this one (set meshlet.identity.source, or meshlet.instance.register=false)"
+        : null;
     return new MeshletRegistration(mesh, web ? context : null, MeshletRegistration.host(properties, env),
-        properties.getInstance().getLabels());
+        properties.getInstance().getLabels(), refusal);
   }
 
   /** Inbound mTLS and authorization on the embedded Jetty server, with an identity. */

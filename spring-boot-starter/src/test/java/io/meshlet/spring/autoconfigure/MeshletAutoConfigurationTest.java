@@ -325,6 +325,21 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void withoutAnIdentityOnTlsTheRegistrationWarnsThatItWillBeRefused() {
+    runner.run(context -> assertThat(context.getBean(MeshletRegistration.class).refusal())
+        .isEqualTo("this application has no workload identity (meshlet.identity.source): a control server on TLS"
+            + " accepts an instance of 'frontend' only from a stream presenting that service's SVID, and refuses"
+            + " this one (set meshlet.identity.source, or meshlet.instance.register=false)"));
+    runner.withPropertyValues("meshlet.identity.source=files", "meshlet.identity.directory=" + dir)
+        .run(context -> assertThat(context.getBean(MeshletRegistration.class).refusal()).isNull());
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE,
+            "meshlet.xds-plaintext=true")
+        .run(context -> assertThat(context.getBean(MeshletRegistration.class).refusal()).isNull());
+  }
+
+  @Test
   void instanceHostComesFromThePropertyThenServerAddress() {
     runner.withPropertyValues("meshlet.instance.host=10.1.2.3", "server.address=10.9.9.9")
         .run(context -> assertThat(MeshletRegistration.host(context.getBean(MeshletProperties.class),
