@@ -41,9 +41,11 @@ import java.util.regex.Pattern;
  * The Meshlet demo: runs the sample services against the control server, each as its own JVM on
  * this machine, and shows the mesh at work while traffic flows through the frontend:
  * <ol>
- *   <li>the control server (its real jar) on {@code samples/mesh.yaml}, with join tokens for its CA;
+ *   <li>the control server (its real jar) on {@code samples/mesh.yaml}, with join tokens for its CA
+ *       and its CA directory in the work directory: xDS and the CA on TLS, the default;
  *   <li>catalog v1 (two instances) and v2 (one), inventory (gRPC), frontend and payments, each
- *       registering itself and getting its certificate from the control server;
+ *       checking the control server against its trust bundle, getting its certificate with its join
+ *       token, and registering itself on an xDS stream that presents that certificate;
  *   <li>the canary moving 90/10 -> 50/50 -> 0/100 as the demo edits mesh.yaml, with the live split;
  *   <li>a catalog v1 instance killed while traffic flows: retries and ejection keep calls green;
  *   <li>payments, in the mesh but not allowed to call the catalog, refused with 403.
@@ -71,6 +73,8 @@ public final class Demo {
   private volatile boolean stopping;
   private Children children;
   private Path meshFile;
+  /** The control server's trust bundle, which every app checks the server against. */
+  private Path trustBundle;
   private String meshTemplate;
   private int xdsPort;
   private int adminPort;
@@ -141,7 +145,7 @@ public final class Demo {
     Runtime.getRuntime().addShutdownHook(hook);
     int code;
     try {
-      out.printf("Meshlet demo%s. Work directory (mesh.yaml, logs): %s%n", quick ? " (quick)" : "", work);
+      out.printf("Meshlet demo%s. Work directory (mesh.yaml, CA, logs): %s%n", quick ? " (quick)" : "", work);
       phases(work);
       code = 0;
     } catch (DemoFailure e) {
@@ -204,14 +208,21 @@ public final class Demo {
     Files.writeString(tokenPath, tokenFile);
 
     title("1. The control server");
+    Path caDir = work.resolve("ca");
+    trustBundle = caDir.resolve("trust-bundle.pem");
     server = children.start("control-server", List.of(java(), "-Xmx256m", "-XX:+UseSerialGC",
         "-jar", serverJar.toString(), "serve", "--config", meshFile.toString(),
         "--xds-port", String.valueOf(xdsPort), "--admin-port", String.valueOf(adminPort),
-        "--join-tokens", tokenPath.toString()), Map.of());
+        "--join-tokens", tokenPath.toString(), "--ca-dir", caDir.toString()), Map.of());
     await("the control server to serve mesh.yaml", Duration.ofSeconds(60), server,
         () -> status(adminUri("/healthz")) == 200);
+    if (!Files.isRegularFile(trustBundle)) {
+      throw new DemoFailure("the control server wrote no trust bundle to " + trustBundle, server);
+    }
     say("control server (pid %d): xDS and CA on 127.0.0.1:%d, admin http://127.0.0.1:%d/, serving %s",
         server.pid(), xdsPort, adminPort, meshFile);
+    say("xDS is TLS (the apps check the server against %s) and registration is bound to identity:"
+        + " join token over TLS -> SVID -> mTLS xDS -> registration", trustBundle);
     say("mesh.yaml: mTLS strict, catalog routes 90%% to v1 and 10%% to v2, only frontend may call catalog");
 
     title("2. The services, each its own JVM, registering themselves");
@@ -408,6 +419,7 @@ public final class Demo {
       command.addAll(List.of("-cp", classPath, main.getName()));
     }
     command.add("--meshlet.control-servers=127.0.0.1:" + xdsPort);
+    command.add("--meshlet.control-server-trust-bundle=" + trustBundle);
     command.addAll(List.of(args));
     // Relaxed binding: MESHLET_IDENTITY_JOINTOKEN is meshlet.identity.join-token; kept off the command line.
     return children.start(name, command, Map.of("MESHLET_IDENTITY_JOINTOKEN", tokens.get(service)));

@@ -38,6 +38,8 @@ class DemoIT {
     assertThat(demo.exitValue()).as(out).isZero();
     assertThat(out)
         .contains("== 1. The control server")
+        .containsPattern("xDS is TLS \\(the apps check the server against \\S+/ca/trust-bundle\\.pem\\) and registration"
+            + " is bound to identity: join token over TLS -> SVID -> mTLS xDS -> registration")
         .containsPattern("registered catalog v1 +127\\.0\\.0\\.1:\\d+ \\{\"version\":\"v1\"\\}")
         .containsPattern("registered catalog v2 +127\\.0\\.0\\.1:\\d+ \\{\"version\":\"v2\"\\}")
         .containsPattern("registered inventory \\(gRPC\\) +127\\.0\\.0\\.1:\\d+")

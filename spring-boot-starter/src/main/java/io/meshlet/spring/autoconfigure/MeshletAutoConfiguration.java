@@ -47,7 +47,10 @@ import org.springframework.web.client.RestClient;
  * the same type:
  * <ul>
  *   <li>{@link MeshClient}, started, closed on shutdown; every {@link MeshListener} bean hears its
- *       events and every {@link MeshClientBuilderCustomizer} bean may change its builder;
+ *       events and every {@link MeshClientBuilderCustomizer} bean may change its builder. It reaches
+ *       the control servers over TLS, checked against {@code meshlet.control-server-trust-bundle}
+ *       (or in plaintext with {@code meshlet.xds-plaintext=true}), and presents the workload
+ *       identity once there is one, which is what its instance registration is bound to;
  *   <li>{@link CaIdentitySource} ({@code meshlet.identity.source=ca}) or {@link FileIdentitySource}
  *       ({@code files}), and the {@link MeshIdentity} made from either;
  *   <li>with {@code mesh-client-http}: a mesh-aware {@link OkHttpClient} (mTLS when there is an
@@ -81,7 +84,7 @@ public final class MeshletAutoConfiguration {
         .controlServers(s.controlServers())
         .firstConfigTimeout(properties.getFirstConfigTimeout())
         .listener(new CompositeMeshListener(listeners.orderedStream().toList()));
-    properties.controlServerTrust().ifPresentOrElse(b::controlServerTrust, b::xdsPlaintext);
+    s.controlServerTrust().ifPresentOrElse(b::controlServerTrust, b::xdsPlaintext);
     MeshIdentity id = identity.getIfAvailable();
     if (id != null) {
       b.identity(id);   // presented to the control server: mTLS xDS, and what a registration is bound to
@@ -96,11 +99,16 @@ public final class MeshletAutoConfiguration {
   @Bean
   @ConditionalOnProperty(prefix = "meshlet.instance", name = "register", havingValue = "true", matchIfMissing = true)
   MeshletRegistration meshletRegistration(MeshClient mesh, MeshletProperties properties, Environment env,
-      org.springframework.context.ApplicationContext context) {
+      org.springframework.context.ApplicationContext context, ObjectProvider<MeshIdentity> identity) {
     // With a gRPC server, the server's instance is registered (by grpc-java's xDS stream) instead.
     boolean web = properties.getGrpc().getServerPort() == null;
+    String refusal = properties.getControlServerTrustBundle() != null && identity.getIfAvailable() == null
+        ? "this application has no workload identity (meshlet.identity.source): a control server on TLS accepts"
+            + " an instance of '" + mesh.serviceName() + "' only from a stream presenting that service's SVID, and"
+            + " refuses this one (set meshlet.identity.source, or meshlet.instance.register=false)"
+        : null;
     return new MeshletRegistration(mesh, web ? context : null, MeshletRegistration.host(properties, env),
-        properties.getInstance().getLabels());
+        properties.getInstance().getLabels(), refusal);
   }
 
   /** Inbound mTLS and authorization on the embedded Jetty server, with an identity. */
@@ -138,10 +146,8 @@ public final class MeshletAutoConfiguration {
           .service(s.serviceName())
           .joinToken(properties.getIdentity().getJoinToken())
           .controlServers(s.caAddress())
-          .controlServerTrust(properties.controlServerTrust().orElseThrow(() -> new IllegalStateException(
-              "meshlet.identity.source=ca needs meshlet.control-server-trust-bundle: the join token is sent only over "
-              + "TLS to a control server the trust bundle vouches for (a control server on --xds-plaintext "
-              + "refuses join tokens)")))
+          // resolve() refused source=ca without a trust bundle: the join token goes only over TLS.
+          .controlServerTrust(s.controlServerTrust().orElseThrow())
           .build()
           .start();
     }
@@ -252,7 +258,7 @@ public final class MeshletAutoConfiguration {
         ObjectProvider<MeshIdentity> identity) {
       MeshletSettings s = MeshletSettings.resolve(properties, env);
       MeshGrpc.Bootstrap bootstrap = MeshGrpc.bootstrap(s.serviceName(), s.controlServers());
-      properties.controlServerTrust().ifPresentOrElse(bootstrap::controlServerTrust, bootstrap::xdsPlaintext);
+      s.controlServerTrust().ifPresentOrElse(bootstrap::controlServerTrust, bootstrap::xdsPlaintext);
       if (properties.getNodeId() != null) {
         bootstrap.nodeId(properties.getNodeId() + "~grpc");
       }

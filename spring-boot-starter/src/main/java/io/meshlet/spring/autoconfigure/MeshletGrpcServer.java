@@ -23,6 +23,11 @@ import org.springframework.context.SmartLifecycle;
  * server and stops before it, giving calls in flight up to 10 s. Like an embedded web server, it
  * keeps the JVM alive while it runs (grpc-java's own threads are daemons), so an application
  * without a web server keeps serving.
+ *
+ * <p>With an identity, it starts once the first certificate is here (waiting up to the start
+ * timeout): grpc-java's xDS stream, which registers this server's instance, presents the
+ * certificate files only when it connects, and the control server accepts the registration only
+ * from a stream presenting this service's SVID.
  */
 public final class MeshletGrpcServer implements SmartLifecycle {
 
@@ -36,6 +41,8 @@ public final class MeshletGrpcServer implements SmartLifecycle {
   private Thread keepAlive;
 
   private final java.time.Duration startTimeout;
+  /** Counted down once the first certificate is here and written to grpc-java's certificate files. */
+  private final java.util.concurrent.CountDownLatch certificate = new java.util.concurrent.CountDownLatch(1);
 
   public MeshletGrpcServer(int port, MeshClient mesh, MeshIdentity identity, List<BindableService> services,
       java.time.Duration startTimeout) {
@@ -44,10 +51,30 @@ public final class MeshletGrpcServer implements SmartLifecycle {
     this.mesh = mesh;
     this.identity = identity;
     this.services = List.copyOf(services);
+    if (identity != null) {
+      // Made after MeshGrpcChannels, whose listener writes the certificate files: this one runs after it.
+      identity.addListener(i -> certificate.countDown());
+      if (identity.get() != null) {
+        certificate.countDown();
+      }
+    }
   }
 
   @Override
   public void start() {
+    long deadline = System.nanoTime() + startTimeout.toNanos();
+    if (identity != null) {
+      try {
+        if (!certificate.await(startTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
+          log.warn("gRPC server for service '{}' on port {} starts without a workload certificate after {}: its"
+              + " xDS stream presents none, so the control server does not register its instance until that"
+              + " stream reconnects", mesh.serviceName(), port, startTimeout);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
     ServerCredentials credentials = identity != null
         ? MeshGrpc.serverCredentials(identity)
         : XdsServerCredentials.create(InsecureServerCredentials.create());
@@ -79,7 +106,7 @@ public final class MeshletGrpcServer implements SmartLifecycle {
       t.start();
     });
     try {
-      started.get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      started.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       log.info("gRPC server for service '{}' on port {} with {} services", mesh.serviceName(), port, services.size());
     } catch (java.util.concurrent.TimeoutException e) {
       log.warn("gRPC server for service '{}' on port {} is still waiting for its listener from the control server "

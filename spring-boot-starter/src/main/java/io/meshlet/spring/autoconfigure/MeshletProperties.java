@@ -55,14 +55,17 @@ public final class MeshletProperties {
   private final Inbound inbound;
 
   /**
-   * The control server's trust bundle (trust-bundle.pem in its --ca-dir): xDS and the CA are
-   * reached over TLS and the server is checked against it. This or xds-plaintext is required.
+   * The control server's trust bundle: the PEM file it writes as trust-bundle.pem in its
+   * --ca-dir. xDS and the CA are reached over TLS, and only a server whose certificate this
+   * bundle vouches for, with the control server's SPIFFE ID, is accepted. This or xds-plaintext
+   * is required.
    */
   private final Path controlServerTrustBundle;
 
   /**
    * Whether to reach the control servers in plaintext, for a server started with
-   * --xds-plaintext (local trials, tests): never in production.
+   * --xds-plaintext (local trials and tests; never in production). Excludes
+   * control-server-trust-bundle and identity.source=ca.
    */
   private final boolean xdsPlaintext;
 
@@ -93,24 +96,6 @@ public final class MeshletProperties {
 
   public boolean isXdsPlaintext() {
     return xdsPlaintext;
-  }
-
-  /**
-   * The trust bundle, or empty for plaintext.
-   *
-   * @throws IllegalStateException when neither or both are set, naming the properties
-   */
-  java.util.Optional<Path> controlServerTrust() {
-    if (controlServerTrustBundle == null && !xdsPlaintext) {
-      throw new IllegalStateException("meshlet.control-server-trust-bundle is required: the path of the control "
-          + "server's trust-bundle.pem (written to its --ca-dir), so this service can tell the control server from "
-          + "an impostor; or meshlet.xds-plaintext=true for a control server started with --xds-plaintext");
-    }
-    if (controlServerTrustBundle != null && xdsPlaintext) {
-      throw new IllegalStateException("meshlet.control-server-trust-bundle and meshlet.xds-plaintext=true exclude "
-          + "each other: remove one");
-    }
-    return java.util.Optional.ofNullable(controlServerTrustBundle);
   }
 
   public Instance getInstance() {

@@ -27,6 +27,8 @@ public final class MeshletRegistration implements SmartLifecycle {
   private final ApplicationContext context;
   private final String host;
   private final Map<String, String> labels;
+  /** Logged when registering: why the control server will refuse the registration, if it will. */
+  private final String refusal;
   private volatile boolean running;
 
   /**
@@ -34,10 +36,16 @@ public final class MeshletRegistration implements SmartLifecycle {
    *     nothing (when a gRPC server is the instance)
    */
   public MeshletRegistration(MeshClient mesh, ApplicationContext context, String host, Map<String, String> labels) {
+    this(mesh, context, host, labels, null);
+  }
+
+  MeshletRegistration(MeshClient mesh, ApplicationContext context, String host, Map<String, String> labels,
+      String refusal) {
     this.mesh = mesh;
     this.context = context;
     this.host = host;
     this.labels = Map.copyOf(labels);
+    this.refusal = refusal;
   }
 
   /** {@code meshlet.instance.host}, else {@code server.address}, else this machine's address. */
@@ -72,7 +80,15 @@ public final class MeshletRegistration implements SmartLifecycle {
     }
     String address = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     mesh.register(address, labels);
+    if (refusal != null) {
+      log.warn("[{}] registering {}, but {}", mesh.nodeId(), address, refusal);
+    }
     running = true;
+  }
+
+  /** Why the control server will refuse the registration, if it will; logged when registering. */
+  String refusal() {
+    return refusal;
   }
 
   @Override

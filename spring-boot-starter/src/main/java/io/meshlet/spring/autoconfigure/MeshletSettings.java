@@ -1,14 +1,21 @@
 package io.meshlet.spring.autoconfigure;
 
+import io.meshlet.identity.ControlPlaneTls;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.springframework.core.env.Environment;
 
 /**
  * The {@link MeshletProperties} with their defaults resolved against the environment and checked:
  * every problem is reported at once, each naming the property, its value and what is expected.
  */
-record MeshletSettings(String serviceName, List<String> controlServers, MeshletProperties properties) {
+record MeshletSettings(String serviceName, List<String> controlServers, Path trustBundle,
+    MeshletProperties properties) {
 
   static MeshletSettings resolve(MeshletProperties p, Environment env) {
     List<String> problems = new ArrayList<>();
@@ -30,7 +37,24 @@ record MeshletSettings(String serviceName, List<String> controlServers, MeshletP
         problems.add("meshlet.control-servers[" + i + "]: '" + servers.get(i) + "' (expected: host:port)");
       }
     }
+    Path bundle = p.getControlServerTrustBundle();
+    if (bundle == null && !p.isXdsPlaintext()) {
+      problems.add("meshlet.control-server-trust-bundle: not set (expected: the path of the control server's"
+          + " trust bundle, trust-bundle.pem in its --ca-dir, so this service can tell the control server from"
+          + " an impostor; or meshlet.xds-plaintext=true for a control server started with --xds-plaintext)");
+    } else if (bundle != null && p.isXdsPlaintext()) {
+      problems.add("meshlet.xds-plaintext: true while meshlet.control-server-trust-bundle is set (expected: one"
+          + " of the two: the trust bundle for a control server on TLS, the default, or plaintext for one"
+          + " started with --xds-plaintext)");
+    } else if (bundle != null) {
+      trustBundleProblem(bundle).ifPresent(problems::add);
+    }
     MeshletProperties.Identity id = p.getIdentity();
+    if (id.getSource() == MeshletProperties.Source.CA && bundle == null && p.isXdsPlaintext()) {
+      problems.add("meshlet.identity.source: ca with meshlet.xds-plaintext=true (expected:"
+          + " meshlet.control-server-trust-bundle instead: the join token goes only over TLS, and a control"
+          + " server on --xds-plaintext refuses join tokens)");
+    }
     switch (id.getSource()) {
       case CA -> {
         if (isBlank(id.getJoinToken())) {
@@ -55,7 +79,33 @@ record MeshletSettings(String serviceName, List<String> controlServers, MeshletP
     if (!problems.isEmpty()) {
       throw new MeshletPropertiesException(problems);
     }
-    return new MeshletSettings(service, servers, p);
+    return new MeshletSettings(service, servers, bundle, p);
+  }
+
+  /**
+   * The control server's trust bundle, with which xDS and the CA are reached over TLS; empty
+   * for plaintext ({@code meshlet.xds-plaintext=true}).
+   */
+  Optional<Path> controlServerTrust() {
+    return Optional.ofNullable(trustBundle);
+  }
+
+  /** Why a trust bundle file cannot be used, if it cannot: read now so a wrong path fails start-up. */
+  private static Optional<String> trustBundleProblem(Path bundle) {
+    String expected = " (expected: the control server's trust-bundle.pem, written to its --ca-dir)";
+    if (!Files.exists(bundle)) {
+      return Optional.of("meshlet.control-server-trust-bundle: '" + bundle + "' does not exist" + expected);
+    }
+    try {
+      ControlPlaneTls.readTrustBundle(bundle);
+      return Optional.empty();
+    } catch (IOException e) {
+      return Optional.of("meshlet.control-server-trust-bundle: '" + bundle + "' cannot be read ("
+          + e.getClass().getSimpleName() + ")" + expected);
+    } catch (CertificateException e) {
+      return Optional.of("meshlet.control-server-trust-bundle: '" + bundle + "' holds no PEM certificate"
+          + " that can be read" + expected);
+    }
   }
 
   /** The CA's address: the one set, or the first control server. */

@@ -5,16 +5,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meshlet.MeshClient;
 import io.meshlet.MeshListener;
+import io.meshlet.controlplane.internal.CertificateAuthority;
 import io.meshlet.grpc.MeshGrpc;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.FileIdentitySource;
 import io.meshlet.okhttp.MeshOkHttp;
 import io.meshlet.okhttp.MeshOkHttpInterceptor;
 import io.meshlet.spring.autoconfigure.MeshletAutoConfiguration.MeshletRestClientCustomizer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import okhttp3.OkHttpClient;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -33,19 +38,38 @@ import org.springframework.web.client.RestClient;
  * Every conditional bean of {@link MeshletAutoConfiguration}: present by default, backing off for
  * the application's own, absent without its library or with {@code meshlet.enabled=false}, and
  * start-up failures for missing settings. No control server runs here: the client points at a
- * closed port and keeps retrying in the background until the context closes.
+ * closed port and keeps retrying in the background until the context closes. It is configured as
+ * for a control server on TLS, the default, with the trust bundle of a CA made for the test.
  */
 class MeshletAutoConfigurationTest {
 
   /** A loopback port nothing listens on. */
   static final String NOWHERE = "127.0.0.1:1";
 
+  @TempDir static Path caDir;
+  /** A control server's trust bundle: the root of a CA of trust domain example.org, PEM. */
+  static Path trustBundle;
+  /** The property naming it. */
+  static String trust;
+
   @TempDir Path dir;
 
-  private final ApplicationContextRunner runner = new ApplicationContextRunner()
-      .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class))
-      .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE,
-          "management.endpoints.web.exposure.include=meshlet");
+  private ApplicationContextRunner runner;
+
+  @BeforeAll
+  static void makeTrustBundle() throws Exception {
+    CertificateAuthority.loadOrCreate("example.org", caDir.resolve("ca"), Clock.systemUTC());
+    trustBundle = Files.copy(caDir.resolve("ca/ca.crt"), caDir.resolve("trust-bundle.pem"));
+    trust = "meshlet.control-server-trust-bundle=" + trustBundle;
+  }
+
+  @BeforeEach
+  void makeRunner() {
+    runner = new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE, trust,
+            "management.endpoints.web.exposure.include=meshlet");
+  }
 
   @AfterEach
   void bootstrapPropertyIsCleared() {
@@ -87,7 +111,7 @@ class MeshletAutoConfigurationTest {
   void serviceNameDefaultsToTheApplicationName() {
     new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
-        .withPropertyValues("spring.application.name=catalog", "meshlet.control-servers=" + NOWHERE)
+        .withPropertyValues("spring.application.name=catalog", "meshlet.control-servers=" + NOWHERE, trust)
         .run(context -> assertThat(context.getBean(MeshClient.class).serviceName()).isEqualTo("catalog"));
   }
 
@@ -109,7 +133,7 @@ class MeshletAutoConfigurationTest {
   void whenServiceNameIsMissingThenStartupFailsNamingTheProperty() {
     new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
-        .withPropertyValues("meshlet.control-servers=" + NOWHERE)
+        .withPropertyValues("meshlet.control-servers=" + NOWHERE, trust)
         .run(context -> assertThat(failure(context)).hasMessage("""
             Invalid Meshlet settings (1 problem):
               meshlet.service-name: not set (expected: this service's name in the mesh; \
@@ -121,7 +145,7 @@ class MeshletAutoConfigurationTest {
   void whenControlServersAreMissingThenStartupFailsNamingTheProperty() {
     new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
-        .withPropertyValues("meshlet.service-name=frontend")
+        .withPropertyValues("meshlet.service-name=frontend", trust)
         .run(context -> assertThat(failure(context).problems()).containsExactly(
             "meshlet.control-servers: not set (expected: at least one host:port of a Meshlet control server,"
                 + " e.g. meshlet.control-servers=127.0.0.1:18000)"));
@@ -137,8 +161,73 @@ class MeshletAutoConfigurationTest {
                 + " is used when meshlet.service-name is not set)",
             "meshlet.control-servers[1]: 'catalog' (expected: host:port)",
             "meshlet.control-servers[2]: 'host:99999' (expected: host:port)",
+            NO_TRUST,
             "meshlet.identity.join-token: not set (expected: this service's join token when"
                 + " meshlet.identity.source=ca)"));
+  }
+
+  static final String NO_TRUST = "meshlet.control-server-trust-bundle: not set (expected: the path of the control"
+      + " server's trust bundle, trust-bundle.pem in its --ca-dir, so this service can tell the control server"
+      + " from an impostor; or meshlet.xds-plaintext=true for a control server started with --xds-plaintext)";
+
+  @Test
+  void whenNeitherTrustBundleNorPlaintextIsSetThenStartupFailsNamingBoth() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE)
+        .run(context -> {
+          MeshletPropertiesException e = failure(context);
+          assertThat(e.problems()).containsExactly(NO_TRUST);
+          assertThat(new MeshletPropertiesFailureAnalyzer().analyze(e).getDescription())
+              .isEqualTo("Meshlet could not start:\n  " + NO_TRUST);
+        });
+  }
+
+  @Test
+  void whenBothTrustBundleAndPlaintextAreSetThenStartupFails() {
+    runner.withPropertyValues("meshlet.xds-plaintext=true").run(context -> assertThat(failure(context).problems())
+        .containsExactly("meshlet.xds-plaintext: true while meshlet.control-server-trust-bundle is set (expected:"
+            + " one of the two: the trust bundle for a control server on TLS, the default, or plaintext for one"
+            + " started with --xds-plaintext)"));
+  }
+
+  @Test
+  void whenTheTrustBundleIsMissingOrNotPemThenStartupFailsNamingTheFile() throws Exception {
+    Path missing = dir.resolve("nowhere/trust-bundle.pem");
+    runner.withPropertyValues("meshlet.control-server-trust-bundle=" + missing)
+        .run(context -> assertThat(failure(context).problems()).containsExactly("meshlet.control-server-trust-bundle: '"
+            + missing + "' does not exist (expected: the control server's trust-bundle.pem, written to its --ca-dir)"));
+    Path garbage = Files.writeString(dir.resolve("garbage.pem"), "not a certificate\n");
+    runner.withPropertyValues("meshlet.control-server-trust-bundle=" + garbage)
+        .run(context -> assertThat(failure(context).problems()).containsExactly("meshlet.control-server-trust-bundle: '"
+            + garbage + "' holds no PEM certificate that can be read (expected: the control server's"
+            + " trust-bundle.pem, written to its --ca-dir)"));
+  }
+
+  @Test
+  void whenIdentityComesFromTheCaThenPlaintextIsRefused() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE,
+            "meshlet.xds-plaintext=true", "meshlet.identity.source=ca",
+            "meshlet.identity.join-token=frontend-token-0123456789")
+        .run(context -> assertThat(failure(context).problems()).containsExactly("meshlet.identity.source: ca with"
+            + " meshlet.xds-plaintext=true (expected: meshlet.control-server-trust-bundle instead: the join token"
+            + " goes only over TLS, and a control server on --xds-plaintext refuses join tokens)"));
+  }
+
+  @Test
+  void withPlaintextEveryBeanIsThereAndGrpcBootstrapsInsecure() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE,
+            "meshlet.xds-plaintext=true")
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          assertThat(context).hasSingleBean(MeshClient.class).hasSingleBean(MeshGrpcChannels.class);
+          assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))
+              .contains("\"channel_creds\":[{\"type\":\"insecure\"}]");
+        });
   }
 
   @Test
@@ -236,6 +325,21 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void withoutAnIdentityOnTlsTheRegistrationWarnsThatItWillBeRefused() {
+    runner.run(context -> assertThat(context.getBean(MeshletRegistration.class).refusal())
+        .isEqualTo("this application has no workload identity (meshlet.identity.source): a control server on TLS"
+            + " accepts an instance of 'frontend' only from a stream presenting that service's SVID, and refuses"
+            + " this one (set meshlet.identity.source, or meshlet.instance.register=false)"));
+    runner.withPropertyValues("meshlet.identity.source=files", "meshlet.identity.directory=" + dir)
+        .run(context -> assertThat(context.getBean(MeshletRegistration.class).refusal()).isNull());
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE,
+            "meshlet.xds-plaintext=true")
+        .run(context -> assertThat(context.getBean(MeshletRegistration.class).refusal()).isNull());
+  }
+
+  @Test
   void instanceHostComesFromThePropertyThenServerAddress() {
     runner.withPropertyValues("meshlet.instance.host=10.1.2.3", "server.address=10.9.9.9")
         .run(context -> assertThat(MeshletRegistration.host(context.getBean(MeshletProperties.class),
@@ -330,6 +434,10 @@ class MeshletAutoConfigurationTest {
       assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))
           .contains("\"server_uri\":\"" + NOWHERE + "\"")
           .contains("\"cluster\":\"frontend\"")
+          // TLS to the control server, checked against its trust bundle; no workload certificate to present.
+          .contains("\"type\":\"meshlet_tls\"").contains("\"trust_bundle_file\":\"" + trustBundle + "\"")
+          .contains("\"ca_certificate_file\":\"" + trustBundle + "\"")
+          .doesNotContain("\"certificate_file\"")
           .doesNotContain("certificate_providers");
     });
   }
@@ -375,7 +483,7 @@ class MeshletAutoConfigurationTest {
   void whenEndpointIsNotExposedThenNoEndpoint() {
     new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
-        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE)
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE, trust)
         .run(context -> assertThat(context).doesNotHaveBean(MeshletEndpoint.class)
             .hasSingleBean(MeshletHealthIndicator.class));
   }
@@ -473,7 +581,7 @@ class MeshletAutoConfigurationTest {
   @Configuration(proxyBeanMethods = false)
   static class OwnCaIdentity {
     final CaIdentitySource source = CaIdentitySource.builder().service("own").joinToken("own-token-0123456789")
-        .controlServers(NOWHERE).build();
+        .controlServers(NOWHERE).controlServerTrust(trustBundle).build();
 
     @Bean(destroyMethod = "close")
     CaIdentitySource myIdentitySource() {

@@ -20,7 +20,8 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
 /**
  * The auto-configured {@link MeshGrpcChannels} call a gRPC service by its mesh name through
- * grpc-java's own xDS client, bootstrapped from {@code meshlet.*} properties. Its own JVM (failsafe
+ * grpc-java's own xDS client, bootstrapped from {@code meshlet.*} properties, over TLS to the control
+ * server checked against its trust bundle (no workload identity here). Its own JVM (failsafe
  * forks per IT class): grpc-java reads the bootstrap once per JVM.
  */
 class MeshletGrpcIT {
@@ -38,7 +39,7 @@ class MeshletGrpcIT {
             protocol: grpc
             endpoints: [ { address: %s } ]
         """.formatted(catalog.address()));
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0).build().start();
+    server = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).build().start();
   }
 
   @AfterAll
@@ -55,7 +56,8 @@ class MeshletGrpcIT {
   void channelsReachAServiceByItsMeshName() {
     new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
-        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=127.0.0.1:" + server.xdsPort())
+        .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=127.0.0.1:" + server.xdsPort(),
+            "meshlet.control-server-trust-bundle=" + server.trustBundleFile().orElseThrow())
         .run(context -> {
           assertThat(context).hasNotFailed();
           MeshGrpcChannels channels = context.getBean(MeshGrpcChannels.class);

@@ -24,7 +24,9 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 /**
  * {@code meshlet.grpc.server-port} starts an xDS gRPC server serving the application's
  * {@link BindableService} beans, registered as an instance of its service with strict mTLS from
- * the control server's CA: another service's channel reaches it by name, over mTLS. Its own JVM.
+ * the control server's CA: grpc-java's xDS stream presents that SVID to the control server (TLS,
+ * checked against its trust bundle), which is what the registration is bound to, and another
+ * service's channel reaches it by name, over mTLS. Its own JVM.
  */
 class MeshletGrpcServerIT {
 
@@ -41,7 +43,7 @@ class MeshletGrpcServerIT {
         services:
           inventory: { protocol: grpc }
         """);
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0).joinTokens(TOKENS).build()
+    server = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).joinTokens(TOKENS).build()
         .start();
   }
 
@@ -72,6 +74,7 @@ class MeshletGrpcServerIT {
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
         .withBean("inventoryService", BindableService.class, MeshletGrpcServerIT::inventory)
         .withPropertyValues("meshlet.service-name=inventory", "meshlet.control-servers=127.0.0.1:" + server.xdsPort(),
+            "meshlet.control-server-trust-bundle=" + server.trustBundleFile().orElseThrow(),
             "meshlet.identity.source=ca", "meshlet.identity.join-token=" + TOKENS.get("inventory"),
             "meshlet.await-config-on-startup=true", "meshlet.grpc.server-port=" + port,
             "meshlet.instance.host=127.0.0.1", "meshlet.instance.labels.version=v1")

@@ -40,7 +40,8 @@ import org.springframework.web.client.RestClient;
 
 /**
  * Two Spring Boot services with the starter, on embedded Jetty, with identities from the control
- * server's CA and strict mTLS: each registers its own instance, they call each other by service name
+ * server's CA and strict mTLS: each gets its SVID with its join token over TLS, registers its own
+ * instance on an xDS stream that presents that SVID, they call each other by service name
  * over mTLS and learn who called, a caller not on catalog's allow list is refused, and a service
  * shut down leaves the mesh. The test application is {@code frontend}; {@code catalog} runs beside
  * it in the same JVM.
@@ -84,6 +85,7 @@ class MeshletSpringBootIT {
         "spring.application.name=" + service,
         "server.address=127.0.0.1",
         "meshlet.control-servers=127.0.0.1:" + server.xdsPort(),
+        "meshlet.control-server-trust-bundle=" + server.trustBundleFile().orElseThrow(),
         "meshlet.identity.source=ca",
         "meshlet.identity.join-token=" + TOKENS.get(service),
         "meshlet.await-config-on-startup=true",
@@ -104,7 +106,7 @@ class MeshletSpringBootIT {
             authorization: { allow: [ spiffe://example.org/service/frontend ] }
           frontend: {}
         """);
-    server = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0).caDirectory(dir.resolve("ca"))
         .pollInterval(Duration.ofMillis(100)).joinTokens(TOKENS).build().start();
     catalog = new SpringApplicationBuilder(App.class).properties(properties("catalog"))
         .properties("server.port=0").run();
@@ -161,7 +163,8 @@ class MeshletSpringBootIT {
 
     // payments is not on catalog's allow list; a plaintext caller cannot connect at all.
     try (CaIdentitySource payments = CaIdentitySource.builder().service("payments")
-        .joinToken(TOKENS.get("payments")).controlServers("127.0.0.1:" + server.xdsPort()).build().start()) {
+        .joinToken(TOKENS.get("payments")).controlServers("127.0.0.1:" + server.xdsPort())
+        .controlServerTrust(server.trustBundleFile().orElseThrow()).build().start()) {
       assertThat(payments.awaitIdentity(Duration.ofSeconds(20))).isNotNull();
       try (Response r = MeshOkHttp.client(mesh, payments::current)
           .newCall(new Request.Builder().url("http://catalog/items").build()).execute()) {

@@ -45,11 +45,13 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.web.client.RestClient;
 
 /**
- * The starter against a real control server (with its CA) and a WireMock upstream listed as
+ * The starter against a real control server (with its CA, on TLS) and a WireMock upstream listed as
  * service {@code catalog}: start-up waits for the config and the certificate, the actuator endpoint
  * and health report the config version the control server serves, the auto-configured
  * {@code RestClient.Builder} reaches {@code http://catalog/...} through the mesh, and shutdown
- * closes the client.
+ * closes the client. A control server with another CA, given the same join tokens, gets neither the
+ * token nor a stream from the application; a server on {@code --xds-plaintext} is reached with
+ * {@code meshlet.xds-plaintext=true}.
  */
 class MeshletStarterIT {
 
@@ -67,8 +69,9 @@ class MeshletStarterIT {
     catalog.start();
     catalog.stubFor(any(anyUrl()).willReturn(aResponse().withStatus(200).withBody("catalog")));
     meshFile = new MeshFile(dir).write(mesh(false));
-    server = ControlServer.builder().xdsPlaintext(true).configFile(meshFile.path()).xdsPort(0).adminPort(0)
-        .pollInterval(Duration.ofMillis(100)).joinTokens(Map.of("frontend", TOKEN)).build().start();
+    server = ControlServer.builder().configFile(meshFile.path()).xdsPort(0).adminPort(0)
+        .caDirectory(dir.resolve("ca")).pollInterval(Duration.ofMillis(100)).joinTokens(Map.of("frontend", TOKEN))
+        .build().start();
     admin = new AdminClient(server.adminPort());
   }
 
@@ -92,7 +95,14 @@ class MeshletStarterIT {
     }
   }
 
+  /** The application, configured to reach the control server at {@code xdsPort} over TLS, trusting {@link #server}. */
   static ApplicationContextRunner runner(int xdsPort) {
+    return plainRunner(xdsPort)
+        .withPropertyValues("meshlet.control-server-trust-bundle=" + server.trustBundleFile().orElseThrow());
+  }
+
+  /** The application with neither a trust bundle nor plaintext chosen yet. */
+  static ApplicationContextRunner plainRunner(int xdsPort) {
     return new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class,
             EndpointAutoConfiguration.class, HealthContributorAutoConfiguration.class,
@@ -200,13 +210,16 @@ class MeshletStarterIT {
   void whenTheControlServerGoesAwayHealthStaysUpUnlessAConnectionIsRequired() throws Exception {
     MeshFile file = new MeshFile(java.nio.file.Files.createDirectories(dir.resolve("own-server")));
     file.write(mesh(false));
-    ControlServer own = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0).build().start();
+    // A server on --xds-plaintext, as for a local trial: the applications choose plaintext too.
+    ControlServer own = ControlServer.builder().xdsPlaintext(true).configFile(file.path()).xdsPort(0).adminPort(0)
+        .build().start();
     try {
       int port = own.xdsPort();
-      runner(port).withUserConfiguration(FastReconnect.class)
-          .withPropertyValues("meshlet.await-config-on-startup=true")
-          .run(lenient -> runner(port).withUserConfiguration(FastReconnect.class)
-              .withPropertyValues("meshlet.await-config-on-startup=true", "meshlet.health.require-connection=true")
+      plainRunner(port).withUserConfiguration(FastReconnect.class)
+          .withPropertyValues("meshlet.xds-plaintext=true", "meshlet.await-config-on-startup=true")
+          .run(lenient -> plainRunner(port).withUserConfiguration(FastReconnect.class)
+              .withPropertyValues("meshlet.xds-plaintext=true", "meshlet.await-config-on-startup=true",
+                  "meshlet.health.require-connection=true")
               .run(strict -> {
                 MeshletHealthIndicator lenientHealth = lenient.getBean(MeshletHealthIndicator.class);
                 MeshletHealthIndicator strictHealth = strict.getBean(MeshletHealthIndicator.class);
@@ -231,6 +244,94 @@ class MeshletStarterIT {
               }));
     } finally {
       own.close();
+    }
+  }
+
+  /**
+   * An impostor: a control server of its own CA on TLS, with the same mesh and the same join
+   * tokens, so it would serve config and sign certificates for whoever reached it. Pointed at it
+   * but trusting the real server's bundle, the application refuses its certificate: no stream, no
+   * config, and the join token never reaches it.
+   */
+  @Test
+  void anImpostorControlServerGetsNoStreamAndNoJoinTokenAndGivesNoConfig() throws Exception {
+    MeshFile file = new MeshFile(java.nio.file.Files.createDirectories(dir.resolve("impostor")));
+    file.write(mesh(false));
+    ControlServer impostor = ControlServer.builder().configFile(file.path()).xdsPort(0).adminPort(0)
+        .caDirectory(dir.resolve("impostor/ca")).joinTokens(Map.of("frontend", TOKEN)).build().start();
+    CaLog caLog = CaLog.attach();
+    try {
+      String at = "127.0.0.1:" + impostor.xdsPort();
+      AdminClient impostorAdmin = new AdminClient(impostor.adminPort());
+      runner(impostor.xdsPort()).withUserConfiguration(FastReconnect.class)
+          .withPropertyValues("meshlet.identity.source=ca", "meshlet.identity.join-token=" + TOKEN)
+          .run(context -> {
+            assertThat(context).hasNotFailed();
+            MeshletStatus status = context.getBean(MeshletStatus.class);
+            // The xDS client tried and was turned away by its own certificate check...
+            Await.until("the xDS stream to the impostor to fail", Duration.ofSeconds(20),
+                () -> status.lastDisconnect().filter(d -> d.server().equals(at)).isPresent());
+            // ...and so was the CA client, before the token was sent.
+            Await.until("the certificate request to the impostor to fail", Duration.ofSeconds(20),
+                () -> caLog.failures(at) > 0);
+
+            var health = context.getBean(HealthEndpoint.class).healthForPath("meshlet");
+            assertThat(health.getStatus()).isEqualTo(Status.OUT_OF_SERVICE);
+            assertThat(((org.springframework.boot.actuate.health.Health) health).getDetails())
+                .containsEntry("connected", false).containsEntry("configVersion", "")
+                .hasEntrySatisfying("lastDisconnect", d -> assertThat((String) d).startsWith(at + " at ")
+                    .contains("UNAVAILABLE").contains("peer certificate does not chain to the control server"
+                        + " trust bundle " + server.trustBundleFile().orElseThrow()));
+            MeshletEndpoint.Report report = context.getBean(MeshletEndpoint.class).meshlet();
+            assertThat(report.config().services()).isEmpty();
+            assertThat(report.connection().connected()).isFalse();
+            assertThat(report.identity()).isNull();
+            assertThat(context.getBean(MeshIdentity.class).get()).isNull();
+
+            // The impostor never had a stream, and its CA neither signed nor refused: no token came.
+            assertThat(impostorAdmin.json("/clients").path("clients")).isEmpty();
+            String metrics = impostorAdmin.get("/metrics").body();
+            assertThat(metrics).contains("meshlet_xds_streams_total 0")
+                .contains("meshlet_ca_certificates_signed_total 0")
+                .contains("meshlet_ca_requests_refused_total 0");
+          });
+    } finally {
+      caLog.detach();
+      impostor.close();
+    }
+  }
+
+  /** The CA client's log: its warnings are the one sign that a certificate request failed. */
+  static final class CaLog extends ch.qos.logback.core.AppenderBase<ch.qos.logback.classic.spi.ILoggingEvent> {
+    private final List<String> warnings = new CopyOnWriteArrayList<>();
+
+    static CaLog attach() {
+      CaLog log = new CaLog();
+      log.start();
+      logger().addAppender(log);
+      return log;
+    }
+
+    static ch.qos.logback.classic.Logger logger() {
+      return (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+          io.meshlet.identity.CaIdentitySource.class);
+    }
+
+    @Override
+    protected void append(ch.qos.logback.classic.spi.ILoggingEvent event) {
+      if (event.getLevel() == ch.qos.logback.classic.Level.WARN) {
+        warnings.add(event.getFormattedMessage());
+      }
+    }
+
+    /** How many certificate requests to {@code server} failed. */
+    long failures(String server) {
+      return warnings.stream().filter(w -> w.contains("certificate request to " + server + " failed")).count();
+    }
+
+    void detach() {
+      logger().detachAppender(this);
+      stop();
     }
   }
 
