@@ -258,7 +258,8 @@ public final class PolicyEngine {
           holdingRetry = false;
         }
         int status = response != null ? info.status(response) : 0;
-        boolean retryable = number < maxTries && retriable(retry, outcome, status);
+        int grpcStatus = response != null && retry != null ? grpcStatus(info.header(response, "grpc-status")) : -1;
+        boolean retryable = number < maxTries && retriable(retry, outcome, status, grpcStatus);
         long backoff = retryable ? backoffNanos(retry, number) : 0;
         if (retryable && backoff >= remainingNanos(deadline)) {
           retryable = false;
@@ -316,10 +317,32 @@ public final class PolicyEngine {
 
   /** Whether Envoy's {@code retry_on} conditions allow a retry of this outcome. */
   static boolean retriable(RetryPolicy retry, Outcome outcome, int status) {
+    return retriable(retry, outcome, status, -1);
+  }
+
+  /**
+   * Whether Envoy's {@code retry_on} conditions allow a retry of this outcome.
+   *
+   * @param grpcStatus the response's {@code grpc-status} header, or -1: a response carrying one
+   *     is retried under the gRPC condition of that name, as Envoy retries it
+   */
+  static boolean retriable(RetryPolicy retry, Outcome outcome, int status, int grpcStatus) {
     if (retry == null) {
       return false;
     }
     Set<RetryOn> on = retry.on();
+    RetryOn grpcCondition = switch (grpcStatus) {
+      case 1 -> RetryOn.CANCELLED;
+      case 4 -> RetryOn.DEADLINE_EXCEEDED;
+      case 8 -> RetryOn.RESOURCE_EXHAUSTED;
+      case 13 -> RetryOn.INTERNAL;
+      case 14 -> RetryOn.UNAVAILABLE;
+      default -> null;
+    };
+    if (grpcCondition != null && on.contains(grpcCondition) && (outcome == Outcome.RESPONSE
+        || outcome == Outcome.SERVER_ERROR || outcome == Outcome.GATEWAY_ERROR)) {
+      return true;
+    }
     return switch (outcome) {
       case RESPONSE -> (on.contains(RetryOn.RETRIABLE_4XX) && status == 409)
           || (on.contains(RetryOn.RETRIABLE_STATUS_CODES) && retry.retriableStatusCodes().contains(status));
@@ -335,6 +358,18 @@ public final class PolicyEngine {
       case REFUSED_STREAM -> on.contains(RetryOn.REFUSED_STREAM) || on.contains(RetryOn.RESET)
           || on.contains(RetryOn.FIVE_XX) || on.contains(RetryOn.GATEWAY_ERROR);
     };
+  }
+
+  /** A {@code grpc-status} header's code, or -1 when absent or not a number. */
+  private static int grpcStatus(String header) {
+    if (header == null || header.isEmpty() || header.length() > 2) {
+      return -1;
+    }
+    try {
+      return Integer.parseInt(header);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   /** Envoy's fully jittered exponential backoff: random in [0, min(base * 2^(n-1), max)). */

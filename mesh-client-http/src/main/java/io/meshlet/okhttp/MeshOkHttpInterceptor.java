@@ -44,6 +44,11 @@ public final class MeshOkHttpInterceptor implements Interceptor {
     }
 
     @Override
+    public String header(Response response, String name) {
+      return response.header(name);
+    }
+
+    @Override
     public void discard(Response response) {
       response.close();
     }
