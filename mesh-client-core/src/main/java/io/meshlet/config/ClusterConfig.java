@@ -14,6 +14,7 @@ import java.util.Optional;
  * @param outlierDetection ejection of failing endpoints, if configured
  * @param endpoints the endpoints, possibly none
  * @param peerSpiffeIds when not empty, calls use mTLS and the peer must present one of these IDs
+ * @param ringSize the ring's bounds, for {@link LoadBalancing#RING_HASH}
  */
 public record ClusterConfig(
     String name,
@@ -21,7 +22,28 @@ public record ClusterConfig(
     CircuitBreakerPolicy limits,
     Optional<OutlierPolicy> outlierDetection,
     List<EndpointConfig> endpoints,
-    List<String> peerSpiffeIds) {
+    List<String> peerSpiffeIds,
+    RingSize ringSize) {
+
+  /**
+   * The bounds of a ring hash ring (Envoy's {@code RingHash.minimum_ring_size} and
+   * {@code maximum_ring_size}).
+   *
+   * @param min at least this many entries, unless {@code max} is smaller
+   * @param max at most this many entries
+   */
+  public record RingSize(long min, long max) {
+    /** grpc-java's defaults, and what Meshlet's control server sends: 1024..4096. */
+    public static RingSize defaults() {
+      return new RingSize(1024, 4096);
+    }
+
+    public RingSize {
+      if (min < 1 || max < min) {
+        throw new IllegalArgumentException("ring size: " + min + ".." + max + " (expected: 1 <= min <= max)");
+      }
+    }
+  }
 
   /** How an endpoint is picked within a cluster. */
   public enum LoadBalancing {
@@ -38,17 +60,24 @@ public record ClusterConfig(
     Objects.requireNonNull(outlierDetection, "outlierDetection");
     endpoints = List.copyOf(endpoints);
     peerSpiffeIds = List.copyOf(peerSpiffeIds);
+    Objects.requireNonNull(ringSize, "ringSize");
+  }
+
+  /** A cluster with the default ring size. */
+  public ClusterConfig(String name, LoadBalancing loadBalancing, CircuitBreakerPolicy limits,
+      Optional<OutlierPolicy> outlierDetection, List<EndpointConfig> endpoints, List<String> peerSpiffeIds) {
+    this(name, loadBalancing, limits, outlierDetection, endpoints, peerSpiffeIds, RingSize.defaults());
   }
 
   /** A plaintext cluster. */
   public ClusterConfig(String name, LoadBalancing loadBalancing, CircuitBreakerPolicy limits,
       Optional<OutlierPolicy> outlierDetection, List<EndpointConfig> endpoints) {
-    this(name, loadBalancing, limits, outlierDetection, endpoints, List.of());
+    this(name, loadBalancing, limits, outlierDetection, endpoints, List.of(), RingSize.defaults());
   }
 
   /** The same cluster with other endpoints. */
   public ClusterConfig withEndpoints(List<EndpointConfig> newEndpoints) {
-    return new ClusterConfig(name, loadBalancing, limits, outlierDetection, newEndpoints, peerSpiffeIds);
+    return new ClusterConfig(name, loadBalancing, limits, outlierDetection, newEndpoints, peerSpiffeIds, ringSize);
   }
 
   /** Whether calls to this cluster use mTLS. */

@@ -40,7 +40,10 @@ public record RetryPolicy(
     REFUSED_STREAM("refused-stream"),
     /** One of {@link RetryPolicy#retriableStatusCodes()}. */
     RETRIABLE_STATUS_CODES("retriable-status-codes"),
-    /** gRPC status conditions: applied by gRPC clients; HTTP calls never see them. */
+    /**
+     * gRPC status conditions: a response whose {@code grpc-status} header (a trailers-only
+     * response) holds that status, as Envoy reads them.
+     */
     CANCELLED("cancelled"),
     DEADLINE_EXCEEDED("deadline-exceeded"),
     INTERNAL("internal"),

@@ -5,12 +5,8 @@ import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
 import io.meshlet.config.OutlierPolicy;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,7 +23,6 @@ public final class ClusterRuntime {
 
   /** How long a request may wait for a slot when {@code maxRequests} are in flight. */
   static final Duration PENDING_WAIT = Duration.ofSeconds(1);
-  private static final int RING_SIZE = 1024;
   /** Envoy's and gRPC's default {@code max_ejection_time}; Meshlet refuses other values. */
   static final Duration MAX_EJECTION_TIME = Duration.ofSeconds(300);
 
@@ -61,7 +56,7 @@ public final class ClusterRuntime {
     this.activeRetries = activeRetries;
     this.weighted = endpoints.stream().mapToInt(e -> e.config().weight()).distinct().count() > 1;
     if (config.loadBalancing() == ClusterConfig.LoadBalancing.RING_HASH && !endpoints.isEmpty()) {
-      long[][] ring = buildRing(this.endpoints);
+      long[][] ring = buildRing(this.endpoints.stream().map(EndpointState::config).toList(), config.ringSize());
       this.ringHashes = ring[0];
       this.ringEndpoints = new EndpointState[ring[1].length];
       for (int i = 0; i < ring[1].length; i++) {
@@ -257,9 +252,8 @@ public final class ClusterRuntime {
   }
 
   private EndpointState ring(String key, List<EndpointState> candidates, int count) {
-    long hash = key == null ? ThreadLocalRandom.current().nextLong() : fnv1a64(key);
-    int i = Arrays.binarySearch(ringHashes, hash);
-    int start = i >= 0 ? i : -i - 1;
+    long hash = key == null ? ThreadLocalRandom.current().nextLong() : requestHash(key);
+    int start = ringIndex(ringHashes, hash);
     for (int k = 0; k < ringHashes.length; k++) {
       EndpointState e = ringEndpoints[(start + k) % ringHashes.length];
       if (candidates == endpoints || candidates.contains(e)) {
@@ -269,14 +263,86 @@ public final class ClusterRuntime {
     return candidates.get(0);
   }
 
-  private static long[][] buildRing(List<EndpointState> endpoints) {
-    long totalWeight = endpoints.stream().mapToLong(e -> e.config().weight()).sum();
+  /** The hash of a request's key (the hash header's values joined by ','), as grpc-java computes it. */
+  static long requestHash(String key) {
+    return XxHash64.hashAscii(key);
+  }
+
+  /**
+   * The ring entry a request hash lands on, as grpc-java's {@code RingHashPicker.getTargetIndex}
+   * finds it: the first entry whose hash is at or above the request's, in signed order; a hash
+   * above every entry takes the last entry. (Envoy orders the ring unsigned and wraps to the first
+   * entry; grpc-java is the client this must agree with, and {@code ClusterRuntimeTest} checks
+   * this against a copy of grpc-java's search.)
+   */
+  static int ringIndex(long[] ring, long hash) {
+    int low = 0;
+    int high = ring.length;
+    while (low < high) {
+      int mid = (low + high) >>> 1;
+      if (ring[mid] < hash) {
+        low = mid + 1;
+      } else {
+        high = mid;
+      }
+    }
+    return Math.min(low, ring.length - 1);
+  }
+
+  /**
+   * The key an endpoint is placed on the ring by, as grpc-java writes its address
+   * ({@code InetSocketAddress.toString()} of an IP: {@code /127.0.0.1:9001},
+   * {@code /0:0:0:0:0:0:0:1:9001}). grpc-java takes IP addresses only; a host name keeps
+   * {@code host:port}.
+   */
+  static String ringKey(EndpointConfig e) {
+    String host = e.host();
+    boolean literal = host.indexOf(':') >= 0 || host.chars().allMatch(c -> c == '.' || (c >= '0' && c <= '9'));
+    if (literal) {
+      try {
+        // A literal is parsed, never looked up.
+        return "/" + java.net.InetAddress.getByName(host).getHostAddress() + ":" + e.port();
+      } catch (java.net.UnknownHostException ex) {
+        // not a literal after all: fall through
+      }
+    }
+    return host + ":" + e.port();
+  }
+
+  /**
+   * Builds the ring as grpc-java's {@code RingHashLoadBalancer} does (gRFC A42, Envoy's ring):
+   * the scale gives the least-weighted endpoint {@code ceil(min_ring_size * its share)} entries,
+   * capped so the ring has at most {@code max_ring_size}; each endpoint then takes entries up to
+   * its cumulative share of the scale, each the xxHash64 of {@code "<address>_<n>"}; the ring is
+   * sorted by hash (signed, as grpc-java sorts it).
+   *
+   * <p>With equal weights, as Meshlet's control server sends, every endpoint gets the same count
+   * whatever the order; with unequal weights grpc-java's order is that of a hash map, so counts
+   * may differ by one entry between the two.
+   */
+  static long[][] buildRing(List<EndpointConfig> endpoints, ClusterConfig.RingSize size) {
+    long totalWeight = 0;
+    long minWeight = Long.MAX_VALUE;
+    for (EndpointConfig e : endpoints) {
+      totalWeight += e.weight();
+      minWeight = Math.min(minWeight, e.weight());
+    }
+    double normalizedMinWeight = (double) minWeight / totalWeight;
+    double scale = Math.min(Math.ceil(normalizedMinWeight * size.min()) / normalizedMinWeight, (double) size.max());
     List<long[]> points = new ArrayList<>();
+    double currentHashes = 0;
+    double targetHashes = 0;
+    StringBuilder sb = new StringBuilder();
     for (int idx = 0; idx < endpoints.size(); idx++) {
-      EndpointConfig e = endpoints.get(idx).config();
-      long replicas = Math.max(1, RING_SIZE * e.weight() / totalWeight);
-      for (long r = 0; r < replicas; r++) {
-        points.add(new long[] {md5(e.address() + "_" + r), idx});
+      EndpointConfig e = endpoints.get(idx);
+      sb.setLength(0);
+      sb.append(ringKey(e)).append('_');
+      int prefix = sb.length();
+      targetHashes += scale * ((double) e.weight() / totalWeight);
+      for (long i = 0; currentHashes < targetHashes; i++, currentHashes++) {
+        sb.append(i);
+        points.add(new long[] {XxHash64.hashAscii(sb), idx});
+        sb.setLength(prefix);
       }
     }
     points.sort((x, y) -> Long.compare(x[0], y[0]));
@@ -287,31 +353,6 @@ public final class ClusterRuntime {
       owners[i] = points.get(i)[1];
     }
     return new long[][] {hashes, owners};
-  }
-
-  private static long md5(String s) {
-    try {
-      byte[] d = MessageDigest.getInstance("MD5").digest(s.getBytes(StandardCharsets.UTF_8));
-      long h = 0;
-      for (int i = 0; i < 8; i++) {
-        h = (h << 8) | (d[i] & 0xff);
-      }
-      return h;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static long fnv1a64(String s) {
-    long h = 0xcbf29ce484222325L;
-    for (int i = 0; i < s.length(); i++) {
-      h ^= s.charAt(i);
-      h *= 0x100000001b3L;
-    }
-    // FNV alone clusters on short keys: finish with a 64-bit mix (splitmix64).
-    h = (h ^ (h >>> 30)) * 0xbf58476d1ce4e5b9L;
-    h = (h ^ (h >>> 27)) * 0x94d049bb133111ebL;
-    return h ^ (h >>> 31);
   }
 
   // ---- outlier detection ----

@@ -1,11 +1,8 @@
 package io.meshlet.policy;
 
-import io.github.resilience4j.ratelimiter.RateLimiter;
-import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.FaultPolicy;
 import io.meshlet.config.MeshSnapshot;
-import io.meshlet.config.RateLimitPolicy;
 import io.meshlet.config.RetryPolicy;
 import io.meshlet.config.RetryPolicy.RetryOn;
 import io.meshlet.config.RouteRule;
@@ -45,7 +42,7 @@ public final class PolicyEngine {
 
   /** Everything the call path needs, swapped as one. */
   private record State(MeshSnapshot snapshot, Map<String, ClusterRuntime> clusters,
-      Map<String, RateLimiter> limiters, Map<String, CompiledRule[]> tables) {}
+      Map<String, TokenBucket> limiters, Map<String, CompiledRule[]> tables) {}
 
   /** A rule with its decisions made ahead: one {@link Route} per weighted cluster. */
   private record CompiledRule(RouteRule rule, Route[] routes, long[] cumulativeWeights) {
@@ -64,7 +61,7 @@ public final class PolicyEngine {
   }
 
   /** The engine's decision for a call: which route it takes and which cluster it goes to. */
-  public record Route(String service, RouteRule rule, ClusterRuntime cluster, RateLimiter limiter) {}
+  public record Route(String service, RouteRule rule, ClusterRuntime cluster, TokenBucket limiter) {}
 
   public PolicyEngine(LongSupplier nanoTime, Telemetry telemetry) {
     this.nanoTime = nanoTime;
@@ -88,13 +85,13 @@ public final class PolicyEngine {
     for (ClusterConfig c : snapshot.clusters().values()) {
       clusters.put(c.name(), ClusterRuntime.create(c, old.clusters().get(c.name()), nanoTime, telemetry));
     }
-    Map<String, RateLimiter> limiters = new HashMap<>();
+    Map<String, TokenBucket> limiters = new HashMap<>();
     for (RouteTable table : snapshot.services().values()) {
       for (RouteRule rule : table.rules()) {
         rule.rateLimit().ifPresent(policy -> {
           String key = rule.name() + "|" + policy;
-          RateLimiter existing = old.limiters().get(key);
-          limiters.put(key, existing != null ? existing : rateLimiter(rule.name(), policy));
+          TokenBucket existing = old.limiters().get(key);
+          limiters.put(key, existing != null ? existing : new TokenBucket(policy, nanoTime));
         });
       }
     }
@@ -103,7 +100,7 @@ public final class PolicyEngine {
       CompiledRule[] compiled = new CompiledRule[table.rules().size()];
       for (int i = 0; i < compiled.length; i++) {
         RouteRule rule = table.rules().get(i);
-        RateLimiter limiter = rule.rateLimit().map(p -> limiters.get(rule.name() + "|" + p)).orElse(null);
+        TokenBucket limiter = rule.rateLimit().map(p -> limiters.get(rule.name() + "|" + p)).orElse(null);
         List<RouteRule.WeightedCluster> targets = rule.clusters().stream().filter(c -> c.weight() > 0).toList();
         Route[] routes = new Route[targets.size()];
         long[] cumulative = new long[targets.size()];
@@ -118,17 +115,6 @@ public final class PolicyEngine {
       tables.put(table.service(), compiled);
     }
     state = new State(snapshot, Map.copyOf(clusters), Map.copyOf(limiters), Map.copyOf(tables));
-  }
-
-  private static RateLimiter rateLimiter(String name, RateLimitPolicy p) {
-    // Envoy's bucket holds max_tokens and gains tokens_per_fill per fill_interval; Resilience4j
-    // grants limitForPeriod per period. Same long-run rate, same burst:
-    Duration period = p.fillInterval().multipliedBy(p.maxTokens()).dividedBy(p.tokensPerFill());
-    return RateLimiter.of(name, RateLimiterConfig.custom()
-        .limitForPeriod(p.maxTokens())
-        .limitRefreshPeriod(period.isZero() ? Duration.ofNanos(1) : period)
-        .timeoutDuration(Duration.ZERO)
-        .build());
   }
 
   /** Whether the mesh has a service of this name. */
@@ -177,7 +163,7 @@ public final class PolicyEngine {
     Outcome outcome = Outcome.RESET;
     int status = 0;
     try {
-      if (route.limiter() != null && !route.limiter().acquirePermission()) {
+      if (route.limiter() != null && !route.limiter().tryAcquire()) {
         call.rejected(MeshRejection.Reason.RATE_LIMITED);
         throw new MeshRejection(429, MeshRejection.Reason.RATE_LIMITED,
             "rate limited by route '" + rule.name() + "'");
@@ -272,7 +258,8 @@ public final class PolicyEngine {
           holdingRetry = false;
         }
         int status = response != null ? info.status(response) : 0;
-        boolean retryable = number < maxTries && retriable(retry, outcome, status);
+        int grpcStatus = response != null && retry != null ? grpcStatus(info.header(response, "grpc-status")) : -1;
+        boolean retryable = number < maxTries && retriable(retry, outcome, status, grpcStatus);
         long backoff = retryable ? backoffNanos(retry, number) : 0;
         if (retryable && backoff >= remainingNanos(deadline)) {
           retryable = false;
@@ -330,10 +317,32 @@ public final class PolicyEngine {
 
   /** Whether Envoy's {@code retry_on} conditions allow a retry of this outcome. */
   static boolean retriable(RetryPolicy retry, Outcome outcome, int status) {
+    return retriable(retry, outcome, status, -1);
+  }
+
+  /**
+   * Whether Envoy's {@code retry_on} conditions allow a retry of this outcome.
+   *
+   * @param grpcStatus the response's {@code grpc-status} header, or -1: a response carrying one
+   *     is retried under the gRPC condition of that name, as Envoy retries it
+   */
+  static boolean retriable(RetryPolicy retry, Outcome outcome, int status, int grpcStatus) {
     if (retry == null) {
       return false;
     }
     Set<RetryOn> on = retry.on();
+    RetryOn grpcCondition = switch (grpcStatus) {
+      case 1 -> RetryOn.CANCELLED;
+      case 4 -> RetryOn.DEADLINE_EXCEEDED;
+      case 8 -> RetryOn.RESOURCE_EXHAUSTED;
+      case 13 -> RetryOn.INTERNAL;
+      case 14 -> RetryOn.UNAVAILABLE;
+      default -> null;
+    };
+    if (grpcCondition != null && on.contains(grpcCondition) && (outcome == Outcome.RESPONSE
+        || outcome == Outcome.SERVER_ERROR || outcome == Outcome.GATEWAY_ERROR)) {
+      return true;
+    }
     return switch (outcome) {
       case RESPONSE -> (on.contains(RetryOn.RETRIABLE_4XX) && status == 409)
           || (on.contains(RetryOn.RETRIABLE_STATUS_CODES) && retry.retriableStatusCodes().contains(status));
@@ -349,6 +358,18 @@ public final class PolicyEngine {
       case REFUSED_STREAM -> on.contains(RetryOn.REFUSED_STREAM) || on.contains(RetryOn.RESET)
           || on.contains(RetryOn.FIVE_XX) || on.contains(RetryOn.GATEWAY_ERROR);
     };
+  }
+
+  /** A {@code grpc-status} header's code, or -1 when absent or not a number. */
+  private static int grpcStatus(String header) {
+    if (header == null || header.isEmpty() || header.length() > 2) {
+      return -1;
+    }
+    try {
+      return Integer.parseInt(header);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   /** Envoy's fully jittered exponential backoff: random in [0, min(base * 2^(n-1), max)). */

@@ -10,6 +10,15 @@ public interface ResponseInfo<T> {
   /** The HTTP status of a response. */
   int status(T response);
 
+  /**
+   * A response header's value, or null. The engine reads {@code grpc-status} for the gRPC retry
+   * conditions ({@code unavailable}, ...), as Envoy does: from the headers of a trailers-only
+   * response. The default knows no headers.
+   */
+  default String header(T response, String name) {
+    return null;
+  }
+
   /** Releases a response that will not be returned because the call is retried. */
   void discard(T response);
 

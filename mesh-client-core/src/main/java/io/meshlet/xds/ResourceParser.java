@@ -765,8 +765,57 @@ public final class ResourceParser {
           od.hasMaxEjectionPercent() ? Math.min(100, u32(od.getMaxEjectionPercent().getValue())) : 10,
           failurePercentage));
     }
+    ClusterConfig.RingSize ringSize = lb == ClusterConfig.LoadBalancing.RING_HASH
+        ? ringSize(c, e) : ClusterConfig.RingSize.defaults();
     e.throwIfAny();
-    return new ClusterConfig(c.getName(), lb, limits, outlier, List.of(), peerIds);
+    return new ClusterConfig(c.getName(), lb, limits, outlier, List.of(), peerIds, ringSize);
+  }
+
+  /** grpc-java caps both ring sizes at 4096 (RingHashOptions), so both clients build one ring. */
+  static final long RING_SIZE_CAP = 4096;
+
+  /**
+   * A ring hash cluster's ring size, read as grpc-java reads it (LoadBalancerConfigFactory,
+   * RingHashLoadBalancerProvider): from the RingHash policy, or the older ring_hash_lb_config;
+   * 1024 and 4096 when unset, each capped at 4096; only XX_HASH.
+   */
+  private static ClusterConfig.RingSize ringSize(Cluster c, Errors e) {
+    Long min = null;
+    Long max = null;
+    if (c.hasLoadBalancingPolicy()) {
+      for (int i = 0; i < c.getLoadBalancingPolicy().getPoliciesCount(); i++) {
+        Any config = c.getLoadBalancingPolicy().getPolicies(i).getTypedExtensionConfig().getTypedConfig();
+        if (config.is(RingHash.class)) {
+          RingHash rh;
+          try {
+            rh = config.unpack(RingHash.class);
+          } catch (InvalidProtocolBufferException ex) {
+            e.add("load_balancing_policy.policies[" + i + "]", config.getTypeUrl(), "a RingHash");
+            return ClusterConfig.RingSize.defaults();
+          }
+          if (rh.getHashFunction() != RingHash.HashFunction.XX_HASH) {
+            e.add("load_balancing_policy.policies[" + i + "].hash_function", rh.getHashFunction().name(), "XX_HASH");
+          }
+          min = rh.hasMinimumRingSize() ? rh.getMinimumRingSize().getValue() : null;
+          max = rh.hasMaximumRingSize() ? rh.getMaximumRingSize().getValue() : null;
+          break;
+        }
+      }
+    } else if (c.hasRingHashLbConfig()) {
+      var rh = c.getRingHashLbConfig();
+      if (rh.getHashFunction() != Cluster.RingHashLbConfig.HashFunction.XX_HASH) {
+        e.add("ring_hash_lb_config.hash_function", rh.getHashFunction().name(), "XX_HASH");
+      }
+      min = rh.hasMinimumRingSize() ? rh.getMinimumRingSize().getValue() : null;
+      max = rh.hasMaximumRingSize() ? rh.getMaximumRingSize().getValue() : null;
+    }
+    long lo = Math.min(min == null ? 1024 : min, RING_SIZE_CAP);
+    long hi = Math.min(max == null ? RING_SIZE_CAP : max, RING_SIZE_CAP);
+    if (lo <= 0 || hi <= 0 || lo > hi) {
+      e.add("ring size", min + ".." + max, "1 <= minimum_ring_size <= maximum_ring_size");
+      return ClusterConfig.RingSize.defaults();
+    }
+    return new ClusterConfig.RingSize(lo, hi);
   }
 
   /** The SPIFFE IDs an mTLS cluster's servers must present (its exact match_subject_alt_names). */

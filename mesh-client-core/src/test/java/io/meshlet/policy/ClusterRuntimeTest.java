@@ -177,6 +177,85 @@ class ClusterRuntimeTest {
   }
 
   @Test
+  void theRingIsBuiltAsGrpcJavaBuildsIt() {
+    ClusterConfig.RingSize sizes = ClusterConfig.RingSize.defaults();
+
+    // Three equal endpoints: ceil(1024 / 3) = 342 entries each.
+    long[][] ring = ClusterRuntime.buildRing(endpoints(3), sizes);
+    assertThat(ring[0]).hasSize(1026).isSorted();
+    Map<Long, Integer> perEndpoint = new HashMap<>();
+    for (long owner : ring[1]) {
+      perEndpoint.merge(owner, 1, Integer::sum);
+    }
+    assertThat(perEndpoint).containsOnly(Map.entry(0L, 342), Map.entry(1L, 342), Map.entry(2L, 342));
+    // Entries are the xxHash64 of "<address as grpc-java prints it>_<n>".
+    assertThat(ring[0]).contains(XxHash64.hashAscii("/10.0.0.1:1_0"), XxHash64.hashAscii("/10.0.0.1:3_341"));
+
+    // Weights 1 and 3: the lighter gets 1024 * 1/4 = 256 entries, the heavier three times that.
+    long[][] weighted = ClusterRuntime.buildRing(List.of(endpoint(1, 1), endpoint(2, 3)), sizes);
+    assertThat(weighted[0]).hasSize(1024);
+    assertThat(java.util.Arrays.stream(weighted[1]).filter(o -> o == 0).count()).isEqualTo(256);
+
+    // A weight share that needs more than max_ring_size entries is scaled down to it.
+    long[][] capped = ClusterRuntime.buildRing(List.of(endpoint(1, 1), endpoint(2, 10_000)), sizes);
+    assertThat(capped[0].length).isEqualTo(4096);
+  }
+
+  @Test
+  void anEndpointIsOnTheRingByTheAddressGrpcJavaPrints() {
+    assertThat(ClusterRuntime.ringKey(new EndpointConfig("127.0.0.1", 9001, 1, Map.of()))).isEqualTo("/127.0.0.1:9001");
+    assertThat(ClusterRuntime.ringKey(new EndpointConfig("::1", 9001, 1, Map.of())))
+        .isEqualTo("/0:0:0:0:0:0:0:1:9001");
+    assertThat(ClusterRuntime.ringKey(new EndpointConfig("catalog.internal", 80, 1, Map.of())))
+        .isEqualTo("catalog.internal:80");
+  }
+
+  @Test
+  void aRequestHashLandsOnTheEntryGrpcJavasSearchFinds() {
+    java.util.Random random = new java.util.Random(42);
+    for (int size : new int[] {1, 2, 3, 7, 1026}) {
+      long[] ring = new long[size];
+      for (int i = 0; i < size; i++) {
+        ring[i] = random.nextLong();
+      }
+      java.util.Arrays.sort(ring);
+      List<Long> hashes = new ArrayList<>(List.of(Long.MIN_VALUE, -1L, 0L, 1L, Long.MAX_VALUE,
+          ring[0], ring[0] - 1, ring[size - 1], ring[size - 1] + 1));
+      for (int i = 0; i < 2_000; i++) {
+        hashes.add(random.nextLong());
+      }
+      for (long h : hashes) {
+        assertThat(ClusterRuntime.ringIndex(ring, h)).as("ring of %d, hash %d", size, h)
+            .isEqualTo(grpcJavaTargetIndex(ring, h));
+      }
+    }
+  }
+
+  /** grpc-java's RingHashLoadBalancer.RingHashPicker.getTargetIndex (1.85), as written there. */
+  private static int grpcJavaTargetIndex(long[] ring, long requestHash) {
+    if (ring.length <= 1) {
+      return 0;
+    }
+    int low = 0;
+    int high = ring.length - 1;
+    int mid = (low + high) / 2;
+    do {
+      long midVal = ring[mid];
+      long midValL = mid == 0 ? 0 : ring[mid - 1];
+      if (requestHash <= midVal && requestHash > midValL) {
+        break;
+      }
+      if (midVal < requestHash) {
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+      mid = (low + high) / 2;
+    } while (mid < ring.length && low <= high);
+    return mid;
+  }
+
+  @Test
   void aRetryAvoidsTriedEndpointsWhileThereAreOthers() {
     ClusterRuntime r = runtime(LoadBalancing.RANDOM, endpoints(3));
     Set<EndpointState> tried = new HashSet<>(r.endpoints().subList(0, 2));

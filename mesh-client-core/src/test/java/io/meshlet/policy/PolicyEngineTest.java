@@ -289,6 +289,27 @@ class PolicyEngineTest {
     assertThat(PolicyEngine.retriable(policy, outcome, status)).isEqualTo(expected);
   }
 
+  @ParameterizedTest(name = "on {0}: {1} {2} with grpc-status {3} -> {4}")
+  @CsvSource({
+      "unavailable, RESPONSE, 200, 14, true",
+      "unavailable, GATEWAY_ERROR, 503, 14, true",
+      "unavailable, RESPONSE, 200, 13, false",
+      "internal, RESPONSE, 200, 13, true",
+      "cancelled, RESPONSE, 200, 1, true",
+      "deadline-exceeded, RESPONSE, 200, 4, true",
+      "resource-exhausted, RESPONSE, 200, 8, true",
+      "resource-exhausted, RESPONSE, 200, 0, false",
+      "5xx, RESPONSE, 200, 14, false",
+      "unavailable, RESET, 0, 14, false",
+  })
+  void aGrpcStatusConditionRetriesAResponseCarryingThatStatusAsEnvoyDoes(String on, Outcome outcome, int status,
+      int grpcStatus, boolean expected) {
+    RetryPolicy policy = new RetryPolicy(1, Set.of(RetryOn.of(on).orElseThrow()), Set.of(), Optional.empty(),
+        TINY, TINY);
+
+    assertThat(PolicyEngine.retriable(policy, outcome, status, grpcStatus)).isEqualTo(expected);
+  }
+
   @Test
   void nothingIsRetriableWithoutAPolicy() {
     for (Outcome o : Outcome.values()) {

@@ -44,6 +44,11 @@ public final class MeshOkHttpInterceptor implements Interceptor {
     }
 
     @Override
+    public String header(Response response, String name) {
+      return response.header(name);
+    }
+
+    @Override
     public void discard(Response response) {
       response.close();
     }
@@ -79,7 +84,10 @@ public final class MeshOkHttpInterceptor implements Interceptor {
       return chain.proceed(request);
     }
     PolicyEngine.Route route = mesh.route(host, url.encodedPath(), request::header);
-    String hashKey = route.rule().hashHeader().map(request::header).orElse(null);
+    // Every value of the hash header, joined by ',', as grpc-java hashes it (XdsNameResolver).
+    String hashKey = route.rule().hashHeader()
+        .map(h -> request.headers(h).isEmpty() ? null : String.join(",", request.headers(h)))
+        .orElse(null);
     boolean replayable = IDEMPOTENT.contains(request.method())
         && (request.body() == null || !request.body().isOneShot());
     String authority = url.port() == HttpUrl.defaultPort(url.scheme()) ? host : host + ":" + url.port();

@@ -41,8 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Where the transports name things differently the table says how they map: an HTTP 503 and
  * gRPC UNAVAILABLE are both "unavailable"; an HTTP timeout and gRPC DEADLINE_EXCEEDED are both
- * "timeout"; retry conditions are listed for both ({@code 5xx} for HTTP, {@code unavailable} for
- * gRPC), since Envoy's {@code retry_on} names HTTP and gRPC conditions separately.
+ * "timeout"; a retry condition is written {@code {retryOn}} and becomes {@code 5xx} for HTTP and
+ * {@code unavailable} for gRPC, since Envoy's {@code retry_on} names HTTP and gRPC conditions
+ * separately and a gRPC service refuses the HTTP ones (grpc-java retries on status codes only).
  */
 class OneIntentBothTransportsIT {
 
@@ -69,7 +70,7 @@ class OneIntentBothTransportsIT {
           """
           routes:
                 - to: [ { subset: all } ]
-                  retries: { attempts: 3, on: [5xx, unavailable] }""",
+                  retries: { attempts: 3, on: [{retryOn}] }""",
           Map.of("v2", 1.0), 100, null),
       new Case("no retries: the failing instance shows",
           "routes: [ { to: [ { subset: all } ] } ]",
@@ -105,9 +106,9 @@ class OneIntentBothTransportsIT {
       Case c = CASES.get(i);
       boolean splitCase = c.intent().contains("subset: v1");
       yaml.append(service("case" + i + "-http", "http", splitCase ? v1ok.port() : v1.port(), v2.port(),
-          slow.port(), c.intent()));
+          slow.port(), c.intent().replace("{retryOn}", "5xx")));
       yaml.append(service("case" + i + "-grpc", "grpc", splitCase ? g1ok.port() : g1.port(), g2.port(),
-          gslow.port(), c.intent()));
+          gslow.port(), c.intent().replace("{retryOn}", "unavailable")));
     }
     Path file = dir.resolve("mesh.yaml");
     Files.writeString(file, yaml.toString());

@@ -79,6 +79,13 @@ public final class MeshConfigParser {
           "retriable-status-codes", "cancelled", "deadline-exceeded", "internal",
           "resource-exhausted", "unavailable");
 
+  /** The {@code retry_on} conditions grpc-java retries on: gRPC status codes (XdsRouteConfigureResource). */
+  static final List<String> GRPC_RETRY_CONDITIONS =
+      List.of("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable");
+
+  /** grpc-java makes at most 5 attempts in all (ManagedChannelImplBuilder.maxRetryAttempts). */
+  static final int GRPC_MAX_RETRIES = 4;
+
   private static final String DURATION_EXPECTED = "a duration such as 250ms, 2s, 1m or 1h";
 
   private MeshConfigParser() {}
@@ -357,6 +364,11 @@ public final class MeshConfigParser {
           ? enumValue(f.get("loadBalancing"), ctx.field("loadBalancing"), LoadBalancing.class,
               LoadBalancing.ROUND_ROBIN)
           : LoadBalancing.ROUND_ROBIN;
+      if (protocol == Protocol.GRPC && lb == LoadBalancing.RANDOM) {
+        fail(f.get("loadBalancing"), ctx.field("loadBalancing"), "random",
+            onGrpc("round_robin, least_request or ring_hash", "grpc-java has no random policy and would"
+                + " balance round robin"));
+      }
       Optional<String> hashHeader = Optional.empty();
       if (f.containsKey("hashHeader")) {
         String h = string(f.get("hashHeader"), ctx.field("hashHeader"), HEADER_NAME,
@@ -367,10 +379,10 @@ public final class MeshConfigParser {
         hashHeader = Optional.ofNullable(h);
       }
       Optional<CircuitBreakerSpec> breaker = f.containsKey("circuitBreaker")
-          ? Optional.of(circuitBreaker(f.get("circuitBreaker"), ctx.field("circuitBreaker")))
+          ? Optional.of(circuitBreaker(f.get("circuitBreaker"), ctx.field("circuitBreaker"), protocol))
           : Optional.empty();
       Optional<OutlierDetectionSpec> outlier = f.containsKey("outlierDetection")
-          ? Optional.of(outlierDetection(f.get("outlierDetection"), ctx.field("outlierDetection")))
+          ? Optional.of(outlierDetection(f.get("outlierDetection"), ctx.field("outlierDetection"), protocol))
           : Optional.empty();
       List<RouteSpec> routes;
       if (f.containsKey("routes")) {
@@ -500,11 +512,25 @@ public final class MeshConfigParser {
       return out;
     }
 
-    CircuitBreakerSpec circuitBreaker(Node node, Ctx ctx) {
+    CircuitBreakerSpec circuitBreaker(Node node, Ctx ctx, Protocol protocol) {
       CircuitBreakerSpec d = CircuitBreakerSpec.defaults();
       Map<String, Node> f = mapping(node, ctx, "maxRequests", "maxPendingRequests", "maxRetries");
       if (f == null) {
         return d;
+      }
+      if (protocol == Protocol.GRPC) {
+        // grpc-java reads only max_requests of the DEFAULT thresholds (XdsClusterResource) and
+        // fails a call beyond it at once (ClusterImplLoadBalancer): nothing waits, no retry budget.
+        if (f.containsKey("maxPendingRequests")) {
+          fail(f.get("maxPendingRequests"), ctx.field("maxPendingRequests"), flow(f.get("maxPendingRequests")),
+              onGrpc("no maxPendingRequests", "grpc-java honours only maxRequests and fails a call beyond it"
+                  + " at once, queueing none; use maxRequests"));
+        }
+        if (f.containsKey("maxRetries")) {
+          fail(f.get("maxRetries"), ctx.field("maxRetries"), flow(f.get("maxRetries")),
+              onGrpc("no maxRetries", "grpc-java honours only maxRequests and has no budget of concurrent"
+                  + " retries; bound retries with routes[].retries.attempts"));
+        }
       }
       return new CircuitBreakerSpec(
           intField(f, "maxRequests", ctx, 1, 1_000_000_000, d.maxRequests()),
@@ -512,11 +538,22 @@ public final class MeshConfigParser {
           intField(f, "maxRetries", ctx, 0, 1_000_000_000, d.maxRetries()));
     }
 
-    OutlierDetectionSpec outlierDetection(Node node, Ctx ctx) {
+    OutlierDetectionSpec outlierDetection(Node node, Ctx ctx, Protocol protocol) {
       Map<String, Node> f = mapping(node, ctx, "consecutive5xx", "interval", "baseEjectionTime",
           "maxEjectionPercent", "failurePercentage");
       if (f == null) {
         f = Map.of();
+      }
+      // grpc-java implements success-rate and failure-percentage ejection only (gRFC A50,
+      // EnvoyServerProtoData.OutlierDetection): consecutive_5xx is not read.
+      boolean grpc = protocol == Protocol.GRPC;
+      if (grpc && f.containsKey("consecutive5xx")) {
+        fail(f.get("consecutive5xx"), ctx.field("consecutive5xx"), flow(f.get("consecutive5xx")),
+            onGrpc("no consecutive5xx", "grpc-java implements only success-rate and failure-percentage ejection;"
+                + " use failurePercentage: { threshold, minimumHosts, requestVolume }"));
+      } else if (grpc && !f.containsKey("failurePercentage") && node instanceof MappingNode) {
+        fail(node, ctx, flow(node), onGrpc("failurePercentage", "grpc-java ejects by failure percentage only, so"
+            + " without it nothing is ejected; add failurePercentage: { threshold, minimumHosts, requestVolume }"));
       }
       Optional<FailurePercentage> fp = Optional.empty();
       if (f.containsKey("failurePercentage")) {
@@ -534,7 +571,7 @@ public final class MeshConfigParser {
         }
       }
       return new OutlierDetectionSpec(
-          intField(f, "consecutive5xx", ctx, 1, 1_000_000, 5),
+          grpc ? 0 : intField(f, "consecutive5xx", ctx, 1, 1_000_000, 5),
           durationField(f, "interval", ctx, Duration.ofMillis(1), Duration.ofDays(1), Duration.ofSeconds(10)),
           durationField(f, "baseEjectionTime", ctx, Duration.ofMillis(1), Duration.ofDays(1),
               Duration.ofSeconds(30)),
@@ -583,6 +620,11 @@ public final class MeshConfigParser {
       Optional<RateLimitSpec> rateLimit = f.containsKey("rateLimit")
           ? Optional.of(rateLimit(f.get("rateLimit"), ctx.field("rateLimit")))
           : Optional.empty();
+      if (rateLimit.isPresent() && protocol == Protocol.GRPC) {
+        fail(f.get("rateLimit"), ctx.field("rateLimit"), flow(f.get("rateLimit")),
+            onGrpc("no rateLimit", "grpc-java has no local rate limit filter (envoy.filters.http.local_ratelimit)"
+                + " and skips it; bound calls in flight with circuitBreaker.maxRequests, or limit on the server"));
+      }
       if (to.isEmpty()) {
         return null;
       }
@@ -732,11 +774,28 @@ public final class MeshConfigParser {
       if (f == null) {
         f = Map.of();
       }
+      boolean grpc = protocol == Protocol.GRPC;
       int attempts = intField(f, "attempts", ctx, 0, 10, 1);
+      if (grpc && attempts > GRPC_MAX_RETRIES) {
+        fail(f.get("attempts"), ctx.field("attempts"), String.valueOf(attempts),
+            onGrpc("0.." + GRPC_MAX_RETRIES, "grpc-java makes at most 5 attempts in all and would cut the rest"));
+      }
       Optional<Duration> perTry = f.containsKey("perTryTimeout")
           ? Optional.of(duration(f.get("perTryTimeout"), ctx.field("perTryTimeout"), Duration.ofMillis(1),
               Duration.ofHours(1), Duration.ofSeconds(1)))
           : Optional.empty();
+      if (perTry.isPresent() && grpc) {
+        // XdsRouteConfigureResource.parseRetryPolicy: perAttemptRecvTimeout is always null (gRFC A44).
+        fail(f.get("perTryTimeout"), ctx.field("perTryTimeout"), flow(f.get("perTryTimeout")),
+            onGrpc("no perTryTimeout", "grpc-java has no per-try timeout (gRFC A44); use the route's timeout,"
+                + " which bounds all tries together"));
+      } else if (perTry.isPresent() && attempts == 0) {
+        // No retries is no retry policy (gRPC clients refuse num_retries: 0), so a per-try timeout
+        // would be lost; with one try it means the route's timeout anyway.
+        fail(f.get("perTryTimeout"), ctx.field("perTryTimeout"), flow(f.get("perTryTimeout")),
+            "no perTryTimeout with attempts: 0: the only try's deadline is the route's timeout; write timeout: "
+                + flow(f.get("perTryTimeout")) + " on the route instead");
+      }
       List<String> on = new ArrayList<>();
       if (f.containsKey("on")) {
         List<Node> items = sequence(f.get("on"), ctx.field("on"));
@@ -747,6 +806,11 @@ public final class MeshConfigParser {
           }
           if (!RETRY_CONDITIONS.contains(c)) {
             fail(items.get(i), ctx.field("on").index(i), c, "one of " + String.join(", ", RETRY_CONDITIONS));
+          } else if (grpc && !GRPC_RETRY_CONDITIONS.contains(c)) {
+            // grpc-java skips every retry_on entry that is not one of these status codes.
+            fail(items.get(i), ctx.field("on").index(i), c,
+                onGrpc("a gRPC status condition (" + String.join(", ", GRPC_RETRY_CONDITIONS) + ")",
+                    "grpc-java retries on gRPC status codes only and skips HTTP conditions"));
           } else if (!on.contains(c)) {
             on.add(c);
           }
@@ -911,6 +975,27 @@ public final class MeshConfigParser {
         }
       }
       return ids;
+    }
+
+    /** What a gRPC service accepts instead, and why: grpc-java's xDS client is what calls it. */
+    private static String onGrpc(String expected, String reason) {
+      return expected + " on a grpc service: " + reason;
+    }
+
+    /** A node as written, in YAML flow style: {@code 500ms}, {@code { requestsPerSecond: 5 }}. */
+    static String flow(Node node) {
+      if (node instanceof ScalarNode s) {
+        return s.getValue().isEmpty() ? "''" : s.getValue();
+      } else if (node instanceof SequenceNode s) {
+        return "[ " + String.join(", ", s.getValue().stream().map(Reader::flow).toList()) + " ]";
+      } else if (node instanceof MappingNode m) {
+        if (m.getValue().isEmpty()) {
+          return "{}";
+        }
+        return "{ " + String.join(", ", m.getValue().stream()
+            .map(t -> flow(t.getKeyNode()) + ": " + flow(t.getValueNode())).toList()) + " }";
+      }
+      return "nothing";
     }
 
     // ---- generic readers: each reports what it cannot read and returns a fallback ----

@@ -7,7 +7,8 @@ import java.util.Optional;
 /**
  * Ejection of failing instances from the pick (Envoy's {@code outlier_detection}).
  *
- * @param consecutive5xx consecutive errors that eject an instance
+ * @param consecutive5xx consecutive errors that eject an instance; 0 for none (always so for a gRPC
+ *     service: grpc-java does not implement it)
  * @param interval how often ejections are evaluated
  * @param baseEjectionTime ejection time; multiplied by the number of times ejected
  * @param maxEjectionPercent the largest share of instances ejected at once, 0..100

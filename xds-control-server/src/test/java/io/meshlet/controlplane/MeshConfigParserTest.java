@@ -150,8 +150,9 @@ class MeshConfigParserTest {
     assertThat(users.endpoints().get(0).address()).isEqualTo("[::1]:9001");
     assertThat(users.loadBalancing()).isEqualTo(LoadBalancing.RING_HASH);
     assertThat(users.hashHeader()).contains("x-user-id");
+    // No consecutive-error ejection on a gRPC service: grpc-java does not implement it.
     assertThat(users.outlierDetection()).contains(new OutlierDetectionSpec(
-        5, Duration.ofSeconds(10), Duration.ofSeconds(30), 10, Optional.of(new FailurePercentage(50, 2, 10))));
+        0, Duration.ofSeconds(10), Duration.ofSeconds(30), 10, Optional.of(new FailurePercentage(50, 2, 10))));
 
     RouteSpec get = users.routes().get(0);
     assertThat(get.match().path()).isEqualTo(new PathMatch(PathMatch.Kind.EXACT, "/users.Users/Get"));
@@ -599,6 +600,156 @@ class MeshConfigParserTest {
               payments: {}
             """,
             "mesh.yaml:3: services.payments: duplicate key, also on line 2 (expected: each key once)"));
+  }
+
+  /**
+   * One intent, one meaning: what grpc-java (the client of every gRPC service) does not honour is
+   * refused for a gRPC service, naming what to write instead; the same field on an HTTP service,
+   * which Meshlet's own engine serves, is accepted (the last column).
+   */
+  static Stream<Arguments> fieldsAGrpcServiceRefuses() {
+    String service = """
+        services:
+          payments:
+            protocol: grpc
+        """;
+    return Stream.of(
+        arguments("rateLimit", service + """
+                routes:
+                  - to: [ { weight: 100 } ]
+                    rateLimit: { requestsPerSecond: 500, burst: 100 }
+            """,
+            "mesh.yaml:6: service 'payments': routes[0].rateLimit: { requestsPerSecond: 500, burst: 100 }"
+                + " (expected: no rateLimit on a grpc service: grpc-java has no local rate limit filter"
+                + " (envoy.filters.http.local_ratelimit) and skips it; bound calls in flight with"
+                + " circuitBreaker.maxRequests, or limit on the server)"),
+        arguments("outlierDetection.consecutive5xx", service + """
+                outlierDetection: { consecutive5xx: 5, failurePercentage: { threshold: 50 } }
+            """,
+            "mesh.yaml:4: service 'payments': outlierDetection.consecutive5xx: 5 (expected: no consecutive5xx on a"
+                + " grpc service: grpc-java implements only success-rate and failure-percentage ejection; use"
+                + " failurePercentage: { threshold, minimumHosts, requestVolume })"),
+        arguments("outlierDetection without failurePercentage", service + """
+                outlierDetection: { interval: 5s, maxEjectionPercent: 50 }
+            """,
+            "mesh.yaml:4: service 'payments': outlierDetection: { interval: 5s, maxEjectionPercent: 50 }"
+                + " (expected: failurePercentage on a grpc service: grpc-java ejects by failure percentage only,"
+                + " so without it nothing is ejected; add failurePercentage: { threshold, minimumHosts,"
+                + " requestVolume })"),
+        arguments("circuitBreaker.maxPendingRequests", service + """
+                circuitBreaker: { maxRequests: 100, maxPendingRequests: 50 }
+            """,
+            "mesh.yaml:4: service 'payments': circuitBreaker.maxPendingRequests: 50 (expected: no"
+                + " maxPendingRequests on a grpc service: grpc-java honours only maxRequests and fails a call"
+                + " beyond it at once, queueing none; use maxRequests)"),
+        arguments("circuitBreaker.maxRetries", service + """
+                circuitBreaker:
+                  maxRequests: 100
+                  maxRetries: 3
+            """,
+            "mesh.yaml:6: service 'payments': circuitBreaker.maxRetries: 3 (expected: no maxRetries on a grpc"
+                + " service: grpc-java honours only maxRequests and has no budget of concurrent retries; bound"
+                + " retries with routes[].retries.attempts)"),
+        arguments("retries.perTryTimeout", service + """
+                routes:
+                  - to: [ { weight: 100 } ]
+                    retries: { attempts: 2, perTryTimeout: 500ms }
+            """,
+            "mesh.yaml:6: service 'payments': routes[0].retries.perTryTimeout: 500ms (expected: no perTryTimeout"
+                + " on a grpc service: grpc-java has no per-try timeout (gRFC A44); use the route's timeout,"
+                + " which bounds all tries together)"),
+        arguments("an HTTP retry condition", service + """
+                routes:
+                  - to: [ { weight: 100 } ]
+                    retries:
+                      on: [ unavailable, 5xx ]
+            """,
+            "mesh.yaml:7: service 'payments': routes[0].retries.on[1]: 5xx (expected: a gRPC status condition"
+                + " (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable) on a grpc service:"
+                + " grpc-java retries on gRPC status codes only and skips HTTP conditions)"),
+        arguments("retries.attempts beyond grpc-java's cap", service + """
+                routes:
+                  - to: [ { weight: 100 } ]
+                    retries: { attempts: 5 }
+            """,
+            "mesh.yaml:6: service 'payments': routes[0].retries.attempts: 5 (expected: 0..4 on a grpc service:"
+                + " grpc-java makes at most 5 attempts in all and would cut the rest)"),
+        arguments("loadBalancing: random", service + """
+                loadBalancing: random
+            """,
+            "mesh.yaml:4: service 'payments': loadBalancing: random (expected: round_robin, least_request or"
+                + " ring_hash on a grpc service: grpc-java has no random policy and would balance round robin)"));
+  }
+
+  @ParameterizedTest(name = "grpc: {0}")
+  @MethodSource("fieldsAGrpcServiceRefuses")
+  void aGrpcServiceRefusesWhatGrpcJavaDoesNotHonour(String name, String yaml, String expected) throws Exception {
+    MeshConfigException e = catchThrowableOfType(MeshConfigException.class,
+        () -> MeshConfigParser.parse(yaml, "mesh.yaml"));
+
+    assertThat(e).as("no exception for %s on a grpc service", name).isNotNull();
+    assertThat(e.violations()).extracting(Violation::toString).containsExactly(expected);
+    // Meshlet's HTTP engine honours each of them: the same lines pass for an HTTP service...
+    String http = yaml.replace("protocol: grpc", "protocol: http");
+    if (name.startsWith("outlierDetection")) {
+      // ...where consecutive-error ejection is on by default, and no failurePercentage is needed.
+      assertThat(MeshConfigParser.parse(http, "mesh.yaml").services().get("payments").outlierDetection()
+          .orElseThrow().consecutive5xx()).isEqualTo(5);
+    } else {
+      assertThat(MeshConfigParser.parse(http, "mesh.yaml").services()).containsKey("payments");
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      http | 6
+      grpc | 6
+      """)
+  void aPerTryTimeoutWithoutRetriesIsRefusedOnEveryProtocol(String protocol, int line) {
+    // attempts: 0 is sent as no retry policy (C-core and grpc-js refuse num_retries: 0), so the
+    // per-try timeout would be dropped; with one try it is the route's timeout anyway.
+    String yaml = """
+        services:
+          payments:
+            protocol: %s
+            routes:
+              - to: [ { weight: 100 } ]
+                retries: { attempts: 0, perTryTimeout: 500ms }
+        """.formatted(protocol);
+
+    MeshConfigException e = catchThrowableOfType(MeshConfigException.class,
+        () -> MeshConfigParser.parse(yaml, "mesh.yaml"));
+
+    assertThat(e.violations()).extracting(Violation::toString).containsExactly(protocol.equals("http")
+        ? "mesh.yaml:" + line + ": service 'payments': routes[0].retries.perTryTimeout: 500ms (expected: no"
+            + " perTryTimeout with attempts: 0: the only try's deadline is the route's timeout; write timeout: 500ms"
+            + " on the route instead)"
+        : "mesh.yaml:" + line + ": service 'payments': routes[0].retries.perTryTimeout: 500ms (expected: no"
+            + " perTryTimeout on a grpc service: grpc-java has no per-try timeout (gRFC A44); use the route's"
+            + " timeout, which bounds all tries together)");
+  }
+
+  @Test
+  void aGrpcServiceKeepsEverythingGrpcJavaHonours() throws Exception {
+    MeshConfig mesh = MeshConfigParser.parse("""
+        services:
+          payments:
+            protocol: grpc
+            loadBalancing: ring_hash
+            hashHeader: x-user
+            circuitBreaker: { maxRequests: 100 }
+            outlierDetection: { interval: 5s, failurePercentage: { threshold: 50 } }
+            routes:
+              - to: [ { weight: 100 } ]
+                timeout: 2s
+                retries: { attempts: 4, on: [ cancelled, deadline-exceeded, internal, resource-exhausted, unavailable ],
+                           backoff: { base: 10ms, max: 100ms } }
+                faults: { abort: { percent: 1, httpStatus: 503 }, delay: { percent: 1, fixed: 10ms } }
+        """, "mesh.yaml");
+
+    ServiceSpec payments = mesh.services().get("payments");
+    assertThat(payments.circuitBreaker()).contains(new CircuitBreakerSpec(100, 1024, 3));
+    assertThat(payments.routes().get(0).retries().orElseThrow().attempts()).isEqualTo(4);
   }
 
   @ParameterizedTest(name = "{0}")

@@ -44,16 +44,22 @@ public final class IntentTree {
     out.put("subsets", s.subsets());
     out.put("loadBalancing", lower(s.loadBalancing()));
     s.hashHeader().ifPresent(h -> out.put("hashHeader", h));
-    s.circuitBreaker().ifPresent(cb -> out.put("circuitBreaker", map(
-        "maxRequests", cb.maxRequests(),
-        "maxPendingRequests", cb.maxPendingRequests(),
-        "maxRetries", cb.maxRetries())));
+    // A gRPC service has only what grpc-java honours (the parser refuses the rest).
+    boolean grpc = s.protocol() == ServiceSpec.Protocol.GRPC;
+    s.circuitBreaker().ifPresent(cb -> out.put("circuitBreaker", grpc
+        ? map("maxRequests", cb.maxRequests())
+        : map("maxRequests", cb.maxRequests(),
+            "maxPendingRequests", cb.maxPendingRequests(),
+            "maxRetries", cb.maxRetries())));
     s.outlierDetection().ifPresent(od -> {
-      Map<String, Object> o = map(
-          "consecutive5xx", od.consecutive5xx(),
+      Map<String, Object> o = new LinkedHashMap<>();
+      if (od.consecutive5xx() > 0) {
+        o.put("consecutive5xx", od.consecutive5xx());
+      }
+      o.putAll(map(
           "interval", d(od.interval()),
           "baseEjectionTime", d(od.baseEjectionTime()),
-          "maxEjectionPercent", od.maxEjectionPercent());
+          "maxEjectionPercent", od.maxEjectionPercent()));
       od.failurePercentage().ifPresent(fp -> o.put("failurePercentage", map(
           "threshold", fp.threshold(), "minimumHosts", fp.minimumHosts(),
           "requestVolume", fp.requestVolume())));

@@ -539,10 +539,14 @@ public final class XdsTranslator {
   }
 
   static OutlierDetection outlierDetection(OutlierDetectionSpec spec) {
-    OutlierDetection.Builder b = OutlierDetection.newBuilder()
-        .setConsecutive5Xx(UInt32Value.of(spec.consecutive5xx()))
-        .setEnforcingConsecutive5Xx(UInt32Value.of(100))
-        .setInterval(duration(spec.interval()))
+    OutlierDetection.Builder b = OutlierDetection.newBuilder();
+    if (spec.consecutive5xx() > 0) {
+      b.setConsecutive5Xx(UInt32Value.of(spec.consecutive5xx())).setEnforcingConsecutive5Xx(UInt32Value.of(100));
+    } else {
+      // A gRPC service's (the parser refuses consecutive5xx there): Envoy enforces 5 when unset.
+      b.setEnforcingConsecutive5Xx(UInt32Value.of(0));
+    }
+    b.setInterval(duration(spec.interval()))
         .setBaseEjectionTime(duration(spec.baseEjectionTime()))
         .setMaxEjectionPercent(UInt32Value.of(spec.maxEjectionPercent()))
         // Envoy enables success-rate ejection by default; the intent does not ask for it.

@@ -45,10 +45,11 @@ import org.junit.jupiter.api.Test;
 
 class XdsTranslatorTest {
 
+  /** Every field of a service: an HTTP service, as gRPC services refuse the HTTP-only ones. */
   static final String MESH = """
       services:
         catalog:
-          protocol: grpc
+          protocol: http
           endpoints:
             - { address: 10.0.0.1:9001, labels: { version: v1 } }
             - { address: 10.0.0.2:9001, labels: { version: v2, zone: a } }
@@ -135,10 +136,15 @@ class XdsTranslatorTest {
 
     assertThat(r.listeners()).filteredOn(Listener::hasApiListener).extracting(Listener::getName)
         .containsExactly("catalog", "plain");
+    assertThat(r.listeners()).filteredOn(l -> !l.hasApiListener()).isEmpty();
     // A gRPC service's instances also get the listeners XdsServerBuilder asks for, by address.
-    assertThat(r.listeners()).filteredOn(l -> !l.hasApiListener()).extracting(Listener::getName)
-        .allMatch(name -> name.startsWith("grpc/server?xds.resource.listening_address="))
-        .contains("grpc/server?xds.resource.listening_address=0.0.0.0:9001");
+    XdsResources grpc = translate("""
+        services:
+          catalog: { protocol: grpc, endpoints: [ { address: 10.0.0.1:9001 } ] }
+        """);
+    assertThat(grpc.listeners()).filteredOn(l -> !l.hasApiListener()).extracting(Listener::getName)
+        .containsExactly("grpc/server?xds.resource.listening_address=10.0.0.1:9001",
+            "grpc/server?xds.resource.listening_address=0.0.0.0:9001");
     assertThat(r.routes()).extracting(RouteConfiguration::getName).containsExactly("catalog", "plain");
     assertThat(r.clusters()).extracting(Cluster::getName)
         .containsExactly("catalog", "catalog/v1", "catalog/v2", "plain");
@@ -422,6 +428,24 @@ class XdsTranslatorTest {
     assertThat(od.getEnforcingSuccessRate().getValue()).isZero();
     assertThat(od.hasEnforcingFailurePercentage()).isFalse();
     assertThat(od.getMaxEjectionPercent().getValue()).isEqualTo(10);
+  }
+
+  @Test
+  void aGrpcServiceOutlierDetectionEnforcesFailurePercentageAndNoConsecutive5xx() throws Exception {
+    Cluster c = cluster(translate("""
+        services:
+          orders:
+            protocol: grpc
+            outlierDetection: { failurePercentage: { threshold: 50 } }
+        """), "orders");
+
+    OutlierDetection od = c.getOutlierDetection();
+    // Envoy enforces consecutive_5xx: 5 when unset; grpc-java never does: switched off for both.
+    assertThat(od.hasConsecutive5Xx()).isFalse();
+    assertThat(od.getEnforcingConsecutive5Xx().getValue()).isZero();
+    assertThat(od.getEnforcingFailurePercentage().getValue()).isEqualTo(100);
+    assertThat(io.meshlet.xds.ResourceParser.cluster(c).outlierDetection().orElseThrow().consecutive5xx())
+        .as("Meshlet's client reads it the same way").isZero();
   }
 
   @Test
