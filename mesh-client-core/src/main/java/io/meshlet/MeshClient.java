@@ -182,7 +182,7 @@ public final class MeshClient implements AutoCloseable {
 
       @Override
       public void onDisconnected(String server, Status status, Duration retryIn) {
-        safely(() -> listener.onDisconnected(server, status.toString(), retryIn));
+        safely(() -> listener.onDisconnected(server, describe(status), retryIn));
       }
     }, executor, Clock.systemUTC(), initialBackoff, maxBackoff,
         controlServerTrust != null
@@ -193,6 +193,25 @@ public final class MeshClient implements AutoCloseable {
     log.info("[{}] mesh client for service '{}' started; control servers {}", nodeId, serviceName,
         controlServers);
     return this;
+  }
+
+  /**
+   * A status as one line with its root cause, e.g. {@code UNAVAILABLE: io exception (peer
+   * certificate does not chain to the control server trust bundle ...)}: what a TLS refusal says.
+   */
+  static String describe(Status status) {
+    StringBuilder out = new StringBuilder(status.getCode().toString());
+    if (status.getDescription() != null) {
+      out.append(": ").append(status.getDescription().lines().findFirst().orElse(""));
+    }
+    Throwable root = status.getCause();
+    while (root != null && root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    if (root != null && root.getMessage() != null) {
+      out.append(" (").append(root.getMessage().lines().findFirst().orElse("")).append(')');
+    }
+    return out.toString();
   }
 
   private void safely(Runnable r) {

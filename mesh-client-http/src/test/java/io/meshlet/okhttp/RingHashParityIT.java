@@ -81,9 +81,9 @@ class RingHashParityIT {
     Path file = dir.resolve("mesh.yaml");
     Files.writeString(file, "services:\n  ring-http:\n    protocol: http\n" + service
         + "  ring-grpc:\n    protocol: grpc\n" + service);
-    server = ControlServer.builder().configFile(file).xdsPort(0).adminPort(0).build().start();
+    server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
     XdsClients.bootstrap(server.xdsPort(), "ring-hash-parity-it");
-    mesh = MeshClient.builder().serviceName("ring-hash-parity-it")
+    mesh = MeshClient.builder().xdsPlaintext().serviceName("ring-hash-parity-it")
         .controlServers("127.0.0.1:" + server.xdsPort()).build().start();
     http = MeshOkHttp.decorate(new OkHttpClient.Builder()
         .protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE))

@@ -62,7 +62,7 @@ class ManyTargetsIT {
   static void start() throws Exception {
     backends = List.of(new EchoBackend("a"), new EchoBackend("b"), new EchoBackend("c"));
     mesh = new MeshFile(dir).write(meshYaml(i -> false));
-    server = ControlServer.builder().configFile(mesh.path()).xdsPort(0).adminPort(0)
+    server = ControlServer.builder().xdsPlaintext(true).configFile(mesh.path()).xdsPort(0).adminPort(0)
         .pollInterval(Duration.ofMillis(100)).build().start();
     admin = new AdminClient(server.adminPort());
     XdsClients.bootstrap(server.xdsPort(), NODE_ID);
