@@ -135,7 +135,15 @@ class MainTest {
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
         + " (expected: one of --config, --xds-port, --admin-port, --bind, --admin-bind, --admin-token-file, --ca-dir,"
         + " --join-tokens, --state-dir,"
-        + " --registration-grace, --etcd, --etcd-prefix, --lease-ttl)" + System.lineSeparator());
+        + " --registration-grace, --etcd, --etcd-prefix, --lease-ttl, --server-name, --trust-bundle, --xds-plaintext,"
+        + " --allow-plaintext-registration)" + System.lineSeparator());
+  }
+
+  @Test
+  void plaintextRegistrationWithoutPlaintextXdsIsAUsageError() {
+    assertThat(run("serve", "--config", "mesh.yaml", "--allow-plaintext-registration")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --allow-plaintext-registration goes with --xds-plaintext (over TLS, "
+        + "registrations are bound to the workload's SVID)");
   }
 
   @Test
