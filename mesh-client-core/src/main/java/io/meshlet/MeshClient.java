@@ -204,12 +204,17 @@ public final class MeshClient implements AutoCloseable {
     if (status.getDescription() != null) {
       out.append(": ").append(status.getDescription().lines().findFirst().orElse(""));
     }
-    Throwable root = status.getCause();
-    while (root != null && root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
+    // The reason worth reading: a certificate check's own message (ours say which bundle and
+    // which peer), else the innermost cause.
+    Throwable reason = null;
+    for (Throwable t = status.getCause(); t != null; t = t.getCause() == t ? null : t.getCause()) {
+      reason = t;
+      if (t instanceof java.security.cert.CertificateException) {
+        break;
+      }
     }
-    if (root != null && root.getMessage() != null) {
-      out.append(" (").append(root.getMessage().lines().findFirst().orElse("")).append(')');
+    if (reason != null && reason.getMessage() != null) {
+      out.append(" (").append(reason.getMessage().lines().findFirst().orElse("")).append(')');
     }
     return out.toString();
   }
