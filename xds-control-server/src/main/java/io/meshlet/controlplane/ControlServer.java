@@ -6,11 +6,13 @@ import io.meshlet.controlplane.internal.AdminServer;
 import io.meshlet.controlplane.internal.AdminToken;
 import io.meshlet.controlplane.internal.CertificateAuthority;
 import io.meshlet.controlplane.internal.ClientRegistry;
+import io.meshlet.controlplane.internal.EtcdCa;
 import io.meshlet.controlplane.internal.EtcdRegistrar;
 import io.meshlet.controlplane.internal.EtcdSource;
 import io.meshlet.controlplane.internal.EtcdStore;
 import io.meshlet.controlplane.internal.Registrations;
 import io.meshlet.controlplane.internal.IdentityService;
+import io.meshlet.controlplane.internal.KeyEncryptionKey;
 import io.meshlet.controlplane.internal.FileWatcher;
 import io.meshlet.controlplane.internal.LoadReportSink;
 import io.meshlet.controlplane.internal.MeshState;
@@ -100,6 +102,7 @@ public final class ControlServer implements AutoCloseable {
   private final MeshState state;
   private final LoadReportSink loadReports = new LoadReportSink();
   private final Path caDirectory;
+  private final Path caKeyEncryptionKeyFile;
   private final Map<String, String> joinTokens;
   private final boolean xdsPlaintext;
   private final List<String> serverNames;
@@ -112,6 +115,7 @@ public final class ControlServer implements AutoCloseable {
   private EtcdStore etcdStore;
   private EtcdSource etcdSource;
   private EtcdRegistrar registrar;
+  private EtcdCa etcdCa;
   private Server xdsServer;
   private AdminServer adminServer;
 
@@ -130,6 +134,10 @@ public final class ControlServer implements AutoCloseable {
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
     this.caDirectory = b.caDirectory;
+    this.caKeyEncryptionKeyFile = b.caKeyEncryptionKeyFile;
+    if (caKeyEncryptionKeyFile != null && etcdEndpoints.isEmpty()) {
+      throw new IllegalStateException("caKeyEncryptionKeyFile goes with etcd: it seals the CA's keys kept there");
+    }
     this.joinTokens = Map.copyOf(b.joinTokens);
     if (!etcdEndpoints.isEmpty() && b.stateDirectory != null) {
       throw new IllegalStateException("stateDirectory and etcd exclude each other: etcd keeps registered instances");
@@ -157,7 +165,10 @@ public final class ControlServer implements AutoCloseable {
    * @throws MeshConfigException when the file is invalid; nothing is started then
    * @throws IOException when the file cannot be read or a port cannot be bound
    * @throws IllegalStateException when the admin token file is missing, unreadable or empty, or
-   *     the admin API would bind beyond loopback without one; nothing is started then
+   *     the admin API would bind beyond loopback without one; when the CA key-encryption key file
+   *     is not as expected, or a replica over etcd has neither it nor a CA directory, or its CA
+   *     would differ from the one the other replicas share through etcd (the message says what to
+   *     change); nothing is started then, and nothing is written to etcd
    */
   public synchronized ControlServer start() throws IOException, MeshConfigException {
     if (xdsServer != null) {
@@ -165,6 +176,11 @@ public final class ControlServer implements AutoCloseable {
     }
     Optional<AdminToken> adminToken = Optional.ofNullable(adminTokenFile).map(AdminToken::load);
     AdminToken.checkExposure(adminBindAddress, adminToken);
+    // Checked strictly before anything starts, like the admin token.
+    KeyEncryptionKey kek = caKeyEncryptionKeyFile == null ? null : KeyEncryptionKey.load(caKeyEncryptionKeyFile);
+    if (!etcdEndpoints.isEmpty() && kek == null && caDirectory == null) {
+      throw new IllegalStateException(EtcdCa.NEEDS_SHARED_CA);
+    }
     metrics.gauges(clients::connected,
         () -> state.served().map(s -> s.config().services().size()).orElse(0));
     watcherExecutor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -189,8 +205,15 @@ public final class ControlServer implements AutoCloseable {
         registrations.onChange(registrar::changed);
         metrics.etcdGauge(() -> etcdSource.unreachableSince().isPresent() ? 0 : 1);
       }
-      CertificateAuthority ca = CertificateAuthority.loadOrCreate(initial.trustDomain(), caDirectory,
-          Clock.systemUTC());
+      CertificateAuthority ca;
+      if (etcdStore != null) {
+        etcdCa = EtcdCa.establish(etcdStore, kek, caKeyEncryptionKeyFile, caDirectory, initial.trustDomain(),
+            Clock.systemUTC());
+        ca = etcdCa.ca();
+        etcdSource.onCaChange(etcdCa::changed);
+      } else {
+        ca = CertificateAuthority.loadOrCreate(initial.trustDomain(), caDirectory, Clock.systemUTC());
+      }
       identity = new IdentityService(ca, joinTokens,
           () -> state.served().map(s -> s.config().mtls().certTtl()).orElse(Duration.ofHours(1)));
       metrics.identityCounters(identity::signed, identity::refused);
@@ -211,13 +234,18 @@ public final class ControlServer implements AutoCloseable {
         names.addAll(ServerIdentity.localNames());
         serverIdentity = new ServerIdentity(ca, names, bundle, Clock.systemUTC());
         serverIdentity.refresh();
-        watcherExecutor.scheduleWithFixedDelay(() -> {
+        Runnable refresh = () -> {
           try {
             serverIdentity.refresh();
+          } catch (CertificateAuthority.SuspendedException e) {
+            log.error("could not renew the control server's certificate, the current one stays: {}", e.getMessage());
           } catch (RuntimeException e) {
             log.error("could not renew the control server's certificate; the current one stays", e);
           }
-        }, 10, 10, TimeUnit.SECONDS);
+        };
+        watcherExecutor.scheduleWithFixedDelay(refresh, 10, 10, TimeUnit.SECONDS);
+        // A rotation here or on another replica: new certificate and trust bundle file at once.
+        ca.onRootsChanged(() -> watcherExecutor.execute(refresh));
         credentials = serverIdentity.credentials();
       }
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort), credentials)
@@ -239,6 +267,9 @@ public final class ControlServer implements AutoCloseable {
           ? "PLAINTEXT (--xds-plaintext): join tokens are refused and anyone on the path could change where "
               + "calls go; for local trials and tests only"
           : "tls, trust bundle " + serverIdentity.trustBundleFile());
+      if (etcdCa != null) {
+        adminServer.caSharing(etcdCa::describe);
+      }
       adminServer.start();
       if (watcher != null) {
         watcher.start();
@@ -350,6 +381,7 @@ public final class ControlServer implements AutoCloseable {
     private int adminPort = DEFAULT_ADMIN_PORT;
     private Duration pollInterval = Duration.ofMillis(250);
     private Path caDirectory;
+    private Path caKeyEncryptionKeyFile;
     private Map<String, String> joinTokens = Map.of();
     private Path stateDirectory;
     private Duration registrationGrace = DEFAULT_REGISTRATION_GRACE;
@@ -482,6 +514,18 @@ public final class ControlServer implements AutoCloseable {
      */
     public Builder caDirectory(Path dir) {
       this.caDirectory = dir;
+      return this;
+    }
+
+    /**
+     * With {@link #etcd}: a file holding the key (32 random bytes in base64, from
+     * {@code openssl rand -base64 32}; not readable by every user) that seals the CA's private keys
+     * kept in etcd, so that every replica given the same file signs with the same CA and follows
+     * its rotations. Checked at {@link ControlServer#start()}. Without it, replicas over etcd need
+     * the same {@link #caDirectory} and cannot rotate the CA.
+     */
+    public Builder caKeyEncryptionKeyFile(Path file) {
+      this.caKeyEncryptionKeyFile = file;
       return this;
     }
 

@@ -16,6 +16,7 @@ import java.util.List;
  *                                        [--bind 127.0.0.1] [--admin-bind 127.0.0.1]
  *                                        [--admin-token-file admin.token]
  * java -jar xds-control-server.jar serve --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 [--config seed.yaml]
+ *                                        --ca-key-encryption-key ca-kek.b64 [--ca-dir DIR]
  * java -jar xds-control-server.jar validate mesh.yaml
  * java -jar xds-control-server.jar import mesh.yaml --etcd URLS
  * java -jar xds-control-server.jar export --etcd URLS
@@ -33,7 +34,7 @@ public final class Main {
 
   private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
       "--admin-bind", "--admin-token-file", "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace",
-      "--etcd", "--etcd-prefix", "--lease-ttl", "--server-name", "--trust-bundle", "--xds-plaintext",
+      "--etcd", "--etcd-prefix", "--lease-ttl", "--ca-key-encryption-key", "--server-name", "--trust-bundle", "--xds-plaintext",
       "--allow-plaintext-registration");
   /** Options of serve that take no value. */
   private static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration");
@@ -49,6 +50,13 @@ public final class Main {
                               FILE seeds etcd when it holds no intent yet
             --etcd-prefix P   etcd key prefix, default /meshlet/
             --lease-ttl DURATION  how long this replica's registered instances outlive it, default 15s
+            --ca-key-encryption-key FILE  with --etcd: share one CA between the replicas through etcd, its
+                              keys sealed (AES-256-GCM) with the key in FILE: 32 random bytes in base64
+                              (openssl rand -base64 32; not readable by every user), the same file on every
+                              replica. The first replica publishes its CA (from --ca-dir if that holds one);
+                              the others load it, and follow a rotation made on any of them. Without it,
+                              replicas over etcd need --ca-dir holding the same CA on each, are checked
+                              against the roots in etcd, and cannot rotate the CA
             --xds-port N      xDS (gRPC) port, default 18000 (0 picks a free port)
             --admin-port N    admin HTTP port, default 18001 (0 picks a free port)
             --bind ADDRESS    address the xDS port listens on, default 127.0.0.1 (0.0.0.0 for all)
@@ -249,6 +257,8 @@ public final class Main {
     boolean stateDir = false;
     boolean plaintext = false;
     boolean plaintextRegistration = false;
+    boolean caDir = false;
+    boolean kek = false;
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
       if (!SERVE_OPTIONS.contains(flag)) {
@@ -274,7 +284,14 @@ public final class Main {
         case "--bind" -> builder.bindAddress(value);
         case "--admin-bind" -> builder.adminBindAddress(value);
         case "--admin-token-file" -> builder.adminTokenFile(Path.of(value));
-        case "--ca-dir" -> builder.caDirectory(Path.of(value));
+        case "--ca-dir" -> {
+          caDir = true;
+          builder.caDirectory(Path.of(value));
+        }
+        case "--ca-key-encryption-key" -> {
+          kek = true;
+          builder.caKeyEncryptionKeyFile(Path.of(value));
+        }
         case "--trust-bundle" -> builder.trustBundleFile(Path.of(value));
         case "--server-name" -> builder.serverNames(java.util.Arrays.stream(value.split(","))
             .map(String::trim).filter(n -> !n.isEmpty()).toList());
@@ -344,6 +361,14 @@ public final class Main {
     }
     if (etcd && stateDir) {
       return usage(err, "--state-dir and --etcd exclude each other: with etcd, registered instances are kept in etcd");
+    }
+    if (kek && !etcd) {
+      return usage(err, "--ca-key-encryption-key goes with --etcd: it seals the CA's keys kept in etcd (a server "
+          + "following a file keeps its CA in --ca-dir)");
+    }
+    if (etcd && !kek && !caDir) {
+      return usage(err, "serve --etcd needs --ca-key-encryption-key FILE (the same on every replica: the CA is "
+          + "shared through etcd, sealed) or --ca-dir DIR (holding the same CA on every replica)");
     }
     if (config != null && !Files.isRegularFile(config)) {
       err.println(config + ": no such file");

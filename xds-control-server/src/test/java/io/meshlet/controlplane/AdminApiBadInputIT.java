@@ -74,7 +74,7 @@ class AdminApiBadInputIT {
     if (EtcdCluster.binary().isPresent()) {
       etcd = EtcdCluster.start(1);
       // Given a file too, a replica seeds etcd with it while etcd holds no intent yet.
-      replica = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).configFile(file)
+      replica = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).caKeyEncryptionKeyFile(etcd.caKeyEncryptionKey()).configFile(file)
           .xdsPort(0).adminPort(0).build().start();
     }
   }

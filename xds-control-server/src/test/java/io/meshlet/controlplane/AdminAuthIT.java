@@ -67,7 +67,7 @@ class AdminAuthIT {
         .start();
     if (EtcdCluster.binary().isPresent()) {
       etcd = EtcdCluster.start(1);
-      replica = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).configFile(file).xdsPort(0).adminPort(0)
+      replica = ControlServer.builder().xdsPlaintext(true).etcd(etcd.endpointList()).caKeyEncryptionKeyFile(etcd.caKeyEncryptionKey()).configFile(file).xdsPort(0).adminPort(0)
           .adminTokenFile(tokenFile).build().start();
     }
   }

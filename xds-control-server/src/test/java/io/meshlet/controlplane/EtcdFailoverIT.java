@@ -73,9 +73,9 @@ class EtcdFailoverIT {
     etcd = EtcdCluster.start();
     Path file = Files.writeString(dir.resolve("mesh.yaml"), INTENT);
     // serve --config seeds etcd when it holds no intent yet.
-    a = ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).etcd(etcd.endpointList()).configFile(file).xdsPort(0).adminPort(0)
+    a = ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).etcd(etcd.endpointList()).caKeyEncryptionKeyFile(etcd.caKeyEncryptionKey()).configFile(file).xdsPort(0).adminPort(0)
         .leaseTtl(LEASE_TTL).build().start();
-    b = ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).etcd(etcd.endpointList()).xdsPort(0).adminPort(0).leaseTtl(LEASE_TTL)
+    b = ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).etcd(etcd.endpointList()).caKeyEncryptionKeyFile(etcd.caKeyEncryptionKey()).xdsPort(0).adminPort(0).leaseTtl(LEASE_TTL)
         .build().start();
     upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
     upstream.createContext("/", ex -> {

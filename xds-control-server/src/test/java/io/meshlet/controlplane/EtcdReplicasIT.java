@@ -70,7 +70,7 @@ class EtcdReplicasIT {
   }
 
   static ControlServer replica(Duration leaseTtl) throws Exception {
-    return ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).etcd(etcd.endpointList()).xdsPort(0).adminPort(0).leaseTtl(leaseTtl)
+    return ControlServer.builder().xdsPlaintext(true).allowPlaintextRegistration(true).etcd(etcd.endpointList()).caKeyEncryptionKeyFile(etcd.caKeyEncryptionKey()).xdsPort(0).adminPort(0).leaseTtl(leaseTtl)
         .build().start();
   }
 

@@ -134,9 +134,9 @@ class MainTest {
     assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
         + " (expected: one of --config, --xds-port, --admin-port, --bind, --admin-bind, --admin-token-file, --ca-dir,"
-        + " --join-tokens, --state-dir,"
-        + " --registration-grace, --etcd, --etcd-prefix, --lease-ttl, --server-name, --trust-bundle, --xds-plaintext,"
-        + " --allow-plaintext-registration)" + System.lineSeparator());
+        + " --join-tokens, --state-dir, --registration-grace, --etcd, --etcd-prefix, --lease-ttl,"
+        + " --ca-key-encryption-key, --server-name, --trust-bundle, --xds-plaintext, --allow-plaintext-registration)"
+        + System.lineSeparator());
   }
 
   @Test
@@ -144,6 +144,69 @@ class MainTest {
     assertThat(run("serve", "--config", "mesh.yaml", "--allow-plaintext-registration")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: --allow-plaintext-registration goes with --xds-plaintext (over TLS, "
         + "registrations are bound to the workload's SVID)");
+  }
+
+  @Test
+  void serveWithAKeyEncryptionKeyButNoEtcdIsAUsageError() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--ca-key-encryption-key", "kek.b64")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --ca-key-encryption-key goes with --etcd: it seals the CA's keys kept in "
+        + "etcd (a server following a file keeps its CA in --ca-dir)" + System.lineSeparator());
+  }
+
+  @Test
+  void serveOverEtcdWithNeitherAKeyEncryptionKeyNorACaDirectoryIsAUsageError() {
+    // Each replica would make its own root in memory: workloads of different replicas could not talk.
+    assertThat(run("serve", "--etcd", "http://127.0.0.1:2379")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: serve --etcd needs --ca-key-encryption-key FILE (the same on every "
+        + "replica: the CA is shared through etcd, sealed) or --ca-dir DIR (holding the same CA on every replica)"
+        + System.lineSeparator());
+    assertThat(Main.USAGE_TEXT).contains("--ca-key-encryption-key FILE  with --etcd: share one CA between the "
+        + "replicas through etcd");
+  }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> badKeyEncryptionKeys() {
+    byte[] random = new byte[32];
+    new java.security.SecureRandom().nextBytes(random);
+    String good = java.util.Base64.getEncoder().encodeToString(random);
+    return java.util.stream.Stream.of(
+        org.junit.jupiter.params.provider.Arguments.of("", "rw-------", "empty (expected: one line, 32 random "
+            + "bytes in base64, such as the output of: openssl rand -base64 32)"),
+        org.junit.jupiter.params.provider.Arguments.of(good.substring(0, 24), "rw-------", "18 bytes once decoded "
+            + "(expected: one line, 32 random bytes in base64, such as the output of: openssl rand -base64 32)"),
+        org.junit.jupiter.params.provider.Arguments.of("not base64 at all!", "rw-------", "not base64 (expected: "
+            + "one line, 32 random bytes in base64, such as the output of: openssl rand -base64 32)"),
+        org.junit.jupiter.params.provider.Arguments.of(good + "\n" + good, "rw-------", "more than one line "
+            + "(expected: one line, 32 random bytes in base64, such as the output of: openssl rand -base64 32)"),
+        org.junit.jupiter.params.provider.Arguments.of(java.util.Base64.getEncoder().encodeToString(new byte[32]),
+            "rw-------", "every byte is the same, not a random key (expected: one line, 32 random bytes in "
+            + "base64, such as the output of: openssl rand -base64 32)"),
+        org.junit.jupiter.params.provider.Arguments.of(good, "rw-r--r--", "readable by every user (mode "
+            + "rw-r--r--; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0440 and "
+            + "the pod's fsGroup)"));
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("badKeyEncryptionKeys")
+  void serveRefusesABadKeyEncryptionKeyBeforeReachingEtcd(String content, String mode, String why) throws Exception {
+    Path kek = write("kek.b64", content);
+    java.nio.file.Files.setPosixFilePermissions(kek, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+
+    // Port 1: nothing listens there, and nothing is asked of it: the file is checked first.
+    assertThat(run("serve", "--etcd", "http://127.0.0.1:1", "--ca-key-encryption-key", kek.toString(),
+        "--xds-port", "0", "--admin-port", "0")).isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --ca-key-encryption-key " + kek + ": " + why + System.lineSeparator());
+  }
+
+  @Test
+  void serveRefusesAMissingKeyEncryptionKeyFile() {
+    Path missing = dir.resolve("nope.b64");
+
+    assertThat(run("serve", "--etcd", "http://127.0.0.1:1", "--ca-key-encryption-key", missing.toString(),
+        "--xds-port", "0", "--admin-port", "0")).isEqualTo(Main.FAILED);
+    assertThat(err()).isEqualTo("cannot start: --ca-key-encryption-key " + missing + ": no such file"
+        + System.lineSeparator());
   }
 
   @Test

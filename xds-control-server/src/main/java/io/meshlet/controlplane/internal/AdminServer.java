@@ -302,6 +302,8 @@ public final class AdminServer implements AutoCloseable {
       CertificateAuthority.Rotation r = ca.rotate(overlap.get());
       json(exchange, 202, Map.of("newRootSerial", r.newRootSerial(), "newKeySignsFrom", r.switchAt().toString(),
           "oldRootTrustedUntil", r.oldRootTrustedUntil().toString()));
+    } catch (UnsupportedOperationException e) {
+      refuse(exchange, 409, e.getMessage());
     } catch (IllegalStateException e) {
       refuse(exchange, 409, e.getMessage() + " (expected: one rotation at a time; the next can start when this "
           + "one's overlap has ended)");
@@ -314,6 +316,12 @@ public final class AdminServer implements AutoCloseable {
   }
 
   private volatile String xdsTransport = "tls";
+  private volatile java.util.function.Supplier<String> caSharing;
+
+  /** How the CA is shared between replicas over etcd, as /healthz says it. */
+  public void caSharing(java.util.function.Supplier<String> description) {
+    this.caSharing = description;
+  }
 
   /** How xDS and the CA are served, as /healthz says it: TLS, or plaintext with its warning. */
   public void xdsTransport(String description) {
@@ -331,6 +339,10 @@ public final class AdminServer implements AutoCloseable {
         : "none: the admin API is open to every local caller (loopback only; see --admin-token-file)");
     // Still 200 while etcd is away: the replica serves the last good config, which is what
     // clients need; taking every replica out of a load balancer at once would serve nothing.
+    java.util.function.Supplier<String> sharing = caSharing;
+    if (sharing != null) {
+      body.put("ca", sharing.get());
+    }
     etcd.ifPresent(e -> body.put("etcd", e.unreachableSince()
         .map(since -> "unreachable since " + since + "; serving the last good config")
         .orElse("connected")));

@@ -81,7 +81,62 @@ public final class CertificateAuthority {
   private X509Certificate previous;
   private Instant previousUntil;
 
+  /** Called with the CA's state as it would be after a rotation, before the rotation takes effect. */
+  private RotationPublisher publisher;
+  /** Why this CA must not sign now (its root is not the mesh's), or null. */
+  private volatile String suspended;
+  private volatile Runnable onRootsChanged = () -> {};
+
   private record Signer(PrivateKey key, X509Certificate root) {}
+
+  /**
+   * The whole of a CA: the key that signs and its root, a rotation under way (the next key and
+   * root, and when it signs), and the root before the last rotation with the end of its overlap.
+   * Fields of a part not there are null. Holds private keys: never log it.
+   */
+  public record State(PrivateKey key, X509Certificate root, PrivateKey nextKey, X509Certificate nextRoot,
+      Instant switchAt, X509Certificate previousRoot, Instant previousUntil) {
+    public State {
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(root, "root");
+      if ((nextKey == null) != (nextRoot == null) || (nextKey != null && switchAt == null)) {
+        throw new IllegalArgumentException("a next key needs its root and switchAt");
+      }
+      if ((nextRoot != null || previousRoot != null) && previousUntil == null) {
+        throw new IllegalArgumentException("a rotation needs previousUntil");
+      }
+    }
+
+    /** Every root the state holds: the signing one, the next, the previous (even past its overlap). */
+    public List<X509Certificate> roots() {
+      List<X509Certificate> out = new ArrayList<>(List.of(root));
+      if (nextRoot != null) {
+        out.add(nextRoot);
+      }
+      if (previousRoot != null) {
+        out.add(previousRoot);
+      }
+      return out;
+    }
+
+    @Override
+    public String toString() {
+      return "CertificateAuthority.State[root " + root.getSerialNumber().toString(16) + ", keys redacted]";
+    }
+  }
+
+  /**
+   * Makes a rotation durable where other replicas see it, before it takes effect.
+   */
+  public interface RotationPublisher {
+    /**
+     * @param after the CA's state once the rotation has started
+     * @throws IOException when it could not be written: the rotation does not start
+     * @throws IllegalStateException when someone else changed the CA meanwhile: the rotation does not start
+     * @throws UnsupportedOperationException when rotations cannot be shared: the rotation does not start
+     */
+    void publish(State after) throws IOException;
+  }
 
   /** The state of a key rotation, for the admin API. */
   public record Rotation(String newRootSerial, Instant switchAt, Instant oldRootTrustedUntil) {}
@@ -93,12 +148,151 @@ public final class CertificateAuthority {
     this.dir = dir;
   }
 
+  private CertificateAuthority(String trustDomain, State state, Clock clock) {
+    this(trustDomain, state.key(), state.root(), clock, null);
+    apply(state);
+  }
+
+  /**
+   * A CA in memory with the given state, e.g. one shared through etcd; it writes no files.
+   *
+   * @throws IllegalArgumentException when the signing root is not for {@code trustDomain}
+   */
+  public static CertificateAuthority of(String trustDomain, State state, Clock clock) {
+    checkTrustDomain(trustDomain, state.root(), "the CA's root");
+    return new CertificateAuthority(trustDomain, state, clock);
+  }
+
+  private static void checkTrustDomain(String trustDomain, X509Certificate root, String what) {
+    String expected = "spiffe://" + trustDomain;
+    if (!SpiffeIds.of(root).contains(expected)) {
+      throw new IllegalArgumentException(what + " is for " + SpiffeIds.of(root) + " (expected: " + expected + ")");
+    }
+  }
+
+  /** The CA's whole state now, for sharing it; holds private keys. */
+  public synchronized State state() {
+    advance(clock.instant());
+    return new State(active.key(), active.root(), next == null ? null : next.key(),
+        next == null ? null : next.root(), next == null ? null : switchAt, previous,
+        next != null || previous != null ? previousUntil : null);
+  }
+
+  /**
+   * Takes on a state written by another replica (a rotation it started), if it differs.
+   *
+   * @return whether the trust bundle changed
+   */
+  public boolean follow(State state) {
+    checkTrustDomain(trustDomain, state.root(), "the CA's root");
+    List<X509Certificate> before;
+    List<X509Certificate> after;
+    synchronized (this) {
+      before = trustBundle();
+      apply(state);
+      after = trustBundle();
+    }
+    if (!before.equals(after)) {
+      log.info("CA follows a change made by another replica: roots now {}", serials(after));
+      onRootsChanged.run();
+      return true;
+    }
+    return false;
+  }
+
+  private synchronized void apply(State state) {
+    active = new Signer(state.key(), state.root());
+    next = state.nextKey() == null ? null : new Signer(state.nextKey(), state.nextRoot());
+    switchAt = state.switchAt();
+    previous = state.previousRoot();
+    previousUntil = state.previousUntil();
+    advance(clock.instant());
+  }
+
+  /**
+   * Where rotations are made durable for other replicas before they take effect; none unless
+   * set. Set before the CA is used.
+   */
+  public void rotationPublisher(RotationPublisher publisher) {
+    synchronized (this) {
+      this.publisher = publisher;
+    }
+  }
+
+  /** Called (on the caller's thread, holding no lock) after a rotation or a followed change altered the roots. */
+  public void onRootsChanged(Runnable listener) {
+    this.onRootsChanged = Objects.requireNonNull(listener);
+  }
+
+  /**
+   * Stops signing, with the reason given to every caller, until {@link #resume()}: this CA's roots
+   * are no longer the mesh's. Logged at ERROR once per reason.
+   */
+  public void suspend(String reason) {
+    if (!reason.equals(suspended)) {
+      log.error("the CA stops signing: {}", reason);
+    }
+    suspended = reason;
+  }
+
+  /** Signs again after {@link #suspend}. */
+  public void resume() {
+    if (suspended != null) {
+      log.info("the CA signs again: its roots agree with the mesh's");
+    }
+    suspended = null;
+  }
+
+  /** Why the CA does not sign now, or empty when it does. */
+  public java.util.Optional<String> suspended() {
+    return java.util.Optional.ofNullable(suspended);
+  }
+
+  /** The SHA-256 of a certificate's DER encoding, as hex: how roots are compared and named. */
+  public static String fingerprint(X509Certificate cert) {
+    try {
+      return java.util.HexFormat.of().formatHex(
+          java.security.MessageDigest.getInstance("SHA-256").digest(cert.getEncoded()));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot hash a certificate: " + e.getMessage(), e);
+    }
+  }
+
+  static List<String> serials(List<X509Certificate> roots) {
+    return roots.stream().map(r -> r.getSerialNumber().toString(16)).toList();
+  }
+
   /** A CSR the CA refuses, with the reason; the text is sent to the caller. */
   public static final class RefusedException extends Exception {
     private static final long serialVersionUID = 1L;
 
     RefusedException(String message) {
       super(message);
+    }
+  }
+
+  /** Thrown instead of signing while the CA is {@link #suspend suspended}; the message says why. */
+  public static final class SuspendedException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    SuspendedException(String message) {
+      super(message);
+    }
+  }
+
+  /** Whether {@code dir} holds a CA ({@code ca.key} and {@code ca.crt}). */
+  public static boolean existsIn(Path dir) {
+    return dir != null && Files.exists(dir.resolve("ca.key")) && Files.exists(dir.resolve("ca.crt"));
+  }
+
+  /** A CA in memory with a new key and root. */
+  public static CertificateAuthority create(String trustDomain, Clock clock) throws IOException {
+    try {
+      KeyPair pair = newKeyPair();
+      return new CertificateAuthority(trustDomain, pair.getPrivate(), selfSigned(trustDomain, pair, clock.instant()),
+          clock, null);
+    } catch (GeneralSecurityException | OperatorCreationException e) {
+      throw new IOException("cannot set up the CA: " + e.getMessage(), e);
     }
   }
 
@@ -180,6 +374,9 @@ public final class CertificateAuthority {
    * @throws IllegalStateException while an earlier rotation's overlap lasts
    */
   public synchronized Rotation rotate(Duration overlap) throws IOException {
+    if (suspended != null) {
+      throw new IllegalStateException("the CA does not sign now: " + suspended);
+    }
     Instant now = clock.instant();
     advance(now);
     if (next != null) {
@@ -201,6 +398,11 @@ public final class CertificateAuthority {
     }
     Instant madeSwitchAt = now.plus(overlap.dividedBy(2));
     Instant madeUntil = now.plus(overlap);
+    if (publisher != null) {
+      // Shared before it takes effect: a rotation the other replicas cannot follow does not start.
+      publisher.publish(new State(active.key(), active.root(), made.key(), made.root(), madeSwitchAt, null,
+          madeUntil));
+    }
     if (dir != null) {
       // Saved before it takes effect: a rotation that cannot be kept across a restart does not start.
       writeKey(dir.resolve("next.key"), made.key());
@@ -214,6 +416,8 @@ public final class CertificateAuthority {
     log.info("CA key rotation started: new root {} trusted now, signs from {}, old root {} trusted until {}",
         next.root().getSerialNumber().toString(16), switchAt, active.root().getSerialNumber().toString(16),
         previousUntil);
+    Runnable listener = onRootsChanged;
+    listener.run();
     return new Rotation(next.root().getSerialNumber().toString(16), switchAt, previousUntil);
   }
 
@@ -349,6 +553,10 @@ public final class CertificateAuthority {
     String id = ((org.bouncycastle.asn1.DERIA5String) names[0].getName()).getString();
     Instant now = clock.instant();
     Signer signer;
+    String why = suspended;
+    if (why != null) {
+      throw new SuspendedException(why);
+    }
     synchronized (this) {
       advance(now);
       signer = active;
@@ -504,6 +712,38 @@ public final class CertificateAuthority {
       w.writeObject(o);
     }
     return out.toString();
+  }
+
+  /** A private key as PKCS#8 PEM. */
+  static String pemKey(PrivateKey key) throws IOException {
+    return pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null));
+  }
+
+  /** A private key from PEM text. */
+  static PrivateKey parseKey(String pem, String what) throws IOException {
+    try (PEMParser p = new PEMParser(new StringReader(pem))) {
+      Object o = p.readObject();
+      JcaPEMKeyConverter c = new JcaPEMKeyConverter();
+      if (o instanceof PEMKeyPair kp) {
+        return c.getPrivateKey(kp.getPrivateKeyInfo());
+      } else if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
+        return c.getPrivateKey(info);
+      }
+      throw new IOException(what + ": not a PEM private key");
+    }
+  }
+
+  /** A certificate from PEM text. */
+  static X509Certificate parseCertificate(String pem, String what) throws IOException {
+    try (PEMParser p = new PEMParser(new StringReader(pem))) {
+      Object o = p.readObject();
+      if (o instanceof X509CertificateHolder h) {
+        return convert(h);
+      }
+      throw new IOException(what + ": not a PEM certificate");
+    } catch (GeneralSecurityException e) {
+      throw new IOException(what + ": " + e.getMessage(), e);
+    }
   }
 
   private static PrivateKey readKey(Path file) throws IOException {

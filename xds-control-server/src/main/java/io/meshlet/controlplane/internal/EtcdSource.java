@@ -60,6 +60,7 @@ public final class EtcdSource implements AutoCloseable {
   private Watch.Watcher watcher;
   private int staleProbes;
 
+  private volatile java.util.function.Consumer<Optional<EtcdStore.Stored>> caListener = ca -> {};
   private volatile List<Registrations.Instance> instances = List.of();
   private volatile Instant unreachableSince;
   private volatile boolean resyncNeeded;
@@ -107,6 +108,14 @@ public final class EtcdSource implements AutoCloseable {
   public void start() {
     executor.execute(() -> watchFrom(revision + 1));
     monitor.scheduleWithFixedDelay(this::probe, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Called on the executor with the CA key's value (empty once deleted) on every change the watch
+   * sees, and after every fresh read (so possibly with a value already seen).
+   */
+  public void onCaChange(java.util.function.Consumer<Optional<EtcdStore.Stored>> listener) {
+    this.caListener = listener;
   }
 
   /** Every registered instance in etcd, ordered by key. */
@@ -171,6 +180,7 @@ public final class EtcdSource implements AutoCloseable {
     boolean intentChanged = false;
     boolean instancesChanged = false;
     String intentText = null;
+    Optional<EtcdStore.Stored> ca = null;
     for (WatchEvent e : response.getEvents()) {
       KeyValue kv = e.getKeyValue();
       String key = EtcdStore.text(kv.getKey());
@@ -185,6 +195,9 @@ public final class EtcdSource implements AutoCloseable {
           log.warn("{} was deleted; still serving the last good config (write a new intent with import)",
               store.intentKey());
         }
+      } else if (key.equals(store.caKey())) {
+        ca = e.getEventType() == WatchEvent.EventType.PUT
+            ? Optional.of(new EtcdStore.Stored(EtcdStore.text(kv.getValue()), rev)) : Optional.empty();
       } else if (key.startsWith(store.instancesPrefix())) {
         if (e.getEventType() == WatchEvent.EventType.PUT) {
           Long known = instanceRevisions.get(key);
@@ -197,6 +210,9 @@ public final class EtcdSource implements AutoCloseable {
         }
       }
     }
+    if (ca != null) {
+      caChanged(ca);
+    }
     if (instancesChanged) {
       instances = List.copyOf(instanceMap.values());
     }
@@ -204,6 +220,14 @@ public final class EtcdSource implements AutoCloseable {
       applyIntent(intentText, instancesChanged);
     } else if (instancesChanged) {
       state.registrationsChanged();
+    }
+  }
+
+  private void caChanged(Optional<EtcdStore.Stored> ca) {
+    try {
+      caListener.accept(ca);
+    } catch (RuntimeException e) {
+      log.error("could not follow a change of {}", store.caKey(), e);
     }
   }
 
@@ -296,6 +320,7 @@ public final class EtcdSource implements AutoCloseable {
     resyncNeeded = false;
     staleProbes = 0;
     List<Registrations.Instance> before = instances;
+    caChanged(contents.ca());
     replaceInstances(contents.instances());
     revision = contents.revision();
     boolean intentChanged = contents.intent().isPresent() && contents.intent().get().modRevision() != intentRevision;

@@ -35,7 +35,9 @@ import java.util.concurrent.TimeoutException;
  *   <li>{@code <prefix>intent}: the mesh.yaml text, one key, so that every change is one atomic
  *       write; written only after it validated;
  *   <li>{@code <prefix>instances/<service>/<host:port>}: a self-registered instance as JSON,
- *       attached to the lease of the replica that holds the instance's xDS stream.
+ *       attached to the lease of the replica that holds the instance's xDS stream;
+ *   <li>{@code <prefix>ca}: the mesh's CA as JSON (see {@link EtcdCa}): its roots in the clear and,
+ *       with a key-encryption key, its private keys sealed with AES-256-GCM.
  * </ul>
  *
  * <p>Every call waits at most {@link #TIMEOUT} and reports an unreachable cluster as an
@@ -51,8 +53,12 @@ public final class EtcdStore implements AutoCloseable {
   /** The intent's text and the revision it was last written at. */
   public record Intent(String text, long modRevision) {}
 
+  /** A value and the revision it was last written at. */
+  public record Stored(String value, long modRevision) {}
+
   /** A consistent read of everything under the prefix. */
-  public record Contents(Optional<Intent> intent, SortedMap<String, KeyValue> instances, long revision) {}
+  public record Contents(Optional<Intent> intent, SortedMap<String, KeyValue> instances, Optional<Stored> ca,
+      long revision) {}
 
   private volatile Client client;
   private volatile long reconnectedAt;
@@ -163,6 +169,31 @@ public final class EtcdStore implements AutoCloseable {
     return prefix + "intent";
   }
 
+  /** The key holding the CA (see {@link EtcdCa}). */
+  public String caKey() {
+    return prefix + "ca";
+  }
+
+  /** The CA as stored, if one was written. */
+  public Optional<Stored> readCa() throws IOException {
+    GetResponse r = await(client.getKVClient().get(bytes(caKey())), "read " + caKey());
+    return r.getKvs().stream().findFirst().map(kv -> new Stored(text(kv.getValue()), kv.getModRevision()));
+  }
+
+  /**
+   * Writes the CA in one transaction if its key is still at {@code expectedModRevision}
+   * ({@code 0}: only if there is none yet, so replicas starting together cannot overwrite each other).
+   *
+   * @return the revision written at, or empty when the key moved on (someone else wrote first)
+   */
+  public OptionalLong writeCa(String value, long expectedModRevision) throws IOException {
+    ByteSequence key = bytes(caKey());
+    TxnResponse r = await(client.getKVClient().txn()
+        .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(expectedModRevision)))
+        .Then(Op.put(key, bytes(value), PutOption.DEFAULT)).commit(), "write " + caKey());
+    return r.isSucceeded() ? OptionalLong.of(r.getHeader().getRevision()) : OptionalLong.empty();
+  }
+
   /** The prefix under which instances are kept. */
   public String instancesPrefix() {
     return prefix + "instances/";
@@ -178,16 +209,19 @@ public final class EtcdStore implements AutoCloseable {
     GetResponse r = await(client.getKVClient().get(bytes(prefix),
         GetOption.builder().isPrefix(true).build()), "read " + prefix);
     Optional<Intent> intent = Optional.empty();
+    Optional<Stored> ca = Optional.empty();
     SortedMap<String, KeyValue> instances = new TreeMap<>();
     for (KeyValue kv : r.getKvs()) {
       String key = text(kv.getKey());
       if (key.equals(intentKey())) {
         intent = Optional.of(new Intent(text(kv.getValue()), kv.getModRevision()));
+      } else if (key.equals(caKey())) {
+        ca = Optional.of(new Stored(text(kv.getValue()), kv.getModRevision()));
       } else if (key.startsWith(instancesPrefix())) {
         instances.put(key, kv);
       }
     }
-    return new Contents(intent, instances, r.getHeader().getRevision());
+    return new Contents(intent, instances, ca, r.getHeader().getRevision());
   }
 
   /** The intent, if one was written. */

@@ -12,6 +12,7 @@ import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -74,6 +75,12 @@ public final class IdentityService extends IdentityServiceGrpc.IdentityServiceIm
           + " bytes (expected: at most " + MAX_CSR_BYTES + ")");
       return;
     }
+    Optional<String> suspended = ca.suspended();
+    if (suspended.isPresent()) {
+      refuse(response, Status.UNAVAILABLE, "the CA of this control server does not sign now: " + suspended.get()
+          + " (expected: another control server)");
+      return;
+    }
     try {
       X509Certificate cert = ca.sign(service, request.getCsrDer().toByteArray(), certTtl.get());
       signed.increment();
@@ -87,6 +94,9 @@ public final class IdentityService extends IdentityServiceGrpc.IdentityServiceIm
       response.onCompleted();
     } catch (CertificateAuthority.RefusedException e) {
       refuse(response, Status.INVALID_ARGUMENT, "service '" + service + "': " + e.getMessage());
+    } catch (CertificateAuthority.SuspendedException e) {
+      refuse(response, Status.UNAVAILABLE, "the CA of this control server does not sign now: " + e.getMessage()
+          + " (expected: another control server)");
     } catch (CertificateEncodingException e) {
       response.onError(Status.INTERNAL.withDescription("cannot encode the certificate").asRuntimeException());
     }

@@ -104,6 +104,26 @@ public final class EtcdCluster implements AutoCloseable {
     return endpointList().stream().collect(Collectors.joining(","));
   }
 
+  /**
+   * A CA key-encryption key file (32 random bytes, base64, owner-only) made once per cluster: what
+   * every replica over this cluster is given so that they share one CA
+   * ({@code ControlServer.Builder.caKeyEncryptionKeyFile}).
+   */
+  public synchronized Path caKeyEncryptionKey() {
+    Path file = dir.resolve("ca-kek.b64");
+    try {
+      if (!Files.exists(file)) {
+        byte[] key = new byte[32];
+        new java.security.SecureRandom().nextBytes(key);
+        Files.writeString(file, java.util.Base64.getEncoder().encodeToString(key) + "\n");
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return file;
+  }
+
   /** Client URLs of every member. */
   public List<String> endpointList() {
     List<String> out = new ArrayList<>();
