@@ -54,6 +54,7 @@ public final class MeshClient implements AutoCloseable {
   private final Duration firstConfigTimeout;
   private final MeshListener listener;
   private final PolicyEngine engine;
+  private final OpenTelemetry openTelemetry;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final java.nio.file.Path controlServerTrust;
@@ -79,8 +80,8 @@ public final class MeshClient implements AutoCloseable {
     this.identity = b.identity;
     this.instanceAddress = b.instanceAddress;
     this.instanceLabels = Map.copyOf(b.instanceLabels);
-    OpenTelemetry otel = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
-    this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(otel));
+    this.openTelemetry = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
+    this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(openTelemetry));
   }
 
   public static Builder builder() {
@@ -266,6 +267,15 @@ public final class MeshClient implements AutoCloseable {
         serviceName, caller);
     engine.telemetry().denied(serviceName, caller);
     return false;
+  }
+
+  /**
+   * Where this client's metrics and spans go: the builder's {@code openTelemetry(...)}, else
+   * {@link GlobalOpenTelemetry}. Transports that measure calls themselves (gRPC channels from
+   * {@code MeshGrpc.channel(service, mesh)}) report there too.
+   */
+  public OpenTelemetry openTelemetry() {
+    return openTelemetry;
   }
 
   /** The policy engine, for transport integrations. */

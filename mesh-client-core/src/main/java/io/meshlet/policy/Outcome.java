@@ -1,5 +1,7 @@
 package io.meshlet.policy;
 
+import io.meshlet.config.GrpcStatusMapping;
+
 /** How one try ended, in the terms Envoy's retry and outlier detection conditions use. */
 public enum Outcome {
   /** A response that is not a server error. */
@@ -23,6 +25,17 @@ public enum Outcome {
       return GATEWAY_ERROR;
     }
     return status >= 500 ? SERVER_ERROR : RESPONSE;
+  }
+
+  /**
+   * The outcome of a gRPC call that ended with this status code, as the HTTP side would see the
+   * HTTP status Envoy maps it to: OK and the caller's errors (CANCELLED, INVALID_ARGUMENT, NOT_FOUND,
+   * PERMISSION_DENIED, RESOURCE_EXHAUSTED, ...) are a {@link #RESPONSE}, UNAVAILABLE a
+   * {@link #GATEWAY_ERROR} (503), UNKNOWN, UNIMPLEMENTED, INTERNAL and DATA_LOSS a
+   * {@link #SERVER_ERROR}, and DEADLINE_EXCEEDED a {@link #TIMEOUT} (the caller's deadline ran out).
+   */
+  public static Outcome ofGrpcStatus(int code) {
+    return code == 4 ? TIMEOUT : ofStatus(GrpcStatusMapping.httpStatus(code));
   }
 
   /** Whether this counts as an error for the endpoint (Envoy: 5xx or a locally seen failure). */

@@ -190,6 +190,11 @@ public final class PolicyEngine {
       status = e.status();
       outcome = Outcome.ofStatus(status);
       throw e;
+    } catch (IOException e) {
+      // The call's outcome is its last failure's (a connect failure, a timeout, ...), as gRPC calls
+      // classify theirs, rather than a blanket reset.
+      outcome = info.classify(e);
+      throw e;
     } finally {
       call.end(outcome, status, nanoTime.getAsLong() - start);
     }

@@ -15,6 +15,7 @@ import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapPropagator;
+import io.opentelemetry.context.propagation.TextMapSetter;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Locale;
@@ -31,6 +32,8 @@ import org.slf4j.LoggerFactory;
  * {@code meshlet.client.retries}, {@code meshlet.client.ejections},
  * {@code meshlet.client.rejected} (by reason: fault, ratelimited, overloaded, no-endpoints) and
  * {@code meshlet.client.retry_budget_exhausted}. One CLIENT span per call carries the decisions.
+ * Calls that a transport routes itself (gRPC through grpc-java's xDS) report the same names and
+ * attributes through {@link #startRouted}.
  *
  * <p>Thread-safe; handlers never throw.
  */
@@ -95,6 +98,120 @@ public final class Telemetry implements ClusterRuntime.EventSink {
             .startSpan()
         : Span.getInvalid();
     return new Call(route, span);
+  }
+
+  /**
+   * Starts the telemetry of a call that its transport routes itself (gRPC through grpc-java's own
+   * xDS client): the same duration metric, retry counter, span name, kind and attributes as a call
+   * through the engine, with the cluster told when the transport has picked it. The span is a child
+   * of {@code parent}. Never throws.
+   *
+   * @param route the name of the route the call takes, as the engine names it; empty if unknown
+   */
+  public RoutedCall startRouted(String service, String route, Context parent) {
+    Span span = Span.getInvalid();
+    if (tracing) {
+      try {
+        span = tracer.spanBuilder("meshlet " + service).setParent(parent).setSpanKind(SpanKind.CLIENT)
+            .setAttribute(SERVICE, service)
+            .setAttribute(ROUTE, route)
+            .startSpan();
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
+    }
+    return new RoutedCall(service, route, parent, span);
+  }
+
+  /**
+   * The telemetry of one call routed by its transport, from {@link #startRouted}. Its methods may
+   * be called from any thread, one at a time (a transport's tries follow one another), and never
+   * throw.
+   */
+  public final class RoutedCall {
+    private final String service;
+    private final String route;
+    private final Context parent;
+    private final Span span;
+    private volatile String cluster = "";
+    private volatile int tries;
+
+    private RoutedCall(String service, String route, Context parent, Span span) {
+      this.service = service;
+      this.route = route;
+      this.parent = parent;
+      this.span = span;
+    }
+
+    /** Writes the call's trace context (its span under the parent) into the carrier, by the configured propagator. */
+    public <C> void inject(C carrier, TextMapSetter<C> setter) {
+      if (tracing) {
+        try {
+          propagator.inject(parent.with(span), carrier, setter);
+        } catch (RuntimeException e) {
+          log.debug("telemetry failed", e);
+        }
+      }
+    }
+
+    /** The cluster the transport picked for the call. */
+    public void cluster(String name) {
+      if (name != null && !name.equals(cluster)) {
+        cluster = name;
+        if (tracing) {
+          span.setAttribute(CLUSTER, name);
+        }
+      }
+    }
+
+    /** A try made by the transport's own retry policy (not a transparent retry), counted as the engine counts its retries. */
+    public void retry() {
+      try {
+        retries.add(1, attrs("route|" + service + "|" + route, () -> Attributes.of(SERVICE, service, ROUTE, route)));
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
+    }
+
+    /** A try ended: an event on the span with the endpoint ({@code host:port}, empty if none was reached) and its outcome. */
+    public void tried(String endpoint, Outcome outcome) {
+      tries++;
+      if (tracing) {
+        try {
+          span.addEvent("try", Attributes.of(ENDPOINT, endpoint, OUTCOME, outcome.name().toLowerCase(Locale.ROOT)));
+        } catch (RuntimeException e) {
+          log.debug("telemetry failed", e);
+        }
+      }
+    }
+
+    /**
+     * The call ended: its duration is recorded by service, route, cluster and outcome, and the span
+     * ends with these transport attributes (such as {@code rpc.grpc.status_code}), an error status
+     * when the outcome is a failure.
+     */
+    public void end(Outcome outcome, long nanos, Attributes transportAttributes) {
+      recordEnd(service, route, cluster, outcome, nanos, span, tries, transportAttributes);
+    }
+  }
+
+  private void recordEnd(String service, String route, String cluster, Outcome outcome, long nanos, Span span,
+      int tries, Attributes spanAttributes) {
+    try {
+      String result = outcome.name().toLowerCase(Locale.ROOT);
+      duration.record(nanos / 1e9, attrs("call|" + service + "|" + route + "|" + cluster + "|" + result,
+          () -> Attributes.of(SERVICE, service, ROUTE, route, CLUSTER, cluster, OUTCOME, result)));
+      if (tracing) {
+        span.setAttribute(TRIES, (long) tries);
+        span.setAllAttributes(spanAttributes);
+        if (outcome.isFailure()) {
+          span.setStatus(StatusCode.ERROR, result);
+        }
+        span.end();
+      }
+    } catch (RuntimeException e) {
+      log.debug("telemetry failed", e);
+    }
   }
 
   /** An inbound call refused by authorization. */
@@ -170,25 +287,9 @@ public final class Telemetry implements ClusterRuntime.EventSink {
     }
 
     void end(Outcome outcome, int status, long nanos) {
-      try {
-        String cluster = route.cluster() == null ? "" : route.cluster().name();
-        String result = outcome.name().toLowerCase(Locale.ROOT);
-        duration.record(nanos / 1e9, attrs("call|" + route.service() + "|" + route.rule().name() + "|"
-            + cluster + "|" + result, () -> Attributes.of(SERVICE, route.service(), ROUTE, route.rule().name(),
-            CLUSTER, cluster, OUTCOME, result)));
-        if (tracing) {
-          span.setAttribute(TRIES, (long) tries);
-          if (status > 0) {
-            span.setAttribute(STATUS, (long) status);
-          }
-          if (outcome.isFailure()) {
-            span.setStatus(StatusCode.ERROR, result);
-          }
-          span.end();
-        }
-      } catch (RuntimeException e) {
-        log.debug("telemetry failed", e);
-      }
+      String cluster = route.cluster() == null ? "" : route.cluster().name();
+      recordEnd(route.service(), route.rule().name(), cluster, outcome, nanos, span, tries,
+          status > 0 ? Attributes.of(STATUS, (long) status) : Attributes.empty());
     }
 
     private Attributes routeAttrs() {

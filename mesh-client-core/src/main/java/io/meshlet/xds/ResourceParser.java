@@ -35,6 +35,7 @@ import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.meshlet.config.CircuitBreakerPolicy;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
+import io.meshlet.config.GrpcStatusMapping;
 import io.meshlet.config.FaultPolicy;
 import io.meshlet.config.InboundPolicy;
 import io.meshlet.config.OutlierPolicy;

@@ -5,6 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.opentelemetry.GrpcOpenTelemetry;
+import io.meshlet.MeshClient;
+import io.meshlet.policy.PolicyEngine;
+import io.meshlet.policy.Telemetry;
+import io.opentelemetry.api.OpenTelemetry;
 import io.grpc.xds.XdsChannelCredentials;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,11 +22,13 @@ import java.util.Objects;
  * grpc-java's own xDS client pointed at Meshlet's control servers, from two settings: the
  * service name and the control servers. {@link #install} writes the bootstrap grpc-java reads
  * (once per JVM, so call it before the first {@code xds:///} channel); {@link #channel} makes an
- * {@code xds:///<service>} channel that uses mTLS when the mesh asks for it.
+ * {@code xds:///<service>} channel that uses mTLS when the mesh asks for it and, given a
+ * {@link MeshClient} or an {@link OpenTelemetry}, reports Meshlet's metrics and spans for its calls
+ * under the names the HTTP side uses (see {@link #channel(String, MeshClient)}).
  *
  * <pre>{@code
  * MeshGrpc.bootstrap("frontend", List.of("10.0.0.5:18000")).certificates(files).install();
- * ManagedChannel catalog = MeshGrpc.channel("catalog");
+ * ManagedChannel catalog = MeshGrpc.channel("catalog", mesh);
  * }</pre>
  */
 public final class MeshGrpc {
@@ -65,10 +73,55 @@ public final class MeshGrpc {
     return new Bootstrap(service, controlServers);
   }
 
-  /** An {@code xds:///<service>} channel; mTLS when the service's clusters require it. */
+  /**
+   * An {@code xds:///<service>} channel; mTLS when the service's clusters require it. It reports no
+   * telemetry: use {@link #channel(String, MeshClient)} or {@link #channel(String, OpenTelemetry)}.
+   */
   public static ManagedChannel channel(String service) {
-    return Grpc.newChannelBuilder("xds:///" + service, XdsChannelCredentials.create(InsecureChannelCredentials.create()))
-        .build();
+    return channelBuilder(service).build();
+  }
+
+  /**
+   * An {@code xds:///<service>} channel whose calls are measured and traced through the mesh
+   * client's OpenTelemetry ({@link MeshClient#openTelemetry()}), with route names from its config:
+   * <ul>
+   *   <li>Meshlet's names, as for HTTP calls: {@code meshlet.client.request.duration} (histogram,
+   *       seconds, by {@code meshlet.service}, {@code meshlet.route}, {@code meshlet.cluster},
+   *       {@code meshlet.outcome}) and {@code meshlet.client.retries}; one CLIENT span
+   *       {@code meshlet <service>} per call, child of the current context, with an event per try,
+   *       whose W3C trace context goes in the call's metadata ({@code traceparent});
+   *   <li>grpc-java's own (gRFC A66, through {@code grpc-opentelemetry}): {@code grpc.client.attempt.started},
+   *       {@code grpc.client.attempt.duration}, {@code grpc.client.attempt.*_compressed_message_size},
+   *       {@code grpc.client.call.duration}, by {@code grpc.method}, {@code grpc.target},
+   *       {@code grpc.status} and {@code grpc.lb.backend_service} (the cluster).
+   * </ul>
+   */
+  public static ManagedChannel channel(String service, MeshClient mesh) {
+    return withTelemetry(channelBuilder(service), service, mesh.openTelemetry(), mesh.engine().telemetry(),
+        mesh.engine()).build();
+  }
+
+  /**
+   * An {@code xds:///<service>} channel whose calls are measured and traced through {@code otel} as
+   * {@link #channel(String, MeshClient)} says; without a mesh client's config, {@code meshlet.route}
+   * is empty.
+   */
+  public static ManagedChannel channel(String service, OpenTelemetry otel) {
+    return withTelemetry(channelBuilder(service), service, otel, Telemetry.of(otel), null).build();
+  }
+
+  private static ManagedChannelBuilder<?> channelBuilder(String service) {
+    return Grpc.newChannelBuilder("xds:///" + service, XdsChannelCredentials.create(InsecureChannelCredentials.create()));
+  }
+
+  private static ManagedChannelBuilder<?> withTelemetry(ManagedChannelBuilder<?> builder, String service,
+      OpenTelemetry otel, Telemetry telemetry, PolicyEngine engine) {
+    // grpc-java's per-attempt metrics; the cluster label is off by default (gRFC A89).
+    GrpcOpenTelemetry.newBuilder().sdk(otel)
+        .addOptionalLabel(MeshClientInterceptor.BACKEND_SERVICE)
+        .build()
+        .configureChannelBuilder(builder);
+    return builder.intercept(new MeshClientInterceptor(service, telemetry, engine, System::nanoTime));
   }
 
   /** The settings of a bootstrap. */

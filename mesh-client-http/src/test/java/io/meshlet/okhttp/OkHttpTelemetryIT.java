@@ -36,6 +36,12 @@ class OkHttpTelemetryIT {
 
   @TempDir Path dir;
 
+  static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
   @Test
   void recordsDurationsRetriesAndSpansAndPropagatesTraceContext() throws Exception {
     WireMockServer up = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
@@ -56,7 +62,10 @@ class OkHttpTelemetryIT {
           svc:
             endpoints: [ { address: 127.0.0.1:%d }, { address: 127.0.0.1:%d } ]
             routes: [ { to: [ {} ], retries: { attempts: 1, on: [5xx], backoff: { base: 1ms } } } ]
-        """.formatted(down.port(), up.port()));
+          gone:
+            endpoints: [ { address: 127.0.0.1:%d } ]
+            routes: [ { to: [ {} ], retries: { attempts: 0 } } ]
+        """.formatted(down.port(), up.port(), freePort()));
     try (ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(0).adminPort(0).build().start();
         MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName("otel-it").controlServers("127.0.0.1:" + server.xdsPort())
             .openTelemetry(otel).build().start()) {
@@ -66,10 +75,20 @@ class OkHttpTelemetryIT {
           assertThat(r.code()).isEqualTo(200);
         }
       }
+      // A call no endpoint answers is counted with its failure's outcome, as gRPC calls are.
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+          () -> http.newCall(new Request.Builder().url("http://gone/x").build()).execute())
+          .isInstanceOf(java.io.IOException.class);
       Collection<MetricData> data = metrics.collectAllMetrics();
       MetricData duration = data.stream().filter(m -> m.getName().equals("meshlet.client.request.duration"))
           .findFirst().orElseThrow();
-      var point = duration.getHistogramData().getPoints().iterator().next();
+      assertThat(duration.getHistogramData().getPoints()).anySatisfy(p -> {
+        assertThat(p.getAttributes().get(AttributeKey.stringKey("meshlet.service"))).isEqualTo("gone");
+        assertThat(p.getAttributes().get(AttributeKey.stringKey("meshlet.outcome"))).isEqualTo("connect_failure");
+        assertThat(p.getCount()).isEqualTo(1);
+      });
+      var point = duration.getHistogramData().getPoints().stream()
+          .filter(p -> "svc".equals(p.getAttributes().get(AttributeKey.stringKey("meshlet.service")))).findFirst().orElseThrow();
       assertThat(point.getCount()).isEqualTo(10);
       assertThat(point.getAttributes().get(AttributeKey.stringKey("meshlet.service"))).isEqualTo("svc");
       assertThat(point.getAttributes().get(AttributeKey.stringKey("meshlet.cluster"))).isEqualTo("svc");
@@ -80,7 +99,7 @@ class OkHttpTelemetryIT {
       // endpoints every call starts at the failing one and is retried once.
       assertThat(retries).isEqualTo(10);
 
-      List<SpanData> finished = spans.getFinishedSpanItems();
+      List<SpanData> finished = spans.getFinishedSpanItems().stream().filter(s -> s.getName().equals("meshlet svc")).toList();
       assertThat(finished).hasSize(10).allSatisfy(s -> {
         assertThat(s.getName()).isEqualTo("meshlet svc");
         assertThat(s.getAttributes().get(AttributeKey.longKey("http.response.status_code"))).isEqualTo(200L);

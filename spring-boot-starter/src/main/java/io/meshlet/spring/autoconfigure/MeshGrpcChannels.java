@@ -1,6 +1,7 @@
 package io.meshlet.spring.autoconfigure;
 
 import io.grpc.ManagedChannel;
+import io.meshlet.MeshClient;
 import io.meshlet.grpc.MeshGrpc;
 import java.util.Map;
 import java.util.Objects;
@@ -13,8 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * gRPC channels to mesh services, one {@code xds:///<service>} channel per service, made on first
  * use and kept: routing, load balancing, retries, timeouts and mTLS come from the mesh config
- * through grpc-java's own xDS client. The auto-configuration installs the xDS bootstrap before it
- * makes this bean. {@link #close()} shuts every channel down.
+ * through grpc-java's own xDS client; the auto-configured bean's calls report the same metrics and
+ * spans as HTTP calls. The auto-configuration installs the xDS bootstrap before it makes this bean. {@link #close()} shuts every channel down.
  *
  * <pre>{@code
  * CatalogGrpc.CatalogBlockingStub catalog = CatalogGrpc.newBlockingStub(channels.channel("catalog"));
@@ -31,9 +32,21 @@ public final class MeshGrpcChannels implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  /** Channels made by {@link MeshGrpc#channel(String)}; the bootstrap must be installed already. */
+  /**
+   * Channels made by {@link MeshGrpc#channel(String)}, without Meshlet's telemetry; the bootstrap
+   * must be installed already.
+   */
   public MeshGrpcChannels() {
     this(MeshGrpc::channel, () -> { });
+  }
+
+  /**
+   * Channels made by {@link MeshGrpc#channel(String, MeshClient)}: their calls report the metrics
+   * and spans HTTP calls report, through the mesh client's OpenTelemetry. The bootstrap must be
+   * installed already.
+   */
+  public MeshGrpcChannels(MeshClient mesh) {
+    this(service -> MeshGrpc.channel(service, mesh), () -> { });
   }
 
   MeshGrpcChannels(Function<String, ManagedChannel> factory, Runnable onClose) {

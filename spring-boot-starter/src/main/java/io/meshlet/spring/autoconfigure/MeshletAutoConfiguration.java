@@ -8,6 +8,7 @@ import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.FileIdentitySource;
 import io.meshlet.identity.WorkloadIdentity;
 import io.meshlet.okhttp.MeshOkHttp;
+import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -50,14 +51,17 @@ import org.springframework.web.client.RestClient;
  *       events and every {@link MeshClientBuilderCustomizer} bean may change its builder. It reaches
  *       the control servers over TLS, checked against {@code meshlet.control-server-trust-bundle}
  *       (or in plaintext with {@code meshlet.xds-plaintext=true}), and presents the workload
- *       identity once there is one, which is what its instance registration is bound to;
+ *       identity once there is one, which is what its instance registration is bound to. Its metrics
+ *       and spans, and those of the gRPC channels, go to the application's {@link OpenTelemetry} bean
+ *       when there is one (Spring Boot's own, or the application's), else to {@code GlobalOpenTelemetry};
  *   <li>{@link CaIdentitySource} ({@code meshlet.identity.source=ca}) or {@link FileIdentitySource}
  *       ({@code files}), and the {@link MeshIdentity} made from either;
  *   <li>with {@code mesh-client-http}: a mesh-aware {@link OkHttpClient} (mTLS when there is an
  *       identity), and with {@code spring-web} a {@link RestClientCustomizer} so that the
  *       auto-configured {@code RestClient.Builder} sends {@code http://<service>/...} through it;
  *   <li>with {@code mesh-client-grpc}: {@link MeshGrpcChannels}, after installing grpc-java's xDS
- *       bootstrap (with certificate files when there is an identity);
+ *       bootstrap (with certificate files when there is an identity); their calls report the same
+ *       metrics and spans as HTTP calls, through the {@link MeshClient}'s OpenTelemetry;
  *   <li>with the actuator: the {@code meshlet} endpoint and health indicator.
  * </ul>
  */
@@ -77,7 +81,8 @@ public final class MeshletAutoConfiguration {
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
   MeshClient meshClient(MeshletProperties properties, Environment env, ObjectProvider<MeshListener> listeners,
-      ObjectProvider<MeshClientBuilderCustomizer> customizers, ObjectProvider<MeshIdentity> identity) {
+      ObjectProvider<MeshClientBuilderCustomizer> customizers, ObjectProvider<MeshIdentity> identity,
+      ObjectProvider<OpenTelemetry> openTelemetry) {
     MeshletSettings s = MeshletSettings.resolve(properties, env);
     MeshClient.Builder b = MeshClient.builder()
         .serviceName(s.serviceName())
@@ -91,6 +96,11 @@ public final class MeshletAutoConfiguration {
     }
     if (properties.getNodeId() != null) {
       b.nodeId(properties.getNodeId());
+    }
+    // The application's SDK, so that Meshlet's metrics and spans reach its exporters (a customizer may still change it).
+    OpenTelemetry otel = openTelemetry.getIfUnique();
+    if (otel != null) {
+      b.openTelemetry(otel);
     }
     customizers.orderedStream().forEach(c -> c.customize(b));
     return b.build().start();
@@ -254,7 +264,7 @@ public final class MeshletAutoConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
-    MeshGrpcChannels meshGrpcChannels(MeshletProperties properties, Environment env,
+    MeshGrpcChannels meshGrpcChannels(MeshletProperties properties, Environment env, MeshClient mesh,
         ObjectProvider<MeshIdentity> identity) {
       MeshletSettings s = MeshletSettings.resolve(properties, env);
       MeshGrpc.Bootstrap bootstrap = MeshGrpc.bootstrap(s.serviceName(), s.controlServers());
@@ -304,7 +314,8 @@ public final class MeshletAutoConfiguration {
       log.info("gRPC xDS bootstrap installed for service '{}': control servers {}{}", s.serviceName(),
           s.controlServers(), id != null ? ", with certificate files" : "");
       Runnable removeFiles = cleanup;
-      return new MeshGrpcChannels(MeshGrpc::channel, () -> {
+      // Telemetry through the mesh client's OpenTelemetry, with route names from its config.
+      return new MeshGrpcChannels(service -> MeshGrpc.channel(service, mesh), () -> {
         removeFiles.run();
         // grpc-java may have read it already; another context in this JVM should not inherit it.
         if (json.equals(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY))) {

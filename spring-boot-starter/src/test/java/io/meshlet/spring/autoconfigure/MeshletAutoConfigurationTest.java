@@ -12,6 +12,8 @@ import io.meshlet.identity.FileIdentitySource;
 import io.meshlet.okhttp.MeshOkHttp;
 import io.meshlet.okhttp.MeshOkHttpInterceptor;
 import io.meshlet.spring.autoconfigure.MeshletAutoConfiguration.MeshletRestClientCustomizer;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.context.propagation.ContextPropagators;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -254,6 +256,13 @@ class MeshletAutoConfigurationTest {
       // The beans built on the client use the application's.
       assertThat(context).hasSingleBean(OkHttpClient.class).hasSingleBean(MeshletHealthIndicator.class);
     });
+  }
+
+  @Test
+  void whenTheApplicationHasAnOpenTelemetryThenTheMeshClientReportsToIt() {
+    OpenTelemetry otel = OpenTelemetry.propagating(ContextPropagators.noop());
+    runner.withBean(OpenTelemetry.class, () -> otel).run(context ->
+        assertThat(context.getBean(MeshClient.class).openTelemetry()).isSameAs(otel));
   }
 
   @Test
