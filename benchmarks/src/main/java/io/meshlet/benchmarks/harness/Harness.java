@@ -173,9 +173,9 @@ public final class Harness {
   private static Sidecars startSidecars(Path haproxy, Path dir, Map<String, Object> ports) throws Exception {
     String cs = "127.0.0.1:" + ports.get("xdsPort");
     try (CaIdentitySource a = CaIdentitySource.builder().service("frontend").joinToken(Upstream.TOKENS.get("frontend"))
-        .controlServers(cs).build().start();
+        .controlServers(cs).controlServerTrust(Path.of((String) ports.get("trustBundle"))).build().start();
         CaIdentitySource b = CaIdentitySource.builder().service("echo").joinToken(Upstream.TOKENS.get("echo"))
-            .controlServers(cs).build().start()) {
+            .controlServers(cs).controlServerTrust(Path.of((String) ports.get("trustBundle"))).build().start()) {
       return Sidecars.start(haproxy, dir, a.awaitIdentity(Duration.ofSeconds(30)),
           b.awaitIdentity(Duration.ofSeconds(30)), (Integer) ports.get("httpPort"));
     }
@@ -186,6 +186,7 @@ public final class Harness {
     List<String> args = new ArrayList<>(List.of(
         "case=" + c.id,
         "xdsPort=" + ports.get("xdsPort"),
+        "trustBundle=" + ports.get("trustBundle"),
         "httpPort=" + ports.get("httpPort"),
         "httpsPort=" + ports.get("httpsPort"),
         "grpcPort=" + ports.get("grpcPort"),

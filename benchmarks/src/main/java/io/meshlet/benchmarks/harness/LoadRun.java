@@ -24,6 +24,7 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -105,6 +106,7 @@ final class LoadRun {
     }
     Case c = Case.of(a.get("case"));
     String controlServer = "127.0.0.1:" + a.get("xdsPort");
+    trustBundle = Path.of(a.get("trustBundle"));
     int concurrency = Integer.parseInt(a.get("concurrency"));
     double warmup = Double.parseDouble(a.get("warmup"));
     double peak = Double.parseDouble(a.get("peak"));
@@ -165,7 +167,7 @@ final class LoadRun {
         caller = grpc(channel);
       }
       case GRPC_XDS -> {
-        MeshGrpc.bootstrap("bench-client", List.of(controlServer)).xdsPlaintext().install();
+        MeshGrpc.bootstrap("bench-client", List.of(controlServer)).controlServerTrust(trustBundle).install();
         ManagedChannel channel = MeshGrpc.channel("grpc-echo");
         closeables.add(channel::shutdownNow);
         // The first call waits for the four xDS resources.
@@ -213,8 +215,12 @@ final class LoadRun {
     System.exit(0);
   }
 
+  /** The upstream control server's trust bundle (xDS and the CA are TLS). */
+  static Path trustBundle;
+
   static MeshClient mesh(String controlServer, io.opentelemetry.api.OpenTelemetry otel) throws InterruptedException {
-    MeshClient mesh = MeshClient.builder().xdsPlaintext().serviceName("frontend").controlServers(controlServer)
+    MeshClient mesh = MeshClient.builder().controlServerTrust(trustBundle).serviceName("frontend")
+        .controlServers(controlServer)
         .openTelemetry(otel).build().start();
     if (!mesh.awaitConfig(Duration.ofSeconds(30))) {
       throw new IllegalStateException("no mesh config within 30 s");
@@ -224,7 +230,8 @@ final class LoadRun {
 
   static CaIdentitySource identity(String controlServer) throws InterruptedException {
     CaIdentitySource identity = CaIdentitySource.builder().service("frontend")
-        .joinToken(Upstream.TOKENS.get("frontend")).controlServers(controlServer).build().start();
+        .joinToken(Upstream.TOKENS.get("frontend")).controlServers(controlServer).controlServerTrust(trustBundle)
+        .build().start();
     identity.awaitIdentity(Duration.ofSeconds(30));
     return identity;
   }

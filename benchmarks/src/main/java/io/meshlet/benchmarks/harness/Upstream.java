@@ -99,7 +99,10 @@ final class Upstream {
     int xdsPort = Proc.freePort();
     String controlServer = "127.0.0.1:" + xdsPort;
     AtomicReference<CaIdentitySource> identity = new AtomicReference<>();
-    MeshClient tlsMesh = MeshClient.builder().xdsPlaintext().serviceName("echo-tls").controlServers(controlServer).build();
+    // xDS and the CA over TLS, as in production: every client checks this bundle.
+    Path trustBundle = work.resolve("trust-bundle.pem");
+    MeshClient tlsMesh = MeshClient.builder().controlServerTrust(trustBundle).serviceName("echo-tls")
+        .controlServers(controlServer).build();
 
     QueuedThreadPool threads = new QueuedThreadPool(64, 8);
     threads.setName("upstream");
@@ -136,10 +139,10 @@ final class Upstream {
 
     Path file = work.resolve("mesh.yaml");
     Files.writeString(file, meshYaml(plain.getLocalPort(), tls.getLocalPort(), grpc.getPort()));
-    ControlServer server = ControlServer.builder().xdsPlaintext(true).configFile(file).xdsPort(xdsPort).adminPort(0)
-        .joinTokens(TOKENS).build().start();
+    ControlServer server = ControlServer.builder().configFile(file).xdsPort(xdsPort).adminPort(0)
+        .trustBundleFile(trustBundle).joinTokens(TOKENS).build().start();
     identity.set(CaIdentitySource.builder().service("echo-tls").joinToken(TOKENS.get("echo-tls"))
-        .controlServers(controlServer).build().start());
+        .controlServers(controlServer).controlServerTrust(trustBundle).build().start());
     identity.get().awaitIdentity(Duration.ofSeconds(30));
     tlsMesh.start();
     if (!tlsMesh.awaitConfig(Duration.ofSeconds(30))) {
@@ -148,6 +151,7 @@ final class Upstream {
 
     Map<String, Object> ready = new LinkedHashMap<>();
     ready.put("xdsPort", xdsPort);
+    ready.put("trustBundle", trustBundle.toString());
     ready.put("adminPort", server.adminPort());
     ready.put("httpPort", plain.getLocalPort());
     ready.put("httpsPort", tls.getLocalPort());
