@@ -602,16 +602,16 @@ class PolicyEngineTest {
   }
 
   @Test
-  void aDelayFaultLongerThanTheRouteTimeoutTimesTheCallOut() {
+  void aDelayFaultDoesNotCountAgainstTheRouteTimeout() throws IOException {
+    // As Envoy and grpc-java: the route's timer starts when the delayed request goes on.
     install(withTimeout(withFault(rule("c"), new FaultPolicy(
-        Optional.of(new FaultPolicy.Delay(FaultPolicy.MILLION, Duration.ofHours(1))), Optional.empty())),
-        Duration.ofMillis(5)), cluster("c", endpoint(1)));
+        Optional.of(new FaultPolicy.Delay(FaultPolicy.MILLION, Duration.ofMillis(50))), Optional.empty())),
+        Duration.ofMillis(10)), cluster("c", endpoint(1)));
     Script attempt = new Script();
 
-    assertThatThrownBy(() -> engine.execute(route(), null, true, attempt, info))
-        .isInstanceOf(InterruptedIOException.class)
-        .hasMessage("route 'catalog#0' timed out after 5 ms (during an injected delay)");
-    assertThat(attempt.tries).isEmpty();
+    engine.execute(route(), null, true, attempt, info);
+
+    assertThat(attempt.tries).hasSize(1);
   }
 
   @Test
