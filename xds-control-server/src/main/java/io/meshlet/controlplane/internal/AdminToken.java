@@ -1,19 +1,12 @@
 package io.meshlet.controlplane.internal;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The bearer token the admin API asks for on writes and on reads that reveal the mesh, read from
@@ -43,25 +36,8 @@ public final class AdminToken {
    */
   public static AdminToken load(Path file) {
     String where = "--admin-token-file " + file + ": ";
-    byte[] bytes;
-    try {
-      if (Files.size(file) > MAX_LENGTH + 2) {
-        throw new IllegalStateException(where + "more than " + MAX_LENGTH + " bytes (expected: one line, the "
-            + "token, such as the output of: openssl rand -hex 32)");
-      }
-      Optional<String> worldReadable = worldReadable(file);
-      if (worldReadable.isPresent()) {
-        throw new IllegalStateException(where + "readable by every user (mode " + worldReadable.get()
-            + "; expected: chmod 600 or 640, or in Kubernetes a secret volume with defaultMode: 0440 and the pod's fsGroup)");
-      }
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new IllegalStateException(where + "no such file");
-    } catch (AccessDeniedException e) {
-      throw new IllegalStateException(where + "cannot read: permission denied");
-    } catch (IOException e) {
-      throw new IllegalStateException(where + "cannot read: " + e.getMessage());
-    }
+    byte[] bytes = SecretFile.read(file, where, MAX_LENGTH + 2, "more than " + MAX_LENGTH
+        + " bytes (expected: one line, the token, such as the output of: openssl rand -hex 32)");
     String token = new String(bytes, StandardCharsets.US_ASCII).strip();
     if (token.isEmpty()) {
       throw new IllegalStateException(where + "empty (expected: one line, the token, such as the output of: "
@@ -127,18 +103,6 @@ public final class AdminToken {
     } catch (UnknownHostException e) {
       return false;
     }
-  }
-
-  private static Optional<String> worldReadable(Path file) throws IOException {
-    Set<PosixFilePermission> permissions;
-    try {
-      permissions = Files.getPosixFilePermissions(file);
-    } catch (UnsupportedOperationException e) {
-      return Optional.empty();
-    }
-    return permissions.contains(PosixFilePermission.OTHERS_READ)
-        ? Optional.of(PosixFilePermissions.toString(permissions))
-        : Optional.empty();
   }
 
   private static byte[] sha256(String text) {

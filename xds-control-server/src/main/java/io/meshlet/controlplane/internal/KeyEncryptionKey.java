@@ -1,20 +1,13 @@
 package io.meshlet.controlplane.internal;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
-import java.util.Set;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
@@ -62,25 +55,7 @@ public final class KeyEncryptionKey {
    */
   public static KeyEncryptionKey load(Path file) {
     String where = "--ca-key-encryption-key " + file + ": ";
-    byte[] raw;
-    try {
-      if (Files.size(file) > 256) {
-        throw new IllegalStateException(where + Files.size(file) + " bytes (" + HOW + ")");
-      }
-      Set<PosixFilePermission> permissions = posixPermissions(file);
-      if (permissions != null && permissions.contains(PosixFilePermission.OTHERS_READ)) {
-        throw new IllegalStateException(where + "readable by every user (mode "
-            + PosixFilePermissions.toString(permissions) + "; expected: chmod 600 or 640, or in Kubernetes a "
-            + "secret volume with defaultMode: 0440 and the pod's fsGroup)");
-      }
-      raw = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new IllegalStateException(where + "no such file");
-    } catch (AccessDeniedException e) {
-      throw new IllegalStateException(where + "cannot read: permission denied");
-    } catch (IOException e) {
-      throw new IllegalStateException(where + "cannot read: " + e.getMessage());
-    }
+    byte[] raw = SecretFile.read(file, where, 256, "more than 256 bytes (" + HOW + ")");
     String text = new String(raw, StandardCharsets.US_ASCII).strip();
     if (text.isEmpty()) {
       throw new IllegalStateException(where + "empty (" + HOW + ")");
@@ -104,14 +79,6 @@ public final class KeyEncryptionKey {
     KeyEncryptionKey k = new KeyEncryptionKey(bytes);
     Arrays.fill(bytes, (byte) 0);
     return k;
-  }
-
-  private static Set<PosixFilePermission> posixPermissions(Path file) throws IOException {
-    try {
-      return Files.getPosixFilePermissions(file);
-    } catch (UnsupportedOperationException e) {
-      return null;
-    }
   }
 
   private static boolean allSame(byte[] bytes) {

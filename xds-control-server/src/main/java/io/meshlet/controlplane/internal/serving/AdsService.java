@@ -143,7 +143,25 @@ public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedD
 
     abstract void handle(Q request);
 
-    abstract void pushAll(ResourceSnapshot snapshot);
+    /** The types this stream has asked for. */
+    abstract Set<String> typeUrls();
+
+    /** Sends what the stream's subscription of a type selects in {@code snapshot}, if it should. */
+    abstract void respond(String typeUrl, ResourceSnapshot snapshot);
+
+    /** Offers a new snapshot to every type, make before break ({@link #PUSH_ORDER}), then the rest. */
+    private void pushAll(ResourceSnapshot snapshot) {
+      for (String typeUrl : PUSH_ORDER) {
+        if (typeUrls().contains(typeUrl)) {
+          respond(typeUrl, snapshot);
+        }
+      }
+      for (String typeUrl : List.copyOf(typeUrls())) {
+        if (!PUSH_ORDER.contains(typeUrl)) {
+          respond(typeUrl, snapshot);
+        }
+      }
+    }
 
     @Override
     public final synchronized void onNext(Q request) {

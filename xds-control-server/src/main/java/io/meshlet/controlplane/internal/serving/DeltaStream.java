@@ -102,18 +102,13 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
   }
 
   @Override
-  void pushAll(ResourceSnapshot snapshot) {
-    for (String typeUrl : AdsService.PUSH_ORDER) {
-      TypeState t = types.get(typeUrl);
-      if (t != null) {
-        respond(t, snapshot);
-      }
-    }
-    for (TypeState t : types.values()) {
-      if (!AdsService.PUSH_ORDER.contains(t.typeUrl)) {
-        respond(t, snapshot);
-      }
-    }
+  java.util.Set<String> typeUrls() {
+    return types.keySet();
+  }
+
+  @Override
+  void respond(String typeUrl, ResourceSnapshot snapshot) {
+    respond(types.get(typeUrl), snapshot);
   }
 
   private void respond(TypeState t, ResourceSnapshot snapshot) {

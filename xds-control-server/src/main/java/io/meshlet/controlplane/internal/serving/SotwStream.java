@@ -88,18 +88,13 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
   }
 
   @Override
-  void pushAll(ResourceSnapshot snapshot) {
-    for (String typeUrl : AdsService.PUSH_ORDER) {
-      TypeState t = types.get(typeUrl);
-      if (t != null) {
-        respond(t, snapshot);
-      }
-    }
-    for (TypeState t : types.values()) {
-      if (!AdsService.PUSH_ORDER.contains(t.typeUrl)) {
-        respond(t, snapshot);
-      }
-    }
+  java.util.Set<String> typeUrls() {
+    return types.keySet();
+  }
+
+  @Override
+  void respond(String typeUrl, ResourceSnapshot snapshot) {
+    respond(types.get(typeUrl), snapshot);
   }
 
   /** Sends what the subscription selects now, unless the client has it or has yet to answer. */
