@@ -244,7 +244,10 @@ public final class PolicyEngine {
         Outcome outcome;
         endpoint.active.incrementAndGet();
         try {
-          response = attempt.send(new Try(endpoint.config(), tryTimeout, number, call.headers()));
+          // A transparent resend (a dead pooled connection) stays inside this try: reported, not
+          // retried here, not recorded for outlier detection (the endpoint did nothing wrong).
+          response = attempt.send(new Try(endpoint.config(), tryTimeout, number, call.headers(),
+              e -> call.resentTransparently(cluster.name(), endpoint.config(), info.classify(e), e)));
           outcome = Outcome.ofStatus(info.status(response));
         } catch (IOException e) {
           failure = e;
