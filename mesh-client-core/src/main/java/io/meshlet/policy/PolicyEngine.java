@@ -26,7 +26,9 @@ import java.util.function.LongSupplier;
  * Meshlet's policy engine: Envoy's semantics for the routes and clusters a control plane sends,
  * applied inside the calling JVM. One call goes through it in the order
  * <b>route -> rate limit -> fault -> circuit breaker -> retry loop (endpoint pick -> per-try
- * timeout -> transport) -> outlier detection</b>, within the route's overall deadline.
+ * timeout -> transport) -> outlier detection</b>, within the route's overall deadline. A transport
+ * may send a try again when it went out on a pooled connection that was dead (the request never
+ * reached the upstream's application); that stays inside the try ({@link Try#resentTransparently}).
  *
  * <p>Thread-safe. Config updates ({@link #update}) come from one thread and swap one volatile
  * field; the call path reads it once and takes no lock.
@@ -244,7 +246,10 @@ public final class PolicyEngine {
         Outcome outcome;
         endpoint.active.incrementAndGet();
         try {
-          response = attempt.send(new Try(endpoint.config(), tryTimeout, number, call.headers()));
+          // A transparent resend (a dead pooled connection) stays inside this try: reported, not
+          // retried here, not recorded for outlier detection (the endpoint did nothing wrong).
+          response = attempt.send(new Try(endpoint.config(), tryTimeout, number, call.headers(),
+              e -> call.resentTransparently(cluster.name(), endpoint.config(), info.classify(e), e)));
           outcome = Outcome.ofStatus(info.status(response));
         } catch (IOException e) {
           failure = e;

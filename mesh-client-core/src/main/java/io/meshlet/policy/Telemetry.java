@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Metrics (instrumentation scope {@code io.meshlet}): {@code meshlet.client.request.duration}
  * (histogram, seconds, by service, route, cluster and outcome; its count is the request count),
- * {@code meshlet.client.retries}, {@code meshlet.client.ejections},
+ * {@code meshlet.client.retries}, {@code meshlet.client.transparent_retries} (a try sent again
+ * because the pooled connection it went out on was dead), {@code meshlet.client.ejections},
  * {@code meshlet.client.rejected} (by reason: fault, ratelimited, overloaded, no-endpoints) and
  * {@code meshlet.client.retry_budget_exhausted}. One CLIENT span per call carries the decisions.
  * Calls that a transport routes itself (gRPC through grpc-java's xDS) report the same names and
@@ -48,12 +49,14 @@ public final class Telemetry implements ClusterRuntime.EventSink {
   static final AttributeKey<String> ENDPOINT = AttributeKey.stringKey("meshlet.endpoint");
   static final AttributeKey<Long> STATUS = AttributeKey.longKey("http.response.status_code");
   static final AttributeKey<Long> TRIES = AttributeKey.longKey("meshlet.tries");
+  static final AttributeKey<Boolean> TRANSPARENT = AttributeKey.booleanKey("meshlet.transparent");
 
   private final Tracer tracer;
   private final TextMapPropagator propagator;
   private final boolean tracing;
   private final DoubleHistogram duration;
   private final LongCounter retries;
+  private final LongCounter transparentRetries;
   private final LongCounter ejections;
   private final LongCounter rejected;
   private final LongCounter budgetExhausted;
@@ -69,6 +72,8 @@ public final class Telemetry implements ClusterRuntime.EventSink {
         .setDescription("Duration of calls through the mesh, retries included.").build();
     this.retries = meter.counterBuilder("meshlet.client.retries")
         .setDescription("Retries made by the mesh.").build();
+    this.transparentRetries = meter.counterBuilder("meshlet.client.transparent_retries")
+        .setDescription("Tries sent again because a pooled connection was found dead; not retries.").build();
     this.ejections = meter.counterBuilder("meshlet.client.ejections")
         .setDescription("Endpoints ejected by outlier detection.").build();
     this.rejected = meter.counterBuilder("meshlet.client.rejected")
@@ -269,6 +274,26 @@ public final class Telemetry implements ClusterRuntime.EventSink {
 
     void retry() {
       retries.add(1, routeAttrs());
+    }
+
+    /**
+     * A try's transport sent it again because the pooled connection it went out on was dead: a
+     * {@code try} event with the failed send's outcome and {@code meshlet.transparent}, counted in
+     * {@code meshlet.client.transparent_retries}, not in the tries or the retries.
+     */
+    void resentTransparently(String cluster, EndpointConfig endpoint, Outcome outcome, java.io.IOException failure) {
+      try {
+        transparentRetries.add(1, routeAttrs());
+        if (tracing) {
+          span.addEvent("try", Attributes.of(ENDPOINT, endpoint.address(), OUTCOME,
+              outcome.name().toLowerCase(Locale.ROOT), TRANSPARENT, true));
+        }
+        log.debug("call to '{}' (route '{}', cluster '{}') sent again to {} on a new connection: the pooled"
+            + " connection was dead ({})", route.service(), route.rule().name(), cluster, endpoint.address(),
+            String.valueOf(failure));
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
     }
 
     void retryBudgetExhausted() {

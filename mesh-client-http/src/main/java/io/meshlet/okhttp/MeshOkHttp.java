@@ -36,16 +36,21 @@ public final class MeshOkHttp {
   public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh,
       Supplier<WorkloadIdentity> identity) {
     builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh, true));
+    builder.networkInterceptors().add(new DeadConnectionWatch());
     return MeshTls.apply(builder, mesh, identity).retryOnConnectionFailure(false);
   }
 
   /**
    * Adds the mesh to a builder: the interceptor goes first among application interceptors, so
    * the ones added before it see one call and those after it see each try. Also turns off
-   * OkHttp's own retry on connection failure, so that retries happen in exactly one layer.
+   * OkHttp's own retry on connection failure, so that retries happen in exactly one layer, and
+   * adds a network interceptor that tells the mesh's interceptor when a try went out on a pooled
+   * connection that was dead, so that it can send the try again on a new connection (as OkHttp's
+   * own retry would; see {@link MeshOkHttpInterceptor}).
    */
   public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh) {
     builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh, false));
+    builder.networkInterceptors().add(new DeadConnectionWatch());
     return builder.retryOnConnectionFailure(false);
   }
 }

@@ -5,6 +5,7 @@ import io.meshlet.policy.MeshRejection;
 import io.meshlet.policy.Outcome;
 import io.meshlet.policy.PolicyEngine;
 import io.meshlet.policy.ResponseInfo;
+import io.meshlet.policy.Try;
 import java.io.IOException;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -62,6 +63,13 @@ public final class MeshOkHttpInterceptor implements Interceptor {
     }
   };
 
+  /**
+   * At most this many transparent resends per try: one per dead pooled connection met, so
+   * normally one; more only when several pooled connections to the endpoint died together (up to
+   * OkHttp's default of 5 idle connections per pool).
+   */
+  static final int MAX_TRANSPARENT_RESENDS = 5;
+
   private final MeshClient mesh;
   private final boolean mtlsCapable;
 
@@ -103,15 +111,7 @@ public final class MeshOkHttpInterceptor implements Interceptor {
             .url(url.newBuilder().scheme(scheme).host(t.endpoint().host()).port(t.endpoint().port()).build())
             .header("Host", authority);
         t.headers().forEach(b::header);
-        int ms = (int) Math.max(1, Math.min(Integer.MAX_VALUE, t.timeout().toMillis()));
-        Chain timed = chain;
-        if (ms < chain.readTimeoutMillis() || chain.readTimeoutMillis() == 0) {
-          timed = timed.withReadTimeout(ms, TimeUnit.MILLISECONDS).withWriteTimeout(ms, TimeUnit.MILLISECONDS);
-        }
-        if (ms < chain.connectTimeoutMillis() || chain.connectTimeoutMillis() == 0) {
-          timed = timed.withConnectTimeout(ms, TimeUnit.MILLISECONDS);
-        }
-        return timed.proceed(b.build());
+        return send(chain, b, t);
       }, RESPONSES);
     } catch (MeshRejection r) {
       return new Response.Builder()
@@ -123,5 +123,67 @@ public final class MeshOkHttpInterceptor implements Interceptor {
           .body(ResponseBody.create(r.getMessage() + "\n", TEXT))
           .build();
     }
+  }
+
+  /**
+   * Sends one try, within its timeout, and sends it again when it failed on a pooled connection
+   * that turned out dead: the upstream had closed it (a keep-alive timeout) and the failure (end
+   * of stream, reset, broken pipe) came before any response, so the request, written into a closed
+   * socket, never reached the application. Plain OkHttp recovers from that with its retry on connection failure, which
+   * {@link MeshOkHttp} turns off so that the policy engine is the one layer that retries; grpc-java
+   * resends such streams transparently too (gRFC A6).
+   *
+   * <p>Why here: this is the transport step of the engine's try, the one place that calls
+   * {@code proceed} and so can send again with the same endpoint, headers and what is left of the
+   * try's timeout. The engine sees one try with one outcome: no retry is counted, the retry budget
+   * is not touched, the retry policy need not allow resets, and outlier detection does not hear of
+   * the dead connection (the endpoint did nothing wrong). {@link Try#resentTransparently} reports
+   * it. Which connection a send went out on, and whether it was reused, only a network interceptor
+   * sees ({@link DeadConnectionWatch}, installed by {@link MeshOkHttp}; without it nothing is resent).
+   *
+   * <p>Never resent: a request whose body cannot be sent again (one-shot or duplex), a failure on
+   * a new connection (the upstream itself fails: the engine's retry policy decides), a timeout or
+   * cancel, a failure after response headers came (those surface after {@code proceed} returned,
+   * while the body is read). Any method is resent, as OkHttp and Go's {@code net/http} resend on
+   * a dead reused connection (a connection that dies while the upstream works on the request is
+   * rare, and then looks the same). OkHttp gives the resend
+   * another connection (the dead one takes no new exchanges); should that be a pooled one that
+   * died as well, it is resent again, up to {@link #MAX_TRANSPARENT_RESENDS}.
+   */
+  private static Response send(Chain chain, Request.Builder request, Try t) throws IOException {
+    okhttp3.RequestBody body = chain.request().body();
+    boolean resendable = body == null || !(body.isOneShot() || body.isDuplex());
+    long deadline = System.nanoTime() + t.timeout().toNanos();
+    IOException previous = null;
+    for (int resends = 0; ; resends++) {
+      DeadConnectionWatch.Send send = new DeadConnectionWatch.Send();
+      long left = deadline - System.nanoTime();
+      try {
+        return timed(chain, left).proceed(request.tag(DeadConnectionWatch.Send.class, send).build());
+      } catch (IOException e) {
+        if (previous != null && previous != e) {
+          e.addSuppressed(previous);
+        }
+        if (!resendable || resends >= MAX_TRANSPARENT_RESENDS || !send.diedOnReusedConnection(e)
+            || chain.call().isCanceled() || deadline - System.nanoTime() <= 0) {
+          throw e;
+        }
+        t.resentTransparently(e);
+        previous = e;
+      }
+    }
+  }
+
+  /** The chain with OkHttp's connect, read and write timeouts lowered to what is left of the try. */
+  private static Chain timed(Chain chain, long nanos) {
+    int ms = (int) Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(nanos)));
+    Chain timed = chain;
+    if (ms < chain.readTimeoutMillis() || chain.readTimeoutMillis() == 0) {
+      timed = timed.withReadTimeout(ms, TimeUnit.MILLISECONDS).withWriteTimeout(ms, TimeUnit.MILLISECONDS);
+    }
+    if (ms < chain.connectTimeoutMillis() || chain.connectTimeoutMillis() == 0) {
+      timed = timed.withConnectTimeout(ms, TimeUnit.MILLISECONDS);
+    }
+    return timed;
   }
 }

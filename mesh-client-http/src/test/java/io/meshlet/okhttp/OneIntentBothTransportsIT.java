@@ -587,10 +587,7 @@ class OneIntentBothTransportsIT {
   }
 
   private static WireMockServer wiremock(com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder answer) {
-    // Meshlet turns off OkHttp's retry on connection failure (retries happen in one layer), so a
-    // pooled connection that Jetty closed for idling while gRPC rows ran would fail the next call.
-    WireMockServer w = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1")
-        .jettyIdleTimeout(Duration.ofMinutes(10).toMillis()));
+    WireMockServer w = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
     w.start();
     w.stubFor(any(anyUrl()).willReturn(answer));
     closeables.add(w::stop);
