@@ -21,6 +21,12 @@ import okhttp3.OkHttpClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.web.context.WebServerApplicationContext;
+import org.springframework.boot.web.server.WebServer;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.ApplicationContext;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
 import org.springframework.boot.actuate.autoconfigure.health.ConditionalOnEnabledHealthIndicator;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -62,6 +68,10 @@ import org.springframework.web.client.RestClient;
  *   <li>with {@code mesh-client-grpc}: {@link MeshGrpcChannels}, after installing grpc-java's xDS
  *       bootstrap (with certificate files when there is an identity); their calls report the same
  *       metrics and spans as HTTP calls, through the {@link MeshClient}'s OpenTelemetry;
+ *   <li>on a servlet web server ({@code meshlet.inbound.enabled}): mTLS and authorization on Jetty
+ *       ({@link MeshletJettyInbound}), authorization on any other ({@code MeshServletFilter}), and
+ *       {@link MeshletInboundGuard}, which fails start-up (or answers 503) while the mesh asks for mTLS
+ *       or authorization the running server cannot give;
  *   <li>with the actuator: the {@code meshlet} endpoint and health indicator.
  * </ul>
  */
@@ -133,6 +143,106 @@ public final class MeshletAutoConfiguration {
     @Conditional(OnIdentitySource.class)
     MeshletJettyInbound meshletJettyInbound(MeshClient mesh, MeshIdentity identity) {
       return new MeshletJettyInbound(mesh, identity);
+    }
+  }
+
+  /**
+   * The inbound policy on any servlet web server: {@link MeshletInboundGuard} fails start-up (or,
+   * for a config that arrives later, answers 503) while the mesh asks for what the running server
+   * cannot enforce, and with {@code mesh-client-http} {@code MeshServletFilter} enforces the
+   * service's authorization where Jetty's handler does not.
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+  @ConditionalOnClass(name = "jakarta.servlet.Filter")
+  @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "true", matchIfMissing = true)
+  static class ServletInboundConfiguration {
+
+    /** Ahead of every filter of the application and of Spring (security, forwarded headers, ...). */
+    static final int GUARD_ORDER = Ordered.HIGHEST_PRECEDENCE;
+
+    @Bean
+    @ConditionalOnMissingBean
+    MeshletInboundGuard meshletInboundGuard(MeshletProperties properties, Environment env,
+        ObjectProvider<MeshClient> mesh, ApplicationContext context, ObjectProvider<MeshIdentity> identity,
+        ObjectProvider<MeshletJettyInbound> jettyInbound) {
+      boolean servletFilter = isPresent("io.meshlet.okhttp.MeshServletFilter", context.getClassLoader());
+      return new MeshletInboundGuard(MeshletSettings.resolve(properties, env).serviceName(), mesh, () -> {
+        WebServer server = context instanceof WebServerApplicationContext w ? w.getWebServer() : null;
+        if (server == null) {
+          return null;
+        }
+        String name = serverName(server);
+        boolean mtls = name.equals("Jetty") && jettyInbound.getIfAvailable() != null;
+        return new MeshletInboundGuard.Server(name, mtls, mtls || servletFilter, identity.getIfAvailable() != null);
+      }, properties.getFirstConfigTimeout(), properties.isAwaitConfigOnStartup());
+    }
+
+    @Bean
+    FilterRegistrationBean<jakarta.servlet.Filter> meshletInboundGuardFilter(MeshletInboundGuard guard) {
+      FilterRegistrationBean<jakarta.servlet.Filter> r = new FilterRegistrationBean<>(guard.filter());
+      r.setName("meshletInboundGuard");
+      r.setOrder(GUARD_ORDER);
+      r.setDispatcherTypes(java.util.EnumSet.allOf(jakarta.servlet.DispatcherType.class));
+      return r;
+    }
+
+    /** The service's authorization, on servers other than Jetty under {@link MeshletJettyInbound}. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = "io.meshlet.okhttp.MeshServletFilter")
+    static class AuthorizationConfiguration {
+
+      @Bean
+      FilterRegistrationBean<io.meshlet.okhttp.MeshServletFilter> meshletAuthorizationFilter(MeshClient mesh,
+          ObjectProvider<MeshletJettyInbound> jettyInbound,
+          ObjectProvider<org.springframework.boot.web.servlet.server.ServletWebServerFactory> factory) {
+        FilterRegistrationBean<io.meshlet.okhttp.MeshServletFilter> r =
+            new FilterRegistrationBean<>(new io.meshlet.okhttp.MeshServletFilter(mesh));
+        r.setName("meshletAuthorization");
+        r.setOrder(GUARD_ORDER + 1);
+        // Requests only: an include or forward is the application's own, on a path it chose.
+        r.setDispatcherTypes(jakarta.servlet.DispatcherType.REQUEST, jakarta.servlet.DispatcherType.ASYNC);
+        // Jetty's handler has authorized the request already, on the same normalized path: one check.
+        Object f = factory.getIfAvailable();
+        r.setEnabled(!(jettyInbound.getIfAvailable() != null && f != null && serverName(f).equals("Jetty")));
+        return r;
+      }
+    }
+
+    /** Tomcat, Jetty, Undertow or the class's simple name: from Boot's web server or its factory. */
+    static String serverName(Object serverOrFactory) {
+      for (Class<?> c = serverOrFactory.getClass(); c != null; c = c.getSuperclass()) {
+        String n = c.getName();
+        if (n.startsWith("org.springframework.boot.web.embedded.")) {
+          String kind = n.substring("org.springframework.boot.web.embedded.".length(), n.lastIndexOf('.'));
+          return Character.toUpperCase(kind.charAt(0)) + kind.substring(1);
+        }
+      }
+      return serverOrFactory.getClass().getSimpleName();
+    }
+
+    private static boolean isPresent(String className, ClassLoader loader) {
+      try {
+        Class.forName(className, false, loader);
+        return true;
+      } catch (ClassNotFoundException | LinkageError e) {
+        return false;
+      }
+    }
+  }
+
+  /** {@code meshlet.inbound.enabled=false} on a servlet web server: the inbound policy is the application's. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+  @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "false")
+  static class InboundDisabledConfiguration {
+
+    @Bean
+    SmartInitializingSingleton meshletInboundDisabledWarning(MeshletProperties properties, Environment env) {
+      String service = MeshletSettings.resolve(properties, env).serviceName();
+      return () -> log.warn("meshlet.inbound.enabled=false: the starter leaves the embedded web server as it is;"
+          + " the inbound policy of service '{}' (mtls.mode and authorization in the mesh config) is the"
+          + " application's to enforce", service);
     }
   }
 

@@ -149,9 +149,12 @@ public final class MeshletProperties {
   public static final class Inbound {
 
     /**
-     * Whether the embedded Jetty server takes mTLS with this workload's identity (and plaintext
-     * unless the service's mtls.mode is strict) and enforces the service's authorization. Needs an
-     * identity source and Jetty as the embedded server.
+     * Whether the starter puts the embedded servlet web server under the service's inbound policy:
+     * Jetty takes mTLS with this workload's identity (and plaintext unless the service's mtls.mode
+     * is strict); any servlet server enforces the service's authorization (with mesh-client-http);
+     * and start-up fails, or requests get 503, while the mesh asks for mTLS or authorization the
+     * server cannot give (Tomcat, Undertow). false leaves the server as it is and the inbound policy
+     * to the application.
      */
     private final boolean enabled;
 

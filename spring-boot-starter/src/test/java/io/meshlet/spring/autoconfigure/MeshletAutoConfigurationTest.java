@@ -32,6 +32,13 @@ import org.springframework.boot.autoconfigure.web.client.RestClientAutoConfigura
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
+import org.springframework.boot.test.context.assertj.AssertableWebApplicationContext;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.core.Ordered;
+import io.meshlet.okhttp.MeshServletFilter;
+import java.util.List;
+import java.util.Map;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.client.RestClient;
@@ -367,6 +374,69 @@ class MeshletAutoConfigurationTest {
         .run(context -> assertThat(context).doesNotHaveBean(MeshletJettyInbound.class));
     runner.withPropertyValues(files).withClassLoader(new FilteredClassLoader("org.eclipse.jetty.server"))
         .run(context -> assertThat(context).doesNotHaveBean(MeshletJettyInbound.class));
+  }
+
+  /** A servlet web application (no server is started): the inbound guard's beans. */
+  WebApplicationContextRunner web() {
+    return new WebApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=catalog", "meshlet.control-servers=" + NOWHERE, trust,
+            "meshlet.grpc.enabled=false");
+  }
+
+  static List<String> filterNames(AssertableWebApplicationContext context) {
+    return context.getBeansOfType(FilterRegistrationBean.class).values().stream()
+        .filter(FilterRegistrationBean::isEnabled).map(FilterRegistrationBean::getFilterName).sorted().toList();
+  }
+
+  @Test
+  void whenAServletWebApplicationThenTheInboundGuardAndTheAuthorizationFilterComeFirst() {
+    web().run(context -> {
+      assertThat(context).hasNotFailed().hasSingleBean(MeshletInboundGuard.class);
+      assertThat(filterNames(context)).containsExactly("meshletAuthorization", "meshletInboundGuard");
+      Map<String, Integer> order = new java.util.HashMap<>();
+      context.getBeansOfType(FilterRegistrationBean.class).values()
+          .forEach(r -> order.put(r.getFilterName(), r.getOrder()));
+      assertThat(order).containsEntry("meshletInboundGuard", Ordered.HIGHEST_PRECEDENCE)
+          .containsEntry("meshletAuthorization", Ordered.HIGHEST_PRECEDENCE + 1);
+      FilterRegistrationBean<?> authorization = context.getBeansOfType(FilterRegistrationBean.class).values()
+          .stream().filter(r -> r.getFilterName().equals("meshletAuthorization")).findFirst().orElseThrow();
+      assertThat(authorization.getFilter()).isInstanceOf(MeshServletFilter.class);
+    });
+    // With an identity too: the same, whatever the server turns out to be.
+    web().withPropertyValues("meshlet.identity.source=files", "meshlet.identity.directory=" + dir)
+        .run(context -> assertThat(filterNames(context)).containsExactly("meshletAuthorization", "meshletInboundGuard"));
+  }
+
+  @Test
+  void whenNotAServletWebApplicationThenNoInboundGuard() {
+    runner.run(context -> assertThat(context).doesNotHaveBean(MeshletInboundGuard.class)
+        .doesNotHaveBean(FilterRegistrationBean.class));
+  }
+
+  @Test
+  void whenMeshClientHttpIsAbsentThenTheGuardStaysWithoutTheAuthorizationFilter() {
+    web().withClassLoader(new FilteredClassLoader(MeshServletFilter.class)).run(context -> {
+      assertThat(context).hasNotFailed().hasSingleBean(MeshletInboundGuard.class);
+      assertThat(filterNames(context)).containsExactly("meshletInboundGuard");
+    });
+  }
+
+  @Test
+  void whenInboundIsDisabledThenNoGuardNoFilterAndAWarningThatThePolicyIsTheApplications() {
+    web().withPropertyValues("meshlet.inbound.enabled=false").run(context -> {
+      assertThat(context).hasNotFailed().doesNotHaveBean(MeshletInboundGuard.class)
+          .doesNotHaveBean(FilterRegistrationBean.class).hasBean("meshletInboundDisabledWarning");
+    });
+  }
+
+  @Test
+  void serverNamesComeFromBootsEmbeddedPackages() {
+    assertThat(MeshletAutoConfiguration.ServletInboundConfiguration.serverName(
+        new org.springframework.boot.web.embedded.tomcat.TomcatServletWebServerFactory())).isEqualTo("Tomcat");
+    assertThat(MeshletAutoConfiguration.ServletInboundConfiguration.serverName(
+        new org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory() { })).isEqualTo("Jetty");
+    assertThat(MeshletAutoConfiguration.ServletInboundConfiguration.serverName("x")).isEqualTo("String");
   }
 
   @Test

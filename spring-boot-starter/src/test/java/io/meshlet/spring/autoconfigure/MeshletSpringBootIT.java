@@ -29,8 +29,10 @@ import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory;
 import org.springframework.boot.web.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -72,6 +74,12 @@ class MeshletSpringBootIT {
     @GetMapping("/items")
     String items(HttpServletRequest request) {
       return name + " answers " + request.getAttribute(MeshJetty.CALLER_ATTRIBUTE);
+    }
+
+    /** Jetty, though Tomcat is on the test class path too (for MeshletTomcatIT) and Boot would pick it first. */
+    @Bean
+    JettyServletWebServerFactory jetty() {
+      return new JettyServletWebServerFactory();
     }
 
     @GetMapping("/ask/{service}")

@@ -1,0 +1,130 @@
+package io.meshlet.spring.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.meshlet.MeshClient;
+import io.meshlet.config.InboundPolicy;
+import io.meshlet.config.InboundPolicy.Grant;
+import io.meshlet.config.InboundPolicy.Permission;
+import io.meshlet.config.MtlsMode;
+import io.meshlet.spring.autoconfigure.MeshletInboundGuard.Server;
+import io.meshlet.spring.autoconfigure.MeshletInboundGuard.Verdict;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.springframework.beans.factory.support.StaticListableBeanFactory;
+import org.springframework.mock.web.MockFilterChain;
+import org.springframework.mock.web.MockHttpServletRequest;
+import org.springframework.mock.web.MockHttpServletResponse;
+
+/** The rule {@link MeshletInboundGuard} keeps: what each server can give under each policy. */
+class MeshletInboundGuardTest {
+
+  static final Server TOMCAT = new Server("Tomcat", false, true, true);
+  static final Server TOMCAT_WITHOUT_MESH_CLIENT_HTTP = new Server("Tomcat", false, false, true);
+  static final Server UNDERTOW_WITHOUT_IDENTITY = new Server("Undertow", false, true, false);
+  static final Server JETTY_UNDER_THE_MESH = new Server("Jetty", true, true, true);
+  static final Server JETTY_WITHOUT_IDENTITY = new Server("Jetty", false, true, false);
+  static final Server JETTY_WITHOUT_MESH_CLIENT_HTTP = new Server("Jetty", false, false, true);
+
+  static final String ESCAPE =
+      "or set meshlet.inbound.enabled=false to take responsibility for the inbound policy yourself";
+
+  static InboundPolicy policy(MtlsMode mode, boolean allowList) {
+    return new InboundPolicy(mode, allowList
+        ? Optional.of(List.of(new Grant(new Permission.Any(), Set.of("spiffe://example.org/service/frontend"), false)))
+        : Optional.empty());
+  }
+
+  static Stream<Arguments> refusals() {
+    return Stream.of(
+        Arguments.of(policy(MtlsMode.STRICT, false), TOMCAT,
+            "meshlet: service 'catalog' asks for mtls strict, but the embedded web server is Tomcat, which the starter"
+                + " cannot put under the mesh's mTLS yet: use spring-boot-starter-jetty (exclude"
+                + " spring-boot-starter-tomcat), " + ESCAPE),
+        Arguments.of(policy(MtlsMode.PERMISSIVE, true), TOMCAT,
+            "meshlet: service 'catalog' asks for mtls permissive, but the embedded web server is Tomcat, which the"
+                + " starter cannot put under the mesh's mTLS yet: use spring-boot-starter-jetty (exclude"
+                + " spring-boot-starter-tomcat), " + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), UNDERTOW_WITHOUT_IDENTITY,
+            "meshlet: service 'catalog' asks for mtls strict, but the embedded web server is Undertow, which the"
+                + " starter cannot put under the mesh's mTLS yet: use spring-boot-starter-jetty (exclude"
+                + " spring-boot-starter-undertow) and set meshlet.identity.source, " + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), JETTY_WITHOUT_IDENTITY,
+            "meshlet: service 'catalog' asks for mtls strict, but this application has no workload identity, so the"
+                + " embedded Jetty server cannot take mTLS: set meshlet.identity.source (ca or files), " + ESCAPE),
+        Arguments.of(policy(MtlsMode.PERMISSIVE, false), JETTY_WITHOUT_MESH_CLIENT_HTTP,
+            "meshlet: service 'catalog' asks for mtls permissive, but the embedded Jetty server is not under the"
+                + " mesh's mTLS without mesh-client-http: add io.meshlet:mesh-client-http, " + ESCAPE),
+        Arguments.of(policy(MtlsMode.OFF, true), TOMCAT_WITHOUT_MESH_CLIENT_HTTP,
+            "meshlet: service 'catalog' has an authorization allow list, but nothing enforces it on the embedded"
+                + " Tomcat server: add io.meshlet:mesh-client-http (its MeshServletFilter enforces it on any servlet"
+                + " container), " + ESCAPE));
+  }
+
+  @ParameterizedTest
+  @MethodSource("refusals")
+  void whenTheMeshAsksForWhatTheServerCannotGiveThenItRefusesNamingWhatToChange(InboundPolicy policy, Server server,
+      String message) {
+    Verdict v = MeshletInboundGuard.decide("catalog", policy, server);
+    assertThat(v.serving()).isFalse();
+    assertThat(v.problem() + ": " + v.action()).isEqualTo(message);
+  }
+
+  static Stream<Arguments> served() {
+    return Stream.of(
+        Arguments.of(policy(MtlsMode.STRICT, true), JETTY_UNDER_THE_MESH),
+        Arguments.of(policy(MtlsMode.PERMISSIVE, false), JETTY_UNDER_THE_MESH),
+        Arguments.of(policy(MtlsMode.OFF, false), TOMCAT),
+        Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_WITHOUT_MESH_CLIENT_HTTP),
+        Arguments.of(policy(MtlsMode.OFF, false), UNDERTOW_WITHOUT_IDENTITY),
+        Arguments.of(InboundPolicy.open(), JETTY_WITHOUT_IDENTITY),
+        // Rules that open every request to anyone restrict nobody: nothing to enforce.
+        Arguments.of(new InboundPolicy(MtlsMode.OFF, Optional.of(List.of(
+            new Grant(new Permission.Any(), Set.of(), true)))), TOMCAT_WITHOUT_MESH_CLIENT_HTTP));
+  }
+
+  @ParameterizedTest
+  @MethodSource("served")
+  void whenTheServerCanGiveWhatTheMeshAsksThenItServes(InboundPolicy policy, Server server) {
+    assertThat(MeshletInboundGuard.decide("catalog", policy, server)).isEqualTo(Verdict.serve(null));
+  }
+
+  @Test
+  void anAllowListWithoutMtlsIsServedWithAWarningThatCallersCannotBeIdentified() {
+    Verdict v = MeshletInboundGuard.decide("catalog", policy(MtlsMode.OFF, true), TOMCAT);
+    assertThat(v.serving()).isTrue();
+    assertThat(v.warning()).isEqualTo("meshlet: service 'catalog' has an authorization allow list while mtls.mode"
+        + " is off: callers present no certificate, so only requests its rules open to anyone are served and the"
+        + " others get 403 (set mtls.mode permissive or strict so that callers can be identified)");
+  }
+
+  @Test
+  void beforeTheFirstConfigEveryRequestGets503() throws Exception {
+    try (MeshClient mesh = MeshClient.builder().serviceName("catalog").controlServers("127.0.0.1:1").xdsPlaintext()
+        .build()) {
+      StaticListableBeanFactory beans = new StaticListableBeanFactory();
+      beans.addBean("mesh", mesh);
+      MeshletInboundGuard guard = new MeshletInboundGuard("catalog", beans.getBeanProvider(MeshClient.class),
+          () -> TOMCAT, Duration.ofSeconds(1), false);
+      guard.start();   // no config: start-up goes on, requests are turned away
+
+      MockHttpServletResponse response = new MockHttpServletResponse();
+      MockFilterChain chain = new MockFilterChain();
+      guard.filter().doFilter(new MockHttpServletRequest("GET", "/items"), response, chain);
+
+      assertThat(response.getStatus()).isEqualTo(503);
+      assertThat(response.getContentAsString()).isEqualTo("meshlet: service 'catalog' has no mesh config yet, so its"
+          + " inbound policy (mtls.mode, authorization) is not known: not serving until the first config arrives;"
+          + " set meshlet.await-config-on-startup=true to start listening only once it is here\n");
+      assertThat(chain.getRequest()).isNull();
+      guard.stop();
+    }
+  }
+}
