@@ -12,9 +12,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -53,7 +50,7 @@ public record XdsResources(
 
   /** One version for the whole set: a hash of the four type versions. */
   public String version() {
-    return sha256((listenersVersion + routesVersion + clustersVersion + endpointsVersion)
+    return ResourceSnapshot.sha256((listenersVersion + routesVersion + clustersVersion + endpointsVersion)
         .getBytes(StandardCharsets.UTF_8));
   }
 
@@ -131,15 +128,6 @@ public record XdsResources(
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return sha256(bytes.toByteArray());
-  }
-
-  private static String sha256(byte[] data) {
-    try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(data);
-      return HexFormat.of().formatHex(digest, 0, 8);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-    }
+    return ResourceSnapshot.sha256(bytes.toByteArray());
   }
 }

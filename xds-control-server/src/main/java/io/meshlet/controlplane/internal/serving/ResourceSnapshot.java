@@ -114,7 +114,8 @@ public final class ResourceSnapshot {
     return sha256(bytes.toByteArray());
   }
 
-  private static String sha256(byte[] data) {
+  /** The first 8 bytes of SHA-256, in hex: the content hashes versions are made of. */
+  public static String sha256(byte[] data) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data), 0, 8);
     } catch (NoSuchAlgorithmException e) {
