@@ -1,11 +1,10 @@
 package io.meshlet.okhttp;
 
+import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ProtocolException;
-import java.util.Collections;
 import java.util.Map;
-import java.util.WeakHashMap;
 import okhttp3.Connection;
 import okhttp3.Interceptor;
 import okhttp3.Response;
@@ -24,7 +23,12 @@ import okhttp3.internal.http2.StreamResetException;
  */
 final class DeadConnectionWatch implements Interceptor {
 
-  private final Map<Connection, Boolean> used = Collections.synchronizedMap(new WeakHashMap<>());
+  /**
+   * Connections seen, weakly and by identity. Caffeine's concurrent map, not a synchronized
+   * WeakHashMap: every exchange of the client passes here, and the request path takes no global lock.
+   */
+  private final Map<Connection, Boolean> used =
+      Caffeine.newBuilder().weakKeys().<Connection, Boolean>build().asMap();
 
   /** What happened to one send of a try (one {@code proceed} of the application interceptor). */
   static final class Send {
@@ -49,7 +53,7 @@ final class DeadConnectionWatch implements Interceptor {
   @Override
   public Response intercept(Chain chain) throws IOException {
     Connection connection = chain.connection();
-    boolean reused = connection != null && used.put(connection, Boolean.TRUE) != null;
+    boolean reused = connection != null && used.putIfAbsent(connection, Boolean.TRUE) != null;
     Send send = chain.request().tag(Send.class);
     if (send == null) {
       return chain.proceed(chain.request());

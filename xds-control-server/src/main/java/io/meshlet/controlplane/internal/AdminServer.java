@@ -302,7 +302,7 @@ public final class AdminServer implements AutoCloseable {
       CertificateAuthority.Rotation r = ca.rotate(overlap.get());
       json(exchange, 202, Map.of("newRootSerial", r.newRootSerial(), "newKeySignsFrom", r.switchAt().toString(),
           "oldRootTrustedUntil", r.oldRootTrustedUntil().toString()));
-    } catch (UnsupportedOperationException e) {
+    } catch (CertificateAuthority.RotationNotShared e) {
       refuse(exchange, 409, e.getMessage());
     } catch (IllegalStateException e) {
       refuse(exchange, 409, e.getMessage() + " (expected: one rotation at a time; the next can start when this "

@@ -133,9 +133,20 @@ public final class CertificateAuthority {
      * @param after the CA's state once the rotation has started
      * @throws IOException when it could not be written: the rotation does not start
      * @throws IllegalStateException when someone else changed the CA meanwhile: the rotation does not start
-     * @throws UnsupportedOperationException when rotations cannot be shared: the rotation does not start
+     * @throws RotationNotShared when the other replicas could not follow: the rotation does not start
      */
     void publish(State after) throws IOException;
+  }
+
+  /**
+   * A rotation refused because replicas share the CA's roots but not its key (a shared
+   * {@code --ca-dir} without {@code --ca-key-encryption-key}): the others could not follow it.
+   * The admin API answers 409 with the message.
+   */
+  public static final class RotationNotShared extends RuntimeException {
+    public RotationNotShared(String message) {
+      super(message);
+    }
   }
 
   /** The state of a key rotation, for the admin API. */
@@ -321,14 +332,7 @@ public final class CertificateAuthority {
       X509Certificate root = selfSigned(trustDomain, pair, clock.instant());
       if (dir != null) {
         Files.createDirectories(dir);
-        Path keyFile = dir.resolve("ca.key");
-        Files.writeString(keyFile, pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(pair.getPrivate(), null)),
-            StandardCharsets.US_ASCII);
-        try {
-          Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
-        } catch (UnsupportedOperationException e) {
-          log.warn("cannot restrict permissions of {} on this file system", keyFile);
-        }
+        writeKey(dir.resolve("ca.key"), pair.getPrivate());
         Files.writeString(dir.resolve("ca.crt"), pem(root), StandardCharsets.US_ASCII);
         log.info("CA for {} created in {} (root serial {})", trustDomain, dir, root.getSerialNumber().toString(16));
       } else {

@@ -167,7 +167,7 @@ public final class EtcdCa {
       ca.rotationPublisher(this::publish);
     } else {
       ca.rotationPublisher(after -> {
-        throw new UnsupportedOperationException("a CA rotation over etcd needs --ca-key-encryption-key: this "
+        throw new CertificateAuthority.RotationNotShared("a CA rotation over etcd needs --ca-key-encryption-key: this "
             + "replica's key is in --ca-dir only, and the other replicas could not follow it (expected: start "
             + "every replica with the same --ca-key-encryption-key FILE, which shares the CA through etcd)");
       });
