@@ -146,9 +146,15 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
   }
 
   /** The verdict for the config in force now, computed again when it changed since the last request. */
+  /** The mesh client, looked up once it exists: the bean factory stays off the request path. */
+  private volatile MeshClient client;
+
   Verdict verdict() {
     Evaluated e = current;
-    MeshClient client = mesh.getIfAvailable();
+    MeshClient client = this.client;
+    if (client == null) {
+      client = this.client = mesh.getIfAvailable();
+    }
     if (client == null) {
       return e.verdict();
     }
