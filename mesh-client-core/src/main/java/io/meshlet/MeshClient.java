@@ -3,10 +3,11 @@ package io.meshlet;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.Status;
 import io.meshlet.config.MeshSnapshot;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.Telemetry;
-import io.meshlet.policy.UnknownServiceException;
-import io.meshlet.xds.AdsClient;
+import io.meshlet.internal.policy.EngineCalls;
+import io.meshlet.internal.policy.PolicyEngine;
+import io.meshlet.internal.policy.Telemetry;
+import io.meshlet.internal.xds.AdsClient;
+import io.meshlet.transport.MeshCalls;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +54,7 @@ public final class MeshClient implements AutoCloseable {
   private final Duration firstConfigTimeout;
   private final MeshListener listener;
   private final PolicyEngine engine;
+  private final MeshCalls calls;
   private final OpenTelemetry openTelemetry;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
@@ -82,6 +83,7 @@ public final class MeshClient implements AutoCloseable {
     this.instanceLabels = Map.copyOf(b.instanceLabels);
     this.openTelemetry = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
     this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(openTelemetry));
+    this.calls = new EngineCalls(engine, this::awaitFirstConfig);
   }
 
   public static Builder builder() {
@@ -187,7 +189,7 @@ public final class MeshClient implements AutoCloseable {
       }
     }, executor, Clock.systemUTC(), initialBackoff, maxBackoff,
         controlServerTrust != null
-            ? io.meshlet.identity.ControlPlaneTls.channelCredentials(controlServerTrust, identity)
+            ? io.meshlet.internal.spiffe.ControlPlaneTls.channelCredentials(controlServerTrust, identity)
             : io.grpc.InsecureChannelCredentials.create(),
         identity);
     ads.start();
@@ -278,9 +280,12 @@ public final class MeshClient implements AutoCloseable {
     return openTelemetry;
   }
 
-  /** The policy engine, for transport integrations. */
-  public PolicyEngine engine() {
-    return engine;
+  /**
+   * The door through which transport adapters run calls by this client's mesh config (route,
+   * execute, telemetry); routing waits up to the first-config timeout for the first config.
+   */
+  public MeshCalls calls() {
+    return calls;
   }
 
   /**
@@ -296,15 +301,8 @@ public final class MeshClient implements AutoCloseable {
     return host.indexOf('.') < 0 && host.indexOf(':') < 0 && !host.equalsIgnoreCase("localhost");
   }
 
-  /**
-   * The route of a call to a mesh service, waiting up to the first-config timeout if no config
-   * has arrived yet.
-   *
-   * @throws UnknownServiceException when the mesh has no such service or no route for the path
-   * @throws InterruptedIOException when no config arrived in time
-   */
-  public PolicyEngine.Route route(String service, String path, Function<String, String> header)
-      throws IOException {
+  /** Waits up to the first-config timeout when no config has arrived yet. */
+  private void awaitFirstConfig() throws IOException {
     if (firstConfig.getCount() > 0) {
       try {
         if (!awaitConfig(firstConfigTimeout)) {
@@ -316,7 +314,6 @@ public final class MeshClient implements AutoCloseable {
         throw new InterruptedIOException("interrupted waiting for the mesh config");
       }
     }
-    return engine.route(service, path, header);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.meshlet.okhttp;
 
+import io.meshlet.inbound.MeshJetty;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor;

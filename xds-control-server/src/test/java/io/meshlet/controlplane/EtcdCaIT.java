@@ -15,7 +15,7 @@ import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EtcdCluster;
 import io.meshlet.identity.CertificateRequests;
-import io.meshlet.identity.ControlPlaneTls;
+import io.meshlet.internal.spiffe.ControlPlaneTls;
 import io.meshlet.identity.v1.IdentityServiceGrpc;
 import io.meshlet.identity.v1.SignRequest;
 import io.meshlet.identity.v1.SignResponse;

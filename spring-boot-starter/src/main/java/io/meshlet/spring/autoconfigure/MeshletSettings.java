@@ -1,6 +1,6 @@
 package io.meshlet.spring.autoconfigure;
 
-import io.meshlet.identity.ControlPlaneTls;
+import io.meshlet.internal.spiffe.ControlPlaneTls;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -536,7 +536,7 @@ public final class CertificateAuthority {
 
   /** The control server's own SPIFFE ID in this trust domain. */
   public String controlServerId() {
-    return io.meshlet.identity.ControlPlaneTls.controlServerId(trustDomain);
+    return io.meshlet.internal.spiffe.ControlPlaneTls.controlServerId(trustDomain);
   }
 
   /**

@@ -444,7 +444,7 @@ class XdsTranslatorTest {
     assertThat(od.hasConsecutive5Xx()).isFalse();
     assertThat(od.getEnforcingConsecutive5Xx().getValue()).isZero();
     assertThat(od.getEnforcingFailurePercentage().getValue()).isEqualTo(100);
-    assertThat(io.meshlet.xds.ResourceParser.cluster(c).outlierDetection().orElseThrow().consecutive5xx())
+    assertThat(io.meshlet.internal.xds.ResourceParser.cluster(c).outlierDetection().orElseThrow().consecutive5xx())
         .as("Meshlet's client reads it the same way").isZero();
   }
 
@@ -486,7 +486,7 @@ class XdsTranslatorTest {
           orders: { loadBalancing: %s }
         """.formatted(lb.name().toLowerCase())), "orders");
 
-    assertThat(io.meshlet.xds.ResourceParser.cluster(c).loadBalancing().name()).isEqualTo(lb.name());
+    assertThat(io.meshlet.internal.xds.ResourceParser.cluster(c).loadBalancing().name()).isEqualTo(lb.name());
   }
 
   @Test
@@ -506,34 +506,34 @@ class XdsTranslatorTest {
                   allow: [ spiffe://example.org/service/ops ]
         """);
 
-    java.util.Map<String, io.meshlet.xds.ResourceParser.ListenerResource> listeners = new java.util.HashMap<>();
+    java.util.Map<String, io.meshlet.internal.xds.ResourceParser.ListenerResource> listeners = new java.util.HashMap<>();
     for (Listener l : r.listeners()) {
       if (l.hasApiListener()) { // the others are for grpc-java's XdsServerBuilder
-        listeners.put(l.getName(), io.meshlet.xds.ResourceParser.listener(l));
+        listeners.put(l.getName(), io.meshlet.internal.xds.ResourceParser.listener(l));
       }
     }
     assertThat(listeners).containsKeys("catalog", "plain", "guarded", "inbound|guarded");
     assertThat(listeners.get("inbound|guarded").inboundPolicy().grants().orElseThrow())
         .extracting(g -> g.permission().toString()).anyMatch(p -> p.contains("Method[value=POST]"));
     for (RouteConfiguration rc : r.routes()) {
-      io.meshlet.xds.ResourceParser.routeConfiguration(rc.getName(), rc, listeners.get(rc.getName()).filters());
+      io.meshlet.internal.xds.ResourceParser.routeConfiguration(rc.getName(), rc, listeners.get(rc.getName()).filters());
     }
     for (Cluster c : r.clusters()) {
-      io.meshlet.xds.ResourceParser.cluster(c);
+      io.meshlet.internal.xds.ResourceParser.cluster(c);
     }
     for (ClusterLoadAssignment cla : r.endpoints()) {
-      io.meshlet.xds.ResourceParser.endpoints(cla);
+      io.meshlet.internal.xds.ResourceParser.endpoints(cla);
     }
 
     RouteConfiguration catalog = r.routes().stream().filter(rc -> rc.getName().equals("catalog")).findFirst()
         .orElseThrow();
-    var headers = io.meshlet.xds.ResourceParser.routeConfiguration("catalog", catalog,
+    var headers = io.meshlet.internal.xds.ResourceParser.routeConfiguration("catalog", catalog,
         listeners.get("catalog").filters()).rules().get(0).match().headers();
     assertThat(headers).extracting(h -> h.name() + " " + h.kind() + " " + h.value()).containsExactly(
         "x-canary EXACT true", "x-tenant REGEX t-[0-9]+", "x-debug PRESENT ");
     RouteConfiguration guarded = r.routes().stream().filter(rc -> rc.getName().equals("guarded")).findFirst()
         .orElseThrow();
-    assertThat(io.meshlet.xds.ResourceParser.routeConfiguration("guarded", guarded,
+    assertThat(io.meshlet.internal.xds.ResourceParser.routeConfiguration("guarded", guarded,
         listeners.get("guarded").filters()).rules().get(0).clusters())
         .extracting(w -> w.cluster() + "=" + w.weight()).containsExactly("guarded/v1=3", "guarded/v2=1");
   }
