@@ -1,5 +1,7 @@
 package io.meshlet;
 
+import io.meshlet.internal.wire.WireNames;
+import io.meshlet.internal.net.HostPort;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.Status;
 import io.meshlet.config.MeshSnapshot;
@@ -65,7 +67,7 @@ public final class MeshClient implements AutoCloseable {
   private final CountDownLatch firstConfig = new CountDownLatch(1);
 
   /** The xDS node metadata field in which a workload registers its own instance. */
-  public static final String INSTANCE_METADATA = "meshlet.instance";
+  public static final String INSTANCE_METADATA = WireNames.INSTANCE_METADATA;
   private ScheduledExecutorService executor;
   private AdsClient ads;
 
@@ -103,8 +105,8 @@ public final class MeshClient implements AutoCloseable {
       instanceLabels.forEach((k, v) -> labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
       node.setMetadata(com.google.protobuf.Struct.newBuilder().putFields(INSTANCE_METADATA,
           com.google.protobuf.Value.newBuilder().setStructValue(com.google.protobuf.Struct.newBuilder()
-              .putFields("address", com.google.protobuf.Value.newBuilder().setStringValue(address).build())
-              .putFields("labels", com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
+              .putFields(WireNames.INSTANCE_ADDRESS, com.google.protobuf.Value.newBuilder().setStringValue(address).build())
+              .putFields(WireNames.INSTANCE_LABELS, com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
               .build()));
     }
     return node.build();
@@ -143,8 +145,7 @@ public final class MeshClient implements AutoCloseable {
   }
 
   static void checkAddress(String address) {
-    int colon = address == null ? -1 : address.lastIndexOf(':');
-    if (colon < 1 || colon == address.length() - 1) {
+    if (HostPort.parse(address).isEmpty()) {
       throw new IllegalArgumentException("instance address: '" + address + "' (expected: host:port)");
     }
   }
@@ -423,7 +424,7 @@ public final class MeshClient implements AutoCloseable {
 
     public Builder controlServers(List<String> servers) {
       for (String s : servers) {
-        if (s == null || s.isBlank() || s.lastIndexOf(':') < 1) {
+        if (HostPort.parse(s).isEmpty()) {
           throw new IllegalArgumentException("control server: '" + s + "' (expected: host:port)");
         }
       }

@@ -1,5 +1,6 @@
 package io.meshlet.grpc;
 
+import io.meshlet.internal.wire.WireNames;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Grpc;
@@ -33,7 +34,7 @@ import java.util.Objects;
 public final class MeshGrpc {
 
   /** The certificate provider instance Meshlet's clusters name. */
-  public static final String CERTIFICATE_PROVIDER = "meshlet";
+  public static final String CERTIFICATE_PROVIDER = WireNames.CERTIFICATE_PROVIDER;
   /** The system property grpc-java reads its bootstrap JSON from. */
   public static final String BOOTSTRAP_PROPERTY = "io.grpc.xds.bootstrapConfig";
 
@@ -218,7 +219,7 @@ public final class MeshGrpc {
       node.put("id", nodeId);
       node.put("cluster", service);
       if (instance != null) {
-        node.put("metadata", Map.of("meshlet.instance", instance));
+        node.put("metadata", Map.of(WireNames.INSTANCE_METADATA, instance));
       }
       root.put("node", node);
       if (certificates != null) {

@@ -1,5 +1,6 @@
 package io.meshlet.internal.policy;
 
+import io.meshlet.internal.wire.Backoff;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.FaultPolicy;
 import io.meshlet.config.MeshSnapshot;
@@ -399,11 +400,7 @@ public final class PolicyEngine {
   /** Envoy's fully jittered exponential backoff: random in [0, min(base * 2^(n-1), max)). */
   static long backoffNanos(RetryPolicy retry, int retryNumber) {
     // In nanoseconds: Envoy accepts intervals below the millisecond that Resilience4j refuses.
-    long base = Math.max(1, retry.baseInterval().toNanos());
-    long max = Math.max(1, retry.maxInterval().toNanos());
-    int shift = Math.min(Math.max(0, retryNumber - 1), 62);
-    long cap = base > (max >> shift) ? max : Math.min(max, base << shift);
-    return ThreadLocalRandom.current().nextLong(cap);
+    return Backoff.fullJitter(retry.baseInterval().toNanos(), retry.maxInterval().toNanos(), retryNumber);
   }
 
   private static void sleep(long nanos) throws InterruptedIOException {

@@ -41,13 +41,13 @@ public final class ControlPlaneTls {
 
   /** The control server's SPIFFE ID in a trust domain. */
   public static String controlServerId(String trustDomain) {
-    return "spiffe://" + trustDomain + CONTROL_SERVER_PATH;
+    return SpiffeIds.SCHEME + trustDomain + CONTROL_SERVER_PATH;
   }
 
   /** Whether a SPIFFE ID names a Meshlet control server (of any trust domain). */
   public static boolean isControlServer(String spiffeId) {
-    return spiffeId.startsWith("spiffe://") && spiffeId.endsWith(CONTROL_SERVER_PATH)
-        && spiffeId.indexOf('/', "spiffe://".length()) == spiffeId.length() - CONTROL_SERVER_PATH.length();
+    return spiffeId.startsWith(SpiffeIds.SCHEME) && spiffeId.endsWith(CONTROL_SERVER_PATH)
+        && spiffeId.indexOf('/', SpiffeIds.SCHEME.length()) == spiffeId.length() - CONTROL_SERVER_PATH.length();
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.meshlet.internal.xds;
 
+import io.meshlet.internal.wire.Backoff;
 import com.google.protobuf.Any;
 import com.google.rpc.Code;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
@@ -18,8 +19,8 @@ import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
 import io.meshlet.config.MeshSnapshot;
 import io.meshlet.config.RouteTable;
-import io.meshlet.internal.xds.ResourceParser.ListenerResource;
-import io.meshlet.internal.xds.ResourceParser.ResourceException;
+import io.meshlet.internal.xds.ListenerResource;
+import io.meshlet.internal.xds.ResourceException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,7 +32,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -90,6 +90,15 @@ public final class AdsClient implements AutoCloseable {
   private final Map<String, TypeState> types = new HashMap<>();
   private Map<String, ListenerResource> listeners = new TreeMap<>();
   private final Map<String, RouteConfiguration> routeConfigs = new TreeMap<>();
+  /**
+   * Route tables parsed from {@link #routeConfigs}, by route configuration name and the listener
+   * that reads it (service and filters): each configuration is parsed once per update, when it
+   * arrives, and again only for a listener that starts reading it later.
+   */
+  private final Map<String, Map<RouteReader, RouteTable>> routeTables = new TreeMap<>();
+
+  /** Who reads a route configuration: the result of parsing depends on both. */
+  private record RouteReader(String service, Set<String> filters) {}
   private Map<String, ClusterConfig> clusters = new TreeMap<>();
   private final Map<String, List<EndpointConfig>> endpoints = new TreeMap<>();
   private int serverIndex = -1;
@@ -345,22 +354,28 @@ public final class AdsClient implements AutoCloseable {
       listeners = next;
     } else if (type.equals(RDS)) {
       Map<String, RouteConfiguration> next = new LinkedHashMap<>();
+      Map<String, Map<RouteReader, RouteTable>> parsed = new LinkedHashMap<>();
       for (Any any : resources) {
         RouteConfiguration rc = unpack(any, RouteConfiguration.class);
+        Map<RouteReader, RouteTable> tables = new HashMap<>();
         for (ListenerResource l : listeners.values()) {
           if (!l.inbound() && l.routeConfigName().equals(rc.getName())) {
             try {
-              ResourceParser.routeConfiguration(l.service(), rc, l.filters());
+              RouteReader reader = new RouteReader(l.service(), l.filters());
+              tables.put(reader, ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
             } catch (ResourceException e) {
               errors.add(e.getMessage());
             }
           }
         }
         next.put(rc.getName(), rc);
+        parsed.put(rc.getName(), tables);
       }
       throwIfAny(errors);
       routeConfigs.putAll(next);
       routeConfigs.keySet().retainAll(types.get(RDS).names);
+      routeTables.putAll(parsed);
+      routeTables.keySet().retainAll(routeConfigs.keySet());
     } else if (type.equals(CDS)) {
       Map<String, ClusterConfig> next = new TreeMap<>();
       for (Any any : resources) {
@@ -387,6 +402,18 @@ public final class AdsClient implements AutoCloseable {
       endpoints.putAll(next);
       endpoints.keySet().retainAll(types.get(EDS).names);
     }
+  }
+
+  /** The route table a listener reads from a route configuration: parsed when it arrived, or now. */
+  private RouteTable routeTable(ListenerResource l, RouteConfiguration rc) throws ResourceException {
+    Map<RouteReader, RouteTable> tables = routeTables.computeIfAbsent(rc.getName(), k -> new HashMap<>());
+    RouteReader reader = new RouteReader(l.service(), l.filters());
+    RouteTable table = tables.get(reader);
+    if (table == null) {
+      table = ResourceParser.routeConfiguration(l.service(), rc, l.filters());
+      tables.put(reader, table);
+    }
+    return table;
   }
 
   private void updateSubscriptions(Stream s) {
@@ -418,7 +445,7 @@ public final class AdsClient implements AutoCloseable {
         return;
       }
       try {
-        tables.put(l.service(), ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
+        tables.put(l.service(), routeTable(l, rc));
       } catch (ResourceException e) {
         log.warn("[{}] service '{}' left out of the snapshot: {}", node.getId(), l.service(), e.getMessage());
       }
@@ -462,8 +489,7 @@ public final class AdsClient implements AutoCloseable {
 
   /** The n-th backoff (n >= 1): from the initial one doubling up to the max, jittered down by up to half. */
   private long backoffMillis(int n) {
-    long capMillis = Math.min(maxBackoff.toMillis(), initialBackoff.toMillis() * (1L << Math.min(20, n - 1)));
-    return capMillis / 2 + ThreadLocalRandom.current().nextLong(capMillis / 2 + 1);
+    return Backoff.halfJitter(initialBackoff.toMillis(), maxBackoff.toMillis(), n);
   }
 
   /** Runs on the serialized executor; after close the executor is gone and events are dropped. */

@@ -20,7 +20,7 @@ import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.meshlet.internal.xds.ResourceParser.ResourceException;
+import io.meshlet.internal.xds.ResourceException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
@@ -84,8 +84,8 @@ class ResourceMutationTest {
       if (m instanceof Listener l) {
         ResourceParser.listener(l);
       } else if (m instanceof RouteConfiguration rc) {
-        ResourceParser.routeConfiguration("catalog", rc, Set.of(ResourceParser.FAULT_FILTER,
-            ResourceParser.RATE_LIMIT_FILTER));
+        ResourceParser.routeConfiguration("catalog", rc, Set.of(io.meshlet.internal.wire.WireNames.FAULT_FILTER,
+            io.meshlet.internal.wire.WireNames.RATE_LIMIT_FILTER));
       } else if (m instanceof Cluster c) {
         ResourceParser.cluster(c);
       } else {

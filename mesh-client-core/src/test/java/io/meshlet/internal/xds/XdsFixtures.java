@@ -56,9 +56,9 @@ import java.util.Map;
  */
 final class XdsFixtures {
 
-  static final String FAULT = ResourceParser.FAULT_FILTER;
-  static final String RATE_LIMIT = ResourceParser.RATE_LIMIT_FILTER;
-  static final String ROUTER = ResourceParser.ROUTER_FILTER;
+  static final String FAULT = io.meshlet.internal.wire.WireNames.FAULT_FILTER;
+  static final String RATE_LIMIT = io.meshlet.internal.wire.WireNames.RATE_LIMIT_FILTER;
+  static final String ROUTER = io.meshlet.internal.wire.WireNames.ROUTER_FILTER;
 
   private XdsFixtures() {}
 
@@ -247,7 +247,7 @@ final class XdsFixtures {
     if (!labels.isEmpty()) {
       Struct.Builder s = Struct.newBuilder();
       labels.forEach((k, v) -> s.putFields(k, Value.newBuilder().setStringValue(v).build()));
-      lb.setMetadata(Metadata.newBuilder().putFilterMetadata(ResourceParser.LABELS_METADATA, s.build()));
+      lb.setMetadata(Metadata.newBuilder().putFilterMetadata(io.meshlet.internal.wire.WireNames.LABELS_METADATA, s.build()));
     }
     return lb;
   }

@@ -1,5 +1,6 @@
 package io.meshlet.spring.autoconfigure;
 
+import io.meshlet.internal.net.HostPort;
 import io.meshlet.MeshClient;
 import io.meshlet.MeshListener;
 import io.meshlet.grpc.CertificateFiles;
@@ -415,7 +416,7 @@ public final class MeshletAutoConfiguration {
       Integer serverPort = properties.getGrpc().getServerPort();
       if (serverPort != null && properties.getInstance().isRegister()) {
         String host = MeshletRegistration.host(properties, env);
-        bootstrap.instance((host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + serverPort,
+        bootstrap.instance(HostPort.format(host, serverPort),
             properties.getInstance().getLabels());
       }
       warnIfBootstrapOverridden();

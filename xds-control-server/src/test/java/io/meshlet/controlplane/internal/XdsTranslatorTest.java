@@ -506,7 +506,7 @@ class XdsTranslatorTest {
                   allow: [ spiffe://example.org/service/ops ]
         """);
 
-    java.util.Map<String, io.meshlet.internal.xds.ResourceParser.ListenerResource> listeners = new java.util.HashMap<>();
+    java.util.Map<String, io.meshlet.internal.xds.ListenerResource> listeners = new java.util.HashMap<>();
     for (Listener l : r.listeners()) {
       if (l.hasApiListener()) { // the others are for grpc-java's XdsServerBuilder
         listeners.put(l.getName(), io.meshlet.internal.xds.ResourceParser.listener(l));
