@@ -1,3 +1,6 @@
+// Long by design: one test per behaviour the transports must share (routing, retries, timeouts,
+// faults, limits, breakers, mTLS), each run against both OkHttp and gRPC from one intent; splitting
+// it would split the parity it checks.
 package io.meshlet.okhttp;
 
 import io.meshlet.inbound.MeshJetty;

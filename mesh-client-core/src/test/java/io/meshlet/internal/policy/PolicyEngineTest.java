@@ -1,3 +1,5 @@
+// Long by design: the engine's whole call order (rate limit, fault, breaker, retries, backoff,
+// timeouts, outlier detection) specified against one scripted transport.
 package io.meshlet.internal.policy;
 
 import io.meshlet.MeshRejection;

@@ -1,3 +1,5 @@
+// Long by design: the NACK text of every field the parsers refuse, as one table per xDS type;
+// the messages are a contract (the control server shows them in /clients).
 package io.meshlet.internal.xds;
 
 import static io.meshlet.internal.xds.XdsFixtures.FAULT;
