@@ -1,14 +1,14 @@
 package io.meshlet;
 
-import io.meshlet.internal.wire.WireNames;
-import io.meshlet.internal.net.HostPort;
-import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.Status;
 import io.meshlet.config.MeshSnapshot;
+import io.meshlet.internal.net.HostPort;
 import io.meshlet.internal.policy.EngineCalls;
 import io.meshlet.internal.policy.PolicyEngine;
-import io.meshlet.internal.policy.Telemetry;
+import io.meshlet.internal.telemetry.Telemetry;
+import io.meshlet.internal.wire.WireNames;
 import io.meshlet.internal.xds.AdsClient;
+import io.meshlet.internal.xds.XdsNode;
 import io.meshlet.transport.MeshCalls;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.OpenTelemetry;
@@ -93,23 +93,8 @@ public final class MeshClient implements AutoCloseable {
   }
 
   /** The xDS node this client presents: its id, service, and its instance when registered. */
-  private Node node() {
-    Node.Builder node = Node.newBuilder()
-        .setId(nodeId)
-        .setCluster(serviceName)
-        .setUserAgentName("meshlet")
-        .setUserAgentVersion(version());
-    String address = instanceAddress;
-    if (address != null) {
-      com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
-      instanceLabels.forEach((k, v) -> labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
-      node.setMetadata(com.google.protobuf.Struct.newBuilder().putFields(INSTANCE_METADATA,
-          com.google.protobuf.Value.newBuilder().setStructValue(com.google.protobuf.Struct.newBuilder()
-              .putFields(WireNames.INSTANCE_ADDRESS, com.google.protobuf.Value.newBuilder().setStringValue(address).build())
-              .putFields(WireNames.INSTANCE_LABELS, com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
-              .build()));
-    }
-    return node.build();
+  private XdsNode node() {
+    return new XdsNode(nodeId, serviceName, version(), instanceAddress, instanceLabels);
   }
 
   /**
@@ -124,7 +109,7 @@ public final class MeshClient implements AutoCloseable {
     log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, address, labels,
         serviceName);
     if (ads != null) {
-      ads.updateNode(node());
+      ads.updateNode(node().toProto());
     }
   }
 
@@ -140,7 +125,7 @@ public final class MeshClient implements AutoCloseable {
     instanceAddress = null;
     instanceLabels = Map.of();
     if (ads != null) {
-      ads.updateNode(node());
+      ads.updateNode(node().toProto());
     }
   }
 
@@ -164,7 +149,7 @@ public final class MeshClient implements AutoCloseable {
       log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, instanceAddress,
           instanceLabels, serviceName);
     }
-    ads = new AdsClient(controlServers, node(), new AdsClient.Handler() {
+    ads = new AdsClient(controlServers, node().toProto(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {
         engine.update(snapshot);

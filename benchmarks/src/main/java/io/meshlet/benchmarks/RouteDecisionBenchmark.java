@@ -8,7 +8,7 @@ import io.meshlet.config.RequestMatch;
 import io.meshlet.config.RouteRule;
 import io.meshlet.config.RouteTable;
 import io.meshlet.internal.policy.PolicyEngine;
-import io.meshlet.internal.policy.Telemetry;
+import io.meshlet.internal.telemetry.Telemetry;
 import io.meshlet.UnknownServiceException;
 import java.time.Instant;
 import java.util.ArrayList;

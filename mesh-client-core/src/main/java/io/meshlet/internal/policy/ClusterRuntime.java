@@ -5,6 +5,7 @@ import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
 import io.meshlet.config.OutlierPolicy;
+import io.meshlet.internal.telemetry.ClusterEvents;
 import io.meshlet.transport.Outcome;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,7 +31,7 @@ public final class ClusterRuntime {
   private final ClusterConfig config;
   private final List<EndpointState> endpoints;
   private final LongSupplier nanoTime;
-  private final EventSink events;
+  private final ClusterEvents events;
   private final AtomicLong roundRobin;
   private final Bulkhead requests;
   private final Bulkhead admitted;
@@ -40,13 +41,8 @@ public final class ClusterRuntime {
   private final long[] ringHashes;
   private final EndpointState[] ringEndpoints;
 
-  /** Receives what happens to a cluster, for telemetry. Must be fast and never throw. */
-  public interface EventSink {
-    void ejected(String cluster, EndpointConfig endpoint, Duration forHowLong, String why);
-  }
-
   private ClusterRuntime(ClusterConfig config, List<EndpointState> endpoints, LongSupplier nanoTime,
-      EventSink events, AtomicLong roundRobin, Bulkhead requests, Bulkhead admitted, AtomicInteger activeRetries) {
+      ClusterEvents events, AtomicLong roundRobin, Bulkhead requests, Bulkhead admitted, AtomicInteger activeRetries) {
     this.config = config;
     this.endpoints = List.copyOf(endpoints);
     this.nanoTime = nanoTime;
@@ -74,7 +70,7 @@ public final class ClusterRuntime {
    * carry over from the previous version.
    */
   static ClusterRuntime create(ClusterConfig config, ClusterRuntime previous, LongSupplier nanoTime,
-      EventSink events) {
+      ClusterEvents events) {
     List<EndpointState> states = new ArrayList<>();
     for (EndpointConfig e : config.endpoints()) {
       EndpointState kept = null;

@@ -1,5 +1,6 @@
 package io.meshlet.internal.policy;
 
+import io.meshlet.internal.telemetry.Telemetry;
 import io.meshlet.transport.MeshCalls;
 import io.meshlet.transport.MeshRoute;
 import io.meshlet.transport.ResponseInfo;

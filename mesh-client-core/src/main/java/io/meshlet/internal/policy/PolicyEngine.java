@@ -8,6 +8,7 @@ import io.meshlet.config.RetryPolicy;
 import io.meshlet.config.RetryPolicy.RetryOn;
 import io.meshlet.config.RouteRule;
 import io.meshlet.config.RouteTable;
+import io.meshlet.internal.telemetry.Telemetry;
 import io.meshlet.MeshRejection;
 import io.meshlet.UnknownServiceException;
 import io.meshlet.transport.MeshRoute;
@@ -180,7 +181,7 @@ public final class PolicyEngine {
       ResponseInfo<T> info) throws IOException {
     long start = nanoTime.getAsLong();
     RouteRule rule = route.rule();
-    Telemetry.Call call = telemetry.start(route);
+    Telemetry.Call call = telemetry.start(route.service(), rule.name(), route.clusterName());
     Outcome outcome = Outcome.RESET;
     int status = 0;
     try {

@@ -36,7 +36,7 @@ class ClusterRuntimeTest {
   /** Time as the runtime sees it; starts where System.nanoTime() typically is, far from 0. */
   private final AtomicLong now = new AtomicLong(987_654_321_000L);
   private final List<String> ejections = Collections.synchronizedList(new ArrayList<>());
-  private final ClusterRuntime.EventSink sink = (cluster, endpoint, time, why) ->
+  private final io.meshlet.internal.telemetry.ClusterEvents sink = (cluster, endpoint, time, why) ->
       ejections.add(cluster + " " + endpoint.address() + " " + time.toSeconds() + "s: " + why);
 
   static EndpointConfig endpoint(int port) {

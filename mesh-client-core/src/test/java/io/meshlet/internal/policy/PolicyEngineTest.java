@@ -2,6 +2,7 @@
 // timeouts, outlier detection) specified against one scripted transport.
 package io.meshlet.internal.policy;
 
+import io.meshlet.internal.telemetry.Telemetry;
 import io.meshlet.MeshRejection;
 import io.meshlet.UnknownServiceException;
 import io.meshlet.transport.Outcome;

@@ -1,4 +1,4 @@
-package io.meshlet.internal.policy;
+package io.meshlet.internal.telemetry;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe; handlers never throw.
  */
-public final class Telemetry implements ClusterRuntime.EventSink {
+public final class Telemetry implements ClusterEvents {
 
   private static final Logger log = LoggerFactory.getLogger(Telemetry.class);
   static final AttributeKey<String> SERVICE = AttributeKey.stringKey("meshlet.service");
@@ -96,15 +96,16 @@ public final class Telemetry implements ClusterRuntime.EventSink {
     return new Telemetry(OpenTelemetry.noop());
   }
 
-  Call start(PolicyEngine.Route route) {
+  /** Starts the telemetry of a call through the engine, on a route to a cluster (empty if none). */
+  public Call start(String service, String route, String cluster) {
     Span span = tracing
-        ? tracer.spanBuilder("meshlet " + route.service()).setSpanKind(SpanKind.CLIENT)
-            .setAttribute(SERVICE, route.service())
-            .setAttribute(ROUTE, route.rule().name())
-            .setAttribute(CLUSTER, route.cluster() == null ? "" : route.cluster().name())
+        ? tracer.spanBuilder("meshlet " + service).setSpanKind(SpanKind.CLIENT)
+            .setAttribute(SERVICE, service)
+            .setAttribute(ROUTE, route)
+            .setAttribute(CLUSTER, cluster)
             .startSpan()
         : Span.getInvalid();
-    return new Call(route, span);
+    return new Call(service, route, cluster, span);
   }
 
   /**
@@ -251,18 +252,22 @@ public final class Telemetry implements ClusterRuntime.EventSink {
     return attributes.get(key, k -> make.get());
   }
 
-  /** The telemetry of one call. */
-  final class Call {
-    private final PolicyEngine.Route route;
+  /** The telemetry of one call through the engine; its methods are called by one thread at a time. */
+  public final class Call {
+    private final String service;
+    private final String route;
+    private final String cluster;
     private final Span span;
     private int tries;
 
-    Call(PolicyEngine.Route route, Span span) {
+    private Call(String service, String route, String cluster, Span span) {
+      this.service = service;
       this.route = route;
+      this.cluster = cluster;
       this.span = span;
     }
 
-    Map<String, String> headers() {
+    public Map<String, String> headers() {
       if (!tracing) {
         return Map.of();
       }
@@ -271,7 +276,7 @@ public final class Telemetry implements ClusterRuntime.EventSink {
       return out;
     }
 
-    void tried(String cluster, EndpointConfig endpoint, Outcome outcome) {
+    public void tried(String cluster, EndpointConfig endpoint, Outcome outcome) {
       tries++;
       if (tracing) {
         span.addEvent("try", Attributes.of(ENDPOINT, endpoint.address(), OUTCOME,
@@ -279,7 +284,7 @@ public final class Telemetry implements ClusterRuntime.EventSink {
       }
     }
 
-    void retry() {
+    public void retry() {
       retries.add(1, routeAttrs());
     }
 
@@ -288,7 +293,7 @@ public final class Telemetry implements ClusterRuntime.EventSink {
      * {@code try} event with the failed send's outcome and {@code meshlet.transparent}, counted in
      * {@code meshlet.client.transparent_retries}, not in the tries or the retries.
      */
-    void resentTransparently(String cluster, EndpointConfig endpoint, Outcome outcome, java.io.IOException failure) {
+    public void resentTransparently(String cluster, EndpointConfig endpoint, Outcome outcome, java.io.IOException failure) {
       try {
         transparentRetries.add(1, routeAttrs());
         if (tracing) {
@@ -296,37 +301,36 @@ public final class Telemetry implements ClusterRuntime.EventSink {
               outcome.name().toLowerCase(Locale.ROOT), TRANSPARENT, true));
         }
         log.debug("call to '{}' (route '{}', cluster '{}') sent again to {} on a new connection: the pooled"
-            + " connection was dead ({})", route.service(), route.rule().name(), cluster, endpoint.address(),
+            + " connection was dead ({})", service, route, cluster, endpoint.address(),
             String.valueOf(failure));
       } catch (RuntimeException e) {
         log.debug("telemetry failed", e);
       }
     }
 
-    void retryBudgetExhausted() {
+    public void retryBudgetExhausted() {
       budgetExhausted.add(1, routeAttrs());
     }
 
-    void faultDelay() {
+    public void faultDelay() {
       span.addEvent("fault delay");
     }
 
-    void rejected(MeshRejection.Reason reason) {
-      rejected.add(1, attrs("rejected|" + route.service() + "|" + route.rule().name() + "|" + reason,
-          () -> Attributes.of(SERVICE, route.service(), ROUTE, route.rule().name(),
+    public void rejected(MeshRejection.Reason reason) {
+      rejected.add(1, attrs("rejected|" + service + "|" + route + "|" + reason,
+          () -> Attributes.of(SERVICE, service, ROUTE, route,
               REASON, reason.header().substring("x-meshlet-".length()))));
       span.setAttribute(REASON, reason.header().substring("x-meshlet-".length()));
     }
 
-    void end(Outcome outcome, int status, long nanos) {
-      String cluster = route.cluster() == null ? "" : route.cluster().name();
-      recordEnd(route.service(), route.rule().name(), cluster, outcome, nanos, span, tries,
+    public void end(Outcome outcome, int status, long nanos) {
+      recordEnd(service, route, cluster, outcome, nanos, span, tries,
           status > 0 ? Attributes.of(STATUS, (long) status) : Attributes.empty());
     }
 
     private Attributes routeAttrs() {
-      return attrs("route|" + route.service() + "|" + route.rule().name(),
-          () -> Attributes.of(SERVICE, route.service(), ROUTE, route.rule().name()));
+      return attrs("route|" + service + "|" + route,
+          () -> Attributes.of(SERVICE, service, ROUTE, route));
     }
   }
 }
