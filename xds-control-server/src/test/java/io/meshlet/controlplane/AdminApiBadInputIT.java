@@ -1,5 +1,8 @@
 package io.meshlet.controlplane;
 
+import io.meshlet.controlplane.intent.MeshConfig;
+import io.meshlet.controlplane.intent.MeshConfigException;
+import io.meshlet.controlplane.internal.intent.MeshConfigParser;
 import static io.meshlet.controlplane.testing.RawAdsClient.CLUSTER;
 import static org.assertj.core.api.Assertions.assertThat;
 

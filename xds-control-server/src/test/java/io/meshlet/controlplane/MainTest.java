@@ -1,5 +1,6 @@
 package io.meshlet.controlplane;
 
+import io.meshlet.controlplane.testing.DesignSample;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
@@ -38,7 +39,7 @@ class MainTest {
 
   @Test
   void validateAcceptsAGoodFile() throws Exception {
-    Path file = write("mesh.yaml", MeshConfigParserTest.DESIGN_SAMPLE);
+    Path file = write("mesh.yaml", DesignSample.MESH_YAML);
 
     assertThat(run("validate", file.toString())).isEqualTo(Main.OK);
     assertThat(out()).isEqualTo(file + ": valid (1 service)" + System.lineSeparator());

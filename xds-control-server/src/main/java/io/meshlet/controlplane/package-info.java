@@ -1,0 +1,9 @@
+/**
+ * The control server's public API: {@link io.meshlet.controlplane.ControlServer} (embed it) and
+ * {@link io.meshlet.controlplane.Main} (run it). The intent model it serves is in
+ * {@link io.meshlet.controlplane.intent}.
+ *
+ * <p>May depend on every {@code internal} package; nothing in {@code internal} depends on this
+ * package (only on {@code .intent}).
+ */
+package io.meshlet.controlplane;
