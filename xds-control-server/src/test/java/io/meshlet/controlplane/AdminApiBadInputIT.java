@@ -1,8 +1,5 @@
 package io.meshlet.controlplane;
 
-import io.meshlet.controlplane.intent.MeshConfig;
-import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.intent.MeshConfigParser;
 import static io.meshlet.controlplane.testing.RawAdsClient.CLUSTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,6 +11,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.meshlet.controlplane.intent.MeshConfig;
+import io.meshlet.controlplane.intent.MeshConfigException;
+import io.meshlet.controlplane.intent.MeshConfigParser;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.Closeables;

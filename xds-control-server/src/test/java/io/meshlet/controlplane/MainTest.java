@@ -1,8 +1,8 @@
 package io.meshlet.controlplane;
 
-import io.meshlet.controlplane.testing.DesignSample;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.meshlet.controlplane.testing.DesignSample;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

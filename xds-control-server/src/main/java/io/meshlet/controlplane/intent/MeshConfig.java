@@ -1,6 +1,5 @@
 package io.meshlet.controlplane.intent;
 
-import io.meshlet.controlplane.internal.intent.MeshConfigParser;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,9 +1,9 @@
 package io.meshlet.controlplane.internal.admin;
 
-import io.meshlet.controlplane.internal.source.ClientRegistry;
-import io.meshlet.controlplane.internal.source.MeshState;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.Violation;
+import io.meshlet.controlplane.internal.source.ClientRegistry;
+import io.meshlet.controlplane.internal.source.MeshState;
 import java.util.List;
 import java.util.stream.Collectors;
 

@@ -1,14 +1,5 @@
 package io.meshlet.controlplane.internal.admin;
 
-import io.meshlet.controlplane.internal.Durations;
-import io.meshlet.controlplane.internal.ca.CertificateAuthority;
-import io.meshlet.controlplane.internal.intent.IntentTree;
-import io.meshlet.controlplane.internal.metrics.ServerMetrics;
-import io.meshlet.controlplane.internal.source.ClientRegistry;
-import io.meshlet.controlplane.internal.source.EtcdSource;
-import io.meshlet.controlplane.internal.source.EtcdStore;
-import io.meshlet.controlplane.internal.source.MeshState;
-import io.meshlet.controlplane.internal.source.Registrations;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -16,8 +7,17 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.intent.MeshConfigParser;
 import io.meshlet.controlplane.intent.Violation;
+import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
+import io.meshlet.controlplane.internal.intent.IntentTree;
+import io.meshlet.controlplane.internal.intent.MeshYamlReader;
+import io.meshlet.controlplane.internal.metrics.ServerMetrics;
+import io.meshlet.controlplane.internal.source.ClientRegistry;
+import io.meshlet.controlplane.internal.source.EtcdSource;
+import io.meshlet.controlplane.internal.source.EtcdStore;
+import io.meshlet.controlplane.internal.source.MeshState;
+import io.meshlet.controlplane.internal.source.Registrations;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.math.BigInteger;
@@ -415,7 +415,7 @@ public final class AdminServer implements AutoCloseable {
    *
    * <p>Refused before the body is read: no or a malformed {@code If-Match} (428, 400), a
    * {@code Content-Type} other than YAML, JSON or plain text in UTF-8 (415), a
-   * {@code Content-Length} over {@link MeshConfigParser#MAX_BYTES} (413). A
+   * {@code Content-Length} over {@link MeshYamlReader#MAX_BYTES} (413). A
    * chunked body is read up to that limit and no further. A body refused for what it holds (too
    * large, not UTF-8, invalid) shows as {@code lastRefused} on {@code GET /config}.
    */
@@ -438,7 +438,7 @@ public final class AdminServer implements AutoCloseable {
       refuse(exchange, 415, "Content-Type: " + shortened(type) + " (expected: " + typeProblem.get() + ")");
       return;
     }
-    int max = MeshConfigParser.MAX_BYTES;
+    int max = MeshYamlReader.MAX_BYTES;
     String length = exchange.getRequestHeaders().getFirst("Content-Length");
     if (length != null && length.strip().matches("\\d{1,19}") && new BigInteger(length.strip())
         .compareTo(BigInteger.valueOf(max)) > 0) {
@@ -457,7 +457,7 @@ public final class AdminServer implements AutoCloseable {
     }
     MeshConfig config;
     try {
-      config = MeshConfigParser.parse(body, "PUT /config");
+      config = MeshYamlReader.parse(body, "PUT /config");
     } catch (MeshConfigException e) {
       refuseBody(exchange, 400, e);
       return;

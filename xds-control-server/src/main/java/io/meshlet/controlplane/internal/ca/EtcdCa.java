@@ -1,10 +1,10 @@
 package io.meshlet.controlplane.internal.ca;
 
-import io.meshlet.controlplane.internal.source.EtcdStore;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.meshlet.controlplane.internal.source.EtcdStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

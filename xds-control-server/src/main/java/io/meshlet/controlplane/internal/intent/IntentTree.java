@@ -1,11 +1,11 @@
 package io.meshlet.controlplane.internal.intent;
 
-import io.meshlet.controlplane.internal.Durations;
 import io.meshlet.controlplane.intent.EndpointSpec;
-import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MatchSpec;
+import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.RouteSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.internal.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

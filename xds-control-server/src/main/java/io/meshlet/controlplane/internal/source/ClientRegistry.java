@@ -1,11 +1,11 @@
 package io.meshlet.controlplane.internal.source;
 
-import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;
 import io.meshlet.controlplane.internal.serving.Peer;
 import java.time.Clock;

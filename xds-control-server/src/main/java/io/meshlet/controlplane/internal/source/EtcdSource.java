@@ -7,7 +7,7 @@ import io.etcd.jetcd.watch.WatchEvent;
 import io.etcd.jetcd.watch.WatchResponse;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.intent.MeshConfigParser;
+import io.meshlet.controlplane.internal.intent.MeshYamlReader;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Follows the mesh kept in etcd (see {@link EtcdStore} for the keys): the intent, validated by
- * {@link MeshConfigParser} exactly like a file, and every registered instance, ordered by key.
+ * {@link MeshYamlReader} exactly like a file, and every registered instance, ordered by key.
  * Every replica that follows the same etcd builds the same snapshot, with the same content-hash
  * versions.
  *
@@ -89,14 +89,14 @@ public final class EtcdSource implements AutoCloseable {
             + "to seed it)");
       }
       String text = java.nio.file.Files.readString(seed.get());
-      MeshConfigParser.parse(text, seed.get().getFileName().toString());
+      MeshYamlReader.parse(text, seed.get().getFileName().toString());
       if (store.writeIntent(text, 0).isPresent()) {
         log.info("etcd held no intent: seeded {} from {}", store.intentKey(), seed.get());
       }
       contents = store.readAll();
     }
     EtcdStore.Intent intent = contents.intent().orElseThrow(() -> new IOException("intent vanished at start"));
-    MeshConfig config = MeshConfigParser.parse(intent.text(), store.intentKey());
+    MeshConfig config = MeshYamlReader.parse(intent.text(), store.intentKey());
     intentRevision = intent.modRevision();
     replaceInstances(contents.instances());
     revision = contents.revision();
@@ -233,7 +233,7 @@ public final class EtcdSource implements AutoCloseable {
 
   private void applyIntent(String text, boolean instancesChanged) {
     try {
-      state.apply(MeshConfigParser.parse(text, store.intentKey()), source());
+      state.apply(MeshYamlReader.parse(text, store.intentKey()), source());
     } catch (MeshConfigException e) {
       // Written around validation (etcdctl): refused like a bad file edit; the instances still count.
       state.refuse(source(), e.violations());

@@ -2,8 +2,8 @@ package io.meshlet.controlplane.internal.source;
 
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.intent.MeshConfigParser;
 import io.meshlet.controlplane.intent.Violation;
+import io.meshlet.controlplane.internal.intent.MeshYamlReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -53,7 +53,7 @@ public final class FileWatcher implements AutoCloseable {
   public synchronized MeshConfig loadInitial() throws IOException, MeshConfigException {
     byte[] content = Files.readAllBytes(file);
     lastDigest = digest(content);
-    MeshConfig config = MeshConfigParser.parse(content, name());
+    MeshConfig config = MeshYamlReader.parse(content, name());
     state.apply(config, file.toString());
     return config;
   }
@@ -96,7 +96,7 @@ public final class FileWatcher implements AutoCloseable {
     lastDigest = digest;
     log.info("{} changed; validating", file);
     try {
-      state.apply(MeshConfigParser.parse(content, name()), file.toString());
+      state.apply(MeshYamlReader.parse(content, name()), file.toString());
     } catch (MeshConfigException e) {
       state.refuse(file.toString(), e.violations());
     }

@@ -1,12 +1,12 @@
 package io.meshlet.controlplane.internal.source;
 
-import io.meshlet.controlplane.internal.metrics.ServerMetrics;
-import io.meshlet.controlplane.internal.translate.XdsResources;
-import io.meshlet.controlplane.internal.translate.XdsTranslator;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.Violation;
+import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsService;
+import io.meshlet.controlplane.internal.translate.XdsResources;
+import io.meshlet.controlplane.internal.translate.XdsTranslator;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;

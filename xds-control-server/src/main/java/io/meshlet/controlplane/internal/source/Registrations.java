@@ -7,6 +7,7 @@ import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.meshlet.controlplane.intent.EndpointSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.internal.ServiceNames;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -46,7 +47,6 @@ public final class Registrations {
   /** The node metadata field holding a workload's own instance. */
   public static final String METADATA_KEY = "meshlet.instance";
 
-  private static final Pattern SERVICE_NAME = Pattern.compile("[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?");
   private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,252}[A-Za-z0-9])?");
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -125,7 +125,7 @@ public final class Registrations {
       }
     }
     String service = f.containsKey("service") ? f.get("service").getStringValue() : node.getCluster();
-    if (!SERVICE_NAME.matcher(service).matches()) {
+    if (!ServiceNames.isValid(service)) {
       throw new IllegalArgumentException(p + ".service: '" + service + "' (expected: a service name of lower-case "
           + "letters, digits, '-' and '.', from node.cluster when not set)");
     }

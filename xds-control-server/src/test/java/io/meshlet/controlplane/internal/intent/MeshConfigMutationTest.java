@@ -1,14 +1,15 @@
 package io.meshlet.controlplane.internal.intent;
 
-import io.meshlet.controlplane.intent.MeshConfig;
-import io.meshlet.controlplane.intent.MeshConfigException;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meshlet.controlplane.internal.source.MeshState;
-import io.meshlet.controlplane.internal.source.Registrations;
+import io.meshlet.controlplane.intent.MeshConfig;
+import io.meshlet.controlplane.intent.MeshConfigException;
+import io.meshlet.controlplane.intent.MeshConfigParser;
 import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsService;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;
+import io.meshlet.controlplane.internal.source.MeshState;
+import io.meshlet.controlplane.internal.source.Registrations;
 import io.meshlet.controlplane.internal.translate.XdsTranslator;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,0 +1,277 @@
+package io.meshlet.controlplane.internal.intent;
+
+import io.meshlet.controlplane.intent.AuthorizationSpec;
+import io.meshlet.controlplane.intent.CircuitBreakerSpec;
+import io.meshlet.controlplane.intent.EndpointSpec;
+import io.meshlet.controlplane.intent.MatchSpec;
+import io.meshlet.controlplane.intent.MtlsSpec;
+import io.meshlet.controlplane.intent.OutlierDetectionSpec;
+import io.meshlet.controlplane.intent.OutlierDetectionSpec.FailurePercentage;
+import io.meshlet.controlplane.intent.RouteSpec;
+import io.meshlet.controlplane.intent.RouteSpec.WeightedTarget;
+import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.intent.ServiceSpec.LoadBalancing;
+import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
+import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+
+/**
+ * Reads one service of mesh.yaml ({@link MeshSchema#SERVICE}): protocol, endpoints, subsets, load
+ * balancing, circuit breaker and outlier detection; its routes and authorization are read by
+ * {@link RouteReader} and {@link AuthorizationReader}.
+ */
+final class ServiceReader {
+
+  private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,252}[A-Za-z0-9])?");
+
+  private final NodeReader r;
+  private final RouteReader routeReader;
+  private final AuthorizationReader authorizationReader;
+
+  ServiceReader(NodeReader r) {
+    this.r = r;
+    this.routeReader = new RouteReader(r);
+    this.authorizationReader = new AuthorizationReader(r);
+  }
+
+  ServiceSpec service(String name, Node node) {
+    Ctx ctx = new Ctx("service '" + name + "'", "");
+    Map<String, Node> f = r.mapping(node, ctx, MeshSchema.SERVICE);
+    if (f == null) {
+      f = Map.of();
+    }
+    Protocol protocol = f.containsKey("protocol")
+        ? r.enumValue(f.get("protocol"), ctx.field("protocol"), Protocol.class, Protocol.HTTP)
+        : Protocol.HTTP;
+    List<EndpointSpec> endpoints = f.containsKey("endpoints")
+        ? endpoints(f.get("endpoints"), ctx.field("endpoints"))
+        : List.of();
+    Map<String, Map<String, String>> subsets = f.containsKey("subsets")
+        ? subsets(f.get("subsets"), ctx.field("subsets"))
+        : Map.of();
+    LoadBalancing lb = f.containsKey("loadBalancing")
+        ? r.enumValue(f.get("loadBalancing"), ctx.field("loadBalancing"), LoadBalancing.class,
+            LoadBalancing.ROUND_ROBIN)
+        : LoadBalancing.ROUND_ROBIN;
+    if (protocol == Protocol.GRPC && lb == LoadBalancing.RANDOM) {
+      r.fail(f.get("loadBalancing"), ctx.field("loadBalancing"), "random",
+          IntentValidator.onGrpc("round_robin, least_request or ring_hash", "grpc-java has no random policy and would"
+              + " balance round robin"));
+    }
+    Optional<String> hashHeader = Optional.empty();
+    if (f.containsKey("hashHeader")) {
+      String h = r.string(f.get("hashHeader"), ctx.field("hashHeader"), NodeReader.HEADER_NAME,
+          "a lower-case header name", null);
+      if (h != null && lb != LoadBalancing.RING_HASH) {
+        r.fail(f.get("hashHeader"), ctx.field("hashHeader"), h, "only with loadBalancing: ring_hash");
+      }
+      hashHeader = Optional.ofNullable(h);
+    }
+    Optional<CircuitBreakerSpec> breaker = f.containsKey("circuitBreaker")
+        ? Optional.of(circuitBreaker(f.get("circuitBreaker"), ctx.field("circuitBreaker"), protocol))
+        : Optional.empty();
+    Optional<OutlierDetectionSpec> outlier = f.containsKey("outlierDetection")
+        ? Optional.of(outlierDetection(f.get("outlierDetection"), ctx.field("outlierDetection"), protocol))
+        : Optional.empty();
+    List<RouteSpec> routes;
+    if (f.containsKey("routes")) {
+      routes = routeReader.routes(f.get("routes"), ctx.field("routes"), subsets, protocol);
+    } else {
+      routes = List.of(new RouteSpec(MatchSpec.any(),
+          List.of(new WeightedTarget(Optional.empty(), 100)),
+          Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty()));
+    }
+    Optional<AuthorizationSpec> authz = f.containsKey("authorization")
+        ? Optional.of(authorizationReader.authorization(f.get("authorization"), ctx.field("authorization"), protocol))
+        : Optional.empty();
+    Optional<MtlsSpec.Mode> mtlsMode = Optional.empty();
+    if (f.containsKey("mtls")) {
+      Map<String, Node> m = r.mapping(f.get("mtls"), ctx.field("mtls"), MeshSchema.SERVICE_MTLS);
+      if (m != null && m.containsKey("mode")) {
+        mtlsMode = Optional.of(r.mtlsMode(m.get("mode"), ctx.field("mtls").field("mode")));
+      }
+    }
+    return new ServiceSpec(name, protocol, endpoints, subsets, lb, hashHeader, breaker, outlier,
+        routes, authz, mtlsMode);
+  }
+
+  List<EndpointSpec> endpoints(Node node, Ctx ctx) {
+    List<EndpointSpec> out = new ArrayList<>();
+    Map<String, Integer> seen = new HashMap<>();
+    List<Node> items = r.sequence(node, ctx);
+    for (int i = 0; i < items.size(); i++) {
+      Ctx at = ctx.index(i);
+      Node item = items.get(i);
+      Map<String, Node> f = r.mapping(item, at, MeshSchema.ENDPOINT);
+      if (f == null) {
+        continue;
+      }
+      Node addressNode = f.get("address");
+      if (addressNode == null) {
+        r.fail(item, at.field("address"), "missing", "host:port, e.g. 127.0.0.1:9001");
+        continue;
+      }
+      String address = r.scalar(addressNode, at.field("address"));
+      Map<String, String> labels = f.containsKey("labels")
+          ? labels(f.get("labels"), at.field("labels"))
+          : Map.of();
+      if (address == null) {
+        continue;
+      }
+      EndpointSpec endpoint = address(address, addressNode, at.field("address"), labels);
+      if (endpoint == null) {
+        continue;
+      }
+      Integer first = seen.putIfAbsent(endpoint.address(), i);
+      if (first != null) {
+        r.fail(addressNode, at.field("address"), address,
+            "an address not already listed for this service: " + ctx.index(first).path() + " has it");
+      } else {
+        out.add(endpoint);
+      }
+    }
+    return out;
+  }
+
+  EndpointSpec address(String address, Node node, Ctx ctx, Map<String, String> labels) {
+    String host;
+    String portText;
+    if (address.startsWith("[")) {
+      int close = address.indexOf("]:");
+      host = close > 0 ? address.substring(1, close) : "";
+      portText = close > 0 ? address.substring(close + 2) : "";
+    } else {
+      int colon = address.lastIndexOf(':');
+      host = colon > 0 && address.indexOf(':') == colon ? address.substring(0, colon) : "";
+      portText = colon > 0 ? address.substring(colon + 1) : "";
+    }
+    int port = -1;
+    try {
+      port = Integer.parseInt(portText);
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    if (host.isEmpty() || host.chars().anyMatch(Character::isWhitespace) || port < 1 || port > 65535) {
+      r.fail(node, ctx, address, "host:port with a port in 1..65535, e.g. 127.0.0.1:9001");
+      return null;
+    }
+    return new EndpointSpec(host, port, labels);
+  }
+
+  Map<String, Map<String, String>> subsets(Node node, Ctx ctx) {
+    Map<String, Map<String, String>> out = new LinkedHashMap<>();
+    Map<String, Node> byName = r.mapping(node, ctx);
+    if (byName == null) {
+      return out;
+    }
+    byName.forEach((name, selectorNode) -> {
+      Ctx at = ctx.field(name);
+      if (!LABEL.matcher(name).matches()) {
+        r.fail(selectorNode, at, "'" + name + "'", "a subset name of letters, digits, '.', '_', '/' and '-'");
+        return;
+      }
+      Map<String, String> selector = labels(selectorNode, at);
+      if (selector.isEmpty()) {
+        r.fail(selectorNode, at, "{}", "at least one label, e.g. { version: v1 }");
+      }
+      out.put(name, selector);
+    });
+    return out;
+  }
+
+  Map<String, String> labels(Node node, Ctx ctx) {
+    Map<String, String> out = new LinkedHashMap<>();
+    Map<String, Node> f = r.mapping(node, ctx);
+    if (f == null) {
+      return out;
+    }
+    f.forEach((k, v) -> {
+      String value = r.scalar(v, ctx.field(k));
+      if (value == null) {
+        return;
+      }
+      if (!LABEL.matcher(k).matches()) {
+        r.fail(v, ctx.field(k), "'" + k + "'", "a label name of letters, digits, '.', '_', '/' and '-'");
+      } else if (!value.isEmpty() && !LABEL.matcher(value).matches()) {
+        r.fail(v, ctx.field(k), value, "a label value of letters, digits, '.', '_', '/' and '-'");
+      } else {
+        out.put(k, value);
+      }
+    });
+    return out;
+  }
+
+  CircuitBreakerSpec circuitBreaker(Node node, Ctx ctx, Protocol protocol) {
+    CircuitBreakerSpec d = CircuitBreakerSpec.defaults();
+    Map<String, Node> f = r.mapping(node, ctx, MeshSchema.CIRCUIT_BREAKER);
+    if (f == null) {
+      return d;
+    }
+    if (protocol == Protocol.GRPC) {
+      // grpc-java reads only max_requests of the DEFAULT thresholds (XdsClusterResource) and
+      // fails a call beyond it at once (ClusterImplLoadBalancer): nothing waits, no retry budget.
+      if (f.containsKey("maxPendingRequests")) {
+        r.fail(f.get("maxPendingRequests"), ctx.field("maxPendingRequests"), NodeReader.flow(f.get("maxPendingRequests")),
+            IntentValidator.onGrpc("no maxPendingRequests", "grpc-java honours only maxRequests and fails a call beyond it"
+                + " at once, queueing none; use maxRequests"));
+      }
+      if (f.containsKey("maxRetries")) {
+        r.fail(f.get("maxRetries"), ctx.field("maxRetries"), NodeReader.flow(f.get("maxRetries")),
+            IntentValidator.onGrpc("no maxRetries", "grpc-java honours only maxRequests and has no budget of concurrent"
+                + " retries; bound retries with routes[].retries.attempts"));
+      }
+    }
+    return new CircuitBreakerSpec(
+        r.intField(f, "maxRequests", ctx, 1, 1_000_000_000, d.maxRequests()),
+        r.intField(f, "maxPendingRequests", ctx, 1, 1_000_000_000, d.maxPendingRequests()),
+        r.intField(f, "maxRetries", ctx, 0, 1_000_000_000, d.maxRetries()));
+  }
+
+  OutlierDetectionSpec outlierDetection(Node node, Ctx ctx, Protocol protocol) {
+    Map<String, Node> f = r.mapping(node, ctx, MeshSchema.OUTLIER_DETECTION);
+    if (f == null) {
+      f = Map.of();
+    }
+    // grpc-java implements success-rate and failure-percentage ejection only (gRFC A50,
+    // EnvoyServerProtoData.OutlierDetection): consecutive_5xx is not read.
+    boolean grpc = protocol == Protocol.GRPC;
+    if (grpc && f.containsKey("consecutive5xx")) {
+      r.fail(f.get("consecutive5xx"), ctx.field("consecutive5xx"), NodeReader.flow(f.get("consecutive5xx")),
+          IntentValidator.onGrpc("no consecutive5xx", "grpc-java implements only success-rate and failure-percentage ejection;"
+              + " use failurePercentage: { threshold, minimumHosts, requestVolume }"));
+    } else if (grpc && !f.containsKey("failurePercentage") && node instanceof MappingNode) {
+      r.fail(node, ctx, NodeReader.flow(node), IntentValidator.onGrpc("failurePercentage", "grpc-java ejects by failure percentage only, so"
+          + " without it nothing is ejected; add failurePercentage: { threshold, minimumHosts, requestVolume }"));
+    }
+    Optional<FailurePercentage> fp = Optional.empty();
+    if (f.containsKey("failurePercentage")) {
+      Ctx at = ctx.field("failurePercentage");
+      Map<String, Node> g = r.mapping(f.get("failurePercentage"), at, MeshSchema.FAILURE_PERCENTAGE);
+      if (g != null) {
+        if (!g.containsKey("threshold")) {
+          r.fail(f.get("failurePercentage"), at.field("threshold"), "missing", "0..100");
+        }
+        fp = Optional.of(new FailurePercentage(
+            r.intField(g, "threshold", at, 0, 100, 85),
+            r.intField(g, "minimumHosts", at, 1, 1_000_000, 5),
+            r.intField(g, "requestVolume", at, 1, 1_000_000, 50)));
+      }
+    }
+    return new OutlierDetectionSpec(
+        grpc ? 0 : r.intField(f, "consecutive5xx", ctx, 1, 1_000_000, 5),
+        r.durationField(f, "interval", ctx, Duration.ofMillis(1), Duration.ofDays(1), Duration.ofSeconds(10)),
+        r.durationField(f, "baseEjectionTime", ctx, Duration.ofMillis(1), Duration.ofDays(1),
+            Duration.ofSeconds(30)),
+        r.intField(f, "maxEjectionPercent", ctx, 0, 100, 10),
+        fp);
+  }
+}
