@@ -315,8 +315,8 @@ public final class CertificateAuthority {
   public static CertificateAuthority loadOrCreate(String trustDomain, Path dir, Clock clock) throws IOException {
     try {
       if (dir != null && Files.exists(dir.resolve("ca.key")) && Files.exists(dir.resolve("ca.crt"))) {
-        PrivateKey key = readKey(dir.resolve("ca.key"));
-        X509Certificate root = readCertificate(dir.resolve("ca.crt"));
+        PrivateKey key = Pem.readKey(dir.resolve("ca.key"));
+        X509Certificate root = Pem.readCertificate(dir.resolve("ca.crt"));
         String expected = "spiffe://" + trustDomain;
         if (!SpiffeIds.of(root).contains(expected)) {
           throw new IOException(dir.resolve("ca.crt") + ": root is for " + SpiffeIds.of(root)
@@ -333,7 +333,7 @@ public final class CertificateAuthority {
       if (dir != null) {
         Files.createDirectories(dir);
         writeKey(dir.resolve("ca.key"), pair.getPrivate());
-        Files.writeString(dir.resolve("ca.crt"), pem(root), StandardCharsets.US_ASCII);
+        Files.writeString(dir.resolve("ca.crt"), Pem.pem(root), StandardCharsets.US_ASCII);
         log.info("CA for {} created in {} (root serial {})", trustDomain, dir, root.getSerialNumber().toString(16));
       } else {
         log.warn("CA for {} created in memory: a restart makes a new root and workloads must fetch new "
@@ -410,7 +410,7 @@ public final class CertificateAuthority {
     if (dir != null) {
       // Saved before it takes effect: a rotation that cannot be kept across a restart does not start.
       writeKey(dir.resolve("next.key"), made.key());
-      Files.writeString(dir.resolve("next.crt"), pem(made.root()), StandardCharsets.US_ASCII);
+      Files.writeString(dir.resolve("next.crt"), Pem.pem(made.root()), StandardCharsets.US_ASCII);
       Files.writeString(dir.resolve("rotation.properties"), "switchAt=" + madeSwitchAt + "\npreviousUntil="
           + madeUntil + "\n", StandardCharsets.US_ASCII);
     }
@@ -427,7 +427,7 @@ public final class CertificateAuthority {
 
   /** Writes a private key readable by the owner only. */
   private static void writeKey(Path file, PrivateKey key) throws IOException {
-    Files.writeString(file, pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null)),
+    Files.writeString(file, Pem.pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null)),
         StandardCharsets.US_ASCII);
     try {
       Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
@@ -452,12 +452,12 @@ public final class CertificateAuthority {
     try {
       previousUntil = Instant.parse(p.getProperty("previousUntil"));
       if (Files.exists(dir.resolve("next.key")) && Files.exists(dir.resolve("next.crt"))) {
-        next = new Signer(readKey(dir.resolve("next.key")), readCertificate(dir.resolve("next.crt")));
+        next = new Signer(Pem.readKey(dir.resolve("next.key")), Pem.readCertificate(dir.resolve("next.crt")));
         switchAt = Instant.parse(p.getProperty("switchAt"));
         log.info("CA key rotation resumed: new root {} signs from {}, old root trusted until {}",
             next.root().getSerialNumber().toString(16), switchAt, previousUntil);
       } else if (Files.exists(dir.resolve("previous.crt")) && clock.instant().isBefore(previousUntil)) {
-        previous = readCertificate(dir.resolve("previous.crt"));
+        previous = Pem.readCertificate(dir.resolve("previous.crt"));
         log.info("CA key rotation overlap resumed: the old root {} is trusted until {}",
             previous.getSerialNumber().toString(16), previousUntil);
       }
@@ -480,8 +480,8 @@ public final class CertificateAuthority {
     if (dir != null) {
       try {
         writeKey(dir.resolve("ca.key"), active.key());
-        Files.writeString(dir.resolve("ca.crt"), pem(active.root()), StandardCharsets.US_ASCII);
-        Files.writeString(dir.resolve("previous.crt"), pem(previous), StandardCharsets.US_ASCII);
+        Files.writeString(dir.resolve("ca.crt"), Pem.pem(active.root()), StandardCharsets.US_ASCII);
+        Files.writeString(dir.resolve("previous.crt"), Pem.pem(previous), StandardCharsets.US_ASCII);
         Files.deleteIfExists(dir.resolve("next.key"));
         Files.deleteIfExists(dir.resolve("next.crt"));
       } catch (IOException | RuntimeException e) {
@@ -529,7 +529,7 @@ public final class CertificateAuthority {
       throw new RefusedException("csr: " + publicKey.getAlgorithm() + " key (expected: EC or RSA)");
     }
     String id = spiffeId(service);
-    checkRequestedExtensions(csr, id);
+    CsrPolicy.checkRequestedExtensions(csr, id);
     return issue(publicKey, "CN=" + service,
         new GeneralName[] {new GeneralName(GeneralName.uniformResourceIdentifier, id)}, ttl);
   }
@@ -578,112 +578,13 @@ public final class CertificateAuthority {
       b.addExtension(Extension.subjectAlternativeName, true, new GeneralNames(names));
       b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(publicKey));
       b.addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(root));
-      X509Certificate cert = convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer.key())));
+      X509Certificate cert = Pem.convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer.key())));
       log.info("signed a certificate for {} (serial {}, expires {})", id, cert.getSerialNumber().toString(16),
           cert.getNotAfter().toInstant());
       return cert;
     } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
       throw new IllegalStateException("signing failed: " + e.getMessage(), e);
     }
-  }
-
-  /**
-   * Refuses a CSR that asks for a name other than {@code id} (several SPIFFE IDs, another
-   * service's, a DNS name) or for the powers of a CA (cA=true, keyCertSign, cRLSign).
-   */
-  private static void checkRequestedExtensions(JcaPKCS10CertificationRequest csr, String id)
-      throws RefusedException {
-    Extensions requested;
-    try {
-      // getRequestedExtensions reads only the first value of the first extensionRequest: refuse
-      // more, or what hides behind it would go unchecked.
-      org.bouncycastle.asn1.pkcs.Attribute[] attributes =
-          csr.getAttributes(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest);
-      int values = 0;
-      for (org.bouncycastle.asn1.pkcs.Attribute a : attributes) {
-        values += a.getAttrValues().size();
-      }
-      if (attributes.length > 1 || values > 1) {
-        throw new RefusedException("csr: extensionRequest: " + attributes.length + " attributes with " + values
-            + " values (expected: at most one, with one value)");
-      }
-      requested = csr.getRequestedExtensions();
-    } catch (RuntimeException e) {
-      throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");
-    }
-    if (requested == null) {
-      return;
-    }
-    List<String> names = new ArrayList<>();
-    BasicConstraints constraints;
-    KeyUsage usage;
-    try {
-      GeneralNames sans = GeneralNames.fromExtensions(requested, Extension.subjectAlternativeName);
-      if (sans != null) {
-        GeneralName[] all = sans.getNames();
-        for (int i = 0; i < all.length && i < 5; i++) {
-          names.add(describe(all[i]));
-        }
-        if (all.length > 5) {
-          names.add("... " + all.length + " names in all");
-        }
-      }
-      constraints = BasicConstraints.fromExtensions(requested);
-      usage = KeyUsage.fromExtensions(requested);
-    } catch (RuntimeException e) {
-      throw new RefusedException("csr: extensionRequest: unreadable (" + printable(String.valueOf(e.getMessage())) + ")");
-    }
-    String allowed = "uri:" + id;
-    if (!names.isEmpty() && !names.equals(List.of(allowed))) {
-      throw new RefusedException("csr: subjectAltName: " + names + " (expected: no names, or exactly ["
-          + allowed + "]; the CA issues the service's own SPIFFE ID only)");
-    }
-    if (constraints != null && constraints.isCA()) {
-      throw new RefusedException("csr: basicConstraints: cA=true (expected: cA=false or none; "
-          + "the CA issues workload certificates only)");
-    }
-    if (usage != null && (usage.hasUsages(KeyUsage.keyCertSign) || usage.hasUsages(KeyUsage.cRLSign))) {
-      throw new RefusedException("csr: keyUsage: " + (usage.hasUsages(KeyUsage.keyCertSign) ? "keyCertSign" : "cRLSign")
-          + " (expected: neither keyCertSign nor cRLSign; the CA issues workload certificates only)");
-    }
-  }
-
-  /** A requested name as {@code type:value}, e.g. {@code uri:spiffe://example.org/service/catalog}. */
-  private static String describe(GeneralName name) {
-    String type = switch (name.getTagNo()) {
-      case GeneralName.otherName -> "otherName";
-      case GeneralName.rfc822Name -> "email";
-      case GeneralName.dNSName -> "dns";
-      case GeneralName.x400Address -> "x400Address";
-      case GeneralName.directoryName -> "dirName";
-      case GeneralName.ediPartyName -> "ediPartyName";
-      case GeneralName.uniformResourceIdentifier -> "uri";
-      case GeneralName.iPAddress -> "ip";
-      case GeneralName.registeredID -> "registeredID";
-      default -> "tag" + name.getTagNo();
-    };
-    String value = name.getName() instanceof ASN1String text ? text.getString() : name.getName().toString();
-    return type + ":" + printable(value);
-  }
-
-  /**
-   * A caller's text made safe for a log line and a status message: control and non-ASCII
-   * characters escaped, at most 100 characters.
-   */
-  static String printable(String text) {
-    StringBuilder out = new StringBuilder();
-    for (int i = 0; i < text.length(); i++) {
-      if (out.length() >= 100) {
-        return out.append("...").toString();
-      }
-      char c = text.charAt(i);
-      if (c >= 0x20 && c < 0x7f && c != '\\') {
-        out.append(c);
-      } else {
-        out.append(String.format("\\u%04x", (int) c));
-      }
-    }
-    return out.toString();
   }
 
   static KeyPair newKeyPair() throws GeneralSecurityException {
@@ -703,94 +604,7 @@ public final class CertificateAuthority {
     b.addExtension(Extension.subjectAlternativeName, false,
         new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://" + trustDomain)));
     b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(pair.getPublic()));
-    return convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())));
+    return Pem.convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())));
   }
 
-  private static X509Certificate convert(X509CertificateHolder holder) throws GeneralSecurityException {
-    return new JcaX509CertificateConverter().getCertificate(holder);
-  }
-
-  static String pem(Object o) throws IOException {
-    StringWriter out = new StringWriter();
-    try (JcaPEMWriter w = new JcaPEMWriter(out)) {
-      w.writeObject(o);
-    }
-    return out.toString();
-  }
-
-  /** A private key as PKCS#8 PEM. */
-  static String pemKey(PrivateKey key) throws IOException {
-    return pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null));
-  }
-
-  /** A private key from PEM text. */
-  static PrivateKey parseKey(String pem, String what) throws IOException {
-    try (PEMParser p = new PEMParser(new StringReader(pem))) {
-      Object o = p.readObject();
-      JcaPEMKeyConverter c = new JcaPEMKeyConverter();
-      if (o instanceof PEMKeyPair kp) {
-        return c.getPrivateKey(kp.getPrivateKeyInfo());
-      } else if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
-        return c.getPrivateKey(info);
-      }
-      throw new IOException(what + ": not a PEM private key");
-    }
-  }
-
-  /** A certificate from PEM text. */
-  static X509Certificate parseCertificate(String pem, String what) throws IOException {
-    try (PEMParser p = new PEMParser(new StringReader(pem))) {
-      Object o = p.readObject();
-      if (o instanceof X509CertificateHolder h) {
-        return convert(h);
-      }
-      throw new IOException(what + ": not a PEM certificate");
-    } catch (GeneralSecurityException e) {
-      throw new IOException(what + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static PrivateKey readKey(Path file) throws IOException {
-    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file, StandardCharsets.US_ASCII)))) {
-      Object o = p.readObject();
-      JcaPEMKeyConverter c = new JcaPEMKeyConverter();
-      if (o instanceof PEMKeyPair kp) {
-        return c.getPrivateKey(kp.getPrivateKeyInfo());
-      } else if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
-        return c.getPrivateKey(info);
-      }
-      throw new IOException(file + ": not a PEM private key (expected: the ca.key this server wrote)");
-    }
-  }
-
-  private static X509Certificate readCertificate(Path file) throws IOException, GeneralSecurityException {
-    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file, StandardCharsets.US_ASCII)))) {
-      Object o = p.readObject();
-      if (o instanceof X509CertificateHolder h) {
-        return convert(h);
-      }
-      throw new IOException(file + ": not a PEM certificate (expected: the ca.crt this server wrote)");
-    }
-  }
-
-  /** The SPIFFE IDs (URI SANs starting with spiffe://) of a certificate. */
-  static final class SpiffeIds {
-    private SpiffeIds() {}
-
-    static List<String> of(X509Certificate cert) {
-      try {
-        var sans = cert.getSubjectAlternativeNames();
-        if (sans == null) {
-          return List.of();
-        }
-        return sans.stream()
-            .filter(san -> Objects.equals(san.get(0), GeneralName.uniformResourceIdentifier))
-            .map(san -> (String) san.get(1))
-            .filter(uri -> uri.startsWith("spiffe://"))
-            .toList();
-      } catch (java.security.cert.CertificateParsingException e) {
-        return List.of();
-      }
-    }
-  }
 }

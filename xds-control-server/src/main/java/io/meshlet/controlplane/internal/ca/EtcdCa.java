@@ -268,7 +268,7 @@ public final class EtcdCa {
     root.put("trustDomain", trustDomain);
     ArrayNode roots = root.putArray("roots");
     for (X509Certificate r : state.roots()) {
-      roots.add(CertificateAuthority.pem(r));
+      roots.add(Pem.pem(r));
     }
     ArrayNode hashes = root.putArray("rootsSha256");
     List<String> current = fingerprints(state.roots());
@@ -277,15 +277,15 @@ public final class EtcdCa {
     formerRoots.stream().filter(f -> !current.contains(f)).forEach(former::add);
     if (kek != null) {
       ObjectNode plain = JSON.createObjectNode();
-      plain.put("key", CertificateAuthority.pemKey(state.key()));
-      plain.put("root", CertificateAuthority.pem(state.root()));
+      plain.put("key", Pem.pemKey(state.key()));
+      plain.put("root", Pem.pem(state.root()));
       if (state.nextKey() != null) {
-        plain.put("nextKey", CertificateAuthority.pemKey(state.nextKey()));
-        plain.put("nextRoot", CertificateAuthority.pem(state.nextRoot()));
+        plain.put("nextKey", Pem.pemKey(state.nextKey()));
+        plain.put("nextRoot", Pem.pem(state.nextRoot()));
         plain.put("switchAt", state.switchAt().toString());
       }
       if (state.previousRoot() != null) {
-        plain.put("previousRoot", CertificateAuthority.pem(state.previousRoot()));
+        plain.put("previousRoot", Pem.pem(state.previousRoot()));
       }
       if (state.previousUntil() != null) {
         plain.put("previousUntil", state.previousUntil().toString());
@@ -331,7 +331,7 @@ public final class EtcdCa {
     }
     List<X509Certificate> roots = new ArrayList<>();
     for (JsonNode r : root.path("roots")) {
-      roots.add(CertificateAuthority.parseCertificate(r.asText(), key + ": roots"));
+      roots.add(Pem.parseCertificate(r.asText(), key + ": roots"));
     }
     Set<String> known = new LinkedHashSet<>(fingerprints(roots));
     Set<String> former = new LinkedHashSet<>();
@@ -372,14 +372,14 @@ public final class EtcdCa {
     try {
       JsonNode s = JSON.readTree(plain);
       state = new CertificateAuthority.State(
-          CertificateAuthority.parseKey(s.path("key").asText(), key + ": key"),
-          CertificateAuthority.parseCertificate(s.path("root").asText(), key + ": root"),
-          s.has("nextKey") ? CertificateAuthority.parseKey(s.path("nextKey").asText(), key + ": nextKey") : null,
-          s.has("nextRoot") ? CertificateAuthority.parseCertificate(s.path("nextRoot").asText(), key + ": nextRoot")
+          Pem.parseKey(s.path("key").asText(), key + ": key"),
+          Pem.parseCertificate(s.path("root").asText(), key + ": root"),
+          s.has("nextKey") ? Pem.parseKey(s.path("nextKey").asText(), key + ": nextKey") : null,
+          s.has("nextRoot") ? Pem.parseCertificate(s.path("nextRoot").asText(), key + ": nextRoot")
               : null,
           s.has("switchAt") ? Instant.parse(s.path("switchAt").asText()) : null,
           s.has("previousRoot")
-              ? CertificateAuthority.parseCertificate(s.path("previousRoot").asText(), key + ": previousRoot") : null,
+              ? Pem.parseCertificate(s.path("previousRoot").asText(), key + ": previousRoot") : null,
           s.has("previousUntil") ? Instant.parse(s.path("previousUntil").asText()) : null);
     } catch (RuntimeException e) {
       throw new IllegalStateException(key + ": the sealed CA state is malformed (" + e.getMessage() + ")");

@@ -111,7 +111,7 @@ public final class ServerIdentity {
     StringBuilder pem = new StringBuilder();
     try {
       for (X509Certificate root : bundle) {
-        pem.append(CertificateAuthority.pem(root));
+        pem.append(Pem.pem(root));
       }
       Path dir = trustBundleFile.toAbsolutePath().getParent();
       Files.createDirectories(dir);
