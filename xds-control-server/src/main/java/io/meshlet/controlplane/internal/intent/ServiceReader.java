@@ -12,6 +12,7 @@ import io.meshlet.controlplane.intent.RouteSpec.WeightedTarget;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.ServiceSpec.LoadBalancing;
 import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
+import io.meshlet.controlplane.internal.ServiceNames;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 
@@ -31,7 +31,6 @@ import org.yaml.snakeyaml.nodes.Node;
  */
 final class ServiceReader {
 
-  private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,252}[A-Za-z0-9])?");
 
   private final NodeReader r;
   private final RouteReader routeReader;
@@ -175,7 +174,7 @@ final class ServiceReader {
     }
     byName.forEach((name, selectorNode) -> {
       Ctx at = ctx.field(name);
-      if (!LABEL.matcher(name).matches()) {
+      if (!ServiceNames.isValidLabel(name)) {
         r.fail(selectorNode, at, "'" + name + "'", "a subset name of letters, digits, '.', '_', '/' and '-'");
         return;
       }
@@ -199,9 +198,9 @@ final class ServiceReader {
       if (value == null) {
         return;
       }
-      if (!LABEL.matcher(k).matches()) {
+      if (!ServiceNames.isValidLabel(k)) {
         r.fail(v, ctx.field(k), "'" + k + "'", "a label name of letters, digits, '.', '_', '/' and '-'");
-      } else if (!value.isEmpty() && !LABEL.matcher(value).matches()) {
+      } else if (!value.isEmpty() && !ServiceNames.isValidLabel(value)) {
         r.fail(v, ctx.field(k), value, "a label value of letters, digits, '.', '_', '/' and '-'");
       } else {
         out.put(k, value);

@@ -8,6 +8,7 @@ import io.envoyproxy.envoy.config.core.v3.Node;
 import io.meshlet.controlplane.intent.EndpointSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.internal.ServiceNames;
+import io.meshlet.controlplane.internal.WireNames;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -24,7 +25,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,9 +45,8 @@ public final class Registrations {
   private static final Logger log = LoggerFactory.getLogger(Registrations.class);
 
   /** The node metadata field holding a workload's own instance. */
-  public static final String METADATA_KEY = "meshlet.instance";
+  public static final String METADATA_KEY = WireNames.INSTANCE_METADATA;
 
-  private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,252}[A-Za-z0-9])?");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
@@ -149,7 +148,7 @@ public final class Registrations {
       Struct s = f.get("labels").getStructValue();
       for (Map.Entry<String, Value> e : s.getFieldsMap().entrySet()) {
         String value = e.getValue().getStringValue();
-        if (!LABEL.matcher(e.getKey()).matches() || !LABEL.matcher(value).matches()) {
+        if (!ServiceNames.isValidLabel(e.getKey()) || !ServiceNames.isValidLabel(value)) {
           throw new IllegalArgumentException(p + ".labels." + e.getKey() + ": '" + value + "' (expected: label "
               + "keys and values of letters, digits, '.', '_', '/', '-')");
         }

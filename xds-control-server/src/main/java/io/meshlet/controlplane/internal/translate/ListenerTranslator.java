@@ -18,6 +18,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.internal.WireNames;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -46,7 +47,7 @@ final class ListenerTranslator {
         .putFields("mtls", com.google.protobuf.Value.newBuilder().setStringValue(mtls.name().toLowerCase()).build())
         .build();
     return Listener.newBuilder().setName(XdsTranslator.inboundListenerName(service.name()))
-        .setMetadata(io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder().putFilterMetadata("meshlet", meshlet))
+        .setMetadata(io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder().putFilterMetadata(WireNames.FILTER_METADATA, meshlet))
         .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm.build()))).build();
   }
 
@@ -60,8 +61,8 @@ final class ListenerTranslator {
     String host = address.substring(0, colon).replace("[", "").replace("]", "");
     int port = Integer.parseInt(address.substring(colon + 1));
     HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
-        .setStatPrefix("inbound|" + service.name())
-        .setRouteConfig(RouteConfiguration.newBuilder().setName("inbound|" + service.name())
+        .setStatPrefix(WireNames.inboundListener(service.name()))
+        .setRouteConfig(RouteConfiguration.newBuilder().setName(WireNames.inboundListener(service.name()))
             .addVirtualHosts(VirtualHost.newBuilder().setName(service.name()).addDomains("*")
                 .addRoutes(Route.newBuilder()
                     .setMatch(io.envoyproxy.envoy.config.route.v3.RouteMatch.newBuilder().setPrefix("/"))
@@ -70,7 +71,7 @@ final class ListenerTranslator {
     hcm.addHttpFilters(HttpFilter.newBuilder().setName(XdsTranslator.ROUTER_FILTER).setTypedConfig(Any.pack(Router.getDefaultInstance())));
     io.envoyproxy.envoy.config.listener.v3.FilterChain.Builder chain = io.envoyproxy.envoy.config.listener.v3.FilterChain
         .newBuilder()
-        .setName("inbound|" + service.name())
+        .setName(WireNames.inboundListener(service.name()))
         .addFilters(io.envoyproxy.envoy.config.listener.v3.Filter.newBuilder()
             .setName("envoy.filters.network.http_connection_manager").setTypedConfig(Any.pack(hcm.build())));
     // Permissive servers get no TLS context: grpc-java then uses the server's fallback

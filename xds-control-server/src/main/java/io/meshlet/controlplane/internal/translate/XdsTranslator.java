@@ -12,6 +12,7 @@ import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.meshlet.controlplane.intent.EndpointSpec;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.internal.WireNames;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,18 +49,18 @@ public final class XdsTranslator {
   public static final String ROUTER_FILTER = "envoy.filters.http.router";
 
   /** Endpoint metadata namespace holding an endpoint's labels, as Envoy's subset LB reads them. */
-  public static final String LABELS_METADATA = "envoy.lb";
+  public static final String LABELS_METADATA = WireNames.LABELS_METADATA;
 
   private XdsTranslator() {}
 
   /** The cluster holding every endpoint of a service. */
   public static String clusterName(String service) {
-    return service;
+    return WireNames.cluster(service);
   }
 
   /** The cluster holding the endpoints of one subset of a service. */
   public static String clusterName(String service, String subset) {
-    return service + "/" + subset;
+    return WireNames.cluster(service, subset);
   }
 
   /** Translates the whole mesh. */
@@ -97,16 +98,16 @@ public final class XdsTranslator {
   }
 
   /** The certificate provider instance name the generated gRPC bootstraps declare. */
-  public static final String CERTIFICATE_PROVIDER = "meshlet";
+  public static final String CERTIFICATE_PROVIDER = WireNames.CERTIFICATE_PROVIDER;
 
   /** The listener carrying a service's inbound policy: {@code inbound|<service>}. */
   public static String inboundListenerName(String service) {
-    return "inbound|" + service;
+    return WireNames.inboundListener(service);
   }
 
   /** The listener name grpc-java's XdsServerBuilder asks for (the bootstrap's template). */
   public static String serverListenerName(String address) {
-    return "grpc/server?xds.resource.listening_address=" + address;
+    return WireNames.serverListener(address);
   }
 
   static ConfigSource ads() {
