@@ -16,7 +16,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.meshlet.MeshClient;
 import io.meshlet.MeshListener;
 import io.meshlet.controlplane.ControlServer;
-import io.meshlet.controlplane.intent.MeshConfigParser;
+import io.meshlet.controlplane.MeshConfigParser;
 import io.meshlet.controlplane.internal.translate.XdsResources;
 import io.meshlet.controlplane.internal.translate.XdsTranslator;
 import io.meshlet.controlplane.testing.Await;

@@ -29,7 +29,7 @@ import io.meshlet.MeshClient;
 import io.meshlet.config.MtlsMode;
 import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.intent.MeshConfigParser;
+import io.meshlet.controlplane.MeshConfigParser;
 import io.meshlet.controlplane.intent.Violation;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.EchoBackend;

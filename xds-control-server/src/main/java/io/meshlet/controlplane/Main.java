@@ -2,7 +2,6 @@ package io.meshlet.controlplane;
 
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.intent.MeshConfigParser;
 import io.meshlet.controlplane.internal.Durations;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -9,7 +9,7 @@ import java.util.Objects;
  * The mesh's intent: every service, where its instances are and how calls to it are routed,
  * retried, timed out, limited and secured.
  *
- * <p>Immutable and validated: build one with {@link MeshConfigParser}, which reports every
+ * <p>Immutable and validated: build one with {@code io.meshlet.controlplane.MeshConfigParser}, which reports every
  * violation of a file at once. Services keep the order in which they were written.
  *
  * @param trustDomain the SPIFFE trust domain, e.g. {@code example.org}

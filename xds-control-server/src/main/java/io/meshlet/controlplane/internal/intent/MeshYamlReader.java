@@ -71,8 +71,8 @@ public final class MeshYamlReader {
 
   private MeshYamlReader(NodeReader r) {
     this.r = r;
-    this.serviceReader = new ServiceReader(r);
     this.validator = new IntentValidator(r);
+    this.serviceReader = new ServiceReader(r, validator);
   }
 
   /** Reads and validates a mesh config file; violations are prefixed with the file's name. */

@@ -43,9 +43,11 @@ final class RouteReader {
   static final int GRPC_MAX_RETRIES = 4;
 
   private final NodeReader r;
+  private final IntentValidator validator;
 
-  RouteReader(NodeReader r) {
+  RouteReader(NodeReader r, IntentValidator validator) {
     this.r = r;
+    this.validator = validator;
   }
 
   List<RouteSpec> routes(Node node, Ctx ctx, Map<String, Map<String, String>> subsets,
@@ -89,11 +91,7 @@ final class RouteReader {
     Optional<RateLimitSpec> rateLimit = f.containsKey("rateLimit")
         ? Optional.of(rateLimit(f.get("rateLimit"), ctx.field("rateLimit")))
         : Optional.empty();
-    if (rateLimit.isPresent() && protocol == Protocol.GRPC) {
-      r.fail(f.get("rateLimit"), ctx.field("rateLimit"), NodeReader.flow(f.get("rateLimit")),
-          IntentValidator.onGrpc("no rateLimit", "grpc-java has no local rate limit filter (envoy.filters.http.local_ratelimit)"
-              + " and skips it; bound calls in flight with circuitBreaker.maxRequests, or limit on the server"));
-    }
+    validator.grpcRateLimit(rateLimit.isPresent(), protocol, f, ctx);
     if (to.isEmpty()) {
       return null;
     }
@@ -234,26 +232,12 @@ final class RouteReader {
     }
     boolean grpc = protocol == Protocol.GRPC;
     int attempts = r.intField(f, "attempts", ctx, 0, 10, 1);
-    if (grpc && attempts > GRPC_MAX_RETRIES) {
-      r.fail(f.get("attempts"), ctx.field("attempts"), String.valueOf(attempts),
-          IntentValidator.onGrpc("0.." + GRPC_MAX_RETRIES, "grpc-java makes at most 5 attempts in all and would cut the rest"));
-    }
+    validator.grpcAttempts(grpc, attempts, f, ctx);
     Optional<Duration> perTry = f.containsKey("perTryTimeout")
         ? Optional.of(r.duration(f.get("perTryTimeout"), ctx.field("perTryTimeout"), Duration.ofMillis(1),
             Duration.ofHours(1), Duration.ofSeconds(1)))
         : Optional.empty();
-    if (perTry.isPresent() && grpc) {
-      // XdsRouteConfigureResource.parseRetryPolicy: perAttemptRecvTimeout is always null (gRFC A44).
-      r.fail(f.get("perTryTimeout"), ctx.field("perTryTimeout"), NodeReader.flow(f.get("perTryTimeout")),
-          IntentValidator.onGrpc("no perTryTimeout", "grpc-java has no per-try timeout (gRFC A44); use the route's timeout,"
-              + " which bounds all tries together"));
-    } else if (perTry.isPresent() && attempts == 0) {
-      // No retries is no retry policy (gRPC clients refuse num_retries: 0), so a per-try timeout
-      // would be lost; with one try it means the route's timeout anyway.
-      r.fail(f.get("perTryTimeout"), ctx.field("perTryTimeout"), NodeReader.flow(f.get("perTryTimeout")),
-          "no perTryTimeout with attempts: 0: the only try's deadline is the route's timeout; write timeout: "
-              + NodeReader.flow(f.get("perTryTimeout")) + " on the route instead");
-    }
+    validator.perTryTimeout(perTry.isPresent(), grpc, attempts, f, ctx);
     List<String> on = new ArrayList<>();
     if (f.containsKey("on")) {
       List<Node> items = r.sequence(f.get("on"), ctx.field("on"));

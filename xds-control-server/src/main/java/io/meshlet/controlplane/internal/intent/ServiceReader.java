@@ -33,12 +33,14 @@ final class ServiceReader {
 
 
   private final NodeReader r;
+  private final IntentValidator validator;
   private final RouteReader routeReader;
   private final AuthorizationReader authorizationReader;
 
-  ServiceReader(NodeReader r) {
+  ServiceReader(NodeReader r, IntentValidator validator) {
     this.r = r;
-    this.routeReader = new RouteReader(r);
+    this.validator = validator;
+    this.routeReader = new RouteReader(r, validator);
     this.authorizationReader = new AuthorizationReader(r);
   }
 
@@ -61,18 +63,12 @@ final class ServiceReader {
         ? r.enumValue(f.get("loadBalancing"), ctx.field("loadBalancing"), LoadBalancing.class,
             LoadBalancing.ROUND_ROBIN)
         : LoadBalancing.ROUND_ROBIN;
-    if (protocol == Protocol.GRPC && lb == LoadBalancing.RANDOM) {
-      r.fail(f.get("loadBalancing"), ctx.field("loadBalancing"), "random",
-          IntentValidator.onGrpc("round_robin, least_request or ring_hash", "grpc-java has no random policy and would"
-              + " balance round robin"));
-    }
+    validator.grpcLoadBalancing(protocol, lb, f, ctx);
     Optional<String> hashHeader = Optional.empty();
     if (f.containsKey("hashHeader")) {
       String h = r.string(f.get("hashHeader"), ctx.field("hashHeader"), NodeReader.HEADER_NAME,
           "a lower-case header name", null);
-      if (h != null && lb != LoadBalancing.RING_HASH) {
-        r.fail(f.get("hashHeader"), ctx.field("hashHeader"), h, "only with loadBalancing: ring_hash");
-      }
+      validator.hashHeaderNeedsRingHash(h, lb, f, ctx);
       hashHeader = Optional.ofNullable(h);
     }
     Optional<CircuitBreakerSpec> breaker = f.containsKey("circuitBreaker")
@@ -215,20 +211,7 @@ final class ServiceReader {
     if (f == null) {
       return d;
     }
-    if (protocol == Protocol.GRPC) {
-      // grpc-java reads only max_requests of the DEFAULT thresholds (XdsClusterResource) and
-      // fails a call beyond it at once (ClusterImplLoadBalancer): nothing waits, no retry budget.
-      if (f.containsKey("maxPendingRequests")) {
-        r.fail(f.get("maxPendingRequests"), ctx.field("maxPendingRequests"), NodeReader.flow(f.get("maxPendingRequests")),
-            IntentValidator.onGrpc("no maxPendingRequests", "grpc-java honours only maxRequests and fails a call beyond it"
-                + " at once, queueing none; use maxRequests"));
-      }
-      if (f.containsKey("maxRetries")) {
-        r.fail(f.get("maxRetries"), ctx.field("maxRetries"), NodeReader.flow(f.get("maxRetries")),
-            IntentValidator.onGrpc("no maxRetries", "grpc-java honours only maxRequests and has no budget of concurrent"
-                + " retries; bound retries with routes[].retries.attempts"));
-      }
-    }
+    validator.grpcCircuitBreaker(protocol, f, ctx);
     return new CircuitBreakerSpec(
         r.intField(f, "maxRequests", ctx, 1, 1_000_000_000, d.maxRequests()),
         r.intField(f, "maxPendingRequests", ctx, 1, 1_000_000_000, d.maxPendingRequests()),
@@ -243,14 +226,7 @@ final class ServiceReader {
     // grpc-java implements success-rate and failure-percentage ejection only (gRFC A50,
     // EnvoyServerProtoData.OutlierDetection): consecutive_5xx is not read.
     boolean grpc = protocol == Protocol.GRPC;
-    if (grpc && f.containsKey("consecutive5xx")) {
-      r.fail(f.get("consecutive5xx"), ctx.field("consecutive5xx"), NodeReader.flow(f.get("consecutive5xx")),
-          IntentValidator.onGrpc("no consecutive5xx", "grpc-java implements only success-rate and failure-percentage ejection;"
-              + " use failurePercentage: { threshold, minimumHosts, requestVolume }"));
-    } else if (grpc && !f.containsKey("failurePercentage") && node instanceof MappingNode) {
-      r.fail(node, ctx, NodeReader.flow(node), IntentValidator.onGrpc("failurePercentage", "grpc-java ejects by failure percentage only, so"
-          + " without it nothing is ejected; add failurePercentage: { threshold, minimumHosts, requestVolume }"));
-    }
+    validator.grpcOutlierDetection(grpc, node, f, ctx);
     Optional<FailurePercentage> fp = Optional.empty();
     if (f.containsKey("failurePercentage")) {
       Ctx at = ctx.field("failurePercentage");

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.intent.MeshConfigParser;
+import io.meshlet.controlplane.MeshConfigParser;
 import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsService;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;

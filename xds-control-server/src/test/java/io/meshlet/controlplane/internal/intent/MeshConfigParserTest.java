@@ -15,7 +15,7 @@ import io.meshlet.controlplane.intent.MatchSpec.HeaderMatch;
 import io.meshlet.controlplane.intent.MatchSpec.PathMatch;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.intent.MeshConfigParser;
+import io.meshlet.controlplane.MeshConfigParser;
 import io.meshlet.controlplane.intent.MtlsSpec;
 import io.meshlet.controlplane.intent.OutlierDetectionSpec;
 import io.meshlet.controlplane.intent.OutlierDetectionSpec.FailurePercentage;

@@ -37,7 +37,7 @@ import io.envoyproxy.envoy.extensions.load_balancing_policies.round_robin.v3.Rou
 import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.envoyproxy.envoy.type.v3.FractionalPercent.DenominatorType;
 import io.meshlet.controlplane.intent.MeshConfig;
-import io.meshlet.controlplane.intent.MeshConfigParser;
+import io.meshlet.controlplane.MeshConfigParser;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

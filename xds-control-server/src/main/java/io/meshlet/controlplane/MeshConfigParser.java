@@ -1,5 +1,7 @@
-package io.meshlet.controlplane.intent;
+package io.meshlet.controlplane;
 
+import io.meshlet.controlplane.intent.MeshConfig;
+import io.meshlet.controlplane.intent.MeshConfigException;
 import io.meshlet.controlplane.internal.intent.MeshYamlReader;
 import java.io.IOException;
 import java.nio.file.Path;
