@@ -48,6 +48,8 @@ import org.slf4j.LoggerFactory;
  * (which show no service, instance or client) needs {@code Authorization: Bearer <token>}: 401
  * without one, 403 with a wrong one, checked before anything else is read or done. Without a
  * token the API is open; {@link AdminToken#checkExposure} allows that on loopback only.
+ *
+ * <p>About 600 lines: one handler per endpoint, each short; the page is in {@link AdminPage}.
  */
 public final class AdminServer implements AutoCloseable {
 

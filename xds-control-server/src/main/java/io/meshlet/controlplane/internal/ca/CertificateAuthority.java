@@ -61,6 +61,9 @@ import org.slf4j.LoggerFactory;
  * directory it lives in memory, and every restart makes a new root.
  *
  * <p>Thread-safe. Never logs key material.
+ *
+ * <p>About 600 lines: signing and root rotation share one lock and one state, so they stay
+ * together; what a CSR may ask is in {@link CsrPolicy}, PEM in {@link Pem}.
  */
 public final class CertificateAuthority {
 

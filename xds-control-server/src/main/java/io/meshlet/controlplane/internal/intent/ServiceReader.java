@@ -12,6 +12,7 @@ import io.meshlet.controlplane.intent.RouteSpec.WeightedTarget;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.ServiceSpec.LoadBalancing;
 import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
+import io.meshlet.controlplane.internal.HostPort;
 import io.meshlet.controlplane.internal.ServiceNames;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
 import java.time.Duration;
@@ -138,28 +139,12 @@ final class ServiceReader {
   }
 
   EndpointSpec address(String address, Node node, Ctx ctx, Map<String, String> labels) {
-    String host;
-    String portText;
-    if (address.startsWith("[")) {
-      int close = address.indexOf("]:");
-      host = close > 0 ? address.substring(1, close) : "";
-      portText = close > 0 ? address.substring(close + 2) : "";
-    } else {
-      int colon = address.lastIndexOf(':');
-      host = colon > 0 && address.indexOf(':') == colon ? address.substring(0, colon) : "";
-      portText = colon > 0 ? address.substring(colon + 1) : "";
-    }
-    int port = -1;
-    try {
-      port = Integer.parseInt(portText);
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    if (host.isEmpty() || host.chars().anyMatch(Character::isWhitespace) || port < 1 || port > 65535) {
+    Optional<HostPort> hostPort = HostPort.parse(address);
+    if (hostPort.isEmpty()) {
       r.fail(node, ctx, address, "host:port with a port in 1..65535, e.g. 127.0.0.1:9001");
       return null;
     }
-    return new EndpointSpec(host, port, labels);
+    return new EndpointSpec(hostPort.get().host(), hostPort.get().port(), labels);
   }
 
   Map<String, Map<String, String>> subsets(Node node, Ctx ctx) {

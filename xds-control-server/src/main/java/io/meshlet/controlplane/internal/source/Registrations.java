@@ -7,6 +7,7 @@ import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.meshlet.controlplane.intent.EndpointSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.internal.HostPort;
 import io.meshlet.controlplane.internal.ServiceNames;
 import io.meshlet.controlplane.internal.WireNames;
 import java.io.IOException;
@@ -129,16 +130,9 @@ public final class Registrations {
           + "letters, digits, '-' and '.', from node.cluster when not set)");
     }
     String address = f.containsKey("address") ? f.get("address").getStringValue() : "";
-    int colon = address.lastIndexOf(':');
-    int port = -1;
-    if (colon > 0) {
-      try {
-        port = Integer.parseInt(address.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        port = -1;
-      }
-    }
-    String host = colon > 0 ? address.substring(0, colon).replace("[", "").replace("]", "") : "";
+    Optional<HostPort> hostPort = HostPort.parseLenient(address);
+    String host = hostPort.map(HostPort::host).orElse("");
+    int port = hostPort.map(HostPort::port).orElse(-1);
     if (host.isEmpty() || port < 1 || port > 65535 || host.equals("0.0.0.0") || host.equals("::")) {
       throw new IllegalArgumentException(p + ".address: '" + address + "' (expected: host:port that callers can "
           + "reach, with a port in 1..65535, e.g. 10.0.0.7:8080)");

@@ -18,6 +18,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.controlplane.internal.HostPort;
 import io.meshlet.controlplane.internal.WireNames;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,9 +58,9 @@ final class ListenerTranslator {
    * policy, it allows only the listed SPIFFE IDs (RBAC).
    */
   static Listener serverListener(MeshConfig mesh, ServiceSpec service, String address) {
-    int colon = address.lastIndexOf(':');
-    String host = address.substring(0, colon).replace("[", "").replace("]", "");
-    int port = Integer.parseInt(address.substring(colon + 1));
+    HostPort hostPort = HostPort.parseLenient(address).orElseThrow();
+    String host = hostPort.host();
+    int port = hostPort.port();
     HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
         .setStatPrefix(WireNames.inboundListener(service.name()))
         .setRouteConfig(RouteConfiguration.newBuilder().setName(WireNames.inboundListener(service.name()))
