@@ -24,6 +24,7 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,6 +60,8 @@ final class LoadRun {
   enum Case {
     DIRECT("direct", "plain OkHttp, direct to the upstream"),
     MESHLET("meshlet", "Meshlet OkHttp (routing, retries, breaker, outlier detection, telemetry)"),
+    /** Telemetry on as in {@code meshlet}, with the SDK's sampler off: metrics and propagation, no span recorded. */
+    MESHLET_UNSAMPLED("meshlet-unsampled", "Meshlet OkHttp, telemetry on with traces unsampled (metrics, W3C propagation)"),
     /** Not run unless asked for ({@code --cases}): what telemetry costs. */
     MESHLET_NO_TELEMETRY("meshlet-notel", "Meshlet OkHttp without an OpenTelemetry SDK (the no-op default)"),
     DIRECT_MTLS("direct-mtls", "plain OkHttp with an SVID, mTLS direct to the upstream"),
@@ -131,6 +134,13 @@ final class LoadRun {
       case SIDECARS -> caller = okHttp(base.build(), "http://127.0.0.1:" + a.get("sidecarPort") + "/items");
       case MESHLET -> {
         OpenTelemetrySdk otel = telemetry();
+        closeables.add(otel);
+        MeshClient mesh = mesh(controlServer, otel);
+        closeables.add(mesh);
+        caller = okHttp(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
+      }
+      case MESHLET_UNSAMPLED -> {
+        OpenTelemetrySdk otel = telemetry(Sampler.alwaysOff());
         closeables.add(otel);
         MeshClient mesh = mesh(controlServer, otel);
         closeables.add(mesh);
@@ -241,6 +251,11 @@ final class LoadRun {
    * to nowhere (metrics collected every 10 s, spans batched), with W3C trace context propagation.
    */
   static OpenTelemetrySdk telemetry() {
+    return telemetry(Sampler.alwaysOn());
+  }
+
+  /** {@link #telemetry()} with the given sampler: {@link Sampler#alwaysOff()} records metrics and propagates, no span. */
+  static OpenTelemetrySdk telemetry(Sampler sampler) {
     MetricExporter metrics = new MetricExporter() {
       @Override
       public CompletableResultCode export(Collection<MetricData> data) {
@@ -282,7 +297,7 @@ final class LoadRun {
         .setMeterProvider(SdkMeterProvider.builder()
             .registerMetricReader(PeriodicMetricReader.builder(metrics).setInterval(Duration.ofSeconds(10)).build())
             .build())
-        .setTracerProvider(SdkTracerProvider.builder()
+        .setTracerProvider(SdkTracerProvider.builder().setSampler(sampler)
             .addSpanProcessor(BatchSpanProcessor.builder(spans).build()).build())
         .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
         .build();

@@ -14,10 +14,13 @@ public final class EndpointState {
   static final long NEVER = Long.MIN_VALUE;
 
   private final EndpointConfig config;
+  /** {@code host:port}, made once: telemetry names the endpoint of every try. */
+  private final String address;
   final AtomicInteger active = new AtomicInteger();
-  // Outlier detection; guarded by 'this' where more than one field changes together.
-  int consecutive5xx;
-  int consecutiveGateway;
+  // Outlier detection; guarded by 'this' where more than one field changes together. Volatile so
+  // that a success can see without the lock that there is nothing to reset (the common case).
+  volatile int consecutive5xx;
+  volatile int consecutiveGateway;
   volatile long ejectedUntilNanos = NEVER;
   int ejections;
   long lastEjectionEndNanos;
@@ -26,6 +29,12 @@ public final class EndpointState {
 
   EndpointState(EndpointConfig config) {
     this.config = config;
+    this.address = config.address();
+  }
+
+  /** {@code host:port}, with brackets around an IPv6 host. */
+  public String address() {
+    return address;
   }
 
   /** The endpoint as configured. */
@@ -46,6 +55,6 @@ public final class EndpointState {
 
   @Override
   public String toString() {
-    return config.address();
+    return address;
   }
 }
