@@ -64,11 +64,18 @@ final class LoadRun {
     MESHLET_UNSAMPLED("meshlet-unsampled", "Meshlet OkHttp, telemetry on with traces unsampled (metrics, W3C propagation)"),
     /** Not run unless asked for ({@code --cases}): what telemetry costs. */
     MESHLET_NO_TELEMETRY("meshlet-notel", "Meshlet OkHttp without an OpenTelemetry SDK (the no-op default)"),
+    /** Async ({@code enqueue}) calls: OkHttp's dispatcher runs them, at most maxRequestsPerHost per host. */
+    DIRECT_ASYNC("direct-async", "plain OkHttp enqueue(), direct, per-host cap raised to 64 (as the mesh does)"),
+    MESHLET_ASYNC("meshlet-async", "Meshlet OkHttp enqueue() to one mesh service (telemetry on, traces unsampled)"),
     DIRECT_MTLS("direct-mtls", "plain OkHttp with an SVID, mTLS direct to the upstream"),
     MESHLET_MTLS("meshlet-mtls", "Meshlet OkHttp with mTLS (SPIFFE checks)"),
     SIDECARS("sidecars", "plain OkHttp through two HAProxy sidecars, mTLS between them"),
     GRPC_DIRECT("grpc-direct", "plain gRPC channel to 127.0.0.1"),
-    GRPC_XDS("grpc-xds", "xds:/// channel through Meshlet's control server");
+    GRPC_XDS("grpc-xds", "xds:/// channel through Meshlet's control server"),
+    /** grpc-xds's baseline in fairness: the same retry policy and timeout, in the channel's own service config. */
+    GRPC_DIRECT_POLICY("grpc-direct-policy", "plain gRPC channel with grpc-xds's timeout and retry policy in its service config"),
+    /** A service with no policy (no timeout, retries, breaker): xds:/// against a bare channel. */
+    GRPC_XDS_PLAIN("grpc-xds-plain", "xds:/// channel to a service with no policies");
 
     final String id;
     final String description;
@@ -146,6 +153,19 @@ final class LoadRun {
         closeables.add(mesh);
         caller = okHttp(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
       }
+      case DIRECT_ASYNC -> {
+        OkHttpClient http = base.build();
+        // The same concurrency as the mesh's client gets: OkHttp's default would hold it to 5.
+        http.dispatcher().setMaxRequestsPerHost(http.dispatcher().getMaxRequests());
+        caller = okHttpAsync(http, "http://127.0.0.1:" + a.get("httpPort") + "/items");
+      }
+      case MESHLET_ASYNC -> {
+        OpenTelemetrySdk otel = telemetry(Sampler.alwaysOff());
+        closeables.add(otel);
+        MeshClient mesh = mesh(controlServer, otel);
+        closeables.add(mesh);
+        caller = okHttpAsync(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
+      }
       case MESHLET_NO_TELEMETRY -> {
         MeshClient mesh = mesh(controlServer, io.opentelemetry.api.OpenTelemetry.noop());
         closeables.add(mesh);
@@ -176,9 +196,16 @@ final class LoadRun {
         closeables.add(channel::shutdownNow);
         caller = grpc(channel);
       }
-      case GRPC_XDS -> {
+      case GRPC_DIRECT_POLICY -> {
+        ManagedChannel channel = Grpc.newChannelBuilderForAddress("127.0.0.1",
+            Integer.parseInt(a.get("grpcPort")), InsecureChannelCredentials.create())
+            .defaultServiceConfig(GRPC_ECHO_POLICY).enableRetry().build();
+        closeables.add(channel::shutdownNow);
+        caller = grpc(channel);
+      }
+      case GRPC_XDS, GRPC_XDS_PLAIN -> {
         MeshGrpc.bootstrap("bench-client", List.of(controlServer)).controlServerTrust(trustBundle).install();
-        ManagedChannel channel = MeshGrpc.channel("grpc-echo");
+        ManagedChannel channel = MeshGrpc.channel(c == Case.GRPC_XDS ? "grpc-echo" : "grpc-plain");
         closeables.add(channel::shutdownNow);
         // The first call waits for the four xDS resources.
         ClientCalls.blockingUnaryCall(channel, Upstream.ECHO,
@@ -312,6 +339,48 @@ final class LoadRun {
       }
     };
   }
+
+  /**
+   * {@code enqueue()}: the call runs on OkHttp's dispatcher threads; the load thread waits for it,
+   * so {@code concurrency} calls are in flight to one host, more than OkHttp's default 5 per host.
+   */
+  static Caller okHttpAsync(OkHttpClient http, String url) {
+    Request request = new Request.Builder().url(url).build();
+    return () -> {
+      java.util.concurrent.CompletableFuture<Boolean> done = new java.util.concurrent.CompletableFuture<>();
+      http.newCall(request).enqueue(new okhttp3.Callback() {
+        @Override
+        public void onResponse(okhttp3.Call call, Response r) {
+          try (r) {
+            r.body().bytes();
+            done.complete(r.isSuccessful());
+          } catch (java.io.IOException e) {
+            done.completeExceptionally(e);
+          }
+        }
+
+        @Override
+        public void onFailure(okhttp3.Call call, java.io.IOException e) {
+          done.completeExceptionally(e);
+        }
+      });
+      return done.get(30, TimeUnit.SECONDS);
+    };
+  }
+
+  /**
+   * grpc-echo's route as a service config (Upstream's mesh.yaml: timeout 2 s, 2 retries on
+   * UNAVAILABLE), with the backoff the xDS route gets (Envoy's defaults: 25 ms base, 250 ms max).
+   */
+  static final Map<String, ?> GRPC_ECHO_POLICY = Map.of("methodConfig", List.of(Map.of(
+      "name", List.of(Map.of()),
+      "timeout", "2s",
+      "retryPolicy", Map.of(
+          "maxAttempts", 3.0,
+          "initialBackoff", "0.025s",
+          "maxBackoff", "0.25s",
+          "backoffMultiplier", 2.0,
+          "retryableStatusCodes", List.of("UNAVAILABLE")))));
 
   static Caller grpc(ManagedChannel channel) {
     return () -> "ok".equals(ClientCalls.blockingUnaryCall(channel, Upstream.ECHO,

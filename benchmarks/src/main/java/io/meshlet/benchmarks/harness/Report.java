@@ -20,14 +20,16 @@ import java.util.function.ToDoubleFunction;
 final class Report {
 
   /** Each case's baseline: the same call without the thing being measured. */
-  static final Map<String, String> BASELINE = Map.of(
-      "meshlet", "direct",
-      "meshlet-notel", "direct",
-      "meshlet-unsampled", "direct",
-      "direct-mtls", "direct",
-      "meshlet-mtls", "direct-mtls",
-      "sidecars", "direct",
-      "grpc-xds", "grpc-direct");
+  static final Map<String, String> BASELINE = Map.ofEntries(
+      Map.entry("meshlet", "direct"),
+      Map.entry("meshlet-notel", "direct"),
+      Map.entry("meshlet-unsampled", "direct"),
+      Map.entry("direct-mtls", "direct"),
+      Map.entry("meshlet-mtls", "direct-mtls"),
+      Map.entry("sidecars", "direct"),
+      Map.entry("grpc-xds", "grpc-direct-policy"),
+      Map.entry("grpc-xds-plain", "grpc-direct"),
+      Map.entry("meshlet-async", "direct-async"));
 
   private final Harness.Settings settings;
   private final Instant started;
@@ -123,6 +125,11 @@ final class Report {
       target("Meshlet HTTP throughput >= 0.95x direct (traces unsampled)", Harness.num(unsampled, "throughputRatio"),
           ">=", 0.95, "x", unsampled.get("throughputRatioRange"));
     }
+    Map<String, Object> async = comparisons.get("meshlet-async vs direct-async");
+    if (async != null) {
+      target("Meshlet HTTP async (enqueue) throughput >= 0.95x direct async", Harness.num(async, "throughputRatio"),
+          ">=", 0.95, "x", async.get("throughputRatioRange"));
+    }
     Map<String, Object> vsSidecars = comparisons.get("meshlet-mtls vs sidecars");
     if (vsSidecars != null) {
       target("Meshlet mTLS throughput >= 4x the two-sidecar path", Harness.num(vsSidecars, "throughputRatio"), ">=",
@@ -133,9 +140,15 @@ final class Report {
       target("Meshlet mTLS throughput within 10% of direct mTLS", Harness.num(mtls, "throughputRatio"), ">=", 0.90,
           "x");
     }
-    Map<String, Object> grpc = comparisons.get("grpc-xds vs grpc-direct");
+    Map<String, Object> grpc = comparisons.get("grpc-xds vs grpc-direct-policy");
     if (grpc != null) {
-      target("xds:/// throughput >= 0.97x a plain channel", Harness.num(grpc, "throughputRatio"), ">=", 0.97, "x");
+      target("xds:/// throughput >= 0.95x a plain channel with the same retry policy and timeout",
+          Harness.num(grpc, "throughputRatio"), ">=", 0.95, "x", grpc.get("throughputRatioRange"));
+    }
+    Map<String, Object> grpcPlain = comparisons.get("grpc-xds-plain vs grpc-direct");
+    if (grpcPlain != null) {
+      target("xds:/// to a service with no policies: throughput >= 0.97x a bare plain channel",
+          Harness.num(grpcPlain, "throughputRatio"), ">=", 0.97, "x", grpcPlain.get("throughputRatioRange"));
     }
     for (Map<String, Object> f : fanout) {
       int n = ((Number) f.get("clients")).intValue();
