@@ -54,6 +54,17 @@ final class ClusterTranslator {
         .setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls))).build();
   }
 
+  /**
+   * Whether a service's clusters report their load to this server ({@code lrs_server}): the one
+   * place this is decided. grpc-java counts requests in flight, for a {@code max_requests}
+   * circuit breaker, only in clusters that report load, and when they do it records every call's
+   * load, a cost on each call (docs/benchmarks.md, gRPC); so a service reports only when its
+   * circuit breaker needs it. Load reports for their own sake would be decided here too.
+   */
+  static boolean reportsLoad(ServiceSpec service) {
+    return service.circuitBreaker().isPresent();
+  }
+
   static Cluster cluster(ServiceSpec service, String name) {
     Cluster.Builder b = Cluster.newBuilder()
         .setName(name)
@@ -61,9 +72,10 @@ final class ClusterTranslator {
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(XdsTranslator.ads()).setServiceName(name))
         .setConnectTimeout(XdsTranslator.duration(CONNECT_TIMEOUT));
     b.setLoadBalancingPolicy(loadBalancingPolicy(service.loadBalancing()));
-    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb))
-        // grpc-java counts requests in flight only for clusters that report load.
-        .setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance())));
+    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb)));
+    if (reportsLoad(service)) {
+      b.setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance()));
+    }
     service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
     return b.build();
   }

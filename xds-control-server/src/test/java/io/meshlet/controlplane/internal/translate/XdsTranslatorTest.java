@@ -190,6 +190,16 @@ class XdsTranslatorTest {
   }
 
   @Test
+  void onlyClustersWithACircuitBreakerReportLoad() throws Exception {
+    XdsResources r = translate(MESH);
+
+    // grpc-java enforces max_requests only where it reports load; elsewhere LRS is a per-call cost for nothing.
+    assertThat(cluster(r, "catalog").hasLrsServer()).as("catalog has a circuit breaker").isTrue();
+    assertThat(cluster(r, "catalog").getLrsServer().hasSelf()).isTrue();
+    assertThat(cluster(r, "plain").hasLrsServer()).as("plain has no circuit breaker").isFalse();
+  }
+
+  @Test
   void routeMatchesPathsAndHeadersAsWritten() throws Exception {
     List<Route> routes = routes(translate(MESH), "catalog");
 
