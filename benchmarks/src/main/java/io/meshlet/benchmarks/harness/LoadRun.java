@@ -201,6 +201,9 @@ final class LoadRun {
             Integer.parseInt(a.get("grpcPort")), InsecureChannelCredentials.create())
             .defaultServiceConfig(GRPC_ECHO_POLICY).enableRetry().build();
         closeables.add(channel::shutdownNow);
+        // Connected before the first call: the policy's 2 s timeout bounds that call, connection
+        // included, and on a busy machine connecting took longer (the run then stopped).
+        awaitReady(channel, Duration.ofSeconds(30));
         caller = grpc(channel);
       }
       case GRPC_XDS, GRPC_XDS_PLAIN -> {
@@ -381,6 +384,20 @@ final class LoadRun {
           "maxBackoff", "0.25s",
           "backoffMultiplier", 2.0,
           "retryableStatusCodes", List.of("UNAVAILABLE")))));
+
+  /** Waits until the channel is READY, asking it to connect. */
+  static void awaitReady(ManagedChannel channel, Duration limit) throws InterruptedException {
+    long end = System.nanoTime() + limit.toNanos();
+    io.grpc.ConnectivityState state;
+    while ((state = channel.getState(true)) != io.grpc.ConnectivityState.READY) {
+      if (System.nanoTime() > end) {
+        throw new IllegalStateException("gRPC channel not READY within " + limit + " (" + state + ")");
+      }
+      CountDownLatch changed = new CountDownLatch(1);
+      channel.notifyWhenStateChanged(state, changed::countDown);
+      changed.await(1, TimeUnit.SECONDS);
+    }
+  }
 
   static Caller grpc(ManagedChannel channel) {
     return () -> "ok".equals(ClientCalls.blockingUnaryCall(channel, Upstream.ECHO,
