@@ -67,6 +67,7 @@ public final class MeshClient implements AutoCloseable {
   public static final String INSTANCE_METADATA = "meshlet.instance";
   private ScheduledExecutorService executor;
   private AdsClient ads;
+  private io.meshlet.internal.lrs.LoadReporter loadReporter;
 
   private MeshClient(Builder b) {
     this.serviceName = b.serviceName;
@@ -161,6 +162,11 @@ public final class MeshClient implements AutoCloseable {
       log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, instanceAddress,
           instanceLabels, serviceName);
     }
+    // Load reports go to the server the xDS stream is on, over the same channel.
+    loadReporter = new io.meshlet.internal.lrs.LoadReporter(
+        Node.newBuilder().setId(nodeId).setCluster(serviceName).setUserAgentName("meshlet")
+            .setUserAgentVersion(version()).build(),
+        engine::clusters, executor, System::nanoTime);
     ads = new AdsClient(controlServers, node(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {
@@ -178,6 +184,7 @@ public final class MeshClient implements AutoCloseable {
 
       @Override
       public void onConnected(String server) {
+        loadReporter.connected(ads.channelTo(server));
         safely(() -> listener.onConnected(server));
       }
 
@@ -321,6 +328,9 @@ public final class MeshClient implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    if (loadReporter != null) {
+      loadReporter.close();
+    }
     if (ads != null) {
       ads.close();
     }

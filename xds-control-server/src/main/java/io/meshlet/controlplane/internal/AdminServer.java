@@ -3,8 +3,8 @@ package io.meshlet.controlplane.internal;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.meshlet.controlplane.internal.admin.AdminHttpServer;
+import io.meshlet.controlplane.internal.admin.Exchange;
 import io.meshlet.controlplane.MeshConfig;
 import io.meshlet.controlplane.MeshConfigException;
 import io.meshlet.controlplane.MeshConfigParser;
@@ -23,8 +23,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -49,8 +47,7 @@ public final class AdminServer implements AutoCloseable {
   /** The longest rotation overlap: a root's lifetime. */
   private static final Duration MAX_OVERLAP = CertificateAuthority.ROOT_LIFETIME;
 
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private final AdminHttpServer server;
   private final MeshState state;
   private final ClientRegistry clients;
   private final Supplier<List<Registrations.Instance>> registrations;
@@ -74,32 +71,24 @@ public final class AdminServer implements AutoCloseable {
     this.clients = clients;
     this.registrations = registrations;
     this.metrics = metrics;
-    this.server = HttpServer.create(address, 64);
-    this.executor = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "meshlet-admin");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(executor);
-    server.createContext("/", this::handle);
+    this.server = new AdminHttpServer(address, this::handle);
   }
 
-  public void start() {
+  public void start() throws IOException {
     server.start();
   }
 
   /** The bound port. */
   public int port() {
-    return server.getAddress().getPort();
+    return server.port();
   }
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    server.close();
   }
 
-  private void handle(HttpExchange exchange) throws IOException {
+  private void handle(Exchange exchange) throws IOException {
     try (exchange) {
       try {
         route(exchange);
@@ -114,7 +103,7 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
-  private void route(HttpExchange exchange) throws IOException {
+  private void route(Exchange exchange) throws IOException {
     String path = exchange.getRequestURI().getPath();
     String method = exchange.getRequestMethod();
     if (!OPEN.contains(path) && !authenticated(exchange)) {
@@ -173,7 +162,7 @@ public final class AdminServer implements AutoCloseable {
    * answers 401 (no bearer credential, with {@code WWW-Authenticate: Bearer}) or 403 (a wrong
    * one) and returns false; the request body is not read. The log line never shows what was sent.
    */
-  private boolean authenticated(HttpExchange exchange) throws IOException {
+  private boolean authenticated(Exchange exchange) throws IOException {
     if (token.isEmpty()) {
       return true;
     }
@@ -206,7 +195,7 @@ public final class AdminServer implements AutoCloseable {
   }
 
   /** Whether a browser sent this from a page of another origin than the admin API's own. */
-  private static boolean crossOrigin(HttpExchange exchange) {
+  private static boolean crossOrigin(Exchange exchange) {
     String origin = exchange.getRequestHeaders().getFirst("Origin");
     String host = exchange.getRequestHeaders().getFirst("Host");
     return origin != null && !origin.equals("http://" + host);
@@ -232,7 +221,7 @@ public final class AdminServer implements AutoCloseable {
    * at WARN: the client made a mistake, so no stack trace. A browser's {@code /favicon.ico} is
    * logged at DEBUG.
    */
-  private static void refuse(HttpExchange exchange, int status, String message) throws IOException {
+  private static void refuse(Exchange exchange, int status, String message) throws IOException {
     if (exchange.getRequestURI().getPath().equals("/favicon.ico")) {
       log.debug("admin: refused {} /favicon.ico: {} {}", exchange.getRequestMethod(), status, message);
     } else {
@@ -246,7 +235,7 @@ public final class AdminServer implements AutoCloseable {
    * {@code POST /ca/rotate?overlap=2h}: starts a CA key rotation. 400 for a missing, malformed or
    * too short overlap and for unknown parameters, 409 while a rotation is under way.
    */
-  private void rotate(HttpExchange exchange) throws IOException {
+  private void rotate(Exchange exchange) throws IOException {
     Map<String, String> params = new LinkedHashMap<>();
     String query = exchange.getRequestURI().getRawQuery();
     if (query != null && !query.isEmpty()) {
@@ -328,7 +317,7 @@ public final class AdminServer implements AutoCloseable {
     this.xdsTransport = description;
   }
 
-  private void healthz(HttpExchange exchange) throws IOException {
+  private void healthz(Exchange exchange) throws IOException {
     Map<String, Object> body = new LinkedHashMap<>();
     var served = state.served();
     body.put("status", served.isPresent() ? "serving" : "starting");
@@ -374,7 +363,7 @@ public final class AdminServer implements AutoCloseable {
     return body;
   }
 
-  private static boolean wantsYaml(HttpExchange exchange) {
+  private static boolean wantsYaml(Exchange exchange) {
     String accept = exchange.getRequestHeaders().getFirst("Accept");
     return accept != null && (accept.contains("application/yaml") || accept.contains("text/yaml"));
   }
@@ -383,7 +372,7 @@ public final class AdminServer implements AutoCloseable {
    * {@code GET /config} with {@code Accept: application/yaml}, with etcd: the intent as stored, read
    * from etcd now, with its revision as the ETag. A server following a file answers JSON as ever.
    */
-  private void getYaml(HttpExchange exchange) throws IOException {
+  private void getYaml(Exchange exchange) throws IOException {
     Optional<EtcdStore.Intent> intent;
     try {
       intent = etcd.get().store().readIntent();
@@ -410,7 +399,7 @@ public final class AdminServer implements AutoCloseable {
    * chunked body is read up to that limit and no further. A body refused for what it holds (too
    * large, not UTF-8, invalid) shows as {@code lastRefused} on {@code GET /config}.
    */
-  private void putConfig(HttpExchange exchange) throws IOException {
+  private void putConfig(Exchange exchange) throws IOException {
     List<String> ifMatches = exchange.getRequestHeaders().getOrDefault("If-Match", List.of());
     if (ifMatches.isEmpty()) {
       refuse(exchange, 428, "If-Match: missing (expected: the intentRevision from GET /config, "
@@ -520,11 +509,11 @@ public final class AdminServer implements AutoCloseable {
   }
 
   /** Refuses a body for what it holds: recorded as the last refusal (which logs it), then answered. */
-  private void refuseBody(HttpExchange exchange, int status, Violation violation) throws IOException {
+  private void refuseBody(Exchange exchange, int status, Violation violation) throws IOException {
     refuseBody(exchange, status, new MeshConfigException(List.of(violation)));
   }
 
-  private void refuseBody(HttpExchange exchange, int status, MeshConfigException e)
+  private void refuseBody(Exchange exchange, int status, MeshConfigException e)
       throws IOException {
     state.refuse("PUT /config from " + exchange.getRemoteAddress(), e.violations());
     Map<String, Object> m = new LinkedHashMap<>();
@@ -570,7 +559,7 @@ public final class AdminServer implements AutoCloseable {
     return out;
   }
 
-  private static void json(HttpExchange exchange, int status, Object body) throws IOException {
+  private static void json(Exchange exchange, int status, Object body) throws IOException {
     String text;
     try {
       text = JSON.writeValueAsString(body) + "\n";
@@ -580,7 +569,7 @@ public final class AdminServer implements AutoCloseable {
     send(exchange, status, "application/json", text);
   }
 
-  private static void send(HttpExchange exchange, int status, String type, String body) throws IOException {
+  private static void send(Exchange exchange, int status, String type, String body) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", type);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");

@@ -475,9 +475,10 @@ public final class XdsTranslator {
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ads()).setServiceName(name))
         .setConnectTimeout(duration(CONNECT_TIMEOUT));
     b.setLoadBalancingPolicy(loadBalancingPolicy(service.loadBalancing()));
-    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb))
-        // grpc-java counts requests in flight only for clusters that report load.
-        .setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance())));
+    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb)));
+    // Every cluster reports its load to this server (the console's traffic). grpc-java also
+    // counts requests in flight, for a max_requests circuit breaker, only for clusters that do.
+    b.setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance()));
     service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
     return b.build();
   }
