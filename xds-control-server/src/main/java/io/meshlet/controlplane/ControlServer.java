@@ -105,6 +105,7 @@ public final class ControlServer implements AutoCloseable {
   private final io.meshlet.controlplane.internal.lrs.LoadStore loadStore =
       new io.meshlet.controlplane.internal.lrs.LoadStore(Clock.systemUTC());
   private final LoadReportSink loadReports;
+  private final Duration loadReportInterval;
   private final Path caDirectory;
   private final Path caKeyEncryptionKeyFile;
   private final Map<String, String> joinTokens;
@@ -137,7 +138,8 @@ public final class ControlServer implements AutoCloseable {
     this.requestedXdsPort = b.xdsPort;
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
-    this.loadReports = new LoadReportSink(loadStore, b.loadReportInterval);
+    this.loadReportInterval = b.loadReportInterval;
+    this.loadReports = new LoadReportSink(loadStore, loadReportInterval);
     this.caDirectory = b.caDirectory;
     this.caKeyEncryptionKeyFile = b.caKeyEncryptionKeyFile;
     if (caKeyEncryptionKeyFile != null && etcdEndpoints.isEmpty()) {
@@ -272,6 +274,8 @@ public final class ControlServer implements AutoCloseable {
           ? "PLAINTEXT (--xds-plaintext): join tokens are refused and anyone on the path could change where "
               + "calls go; for local trials and tests only"
           : "tls, trust bundle " + serverIdentity.trustBundleFile());
+      adminServer.traffic(loadStore, loadReportInterval);
+      metrics.loadReports(loadStore);
       if (etcdCa != null) {
         adminServer.caSharing(etcdCa::describe);
       }

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.meshlet.controlplane.internal.admin.AdminHttpServer;
+import io.meshlet.controlplane.internal.admin.Console;
 import io.meshlet.controlplane.internal.admin.Exchange;
+import io.meshlet.controlplane.internal.lrs.LoadStore;
 import io.meshlet.controlplane.MeshConfig;
 import io.meshlet.controlplane.MeshConfigException;
 import io.meshlet.controlplane.MeshConfigParser;
@@ -43,7 +45,8 @@ public final class AdminServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final String ENDPOINTS =
-      "GET /healthz, /config, /clients, /metrics or /; PUT /config (with etcd); POST /ca/rotate";
+      "GET /healthz, /config, /clients, /traffic, /history, /history/diff, /metrics, /console or /; "
+      + "PUT /config (with etcd); POST /ca/rotate";
   /** The longest rotation overlap: a root's lifetime. */
   private static final Duration MAX_OVERLAP = CertificateAuthority.ROOT_LIFETIME;
 
@@ -89,6 +92,7 @@ public final class AdminServer implements AutoCloseable {
   }
 
   private void handle(Exchange exchange) throws IOException {
+    long start = System.nanoTime();
     try (exchange) {
       try {
         route(exchange);
@@ -100,6 +104,8 @@ public final class AdminServer implements AutoCloseable {
           json(exchange, 500, Map.of("error", "internal error: " + e + "; the server log has the details"));
         }
       }
+    } finally {
+      metrics.adminRequest(exchange.getRequestMethod(), exchange.getResponseCode(), System.nanoTime() - start);
     }
   }
 
@@ -141,6 +147,14 @@ public final class AdminServer implements AutoCloseable {
       putConfig(exchange);
       return;
     }
+    if (path.equals("/history/diff")) {
+      historyDiff(exchange);
+      return;
+    }
+    if (Console.serves(path)) {
+      Console.send(exchange, path);
+      return;
+    }
     if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
       getYaml(exchange);
       return;
@@ -149,13 +163,17 @@ public final class AdminServer implements AutoCloseable {
       case "/healthz" -> healthz(exchange);
       case "/config" -> json(exchange, 200, config());
       case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
+      case "/traffic" -> json(exchange, 200, traffic());
+      case "/history" -> json(exchange, 200, history());
       case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
       default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
     }
   }
 
   /** What needs no token: neither shows a service, an instance or a client. */
-  private static final java.util.Set<String> OPEN = java.util.Set.of("/healthz", "/metrics");
+  private static final java.util.Set<String> OPEN = java.util.Set.of("/healthz", "/metrics",
+      // The console's page and script show nothing of the mesh: its JSON calls carry the token.
+      "/console", Console.SCRIPT, Console.STYLE);
 
   /**
    * Whether the request may go on: no token is configured, or it carries the token. Otherwise
@@ -204,7 +222,8 @@ public final class AdminServer implements AutoCloseable {
   /** The methods {@code path} answers, as an {@code Allow} header lists them; null for no such endpoint. */
   private String allowed(String path) {
     return switch (path) {
-      case "/healthz", "/clients", "/metrics", "/", "/index.html" -> "GET, HEAD";
+      case "/healthz", "/clients", "/metrics", "/", "/index.html", "/traffic", "/history", "/history/diff",
+          "/console", Console.SCRIPT, Console.STYLE -> "GET, HEAD";
       case "/config" -> etcd.isPresent() ? "GET, HEAD, PUT" : "GET, HEAD";
       case "/ca/rotate" -> "POST";
       default -> null;
@@ -455,6 +474,7 @@ public final class AdminServer implements AutoCloseable {
           + "wrote first; GET /config again, redo your change and retry");
       return;
     }
+    state.history().writtenByAdmin(written.getAsLong(), "PUT /config from " + exchange.getRemoteAddress());
     log.info("PUT /config: intent written at revision {} ({} services)", written.getAsLong(),
         config.services().size());
     exchange.getResponseHeaders().set("ETag", "\"" + written.getAsLong() + "\"");
@@ -531,6 +551,22 @@ public final class AdminServer implements AutoCloseable {
     return m;
   }
 
+  /**
+   * A client's sync state for one type: {@code NACKED} when it refused the last version sent,
+   * {@code STALE} when it has not ACKed the last version sent, {@code SYNCED} when it has,
+   * {@code NOT_SENT} before anything was sent.
+   */
+  static String sync(ClientRegistry.TypeView t) {
+    if (t.lastNack().isPresent() && t.lastNack().get().version().equals(t.sentVersion())
+        && !t.ackedVersion().equals(t.sentVersion())) {
+      return "NACKED";
+    }
+    if (t.sentVersion() == null || t.sentVersion().isEmpty()) {
+      return "NOT_SENT";
+    }
+    return t.ackedVersion().equals(t.sentVersion()) ? "SYNCED" : "STALE";
+  }
+
   List<Map<String, Object>> clientList() {
     List<Map<String, Object>> out = new ArrayList<>();
     for (ClientRegistry.ClientView c : clients.clients()) {
@@ -548,6 +584,7 @@ public final class AdminServer implements AutoCloseable {
         r.put("ackedVersion", t.ackedVersion());
         r.put("lastNack", t.lastNack().map(n -> Map.of(
             "version", n.version(), "message", n.message(), "at", n.at().toString())).orElse(null));
+        r.put("sync", sync(t));
         resources.put(type, r);
       });
       m.put("resources", resources);
@@ -557,6 +594,158 @@ public final class AdminServer implements AutoCloseable {
       out.add(m);
     }
     return out;
+  }
+
+  private volatile LoadStore loadStore;
+  private volatile java.time.Duration loadReportInterval = java.time.Duration.ofSeconds(10);
+
+  /** Where {@code /traffic} reads the clients' load reports from, and how often clients send them. */
+  public void traffic(LoadStore store, java.time.Duration reportInterval) {
+    this.loadStore = store;
+    this.loadReportInterval = reportInterval;
+  }
+
+  /** {@code GET /traffic[?window=1m]}: the load clients reported, per service, route target and instance. */
+  Map<String, Object> traffic() {
+    LoadStore store = loadStore;
+    Map<String, Object> body = new LinkedHashMap<>();
+    if (store == null) {
+      body.put("services", List.of());
+      return body;
+    }
+    LoadStore.View view = store.view(TRAFFIC_WINDOW);
+    body.put("at", view.at().toString());
+    body.put("window", MeshConfigParser.formatDuration(view.window()));
+    body.put("bucket", MeshConfigParser.formatDuration(view.bucket()));
+    body.put("reportInterval", MeshConfigParser.formatDuration(loadReportInterval));
+    body.put("scope", etcd.isPresent()
+        ? "the clients connected to this replica; every replica shows its own clients' load"
+        : "every client connected to this server");
+    List<Map<String, Object>> services = new ArrayList<>();
+    for (LoadStore.Row svc : view.services()) {
+      Map<String, Object> s = figures(svc.figures());
+      s.put("service", svc.key().service());
+      s.put("series", view.serviceSeries().getOrDefault(svc.key().service(), List.of()));
+      List<Map<String, Object>> targets = new ArrayList<>();
+      for (LoadStore.Row t : view.targets()) {
+        if (!t.key().service().equals(svc.key().service())) {
+          continue;
+        }
+        Map<String, Object> tm = figures(t.figures());
+        tm.put("target", t.key().target());
+        tm.put("cluster", t.key().target().isEmpty() ? t.key().service() : t.key().service() + "/" + t.key().target());
+        List<Map<String, Object>> instances = new ArrayList<>();
+        for (LoadStore.Row i : view.instances()) {
+          if (i.key().service().equals(t.key().service()) && i.key().target().equals(t.key().target())) {
+            Map<String, Object> im = figures(i.figures());
+            im.put("instance", i.key().instance().isEmpty() ? "(per locality)" : i.key().instance());
+            instances.add(im);
+          }
+        }
+        tm.put("instances", instances);
+        targets.add(tm);
+      }
+      s.put("targets", targets);
+      services.add(s);
+    }
+    body.put("services", services);
+    body.put("reporters", view.reporters().stream().map(r -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("nodeId", r.nodeId());
+      m.put("service", r.cluster());
+      m.put("agent", r.agent());
+      m.put("reports", r.reports());
+      m.put("lastReport", r.reports() == 0 ? null : r.lastReport().toString());
+      return m;
+    }).toList());
+    return body;
+  }
+
+  /** The window {@code /traffic} sums over. */
+  static final java.time.Duration TRAFFIC_WINDOW = java.time.Duration.ofMinutes(1);
+
+  private static Map<String, Object> figures(LoadStore.Figures f) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("issued", f.issued());
+    m.put("succeeded", f.succeeded());
+    m.put("errors", f.errors());
+    m.put("rps", Math.round(f.requestsPerSecond() * 100) / 100.0);
+    m.put("errorRate", Math.round(f.errorRate() * 10000) / 10000.0);
+    m.put("inFlight", f.inFlight());
+    m.put("latencyMs", f.latency().map(l -> {
+      Map<String, Object> lm = new LinkedHashMap<>();
+      lm.put("count", l.count());
+      lm.put("mean", Math.round(l.meanMillis() * 100) / 100.0);
+      lm.put("p50", Math.round(l.p50Millis() * 100) / 100.0);
+      lm.put("p90", Math.round(l.p90Millis() * 100) / 100.0);
+      lm.put("p99", Math.round(l.p99Millis() * 100) / 100.0);
+      return lm;
+    }).orElse(null));
+    return m;
+  }
+
+  /** {@code GET /history}: the versions served lately, newest first, and the edits refused. */
+  Map<String, Object> history() {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("versions", state.history().versions().stream().map(v -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("version", v.version());
+      m.put("at", v.at().toString());
+      m.put("origin", v.origin());
+      m.put("source", v.source());
+      return m;
+    }).toList());
+    body.put("refused", state.history().refusals().stream().map(r -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("at", r.at().toString());
+      m.put("origin", r.origin());
+      m.put("source", r.source());
+      m.put("errors", r.errors());
+      return m;
+    }).toList());
+    return body;
+  }
+
+  /** {@code GET /history/diff?from=V1&to=V2}: what changed in the intent, field by field. */
+  private void historyDiff(Exchange exchange) throws IOException {
+    Map<String, String> params = new LinkedHashMap<>();
+    String query = exchange.getRequestURI().getRawQuery();
+    if (query != null && !query.isEmpty()) {
+      for (String pair : query.split("&", -1)) {
+        int eq = pair.indexOf('=');
+        String name = eq < 0 ? pair : pair.substring(0, eq);
+        if (!name.equals("from") && !name.equals("to")) {
+          refuse(exchange, 400, "unknown parameter '" + shortened(name) + "' (expected: from, to)");
+          return;
+        }
+        params.put(name, eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+      }
+    }
+    var kept = state.history().versions();
+    for (String p : List.of("from", "to")) {
+      String v = params.get(p);
+      if (v == null || state.history().version(v).isEmpty()) {
+        refuse(exchange, v == null ? 400 : 404, p + ": " + (v == null ? "missing" : "'" + shortened(v) + "'")
+            + " (expected: a version from GET /history, one of " + kept.stream().limit(5)
+                .map(io.meshlet.controlplane.internal.admin.ConfigHistory.Version::version).toList()
+            + (kept.size() > 5 ? "..." : "") + ")");
+        return;
+      }
+    }
+    var from = state.history().version(params.get("from")).get();
+    var to = state.history().version(params.get("to")).get();
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("from", from.version());
+    body.put("to", to.version());
+    body.put("changes", io.meshlet.controlplane.internal.admin.ConfigHistory.diff(from.intent(), to.intent())
+        .stream().map(c -> {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("path", c.path());
+          m.put("before", c.before());
+          m.put("after", c.after());
+          return m;
+        }).toList());
+    json(exchange, 200, body);
   }
 
   private static void json(Exchange exchange, int status, Object body) throws IOException {
@@ -569,7 +758,7 @@ public final class AdminServer implements AutoCloseable {
     send(exchange, status, "application/json", text);
   }
 
-  private static void send(Exchange exchange, int status, String type, String body) throws IOException {
+  static void send(Exchange exchange, int status, String type, String body) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", type);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");

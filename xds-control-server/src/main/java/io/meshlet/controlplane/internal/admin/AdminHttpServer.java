@@ -41,6 +41,8 @@ public final class AdminHttpServer implements AutoCloseable {
     config.setSendServerVersion(false);
     config.setSendDateHeader(true);
     config.setHttpCompliance(HttpCompliance.RFC7230);
+    // A long path is answered (404, echoed shortened) rather than cut off with a bare 414.
+    config.setRequestHeaderSize(128 * 1024);
     connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
     connector.setHost(address.getHostString());
     connector.setPort(address.getPort());

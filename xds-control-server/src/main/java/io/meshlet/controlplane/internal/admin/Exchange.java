@@ -56,6 +56,7 @@ public final class Exchange implements AutoCloseable {
   private final Headers responseHeaders = new Headers();
   private int status = -1;
   private ByteArrayOutputStream body;
+  private boolean bodyRead;
 
   Exchange(Request request, Response response) {
     this.request = request;
@@ -90,6 +91,7 @@ public final class Exchange implements AutoCloseable {
 
   /** The request body, read as it arrives. */
   public InputStream getRequestBody() {
+    bodyRead = true;
     return Content.Source.asInputStream(request);
   }
 
@@ -127,6 +129,10 @@ public final class Exchange implements AutoCloseable {
   void finish(Callback callback) {
     response.setStatus(status == -1 ? 500 : status);
     responseHeaders.forEach((name, values) -> values.forEach(v -> response.getHeaders().add(name, v)));
+    if (!bodyRead && (request.getLength() > 0 || request.getHeaders().contains("Transfer-Encoding"))) {
+      // Refused before its body was read: the connection cannot carry another request.
+      response.getHeaders().put("Connection", "close");
+    }
     byte[] bytes = body == null ? new byte[0] : body.toByteArray();
     if (!request.getMethod().equals("HEAD") || body != null) {
       response.getHeaders().put("Content-Length", bytes.length);

@@ -42,6 +42,10 @@ public final class LoadStore {
   /** The instance of load a client reported per locality only (grpc-java, grpc-js). */
   public static final String ANY_INSTANCE = "";
 
+  /** At most this many service/target/instance keys per bucket. */
+  static final int MAX_KEYS = 10_000;
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(LoadStore.class);
+  private boolean overflowLogged;
   private final Clock clock;
   private final long bucketMillis;
   private final int maxBuckets;
@@ -49,6 +53,8 @@ public final class LoadStore {
   /** In flight now, per reporter, cluster and instance: the last report's figure. */
   private final Map<InFlightKey, InFlight> inFlight = new HashMap<>();
   private final Map<String, Reporter> reporters = new TreeMap<>();
+  /** Since start, per service and target (never pruned: bounded by the mesh's clusters). */
+  private final Map<Key, Tally> totals = new HashMap<>();
 
   public LoadStore(Clock clock) {
     this(clock, DEFAULT_BUCKET, DEFAULT_WINDOW);
@@ -117,25 +123,64 @@ public final class LoadStore {
     String cluster = stats.getClusterName();
     for (UpstreamLocalityStats locality : stats.getUpstreamLocalityStatsList()) {
       if (locality.getUpstreamEndpointStatsCount() == 0) {
-        Tally t = bucket.tallies().computeIfAbsent(key(cluster, ANY_INSTANCE), k -> new Tally());
-        t.issued += locality.getTotalIssuedRequests();
-        t.succeeded += locality.getTotalSuccessfulRequests();
-        t.errors += locality.getTotalErrorRequests();
-        addLatency(t, locality.getLoadMetricStatsList());
-        inFlight.put(new InFlightKey(nodeId, cluster, ANY_INSTANCE),
-            new InFlight(locality.getTotalRequestsInProgress(), now));
+        count(bucket, nodeId, cluster, ANY_INSTANCE, locality.getTotalIssuedRequests(),
+            locality.getTotalSuccessfulRequests(), locality.getTotalErrorRequests(),
+            locality.getTotalRequestsInProgress(), locality.getLoadMetricStatsList(), now);
         continue;
       }
       for (UpstreamEndpointStats e : locality.getUpstreamEndpointStatsList()) {
-        String instance = address(e.getAddress());
-        Tally t = bucket.tallies().computeIfAbsent(key(cluster, instance), k -> new Tally());
-        t.issued += e.getTotalIssuedRequests();
-        t.succeeded += e.getTotalSuccessfulRequests();
-        t.errors += e.getTotalErrorRequests();
-        addLatency(t, e.getLoadMetricStatsList());
-        inFlight.put(new InFlightKey(nodeId, cluster, instance), new InFlight(e.getTotalRequestsInProgress(), now));
+        count(bucket, nodeId, cluster, address(e.getAddress()), e.getTotalIssuedRequests(),
+            e.getTotalSuccessfulRequests(), e.getTotalErrorRequests(), e.getTotalRequestsInProgress(),
+            e.getLoadMetricStatsList(), now);
       }
     }
+  }
+
+  private void count(Bucket bucket, String nodeId, String cluster, String instance, long issued, long succeeded,
+      long errors, long inProgress, List<EndpointLoadMetricStats> metrics, long now) {
+    Tally t = new Tally();
+    t.issued = issued;
+    t.succeeded = succeeded;
+    t.errors = errors;
+    addLatency(t, metrics);
+    Key key = key(cluster, instance);
+    if (bucket.tallies().size() >= MAX_KEYS && !bucket.tallies().containsKey(key)) {
+      // Cluster names come from clients: a client naming endless ones must not grow the heap.
+      if (!overflowLogged) {
+        overflowLogged = true;
+        log.warn("[{}] load report for '{}' {} dropped: already {} keys in this {} s bucket (expected: at most "
+            + "{} clusters x instances)", nodeId, cluster, instance, MAX_KEYS, bucketMillis / 1000, MAX_KEYS);
+      }
+      return;
+    }
+    bucket.tallies().computeIfAbsent(key, k -> new Tally()).add(t);
+    totals.computeIfAbsent(new Key(key.service(), key.target(), ""), k -> new Tally()).add(t);
+    inFlight.put(new InFlightKey(nodeId, cluster, instance), new InFlight(inProgress, now));
+  }
+
+  /** Everything reported since the server started, per service and route target. */
+  public record Total(Key key, long issued, long succeeded, long errors, long latencyCount,
+      double latencySumMillis, long[] histogram) {}
+
+  /** The totals since start, per service and target: Prometheus counters and histograms. */
+  public synchronized List<Total> totals() {
+    List<Total> out = new ArrayList<>();
+    totals.forEach((k, t) -> out.add(new Total(k, t.issued, t.succeeded, t.errors, t.latencyCount,
+        t.latencySumMillis, t.histogram.clone())));
+    out.sort(Comparator.comparing((Total t) -> t.key().service()).thenComparing(t -> t.key().target()));
+    return out;
+  }
+
+  /** Requests in flight now per service, from the last reports. */
+  public synchronized Map<String, Long> inFlightByService() {
+    long now = clock.millis();
+    Map<String, Long> out = new TreeMap<>();
+    inFlight.forEach((k, v) -> {
+      if (now - v.atMillis() <= 3 * bucketMillis) {
+        out.merge(key(k.cluster(), "").service(), v.value(), Long::sum);
+      }
+    });
+    return out;
   }
 
   /** A client's report as a whole was received (after its clusters were {@link #add added}). */
