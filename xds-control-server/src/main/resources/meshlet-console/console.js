@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === 'class') e.className = v;
-    else if (k === 'style') e.setAttribute('style', v);
+    else if (k === 'style') e.style.cssText = v; // CSSOM: allowed by the page's CSP, unlike a style attribute
     else if (k.startsWith('data-')) e.setAttribute(k, v);
     else e[k] = v;
   }
