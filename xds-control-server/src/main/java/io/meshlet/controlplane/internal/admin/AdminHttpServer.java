@@ -46,6 +46,8 @@ public final class AdminHttpServer implements AutoCloseable {
     connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
     connector.setHost(address.getHostString());
     connector.setPort(address.getPort());
+    // A client that sends half a request and stalls holds a thread no longer than this.
+    connector.setIdleTimeout(30_000);
     server.addConnector(connector);
     server.setHandler(new Handler.Abstract() {
       @Override
