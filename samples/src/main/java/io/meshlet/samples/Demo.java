@@ -221,6 +221,8 @@ public final class Demo {
     }
     say("control server (pid %d): xDS and CA on 127.0.0.1:%d, admin http://127.0.0.1:%d/, serving %s",
         server.pid(), xdsPort, adminPort, meshFile);
+    say("console: http://127.0.0.1:%d/console -- watch the canary split, the killed instance and the refused"
+        + " caller live (traffic from the apps' load reports, clients' sync state, config history)", adminPort);
     say("xDS is TLS (the apps check the server against %s) and registration is bound to identity:"
         + " join token over TLS -> SVID -> mTLS xDS -> registration", trustBundle);
     say("mesh.yaml: mTLS strict, catalog routes 90%% to v1 and 10%% to v2, only frontend may call catalog");
