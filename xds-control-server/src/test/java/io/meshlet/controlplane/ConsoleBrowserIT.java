@@ -265,7 +265,7 @@ class ConsoleBrowserIT {
           .setErrorDetail(Status.newBuilder().setCode(3).setMessage("listener catalog: unsupported field")).build());
       WebElement nacker = waiting().until(b -> b.findElement(By.cssSelector("#clients tr.client.nacked[data-node='nacker-1']")));
       assertThat(nacker.findElement(By.cssSelector("td.nack")).getText()).contains("listener catalog: unsupported field");
-      assertThat(nacker.getCssValue("background-color")).isNotEqualTo(browser.findElement(
+      assertThat(nacker.findElement(By.tagName("td")).getCssValue("background-color")).isNotEqualTo(browser.findElement(
           By.cssSelector("#clients tr.client[data-node='frontend-1'] td")).getCssValue("background-color"));
       assertThat(browser.findElement(By.cssSelector("#clients tr[data-node='frontend-1']")).getAttribute("class"))
           .isEqualTo("client");

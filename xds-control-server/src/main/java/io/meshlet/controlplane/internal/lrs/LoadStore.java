@@ -46,6 +46,7 @@ public final class LoadStore {
   static final int MAX_KEYS = 10_000;
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(LoadStore.class);
   private boolean overflowLogged;
+  private long firstDataMillis = Long.MAX_VALUE;
   private final Clock clock;
   private final long bucketMillis;
   private final int maxBuckets;
@@ -121,6 +122,9 @@ public final class LoadStore {
     long now = clock.millis();
     Bucket bucket = bucket(now);
     String cluster = stats.getClusterName();
+    // The first report covers the interval before it: rates count from its start.
+    long covered = stats.getLoadReportInterval().getSeconds() * 1000 + stats.getLoadReportInterval().getNanos() / 1_000_000;
+    firstDataMillis = Math.min(firstDataMillis, now - Math.min(covered, bucketMillis));
     for (UpstreamLocalityStats locality : stats.getUpstreamLocalityStatsList()) {
       if (locality.getUpstreamEndpointStatsCount() == 0) {
         count(bucket, nodeId, cluster, ANY_INSTANCE, locality.getTotalIssuedRequests(),
@@ -282,7 +286,7 @@ public final class LoadStore {
       inFlightNow.merge(key(e.getKey().cluster(), e.getKey().instance()), e.getValue().value(), Long::sum);
     }
     // Data younger than the window: rates over what was seen, not over the empty start.
-    long firstData = buckets.isEmpty() ? now : buckets.peekFirst().startMillis();
+    long firstData = buckets.isEmpty() ? now : Math.max(firstDataMillis, buckets.peekFirst().startMillis());
     double seconds = Math.max(1, Math.min(windowMillis, now - Math.max(since, firstData))) / 1000.0;
     Map<Key, Tally> byTarget = new LinkedHashMap<>();
     Map<Key, Tally> byService = new LinkedHashMap<>();
