@@ -64,8 +64,8 @@ class LoadStoreTest {
   void reportsAddUpPerInstanceTargetAndServiceWithinTheWindowAndOlderOnesAreDropped() {
     TestClock clock = new TestClock();
     LoadStore store = new LoadStore(clock, Duration.ofSeconds(10), Duration.ofMinutes(5));
-    store.add("n1", endpointReport("catalog/v1", "10.0.0.1", 80, 90, 10, 2, 3, 100));
-    store.add("n2", endpointReport("catalog/v1", "10.0.0.1", 80, 50, 0, 1, 3, 50));
+    store.add("n1", endpointReport("catalog/v1", "10.0.0.1", 80, 90, 10, 2, 2, 100));
+    store.add("n2", endpointReport("catalog/v1", "10.0.0.1", 80, 50, 0, 1, 2, 50));
     store.add("n1", endpointReport("catalog/v2", "::1", 81, 20, 0, 0, 0, 0));
     clock.now = clock.now.plusSeconds(30);
 
