@@ -320,6 +320,19 @@ public final class Demo {
     if (!inventoryApp.process().isAlive()) {
       throw new DemoFailure("inventory exited", inventoryApp);
     }
+
+    title("8. What the console shows: the apps' load reports (GET /traffic)");
+    JsonNode traffic = getJson(adminUri("/traffic"));
+    for (JsonNode service : traffic.path("services")) {
+      StringBuilder targets = new StringBuilder();
+      for (JsonNode t : service.path("targets")) {
+        targets.append(String.format("  %s %d", t.path("target").asText().isEmpty() ? "all" : t.path("target").asText(),
+            t.path("issued").asLong()));
+      }
+      say("%-10s %5d requests, %3d errors in the last %s;%s", service.path("service").asText(),
+          service.path("issued").asLong(), service.path("errors").asLong(), traffic.path("window").asText(), targets);
+    }
+    say("(tries per route target, retries included; live at http://127.0.0.1:%d/console)", adminPort);
   }
 
   // ---- traffic phases
