@@ -1,12 +1,15 @@
 package io.meshlet;
 
-import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.Status;
 import io.meshlet.config.MeshSnapshot;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.Telemetry;
-import io.meshlet.policy.UnknownServiceException;
-import io.meshlet.xds.AdsClient;
+import io.meshlet.internal.net.HostPort;
+import io.meshlet.internal.policy.EngineCalls;
+import io.meshlet.internal.policy.PolicyEngine;
+import io.meshlet.internal.telemetry.Telemetry;
+import io.meshlet.internal.wire.WireNames;
+import io.meshlet.internal.xds.AdsClient;
+import io.meshlet.internal.xds.XdsNode;
+import io.meshlet.transport.MeshCalls;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
@@ -23,7 +26,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +56,7 @@ public final class MeshClient implements AutoCloseable {
   private final Duration firstConfigTimeout;
   private final MeshListener listener;
   private final PolicyEngine engine;
+  private final MeshCalls calls;
   private final OpenTelemetry openTelemetry;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
@@ -64,10 +67,10 @@ public final class MeshClient implements AutoCloseable {
   private final CountDownLatch firstConfig = new CountDownLatch(1);
 
   /** The xDS node metadata field in which a workload registers its own instance. */
-  public static final String INSTANCE_METADATA = "meshlet.instance";
+  public static final String INSTANCE_METADATA = WireNames.INSTANCE_METADATA;
   private ScheduledExecutorService executor;
   private AdsClient ads;
-  private io.meshlet.internal.lrs.LoadReporter loadReporter;
+  private io.meshlet.internal.xds.LoadReporter loadReporter;
 
   private MeshClient(Builder b) {
     this.serviceName = b.serviceName;
@@ -83,6 +86,7 @@ public final class MeshClient implements AutoCloseable {
     this.instanceLabels = Map.copyOf(b.instanceLabels);
     this.openTelemetry = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
     this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(openTelemetry));
+    this.calls = new EngineCalls(engine, this::awaitFirstConfig);
   }
 
   public static Builder builder() {
@@ -90,23 +94,8 @@ public final class MeshClient implements AutoCloseable {
   }
 
   /** The xDS node this client presents: its id, service, and its instance when registered. */
-  private Node node() {
-    Node.Builder node = Node.newBuilder()
-        .setId(nodeId)
-        .setCluster(serviceName)
-        .setUserAgentName("meshlet")
-        .setUserAgentVersion(version());
-    String address = instanceAddress;
-    if (address != null) {
-      com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
-      instanceLabels.forEach((k, v) -> labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
-      node.setMetadata(com.google.protobuf.Struct.newBuilder().putFields(INSTANCE_METADATA,
-          com.google.protobuf.Value.newBuilder().setStructValue(com.google.protobuf.Struct.newBuilder()
-              .putFields("address", com.google.protobuf.Value.newBuilder().setStringValue(address).build())
-              .putFields("labels", com.google.protobuf.Value.newBuilder().setStructValue(labels).build()))
-              .build()));
-    }
-    return node.build();
+  private XdsNode node() {
+    return new XdsNode(nodeId, serviceName, version(), instanceAddress, instanceLabels);
   }
 
   /**
@@ -121,7 +110,7 @@ public final class MeshClient implements AutoCloseable {
     log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, address, labels,
         serviceName);
     if (ads != null) {
-      ads.updateNode(node());
+      ads.updateNode(node().toProto());
     }
   }
 
@@ -137,13 +126,12 @@ public final class MeshClient implements AutoCloseable {
     instanceAddress = null;
     instanceLabels = Map.of();
     if (ads != null) {
-      ads.updateNode(node());
+      ads.updateNode(node().toProto());
     }
   }
 
   static void checkAddress(String address) {
-    int colon = address == null ? -1 : address.lastIndexOf(':');
-    if (colon < 1 || colon == address.length() - 1) {
+    if (HostPort.parse(address).isEmpty()) {
       throw new IllegalArgumentException("instance address: '" + address + "' (expected: host:port)");
     }
   }
@@ -163,11 +151,10 @@ public final class MeshClient implements AutoCloseable {
           instanceLabels, serviceName);
     }
     // Load reports go to the server the xDS stream is on, over the same channel.
-    loadReporter = new io.meshlet.internal.lrs.LoadReporter(
-        Node.newBuilder().setId(nodeId).setCluster(serviceName).setUserAgentName("meshlet")
-            .setUserAgentVersion(version()).build(),
+    loadReporter = new io.meshlet.internal.xds.LoadReporter(
+        new XdsNode(nodeId, serviceName, version(), null, Map.of()).toProto(),
         engine::clusters, executor, System::nanoTime);
-    ads = new AdsClient(controlServers, node(), new AdsClient.Handler() {
+    ads = new AdsClient(controlServers, node().toProto(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {
         engine.update(snapshot);
@@ -194,7 +181,7 @@ public final class MeshClient implements AutoCloseable {
       }
     }, executor, Clock.systemUTC(), initialBackoff, maxBackoff,
         controlServerTrust != null
-            ? io.meshlet.identity.ControlPlaneTls.channelCredentials(controlServerTrust, identity)
+            ? io.meshlet.internal.spiffe.ControlPlaneTls.channelCredentials(controlServerTrust, identity)
             : io.grpc.InsecureChannelCredentials.create(),
         identity);
     ads.start();
@@ -285,9 +272,12 @@ public final class MeshClient implements AutoCloseable {
     return openTelemetry;
   }
 
-  /** The policy engine, for transport integrations. */
-  public PolicyEngine engine() {
-    return engine;
+  /**
+   * The door through which transport adapters run calls by this client's mesh config (route,
+   * execute, telemetry); routing waits up to the first-config timeout for the first config.
+   */
+  public MeshCalls calls() {
+    return calls;
   }
 
   /**
@@ -303,15 +293,8 @@ public final class MeshClient implements AutoCloseable {
     return host.indexOf('.') < 0 && host.indexOf(':') < 0 && !host.equalsIgnoreCase("localhost");
   }
 
-  /**
-   * The route of a call to a mesh service, waiting up to the first-config timeout if no config
-   * has arrived yet.
-   *
-   * @throws UnknownServiceException when the mesh has no such service or no route for the path
-   * @throws InterruptedIOException when no config arrived in time
-   */
-  public PolicyEngine.Route route(String service, String path, Function<String, String> header)
-      throws IOException {
+  /** Waits up to the first-config timeout when no config has arrived yet. */
+  private void awaitFirstConfig() throws IOException {
     if (firstConfig.getCount() > 0) {
       try {
         if (!awaitConfig(firstConfigTimeout)) {
@@ -323,7 +306,6 @@ public final class MeshClient implements AutoCloseable {
         throw new InterruptedIOException("interrupted waiting for the mesh config");
       }
     }
-    return engine.route(service, path, header);
   }
 
   @Override
@@ -436,7 +418,7 @@ public final class MeshClient implements AutoCloseable {
 
     public Builder controlServers(List<String> servers) {
       for (String s : servers) {
-        if (s == null || s.isBlank() || s.lastIndexOf(':') < 1) {
+        if (HostPort.parse(s).isEmpty()) {
           throw new IllegalArgumentException("control server: '" + s + "' (expected: host:port)");
         }
       }

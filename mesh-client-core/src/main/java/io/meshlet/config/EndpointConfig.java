@@ -1,5 +1,6 @@
 package io.meshlet.config;
 
+import io.meshlet.internal.net.HostPort;
 import java.util.Map;
 import java.util.Objects;
 
@@ -26,6 +27,6 @@ public record EndpointConfig(String host, int port, int weight, Map<String, Stri
 
   /** {@code host:port}, with brackets around an IPv6 host. */
   public String address() {
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    return HostPort.format(host, port);
   }
 }

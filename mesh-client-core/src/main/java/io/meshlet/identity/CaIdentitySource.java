@@ -1,5 +1,7 @@
 package io.meshlet.identity;
 
+import io.meshlet.internal.spiffe.ControlPlaneTls;
+import io.meshlet.internal.spiffe.SvidRules;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;

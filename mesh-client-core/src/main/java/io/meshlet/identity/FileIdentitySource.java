@@ -1,5 +1,6 @@
 package io.meshlet.identity;
 
+import io.meshlet.internal.spiffe.SvidRules;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;

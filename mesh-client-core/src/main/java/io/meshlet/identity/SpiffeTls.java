@@ -1,5 +1,8 @@
 package io.meshlet.identity;
 
+import io.meshlet.internal.spiffe.SpiffeIds;
+import io.meshlet.internal.spiffe.SvidTrust;
+
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.Principal;
@@ -42,8 +45,6 @@ import javax.net.ssl.X509ExtendedTrustManager;
  */
 public final class SpiffeTls {
 
-  private static final String CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
-  private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
   private static final String ALIAS = "meshlet";
 
   private SpiffeTls() {}
@@ -71,24 +72,7 @@ public final class SpiffeTls {
    * @throws CertificateException when it has none, or more than one
    */
   public static String spiffeId(X509Certificate cert) throws CertificateException {
-    List<String> ids = new ArrayList<>();
-    try {
-      var sans = cert.getSubjectAlternativeNames();
-      if (sans != null) {
-        for (List<?> san : sans) {
-          if (Integer.valueOf(6).equals(san.get(0)) && String.valueOf(san.get(1)).startsWith("spiffe://")) {
-            ids.add((String) san.get(1));
-          }
-        }
-      }
-    } catch (CertificateParsingException e) {
-      throw new CertificateException("certificate: unreadable subject alternative names", e);
-    }
-    if (ids.size() != 1) {
-      throw new CertificateException("certificate has " + ids.size() + " SPIFFE IDs " + ids
-          + " (expected: exactly one)");
-    }
-    return ids.get(0);
+    return SpiffeIds.of(cert);
   }
 
   /** The SPIFFE ID of the peer of a TLS session, if it presented a valid certificate. */
@@ -166,109 +150,13 @@ public final class SpiffeTls {
    */
   public static X509ExtendedTrustManager trustManager(Supplier<WorkloadIdentity> identity,
       Predicate<String> peerAllowed) {
-    return trustManager(() -> {
+    return SvidTrust.trustManager(() -> {
       WorkloadIdentity id = identity.get();
       if (id == null) {
         throw new CertificateException("no workload identity yet, so no trust bundle to check peers against");
       }
-      return new Roots(id.trustBundle(), "the trust bundle of "
-          + id.spiffeId().substring(0, id.spiffeId().indexOf('/', "spiffe://".length())));
+      return new SvidTrust.Roots(id.trustBundle(), "the trust bundle of "
+          + id.spiffeId().substring(0, id.spiffeId().indexOf('/', SpiffeIds.SCHEME.length())));
     }, peerAllowed);
-  }
-
-  /** Roots to check a peer against, and how a refusal names them. */
-  record Roots(List<X509Certificate> certificates, String description) {}
-
-  /** Where {@link #trustManager(RootsSource, Predicate)} gets its roots, at each handshake. */
-  interface RootsSource {
-    Roots get() throws CertificateException;
-  }
-
-  static X509ExtendedTrustManager trustManager(RootsSource roots, Predicate<String> peerAllowed) {
-    return new X509ExtendedTrustManager() {
-      void check(X509Certificate[] chain, String usage) throws CertificateException {
-        Roots id = roots.get();
-        if (chain == null || chain.length == 0) {
-          throw new CertificateException("peer sent no certificate (expected: an X.509 SVID)");
-        }
-        try {
-          // Before path validation: an oversized chain costs nothing more than its count.
-          SvidRules.checkLength(chain.length);
-        } catch (CertificateException e) {
-          throw new CertificateException("peer " + e.getMessage());
-        }
-        try {
-          Set<TrustAnchor> anchors = new HashSet<>();
-          for (X509Certificate root : id.certificates()) {
-            anchors.add(new TrustAnchor(root, null));
-          }
-          PKIXParameters params = new PKIXParameters(anchors);
-          params.setRevocationEnabled(false);
-          CertPathValidator.getInstance("PKIX").validate(
-              CertificateFactory.getInstance("X.509").generateCertPath(Arrays.asList(chain)), params);
-        } catch (GeneralSecurityException e) {
-          throw new CertificateException("peer certificate does not chain to " + id.description()
-              + " (" + e.getMessage() + ")", e);
-        }
-        String peer;
-        try {
-          // After path validation: what the refusal quotes comes from a certificate our CA signed.
-          peer = SvidRules.check(Arrays.asList(chain));
-        } catch (CertificateException e) {
-          throw new CertificateException("peer " + e.getMessage(), e.getCause());
-        }
-        List<String> eku = chain[0].getExtendedKeyUsage();
-        if (eku != null && !eku.contains(usage)) {
-          throw new CertificateException("peer certificate lacks the extended key usage "
-              + (usage.equals(CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
-        }
-        if (!peerAllowed.test(peer)) {
-          throw new CertificateException("peer " + peer + " is not the SPIFFE ID expected here");
-        }
-      }
-
-      @Override
-      public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        check(chain, CLIENT_AUTH);
-      }
-
-      @Override
-      public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-          throws CertificateException {
-        check(chain, CLIENT_AUTH);
-      }
-
-      @Override
-      public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-          throws CertificateException {
-        check(chain, CLIENT_AUTH);
-      }
-
-      @Override
-      public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        check(chain, SERVER_AUTH);
-      }
-
-      @Override
-      public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-          throws CertificateException {
-        check(chain, SERVER_AUTH);
-      }
-
-      @Override
-      public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-          throws CertificateException {
-        check(chain, SERVER_AUTH);
-      }
-
-      @Override
-      public X509Certificate[] getAcceptedIssuers() {
-        try {
-          return roots.get().certificates().toArray(new X509Certificate[0]);
-        } catch (CertificateException e) {
-          return new X509Certificate[0];
-        }
-      }
-    };
   }
 }

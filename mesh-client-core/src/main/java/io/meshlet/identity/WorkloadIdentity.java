@@ -1,5 +1,6 @@
 package io.meshlet.identity;
 
+import io.meshlet.internal.spiffe.SvidRules;
 import java.security.PrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;

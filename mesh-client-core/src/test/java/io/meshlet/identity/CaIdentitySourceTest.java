@@ -1,5 +1,6 @@
 package io.meshlet.identity;
 
+import io.meshlet.internal.spiffe.ControlPlaneTls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;

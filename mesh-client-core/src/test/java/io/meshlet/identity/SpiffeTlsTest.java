@@ -1,5 +1,6 @@
 package io.meshlet.identity;
 
+import io.meshlet.internal.spiffe.SvidRules;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.catchThrowable;

@@ -45,7 +45,7 @@ final class DeniedCallsTracer extends ServerStreamTracer.Factory {
         if (status.getCode() == Status.Code.PERMISSION_DENIED) {
           String who = caller.orElse("(no client certificate)");
           log.warn("[{}] denied {} from {}: {}", mesh.nodeId(), fullMethodName, who, status.getDescription());
-          mesh.engine().telemetry().denied(mesh.serviceName(), who);
+          mesh.calls().denied(mesh.serviceName(), who);
         }
       }
     };

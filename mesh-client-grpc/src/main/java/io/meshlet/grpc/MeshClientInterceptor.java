@@ -11,10 +11,9 @@ import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.meshlet.policy.Outcome;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.Telemetry;
-import io.meshlet.policy.UnknownServiceException;
+import io.meshlet.transport.MeshCalls;
+import io.meshlet.transport.Outcome;
+import io.meshlet.transport.RoutedCall;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.context.Context;
@@ -59,17 +58,16 @@ final class MeshClientInterceptor implements ClientInterceptor {
   };
 
   private final String service;
-  private final Telemetry telemetry;
-  private final PolicyEngine engine;
+  private final MeshCalls calls;
   private final LongSupplier nanoTime;
 
   /**
-   * @param engine the engine whose config names the route of a call, or null (the route is then empty)
+   * @param calls the mesh calls whose config names the route of a call and that report it
+   *     ({@link MeshCalls#unrouted} without a config: the route is then empty)
    */
-  MeshClientInterceptor(String service, Telemetry telemetry, PolicyEngine engine, LongSupplier nanoTime) {
+  MeshClientInterceptor(String service, MeshCalls calls, LongSupplier nanoTime) {
     this.service = service;
-    this.telemetry = telemetry;
-    this.engine = engine;
+    this.calls = calls;
     this.nanoTime = nanoTime;
   }
 
@@ -80,7 +78,7 @@ final class MeshClientInterceptor implements ClientInterceptor {
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
       @Override
       public void start(Listener<R> listener, Metadata headers) {
-        Telemetry.RoutedCall routed = telemetry.startRouted(service, routeName(method, headers), Context.current());
+        RoutedCall routed = calls.startRouted(service, routeName(method, headers), Context.current());
         tracked.start(routed, method, nanoTime.getAsLong());
         routed.inject(headers, METADATA);
         try {
@@ -101,14 +99,7 @@ final class MeshClientInterceptor implements ClientInterceptor {
 
   /** The name of the route the mesh config gives this call, as the HTTP side names it; empty if unknown. */
   private String routeName(MethodDescriptor<?, ?> method, Metadata headers) {
-    if (engine == null) {
-      return "";
-    }
-    try {
-      return engine.route(service, "/" + method.getFullMethodName(), name -> header(headers, name)).rule().name();
-    } catch (UnknownServiceException | RuntimeException e) {
-      return "";
-    }
+    return calls.routeName(service, "/" + method.getFullMethodName(), name -> header(headers, name));
   }
 
   /** A header's values joined by {@code ,}, as grpc-java's header matchers read them; null if absent or binary. */
@@ -123,7 +114,7 @@ final class MeshClientInterceptor implements ClientInterceptor {
   /** One call's telemetry, and the factory of its attempts' tracers. */
   private static final class Tracked extends ClientStreamTracer.Factory {
     private final LongSupplier nanoTime;
-    private volatile Telemetry.RoutedCall routed;
+    private volatile RoutedCall routed;
     private volatile MethodDescriptor<?, ?> method;
     private volatile long start;
     private volatile boolean reachedServer;
@@ -134,7 +125,7 @@ final class MeshClientInterceptor implements ClientInterceptor {
       this.nanoTime = nanoTime;
     }
 
-    void start(Telemetry.RoutedCall routed, MethodDescriptor<?, ?> method, long start) {
+    void start(RoutedCall routed, MethodDescriptor<?, ?> method, long start) {
       this.method = method;
       this.start = start;
       this.routed = routed;
@@ -142,7 +133,7 @@ final class MeshClientInterceptor implements ClientInterceptor {
 
     @Override
     public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata headers) {
-      Telemetry.RoutedCall call = routed;
+      RoutedCall call = routed;
       if (call == null) {
         return new ClientStreamTracer() { };
       }
@@ -155,7 +146,7 @@ final class MeshClientInterceptor implements ClientInterceptor {
     }
 
     void end(Status status) {
-      Telemetry.RoutedCall call = routed;
+      RoutedCall call = routed;
       if (call == null || ended) {
         return;
       }
@@ -178,13 +169,13 @@ final class MeshClientInterceptor implements ClientInterceptor {
   /** The tracer of one attempt: the endpoint it reached, the cluster grpc-java picked, its outcome. */
   private static final class Attempt extends ClientStreamTracer {
     private final Tracked call;
-    private final Telemetry.RoutedCall routed;
+    private final RoutedCall routed;
     private volatile String endpoint = "";
     private volatile boolean answered;
     volatile Status status;
     volatile Outcome outcome;
 
-    Attempt(Tracked call, Telemetry.RoutedCall routed) {
+    Attempt(Tracked call, RoutedCall routed) {
       this.call = call;
       this.routed = routed;
     }

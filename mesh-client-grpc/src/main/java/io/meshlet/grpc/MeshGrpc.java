@@ -1,5 +1,6 @@
 package io.meshlet.grpc;
 
+import io.meshlet.internal.wire.WireNames;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Grpc;
@@ -8,8 +9,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.opentelemetry.GrpcOpenTelemetry;
 import io.meshlet.MeshClient;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.Telemetry;
+import io.meshlet.transport.MeshCalls;
 import io.opentelemetry.api.OpenTelemetry;
 import io.grpc.xds.XdsChannelCredentials;
 import java.util.ArrayList;
@@ -34,7 +34,7 @@ import java.util.Objects;
 public final class MeshGrpc {
 
   /** The certificate provider instance Meshlet's clusters name. */
-  public static final String CERTIFICATE_PROVIDER = "meshlet";
+  public static final String CERTIFICATE_PROVIDER = WireNames.CERTIFICATE_PROVIDER;
   /** The system property grpc-java reads its bootstrap JSON from. */
   public static final String BOOTSTRAP_PROPERTY = "io.grpc.xds.bootstrapConfig";
 
@@ -97,8 +97,7 @@ public final class MeshGrpc {
    * </ul>
    */
   public static ManagedChannel channel(String service, MeshClient mesh) {
-    return withTelemetry(channelBuilder(service), service, mesh.openTelemetry(), mesh.engine().telemetry(),
-        mesh.engine()).build();
+    return withTelemetry(channelBuilder(service), service, mesh.openTelemetry(), mesh.calls()).build();
   }
 
   /**
@@ -107,7 +106,7 @@ public final class MeshGrpc {
    * is empty.
    */
   public static ManagedChannel channel(String service, OpenTelemetry otel) {
-    return withTelemetry(channelBuilder(service), service, otel, Telemetry.of(otel), null).build();
+    return withTelemetry(channelBuilder(service), service, otel, MeshCalls.unrouted(otel)).build();
   }
 
   private static ManagedChannelBuilder<?> channelBuilder(String service) {
@@ -115,13 +114,13 @@ public final class MeshGrpc {
   }
 
   private static ManagedChannelBuilder<?> withTelemetry(ManagedChannelBuilder<?> builder, String service,
-      OpenTelemetry otel, Telemetry telemetry, PolicyEngine engine) {
+      OpenTelemetry otel, MeshCalls calls) {
     // grpc-java's per-attempt metrics; the cluster label is off by default (gRFC A89).
     GrpcOpenTelemetry.newBuilder().sdk(otel)
         .addOptionalLabel(MeshClientInterceptor.BACKEND_SERVICE)
         .build()
         .configureChannelBuilder(builder);
-    return builder.intercept(new MeshClientInterceptor(service, telemetry, engine, System::nanoTime));
+    return builder.intercept(new MeshClientInterceptor(service, calls, System::nanoTime));
   }
 
   /** The settings of a bootstrap. */
@@ -220,7 +219,7 @@ public final class MeshGrpc {
       node.put("id", nodeId);
       node.put("cluster", service);
       if (instance != null) {
-        node.put("metadata", Map.of("meshlet.instance", instance));
+        node.put("metadata", Map.of(WireNames.INSTANCE_METADATA, instance));
       }
       root.put("node", node);
       if (certificates != null) {

@@ -1,11 +1,12 @@
 package io.meshlet.okhttp;
 
 import io.meshlet.MeshClient;
-import io.meshlet.policy.MeshRejection;
-import io.meshlet.policy.Outcome;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.ResponseInfo;
-import io.meshlet.policy.Try;
+import io.meshlet.MeshRejection;
+import io.meshlet.transport.MeshCalls;
+import io.meshlet.transport.MeshRoute;
+import io.meshlet.transport.Outcome;
+import io.meshlet.transport.ResponseInfo;
+import io.meshlet.transport.TryPlan;
 import java.io.IOException;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -91,7 +92,8 @@ public final class MeshOkHttpInterceptor implements Interceptor {
     if (!mesh.isMeshHost(host)) {
       return chain.proceed(request);
     }
-    PolicyEngine.Route route = mesh.route(host, url.encodedPath(), request::header);
+    MeshCalls calls = mesh.calls();
+    MeshRoute route = calls.route(host, url.encodedPath(), request::header);
     // Every value of the hash header, joined by ',', as grpc-java hashes it (XdsNameResolver).
     String hashKey = route.rule().hashHeader()
         .map(h -> request.headers(h).isEmpty() ? null : String.join(",", request.headers(h)))
@@ -99,14 +101,14 @@ public final class MeshOkHttpInterceptor implements Interceptor {
     boolean replayable = IDEMPOTENT.contains(request.method())
         && (request.body() == null || !request.body().isOneShot());
     String authority = url.port() == HttpUrl.defaultPort(url.scheme()) ? host : host + ":" + url.port();
-    boolean mtls = route.cluster() != null && route.cluster().config().mtls();
+    boolean mtls = route.mtls();
     if (mtls && !mtlsCapable) {
-      throw new java.io.IOException("service '" + host + "' requires mTLS (cluster '" + route.cluster().name()
+      throw new java.io.IOException("service '" + host + "' requires mTLS (cluster '" + route.clusterName()
           + "'), but this OkHttpClient has no workload identity: build it with MeshOkHttp.client(mesh, identity)");
     }
     String scheme = mtls ? "https" : "http";
     try {
-      return mesh.engine().execute(route, hashKey, replayable, t -> {
+      return calls.execute(route, hashKey, replayable, t -> {
         Request.Builder b = request.newBuilder()
             .url(url.newBuilder().scheme(scheme).host(t.endpoint().host()).port(t.endpoint().port()).build())
             .header("Host", authority);
@@ -137,7 +139,7 @@ public final class MeshOkHttpInterceptor implements Interceptor {
    * {@code proceed} and so can send again with the same endpoint, headers and what is left of the
    * try's timeout. The engine sees one try with one outcome: no retry is counted, the retry budget
    * is not touched, the retry policy need not allow resets, and outlier detection does not hear of
-   * the dead connection (the endpoint did nothing wrong). {@link Try#resentTransparently} reports
+   * the dead connection (the endpoint did nothing wrong). {@link TryPlan#resentTransparently} reports
    * it. Which connection a send went out on, and whether it was reused, only a network interceptor
    * sees ({@link DeadConnectionWatch}, installed by {@link MeshOkHttp}; without it nothing is resent).
    *
@@ -150,7 +152,7 @@ public final class MeshOkHttpInterceptor implements Interceptor {
    * another connection (the dead one takes no new exchanges); should that be a pooled one that
    * died as well, it is resent again, up to {@link #MAX_TRANSPARENT_RESENDS}.
    */
-  private static Response send(Chain chain, Request.Builder request, Try t) throws IOException {
+  private static Response send(Chain chain, Request.Builder request, TryPlan t) throws IOException {
     okhttp3.RequestBody body = chain.request().body();
     boolean resendable = body == null || !(body.isOneShot() || body.isDuplex());
     long deadline = System.nanoTime() + t.timeout().toNanos();

@@ -1,5 +1,6 @@
 package io.meshlet.okhttp;
 
+import io.meshlet.internal.spiffe.SpiffeIds;
 import io.meshlet.MeshClient;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
@@ -126,9 +127,7 @@ final class MeshTls {
 
   private static boolean hasSpiffeId(X509Certificate cert) {
     try {
-      var sans = cert.getSubjectAlternativeNames();
-      return sans != null && sans.stream().anyMatch(san -> Integer.valueOf(6).equals(san.get(0))
-          && String.valueOf(san.get(1)).startsWith("spiffe://"));
+      return !SpiffeIds.all(cert).isEmpty();
     } catch (CertificateException e) {
       return false;
     }

@@ -322,7 +322,7 @@ class FaultRunsIT {
     // to eject the dead one too.
     var ejections = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
     var telemetry = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
-        io.meshlet.policy.Telemetry.class);
+        io.meshlet.internal.telemetry.Telemetry.class);
     ejections.start();
     telemetry.addAppender(ejections);
     String dead = "127.0.0.1:" + http.get(0).port();

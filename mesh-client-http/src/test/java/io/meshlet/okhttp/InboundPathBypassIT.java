@@ -1,5 +1,7 @@
 package io.meshlet.okhttp;
 
+import io.meshlet.inbound.MeshJetty;
+import io.meshlet.inbound.MeshHttpsServerFilter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;

@@ -1,5 +1,6 @@
 package io.meshlet.okhttp;
 
+import io.meshlet.inbound.MeshJetty;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 

@@ -10,7 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import io.meshlet.MeshClient;
 import io.meshlet.controlplane.ControlServer;
-import io.meshlet.policy.UnknownServiceException;
+import io.meshlet.UnknownServiceException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;

@@ -1,5 +1,9 @@
+// Long by design: one test per behaviour the transports must share (routing, retries, timeouts,
+// faults, limits, breakers, mTLS), each run against both OkHttp and gRPC from one intent; splitting
+// it would split the parity it checks.
 package io.meshlet.okhttp;
 
+import io.meshlet.inbound.MeshJetty;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.any;
 import static com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor;
@@ -28,9 +32,9 @@ import io.grpc.xds.XdsServerCredentials;
 import io.meshlet.MeshClient;
 import io.meshlet.config.MtlsMode;
 import io.meshlet.controlplane.ControlServer;
-import io.meshlet.controlplane.MeshConfigException;
+import io.meshlet.controlplane.intent.MeshConfigException;
 import io.meshlet.controlplane.MeshConfigParser;
-import io.meshlet.controlplane.Violation;
+import io.meshlet.controlplane.intent.Violation;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.EchoBackend;
 import io.meshlet.controlplane.testing.XdsClients;

@@ -1,9 +1,12 @@
 package io.meshlet.okhttp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.meshlet.MeshClient;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
@@ -11,6 +14,8 @@ import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.MeshFile;
+import io.meshlet.controlplane.testing.RawAdsClient;
+import io.meshlet.internal.xds.XdsNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -178,14 +183,22 @@ class SelfRegistrationIT {
     writeMesh();
     ControlServer server = server(0);
     String before = new AdminClient(server.adminPort()).version();
-    MeshClient bad = mesh.closeLater(MeshClient.builder().xdsPlaintext().serviceName("catalog")
-        .controlServers("127.0.0.1:" + server.xdsPort()).instance("10.0.0.1:0", Map.of()).build()).start();
-    assertThat(bad.awaitConfig(Duration.ofSeconds(10))).isTrue();
+    // A MeshClient refuses such an address itself (HostPort's rule); the server must refuse it from
+    // any xDS client too, so the registration comes from a raw stream.
+    assertThatThrownBy(() -> MeshClient.builder().instance("10.0.0.1:0", Map.of()))
+        .hasMessage("instance address: '10.0.0.1:0' (expected: host:port)");
+    try (RawAdsClient raw = new RawAdsClient(server.xdsPort());
+        RawAdsClient.Stream<DiscoveryRequest, DiscoveryResponse> stream = raw.sotw()) {
+      stream.send(DiscoveryRequest.newBuilder()
+          .setNode(new XdsNode("catalog~bad", "catalog", "dev", "10.0.0.1:0", Map.of()).toProto())
+          .setTypeUrl(RawAdsClient.LISTENER).build());
+      stream.next(Duration.ofSeconds(10));
 
-    JsonNode clients = new AdminClient(server.adminPort()).json("/clients");
-    assertThat(clients.findValuesAsText("registrationRefused")).containsExactly(
-        "node.metadata.meshlet.instance.address: '10.0.0.1:0' (expected: host:port that callers can reach, "
-            + "with a port in 1..65535, e.g. 10.0.0.7:8080)");
+      JsonNode clients = new AdminClient(server.adminPort()).json("/clients");
+      assertThat(clients.findValuesAsText("registrationRefused")).containsExactly(
+          "node.metadata.meshlet.instance.address: '10.0.0.1:0' (expected: host:port that callers can reach, "
+              + "with a port in 1..65535, e.g. 10.0.0.7:8080)");
+    }
     assertThat(new AdminClient(server.adminPort()).version()).isEqualTo(before);
   }
 

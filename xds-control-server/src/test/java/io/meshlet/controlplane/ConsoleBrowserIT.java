@@ -12,8 +12,8 @@ import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.RawAdsClient;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.ResponseInfo;
+import io.meshlet.transport.MeshRoute;
+import io.meshlet.transport.ResponseInfo;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -89,7 +89,7 @@ class ConsoleBrowserIT {
         .build().start();
     frontend = MeshClient.builder().xdsPlaintext().serviceName("frontend").nodeId("frontend-1")
         .controlServers(List.of("127.0.0.1:" + server.xdsPort())).build().start();
-    Await.until("the frontend to know catalog", Duration.ofSeconds(15), () -> frontend.engine().knows("catalog"));
+    Await.until("the frontend to know catalog", Duration.ofSeconds(15), () -> frontend.snapshot().services().containsKey("catalog"));
   }
 
   static String meshYaml(int v1Weight, int v2Weight) {
@@ -187,8 +187,8 @@ class ConsoleBrowserIT {
 
   /** One call through the frontend's mesh client. */
   static void call() throws IOException {
-    PolicyEngine.Route route = frontend.route("catalog", "/items", h -> null);
-    frontend.engine().execute(route, null, true, t -> {
+    MeshRoute route = frontend.calls().route("catalog", "/items", h -> null);
+    frontend.calls().execute(route, null, true, t -> {
       try {
         return http.send(HttpRequest.newBuilder(URI.create("http://" + t.endpoint().address() + "/items"))
             .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());

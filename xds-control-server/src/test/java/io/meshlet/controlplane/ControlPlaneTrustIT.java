@@ -22,7 +22,7 @@ import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.RawAdsClient;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.CertificateRequests;
-import io.meshlet.identity.ControlPlaneTls;
+import io.meshlet.internal.spiffe.ControlPlaneTls;
 import io.meshlet.identity.WorkloadIdentity;
 import io.meshlet.identity.v1.IdentityServiceGrpc;
 import io.meshlet.identity.v1.SignRequest;

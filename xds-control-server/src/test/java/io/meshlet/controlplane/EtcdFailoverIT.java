@@ -10,8 +10,8 @@ import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EtcdCluster;
 import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.controlplane.testing.IntentAdmin;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.ResponseInfo;
+import io.meshlet.transport.MeshRoute;
+import io.meshlet.transport.ResponseInfo;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -249,8 +249,8 @@ class EtcdFailoverIT {
 
   /** One call to {@code http://catalog/} through the frontend's mesh client. */
   static String call() throws IOException {
-    PolicyEngine.Route route = frontend.route("catalog", "/", h -> null);
-    HttpResponse<String> r = frontend.engine().execute(route, null, true, t -> {
+    MeshRoute route = frontend.calls().route("catalog", "/", h -> null);
+    HttpResponse<String> r = frontend.calls().execute(route, null, true, t -> {
       try {
         return http.send(HttpRequest.newBuilder(URI.create("http://" + t.endpoint().host() + ":"
             + t.endpoint().port() + "/")).timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());

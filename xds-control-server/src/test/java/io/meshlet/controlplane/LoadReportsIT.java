@@ -13,8 +13,8 @@ import io.meshlet.controlplane.testing.Closeables;
 import io.meshlet.controlplane.testing.EchoBackend;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.XdsClients;
-import io.meshlet.policy.PolicyEngine;
-import io.meshlet.policy.ResponseInfo;
+import io.meshlet.transport.MeshRoute;
+import io.meshlet.transport.ResponseInfo;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -72,7 +72,7 @@ class LoadReportsIT {
     XdsClients.bootstrap(server.xdsPort(), "grpc-caller");
     frontend = MeshClient.builder().xdsPlaintext().serviceName("frontend").nodeId("frontend-1")
         .controlServers(java.util.List.of("127.0.0.1:" + server.xdsPort())).build().start();
-    Await.until("the frontend to know catalog", Duration.ofSeconds(15), () -> frontend.engine().knows("catalog"));
+    Await.until("the frontend to know catalog", Duration.ofSeconds(15), () -> frontend.snapshot().services().containsKey("catalog"));
   }
 
   static HttpServer upstream(int status) throws IOException {
@@ -98,8 +98,8 @@ class LoadReportsIT {
 
   /** One call through the frontend's mesh client; returns the status. */
   static int call(String path) throws IOException {
-    PolicyEngine.Route route = frontend.route("catalog", path, h -> null);
-    HttpResponse<Void> r = frontend.engine().execute(route, null, true, t -> {
+    MeshRoute route = frontend.calls().route("catalog", path, h -> null);
+    HttpResponse<Void> r = frontend.calls().execute(route, null, true, t -> {
       try {
         return http.send(HttpRequest.newBuilder(URI.create("http://" + t.endpoint().address() + path))
             .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());

@@ -7,7 +7,7 @@ import io.grpc.stub.ServerCalls;
 import io.meshlet.MeshClient;
 import io.meshlet.controlplane.ControlServer;
 import io.meshlet.identity.CaIdentitySource;
-import io.meshlet.okhttp.MeshJetty;
+import io.meshlet.inbound.MeshJetty;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -2,7 +2,7 @@ package io.meshlet.grpc.internal;
 
 import io.grpc.ChannelCredentials;
 import io.grpc.xds.XdsCredentialsProvider;
-import io.meshlet.identity.ControlPlaneTls;
+import io.meshlet.internal.spiffe.ControlPlaneTls;
 import io.meshlet.identity.FileIdentitySource;
 import java.nio.file.Path;
 import java.time.Clock;

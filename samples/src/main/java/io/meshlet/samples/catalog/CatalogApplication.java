@@ -1,6 +1,6 @@
 package io.meshlet.samples.catalog;
 
-import io.meshlet.okhttp.MeshJetty;
+import io.meshlet.inbound.MeshJetty;
 import io.meshlet.samples.SampleApps;
 import jakarta.servlet.http.HttpServletRequest;
 import java.util.LinkedHashMap;

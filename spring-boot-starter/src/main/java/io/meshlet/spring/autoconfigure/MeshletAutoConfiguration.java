@@ -1,5 +1,6 @@
 package io.meshlet.spring.autoconfigure;
 
+import io.meshlet.internal.net.HostPort;
 import io.meshlet.MeshClient;
 import io.meshlet.MeshListener;
 import io.meshlet.grpc.CertificateFiles;
@@ -133,7 +134,7 @@ public final class MeshletAutoConfiguration {
 
   /** Inbound mTLS and authorization on the embedded Jetty server, with an identity. */
   @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass(name = {"io.meshlet.okhttp.MeshJetty", "org.eclipse.jetty.server.Server",
+  @ConditionalOnClass(name = {"io.meshlet.inbound.MeshJetty", "org.eclipse.jetty.server.Server",
       "org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory"})
   @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "true", matchIfMissing = true)
   static class JettyInboundConfiguration {
@@ -166,7 +167,7 @@ public final class MeshletAutoConfiguration {
     MeshletInboundGuard meshletInboundGuard(MeshletProperties properties, Environment env,
         ObjectProvider<MeshClient> mesh, ApplicationContext context, ObjectProvider<MeshIdentity> identity,
         ObjectProvider<MeshletJettyInbound> jettyInbound) {
-      boolean servletFilter = isPresent("io.meshlet.okhttp.MeshServletFilter", context.getClassLoader());
+      boolean servletFilter = isPresent("io.meshlet.inbound.MeshServletFilter", context.getClassLoader());
       return new MeshletInboundGuard(MeshletSettings.resolve(properties, env).serviceName(), mesh, () -> {
         WebServer server = context instanceof WebServerApplicationContext w ? w.getWebServer() : null;
         if (server == null) {
@@ -189,15 +190,15 @@ public final class MeshletAutoConfiguration {
 
     /** The service's authorization, on servers other than Jetty under {@link MeshletJettyInbound}. */
     @Configuration(proxyBeanMethods = false)
-    @ConditionalOnClass(name = "io.meshlet.okhttp.MeshServletFilter")
+    @ConditionalOnClass(name = "io.meshlet.inbound.MeshServletFilter")
     static class AuthorizationConfiguration {
 
       @Bean
-      FilterRegistrationBean<io.meshlet.okhttp.MeshServletFilter> meshletAuthorizationFilter(MeshClient mesh,
+      FilterRegistrationBean<io.meshlet.inbound.MeshServletFilter> meshletAuthorizationFilter(MeshClient mesh,
           ObjectProvider<MeshletJettyInbound> jettyInbound,
           ObjectProvider<org.springframework.boot.web.servlet.server.ServletWebServerFactory> factory) {
-        FilterRegistrationBean<io.meshlet.okhttp.MeshServletFilter> r =
-            new FilterRegistrationBean<>(new io.meshlet.okhttp.MeshServletFilter(mesh));
+        FilterRegistrationBean<io.meshlet.inbound.MeshServletFilter> r =
+            new FilterRegistrationBean<>(new io.meshlet.inbound.MeshServletFilter(mesh));
         r.setName("meshletAuthorization");
         r.setOrder(GUARD_ORDER + 1);
         // Requests only: an include or forward is the application's own, on a path it chose.
@@ -415,7 +416,7 @@ public final class MeshletAutoConfiguration {
       Integer serverPort = properties.getGrpc().getServerPort();
       if (serverPort != null && properties.getInstance().isRegister()) {
         String host = MeshletRegistration.host(properties, env);
-        bootstrap.instance((host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + serverPort,
+        bootstrap.instance(HostPort.format(host, serverPort),
             properties.getInstance().getLabels());
       }
       warnIfBootstrapOverridden();

@@ -40,7 +40,7 @@ import org.springframework.context.SmartLifecycle;
  * <p>What a server can enforce: Jetty under {@link MeshletJettyInbound} (an identity and
  * {@code mesh-client-http}) takes mTLS with the rotating SVID and authorizes; any other server
  * (Tomcat, Undertow, Jetty without an identity) takes no mTLS from the starter, and authorizes when
- * {@code io.meshlet.okhttp.MeshServletFilter} is registered. An allow list under {@code mtls: off}
+ * {@code io.meshlet.inbound.MeshServletFilter} is registered. An allow list under {@code mtls: off}
  * is enforced as on Jetty: callers present no certificate, so only requests the rules open to anyone
  * are served, others get 403; a WARN says so.
  *

@@ -1,7 +1,7 @@
 package io.meshlet.spring.autoconfigure;
 
 import io.meshlet.MeshClient;
-import io.meshlet.okhttp.MeshJetty;
+import io.meshlet.inbound.MeshJetty;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;

@@ -1,5 +1,6 @@
 package io.meshlet.spring.autoconfigure;
 
+import io.meshlet.internal.net.HostPort;
 import io.meshlet.MeshClient;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -78,7 +79,7 @@ public final class MeshletRegistration implements SmartLifecycle {
       running = true;
       return;
     }
-    String address = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    String address = HostPort.format(host, port);
     mesh.register(address, labels);
     if (refusal != null) {
       log.warn("[{}] registering {}, but {}", mesh.nodeId(), address, refusal);

@@ -1,6 +1,7 @@
 package io.meshlet.spring.autoconfigure;
 
-import io.meshlet.identity.ControlPlaneTls;
+import io.meshlet.internal.net.HostPort;
+import io.meshlet.internal.spiffe.ControlPlaneTls;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -115,19 +116,7 @@ record MeshletSettings(String serviceName, List<String> controlServers, Path tru
   }
 
   private static boolean isHostPort(String s) {
-    if (s == null || s.isBlank()) {
-      return false;
-    }
-    int colon = s.lastIndexOf(':');
-    if (colon < 1 || colon == s.length() - 1) {
-      return false;
-    }
-    try {
-      int port = Integer.parseInt(s.substring(colon + 1));
-      return port > 0 && port < 65536;
-    } catch (NumberFormatException e) {
-      return false;
-    }
+    return HostPort.parse(s).isPresent();
   }
 
   private static boolean isBlank(String s) {

@@ -3,9 +3,9 @@ package io.meshlet.spring.autoconfigure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshlet.MeshClient;
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.identity.CertificateRequests;
-import io.meshlet.okhttp.MeshServletFilter;
+import io.meshlet.inbound.MeshServletFilter;
 import jakarta.servlet.http.HttpServletRequest;
 import java.security.cert.X509Certificate;
 import java.time.Clock;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meshlet.MeshClient;
 import io.meshlet.MeshListener;
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.grpc.MeshGrpc;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.FileIdentitySource;
@@ -36,7 +36,7 @@ import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.test.context.assertj.AssertableWebApplicationContext;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.core.Ordered;
-import io.meshlet.okhttp.MeshServletFilter;
+import io.meshlet.inbound.MeshServletFilter;
 import java.util.List;
 import java.util.Map;
 import org.springframework.context.annotation.Bean;
@@ -131,7 +131,7 @@ class MeshletAutoConfigurationTest {
           MeshClient mesh = context.getBean(MeshClient.class);
           assertThat(mesh.nodeId()).isEqualTo("frontend-7");
           // No config arrives from a closed port: a mesh call waits first-config-timeout, then fails.
-          assertThatThrownBy(() -> mesh.route("catalog", "/", h -> null))
+          assertThatThrownBy(() -> mesh.calls().route("catalog", "/", h -> null))
               .isInstanceOf(java.io.InterruptedIOException.class)
               .hasMessageContaining("within 250 ms");
           assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).contains("\"id\":\"frontend-7~grpc\"");

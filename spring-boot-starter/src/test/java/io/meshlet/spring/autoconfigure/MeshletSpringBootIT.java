@@ -11,7 +11,7 @@ import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.identity.CaIdentitySource;
-import io.meshlet.okhttp.MeshJetty;
+import io.meshlet.inbound.MeshJetty;
 import io.meshlet.okhttp.MeshOkHttp;
 import jakarta.servlet.http.HttpServletRequest;
 import java.nio.file.Path;

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.MeshFile;
-import io.meshlet.okhttp.MeshServletFilter;
+import io.meshlet.inbound.MeshServletFilter;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

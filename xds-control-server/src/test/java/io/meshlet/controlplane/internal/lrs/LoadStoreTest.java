@@ -9,7 +9,7 @@ import io.envoyproxy.envoy.config.endpoint.v3.ClusterStats;
 import io.envoyproxy.envoy.config.endpoint.v3.EndpointLoadMetricStats;
 import io.envoyproxy.envoy.config.endpoint.v3.UpstreamEndpointStats;
 import io.envoyproxy.envoy.config.endpoint.v3.UpstreamLocalityStats;
-import io.meshlet.internal.lrs.LoadMetrics;
+import io.meshlet.internal.wire.LoadMetrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,0 +1,336 @@
+package io.meshlet.internal.telemetry;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.meshlet.MeshRejection;
+import io.meshlet.config.EndpointConfig;
+import io.meshlet.transport.Outcome;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.Meter;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapPropagator;
+import io.opentelemetry.context.propagation.TextMapSetter;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Meshlet's metrics and spans, through the OpenTelemetry API only: with no SDK or agent
+ * installed every instrument is a no-op.
+ *
+ * <p>Metrics (instrumentation scope {@code io.meshlet}): {@code meshlet.client.request.duration}
+ * (histogram, seconds, by service, route, cluster and outcome; its count is the request count),
+ * {@code meshlet.client.retries}, {@code meshlet.client.transparent_retries} (a try sent again
+ * because the pooled connection it went out on was dead), {@code meshlet.client.ejections},
+ * {@code meshlet.client.rejected} (by reason: fault, ratelimited, overloaded, no-endpoints) and
+ * {@code meshlet.client.retry_budget_exhausted}. One CLIENT span per call carries the decisions.
+ * Calls that a transport routes itself (gRPC through grpc-java's xDS) report the same names and
+ * attributes through {@link #startRouted}.
+ *
+ * <p>Thread-safe; handlers never throw.
+ */
+public final class Telemetry implements ClusterEvents {
+
+  private static final Logger log = LoggerFactory.getLogger(Telemetry.class);
+  static final AttributeKey<String> SERVICE = AttributeKey.stringKey("meshlet.service");
+  static final AttributeKey<String> ROUTE = AttributeKey.stringKey("meshlet.route");
+  static final AttributeKey<String> CLUSTER = AttributeKey.stringKey("meshlet.cluster");
+  static final AttributeKey<String> OUTCOME = AttributeKey.stringKey("meshlet.outcome");
+  static final AttributeKey<String> REASON = AttributeKey.stringKey("meshlet.reason");
+  static final AttributeKey<String> ENDPOINT = AttributeKey.stringKey("meshlet.endpoint");
+  static final AttributeKey<Long> STATUS = AttributeKey.longKey("http.response.status_code");
+  static final AttributeKey<Long> TRIES = AttributeKey.longKey("meshlet.tries");
+  static final AttributeKey<Boolean> TRANSPARENT = AttributeKey.booleanKey("meshlet.transparent");
+
+  private final Tracer tracer;
+  private final TextMapPropagator propagator;
+  private final boolean tracing;
+  private final DoubleHistogram duration;
+  private final LongCounter retries;
+  private final LongCounter transparentRetries;
+  private final LongCounter ejections;
+  private final LongCounter rejected;
+  private final LongCounter budgetExhausted;
+  private final LongCounter denied;
+  private final Cache<String, Attributes> attributes = Caffeine.newBuilder().maximumSize(10_000).build();
+
+  private Telemetry(OpenTelemetry otel) {
+    Meter meter = otel.getMeter("io.meshlet");
+    this.tracer = otel.getTracer("io.meshlet");
+    this.propagator = otel.getPropagators().getTextMapPropagator();
+    this.tracing = otel != OpenTelemetry.noop();
+    this.duration = meter.histogramBuilder("meshlet.client.request.duration").setUnit("s")
+        .setDescription("Duration of calls through the mesh, retries included.").build();
+    this.retries = meter.counterBuilder("meshlet.client.retries")
+        .setDescription("Retries made by the mesh.").build();
+    this.transparentRetries = meter.counterBuilder("meshlet.client.transparent_retries")
+        .setDescription("Tries sent again because a pooled connection was found dead; not retries.").build();
+    this.ejections = meter.counterBuilder("meshlet.client.ejections")
+        .setDescription("Endpoints ejected by outlier detection.").build();
+    this.rejected = meter.counterBuilder("meshlet.client.rejected")
+        .setDescription("Calls the mesh answered itself: faults, rate limits, overload.").build();
+    this.budgetExhausted = meter.counterBuilder("meshlet.client.retry_budget_exhausted")
+        .setDescription("Retries not made because the cluster's retry budget was used up.").build();
+    this.denied = meter.counterBuilder("meshlet.server.denied")
+        .setDescription("Inbound calls refused by the service's authorization policy.").build();
+  }
+
+  /** Telemetry through the given OpenTelemetry instance. */
+  public static Telemetry of(OpenTelemetry otel) {
+    return new Telemetry(otel);
+  }
+
+  /** Telemetry that records nothing. */
+  public static Telemetry noop() {
+    return new Telemetry(OpenTelemetry.noop());
+  }
+
+  /** Starts the telemetry of a call through the engine, on a route to a cluster (empty if none). */
+  public Call start(String service, String route, String cluster) {
+    Span span = tracing
+        ? tracer.spanBuilder("meshlet " + service).setSpanKind(SpanKind.CLIENT)
+            .setAttribute(SERVICE, service)
+            .setAttribute(ROUTE, route)
+            .setAttribute(CLUSTER, cluster)
+            .startSpan()
+        : Span.getInvalid();
+    return new Call(service, route, cluster, span);
+  }
+
+  /**
+   * Starts the telemetry of a call that its transport routes itself (gRPC through grpc-java's own
+   * xDS client): the same duration metric, retry counter, span name, kind and attributes as a call
+   * through the engine, with the cluster told when the transport has picked it. The span is a child
+   * of {@code parent}. Never throws.
+   *
+   * @param route the name of the route the call takes, as the engine names it; empty if unknown
+   */
+  public RoutedCall startRouted(String service, String route, Context parent) {
+    Span span = Span.getInvalid();
+    if (tracing) {
+      try {
+        span = tracer.spanBuilder("meshlet " + service).setParent(parent).setSpanKind(SpanKind.CLIENT)
+            .setAttribute(SERVICE, service)
+            .setAttribute(ROUTE, route)
+            .startSpan();
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
+    }
+    return new RoutedCall(service, route, parent, span);
+  }
+
+  /**
+   * The telemetry of one call routed by its transport, from {@link #startRouted}. Its methods may
+   * be called from any thread, one at a time (a transport's tries follow one another), and never
+   * throw.
+   */
+  public final class RoutedCall implements io.meshlet.transport.RoutedCall {
+    private final String service;
+    private final String route;
+    private final Context parent;
+    private final Span span;
+    private volatile String cluster = "";
+    private volatile int tries;
+
+    private RoutedCall(String service, String route, Context parent, Span span) {
+      this.service = service;
+      this.route = route;
+      this.parent = parent;
+      this.span = span;
+    }
+
+    /** Writes the call's trace context (its span under the parent) into the carrier, by the configured propagator. */
+    @Override
+    public <C> void inject(C carrier, TextMapSetter<C> setter) {
+      if (tracing) {
+        try {
+          propagator.inject(parent.with(span), carrier, setter);
+        } catch (RuntimeException e) {
+          log.debug("telemetry failed", e);
+        }
+      }
+    }
+
+    /** The cluster the transport picked for the call. */
+    @Override
+    public void cluster(String name) {
+      if (name != null && !name.equals(cluster)) {
+        cluster = name;
+        if (tracing) {
+          span.setAttribute(CLUSTER, name);
+        }
+      }
+    }
+
+    /** A try made by the transport's own retry policy (not a transparent retry), counted as the engine counts its retries. */
+    @Override
+    public void retry() {
+      try {
+        retries.add(1, attrs("route|" + service + "|" + route, () -> Attributes.of(SERVICE, service, ROUTE, route)));
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
+    }
+
+    /** A try ended: an event on the span with the endpoint ({@code host:port}, empty if none was reached) and its outcome. */
+    @Override
+    public void tried(String endpoint, Outcome outcome) {
+      tries++;
+      if (tracing) {
+        try {
+          span.addEvent("try", Attributes.of(ENDPOINT, endpoint, OUTCOME, outcome.name().toLowerCase(Locale.ROOT)));
+        } catch (RuntimeException e) {
+          log.debug("telemetry failed", e);
+        }
+      }
+    }
+
+    /**
+     * The call ended: its duration is recorded by service, route, cluster and outcome, and the span
+     * ends with these transport attributes (such as {@code rpc.grpc.status_code}), an error status
+     * when the outcome is a failure.
+     */
+    @Override
+    public void end(Outcome outcome, long nanos, Attributes transportAttributes) {
+      recordEnd(service, route, cluster, outcome, nanos, span, tries, transportAttributes);
+    }
+  }
+
+  private void recordEnd(String service, String route, String cluster, Outcome outcome, long nanos, Span span,
+      int tries, Attributes spanAttributes) {
+    try {
+      String result = outcome.name().toLowerCase(Locale.ROOT);
+      duration.record(nanos / 1e9, attrs("call|" + service + "|" + route + "|" + cluster + "|" + result,
+          () -> Attributes.of(SERVICE, service, ROUTE, route, CLUSTER, cluster, OUTCOME, result)));
+      if (tracing) {
+        span.setAttribute(TRIES, (long) tries);
+        span.setAllAttributes(spanAttributes);
+        if (outcome.isFailure()) {
+          span.setStatus(StatusCode.ERROR, result);
+        }
+        span.end();
+      }
+    } catch (RuntimeException e) {
+      log.debug("telemetry failed", e);
+    }
+  }
+
+  /** An inbound call refused by authorization. */
+  public void denied(String service, String caller) {
+    try {
+      denied.add(1, attrs("denied|" + service + "|" + caller, () -> Attributes.of(SERVICE, service,
+          AttributeKey.stringKey("meshlet.caller"), caller)));
+    } catch (RuntimeException e) {
+      log.debug("telemetry failed", e);
+    }
+  }
+
+  @Override
+  public void ejected(String cluster, EndpointConfig endpoint, Duration forHowLong, String why) {
+    try {
+      ejections.add(1, attrs("ejection|" + cluster, () -> Attributes.of(CLUSTER, cluster)));
+      log.warn("ejected {} from cluster '{}' for {} ms: {}", endpoint.address(), cluster,
+          forHowLong.toMillis(), why);
+    } catch (RuntimeException e) {
+      log.debug("telemetry failed", e);
+    }
+  }
+
+  private Attributes attrs(String key, java.util.function.Supplier<Attributes> make) {
+    return attributes.get(key, k -> make.get());
+  }
+
+  /** The telemetry of one call through the engine; its methods are called by one thread at a time. */
+  public final class Call {
+    private final String service;
+    private final String route;
+    private final String cluster;
+    private final Span span;
+    private int tries;
+
+    private Call(String service, String route, String cluster, Span span) {
+      this.service = service;
+      this.route = route;
+      this.cluster = cluster;
+      this.span = span;
+    }
+
+    public Map<String, String> headers() {
+      if (!tracing) {
+        return Map.of();
+      }
+      Map<String, String> out = new HashMap<>(4);
+      propagator.inject(Context.current().with(span), out, (carrier, k, v) -> carrier.put(k, v));
+      return out;
+    }
+
+    public void tried(String cluster, EndpointConfig endpoint, Outcome outcome) {
+      tries++;
+      if (tracing) {
+        span.addEvent("try", Attributes.of(ENDPOINT, endpoint.address(), OUTCOME,
+            outcome.name().toLowerCase(Locale.ROOT)));
+      }
+    }
+
+    public void retry() {
+      retries.add(1, routeAttrs());
+    }
+
+    /**
+     * A try's transport sent it again because the pooled connection it went out on was dead: a
+     * {@code try} event with the failed send's outcome and {@code meshlet.transparent}, counted in
+     * {@code meshlet.client.transparent_retries}, not in the tries or the retries.
+     */
+    public void resentTransparently(String cluster, EndpointConfig endpoint, Outcome outcome, java.io.IOException failure) {
+      try {
+        transparentRetries.add(1, routeAttrs());
+        if (tracing) {
+          span.addEvent("try", Attributes.of(ENDPOINT, endpoint.address(), OUTCOME,
+              outcome.name().toLowerCase(Locale.ROOT), TRANSPARENT, true));
+        }
+        log.debug("call to '{}' (route '{}', cluster '{}') sent again to {} on a new connection: the pooled"
+            + " connection was dead ({})", service, route, cluster, endpoint.address(),
+            String.valueOf(failure));
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
+    }
+
+    public void retryBudgetExhausted() {
+      budgetExhausted.add(1, routeAttrs());
+    }
+
+    public void faultDelay() {
+      span.addEvent("fault delay");
+    }
+
+    public void rejected(MeshRejection.Reason reason) {
+      rejected.add(1, attrs("rejected|" + service + "|" + route + "|" + reason,
+          () -> Attributes.of(SERVICE, service, ROUTE, route,
+              REASON, reason.header().substring("x-meshlet-".length()))));
+      span.setAttribute(REASON, reason.header().substring("x-meshlet-".length()));
+    }
+
+    public void end(Outcome outcome, int status, long nanos) {
+      recordEnd(service, route, cluster, outcome, nanos, span, tries,
+          status > 0 ? Attributes.of(STATUS, (long) status) : Attributes.empty());
+    }
+
+    private Attributes routeAttrs() {
+      return attrs("route|" + service + "|" + route,
+          () -> Attributes.of(SERVICE, service, ROUTE, route));
+    }
+  }
+}

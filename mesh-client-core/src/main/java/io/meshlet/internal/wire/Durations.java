@@ -1,0 +1,34 @@
+package io.meshlet.internal.wire;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Durations as mesh.yaml, the CLI and the admin API write them: {@code 250ms}, {@code 2s}, {@code 1m}, {@code 1h}. */
+public final class Durations {
+
+  private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)");
+  /** What every message about a bad duration says was expected. */
+  public static final String EXPECTED = "a duration such as 250ms, 2s, 1m or 1h";
+
+  private Durations() {}
+
+  /** Parses a duration; empty when it is not one. */
+  public static Optional<Duration> parse(String text) {
+    if (text == null) {
+      return Optional.empty();
+    }
+    Matcher m = DURATION.matcher(text.strip());
+    if (!m.matches()) {
+      return Optional.empty();
+    }
+    long n = Long.parseLong(m.group(1));
+    return Optional.of(switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      default -> Duration.ofHours(n);
+    });
+  }
+}

@@ -1,0 +1,37 @@
+package io.meshlet.internal.wire;
+
+/**
+ * The names the control server writes into xDS resources and the client reads back: one
+ * spelling for both sides, so a rename cannot leave one side behind.
+ */
+public final class WireNames {
+
+  /** The prefix of an inbound listener's name: {@code inbound|<service>}. */
+  public static final String INBOUND_PREFIX = "inbound|";
+  /** The xDS node metadata field in which a workload registers its own instance. */
+  public static final String INSTANCE_METADATA = "meshlet.instance";
+  /** The keys of the instance metadata struct. */
+  public static final String INSTANCE_ADDRESS = "address";
+  public static final String INSTANCE_LABELS = "labels";
+  /** The endpoint metadata namespace that carries an endpoint's labels (Envoy's subset LB namespace). */
+  public static final String LABELS_METADATA = "envoy.lb";
+  /** The listener metadata namespace in which the control server states a service's mTLS mode. */
+  public static final String MESHLET_METADATA = "meshlet";
+  /** The key of the mTLS mode in {@link #MESHLET_METADATA}: off, permissive or strict. */
+  public static final String MTLS_KEY = "mtls";
+  /** The name of the certificate provider instance clusters and listeners refer to. */
+  public static final String CERTIFICATE_PROVIDER = "meshlet";
+
+  /** HTTP filter names, as Envoy spells them. */
+  public static final String FAULT_FILTER = "envoy.filters.http.fault";
+  public static final String RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
+  public static final String RBAC_FILTER = "envoy.filters.http.rbac";
+  public static final String ROUTER_FILTER = "envoy.filters.http.router";
+
+  private WireNames() {}
+
+  /** The inbound listener (and route configuration) name of a service. */
+  public static String inbound(String service) {
+    return INBOUND_PREFIX + service;
+  }
+}

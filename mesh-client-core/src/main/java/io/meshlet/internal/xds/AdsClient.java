@@ -1,0 +1,586 @@
+package io.meshlet.internal.xds;
+
+import io.meshlet.internal.wire.Backoff;
+import com.google.protobuf.Any;
+import com.google.rpc.Code;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.meshlet.config.ClusterConfig;
+import io.meshlet.config.EndpointConfig;
+import io.meshlet.config.MeshSnapshot;
+import io.meshlet.config.RouteTable;
+import io.meshlet.internal.xds.ListenerResource;
+import io.meshlet.internal.xds.ResourceException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An xDS client over one ADS stream (state of the world): subscribes to every listener and
+ * cluster, and to the route configurations and endpoint assignments they name; ACKs what it can
+ * apply and NACKs what it cannot with the reason; publishes a new consistent {@link MeshSnapshot}
+ * after each accepted change; reconnects with jittered exponential backoff, moving to the next
+ * control server each time, and keeps the last good config throughout.
+ *
+ * <p>Thread-safety: all state is confined to one serialized executor; gRPC callbacks hop onto it.
+ */
+public final class AdsClient implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(AdsClient.class);
+
+  static final String LDS = "type.googleapis.com/" + Listener.getDescriptor().getFullName();
+  static final String RDS = "type.googleapis.com/" + RouteConfiguration.getDescriptor().getFullName();
+  static final String CDS = "type.googleapis.com/" + Cluster.getDescriptor().getFullName();
+  static final String EDS = "type.googleapis.com/" + ClusterLoadAssignment.getDescriptor().getFullName();
+  private static final List<String> TYPES = List.of(LDS, CDS, RDS, EDS);
+
+  /** What the client tells its owner; called on the serialized executor, must not block. */
+  public interface Handler {
+    /** A new consistent snapshot was built from accepted resources. */
+    void onSnapshot(MeshSnapshot snapshot);
+
+    /** A response was refused; a refused version sent again is refused again but reported once. */
+    void onNack(String typeUrl, String version, String message);
+
+    /** A stream to a control server is up and answering. */
+    void onConnected(String server);
+
+    /** The stream to a control server ended; a reconnect is scheduled. */
+    void onDisconnected(String server, Status status, Duration retryIn);
+  }
+
+  private final List<String> servers;
+  private volatile Node node;
+  private final Handler handler;
+  private final ScheduledExecutorService executor;
+  private final Clock clock;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final Map<String, ManagedChannel> channels = new HashMap<>();
+  private final io.grpc.ChannelCredentials credentials;
+  private final java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
+  /** The identity the channels were made with (confined to the executor). */
+  private io.meshlet.identity.WorkloadIdentity presented;
+  /** A stream and channels being replaced: closed once the new stream answers. */
+  private Stream retiring;
+  private List<ManagedChannel> retiringChannels = List.of();
+
+  // State below is confined to the executor.
+  private final Map<String, TypeState> types = new HashMap<>();
+  private Map<String, ListenerResource> listeners = new TreeMap<>();
+  private final Map<String, RouteConfiguration> routeConfigs = new TreeMap<>();
+  /**
+   * Route tables parsed from {@link #routeConfigs}, by route configuration name and the listener
+   * that reads it (service and filters): each configuration is parsed once per update, when it
+   * arrives, and again only for a listener that starts reading it later.
+   */
+  private final Map<String, Map<RouteReader, RouteTable>> routeTables = new TreeMap<>();
+
+  /** Who reads a route configuration: the result of parsing depends on both. */
+  private record RouteReader(String service, Set<String> filters) {}
+  private Map<String, ClusterConfig> clusters = new TreeMap<>();
+  private final Map<String, List<EndpointConfig>> endpoints = new TreeMap<>();
+  private int serverIndex = -1;
+  private Stream stream;
+  private int failures;
+  private boolean closed;
+  private String lastPublished = "";
+
+  private static final class TypeState {
+    String ackedVersion = "";
+    String nonce = "";
+    Set<String> names = new TreeSet<>();
+    /** The refusal last sent on this stream, and how often the server sent that version again. */
+    String nackedVersion;
+    String nackedMessage;
+    int nackRepeats;
+  }
+
+  /**
+   * @param credentials how channels to the control servers are secured (TLS from
+   *     {@link io.meshlet.internal.spiffe.ControlPlaneTls}, or plaintext)
+   * @param identity the SVID the credentials present, or null; when it changes (a first
+   *     certificate, a rotation) the client reconnects so the server sees the new one
+   */
+  public AdsClient(List<String> servers, Node node, Handler handler, ScheduledExecutorService executor,
+      Clock clock, Duration initialBackoff, Duration maxBackoff, io.grpc.ChannelCredentials credentials,
+      java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity) {
+    if (servers.isEmpty()) {
+      throw new IllegalArgumentException("servers: [] (expected: at least one control server host:port)");
+    }
+    this.servers = List.copyOf(servers);
+    this.node = node;
+    this.handler = handler;
+    this.executor = executor;
+    this.clock = clock;
+    this.initialBackoff = initialBackoff;
+    this.maxBackoff = maxBackoff;
+    this.credentials = java.util.Objects.requireNonNull(credentials, "credentials");
+    this.identity = identity;
+    for (String t : TYPES) {
+      types.put(t, new TypeState());
+    }
+  }
+
+  /** Opens the first stream. */
+  public void start() {
+    post(() -> {
+      if (identity != null) {
+        presented = identity.get();
+        scheduleIdentityCheck();
+      }
+      connect();
+    });
+  }
+
+  private void scheduleIdentityCheck() {
+    schedule(() -> {
+      if (closed) {
+        return;
+      }
+      io.meshlet.identity.WorkloadIdentity now = identity.get();
+      if (now != presented) {
+        presented = now;
+        reconnectWithNewIdentity();
+      }
+      scheduleIdentityCheck();
+    }, 1000);
+  }
+
+  /**
+   * A TLS connection keeps the certificate it was opened with: new channels and a new stream to
+   * the same server present the new one; the old stream is closed once the new one answers, so
+   * the config and a registered instance never lapse.
+   */
+  private void reconnectWithNewIdentity() {
+    log.info("[{}] workload identity {}: reconnecting to present it to the control server", node.getId(),
+        presented == null ? "gone" : presented.spiffeId() + " (serial "
+            + presented.chain().get(0).getSerialNumber().toString(16) + ")");
+    synchronized (channels) {
+      retiringChannels = new ArrayList<>(channels.values());
+      channels.clear();
+    }
+    if (stream != null) {
+      retiring = stream;
+      stream = null;
+      serverIndex = (serverIndex - 1 + servers.size()) % servers.size();
+      connect();
+    }
+  }
+
+  private void retireOld() {
+    if (retiring != null) {
+      retiring.cancel();
+      retiring = null;
+    }
+    retiringChannels.forEach(ManagedChannel::shutdown);
+    retiringChannels = List.of();
+  }
+
+  /**
+   * Sends this node from now on: the stream is reopened to the same control server, since a
+   * server reads the node from a stream's first request. The config in force stays meanwhile.
+   */
+  public void updateNode(Node updated) {
+    post(() -> {
+      node = updated;
+      if (closed || stream == null) {
+        return;        // the next stream carries it
+      }
+      Stream old = stream;
+      stream = null;
+      old.cancel();
+      serverIndex = (serverIndex - 1 + servers.size()) % servers.size();
+      connect();
+    });
+  }
+
+  @Override
+  public void close() {
+    post(() -> {
+      closed = true;
+      if (stream != null) {
+        stream.cancel();
+      }
+    });
+    synchronized (channels) {
+      channels.values().forEach(ManagedChannel::shutdownNow);
+      channels.clear();
+      retiringChannels.forEach(ManagedChannel::shutdownNow);
+    }
+  }
+
+  /** The channel to a control server, which the load reports to that server share. */
+  public io.grpc.Channel channelTo(String server) {
+    return channel(server);
+  }
+
+  private ManagedChannel channel(String server) {
+    synchronized (channels) {
+      return channels.computeIfAbsent(server, s -> NettyChannelBuilder.forTarget(s, credentials)
+          .keepAliveTime(30, TimeUnit.SECONDS)
+          .build());
+    }
+  }
+
+  private void connect() {
+    if (closed) {
+      return;
+    }
+    serverIndex = (serverIndex + 1) % servers.size();
+    String server = servers.get(serverIndex);
+    Stream s = new Stream(server);
+    stream = s;
+    log.debug("[{}] opening ADS stream to {}", node.getId(), server);
+    s.open();
+    for (String type : TYPES) {
+      TypeState t = types.get(type);
+      boolean wildcard = type.equals(LDS) || type.equals(CDS);
+      t.nackedVersion = null;
+      if (wildcard || !t.names.isEmpty()) {
+        t.nonce = "";
+        s.send(request(type, t, null));
+      }
+    }
+  }
+
+  private DiscoveryRequest request(String type, TypeState t, String error) {
+    DiscoveryRequest.Builder b = DiscoveryRequest.newBuilder()
+        .setNode(node)
+        .setTypeUrl(type)
+        .setVersionInfo(t.ackedVersion)
+        .setResponseNonce(t.nonce)
+        .addAllResourceNames(type.equals(LDS) || type.equals(CDS) ? List.of() : t.names);
+    if (error != null) {
+      b.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(Code.INVALID_ARGUMENT_VALUE).setMessage(error));
+    }
+    return b.build();
+  }
+
+  private void onResponse(Stream s, DiscoveryResponse response) {
+    if (s != stream || closed) {
+      return;
+    }
+    if (!s.answered) {
+      s.answered = true;
+      failures = 0;
+      log.info("[{}] connected to control server {}", node.getId(), s.server);
+      retireOld();
+      handler.onConnected(s.server);
+    }
+    String type = response.getTypeUrl();
+    TypeState t = types.get(type);
+    if (t == null) {
+      log.warn("[{}] ignoring a response of unsubscribed type {}", node.getId(), type);
+      return;
+    }
+    t.nonce = response.getNonce();
+    String error = null;
+    try {
+      apply(type, response.getResourcesList());
+    } catch (ResourceException e) {
+      error = e.getMessage();
+    } catch (RuntimeException e) {
+      // A parsing bug must not leave the response unanswered: the server would send no more of this type.
+      error = shortType(type) + " version " + response.getVersionInfo() + ": could not be applied (" + e + ")";
+    }
+    if (error == null) {
+      t.ackedVersion = response.getVersionInfo();
+      t.nackedVersion = null;
+      s.send(request(type, t, null));
+      log.debug("[{}] ACK {} version {}", node.getId(), shortType(type), response.getVersionInfo());
+      updateSubscriptions(s);
+      publishIfComplete();
+    } else if (response.getVersionInfo().equals(t.nackedVersion) && error.equals(t.nackedMessage)) {
+      // Some servers (java-control-plane's SimpleCache) answer a NACK, which names the last good
+      // version, by sending the refused version again at once. Refuse it again after a growing
+      // pause instead of looping at full speed, and report it only once.
+      t.nackRepeats++;
+      long delay = backoffMillis(t.nackRepeats);
+      log.debug("[{}] {} version {} sent again; NACK in {} ms", node.getId(), shortType(type),
+          response.getVersionInfo(), delay);
+      String nonce = t.nonce;
+      String message = error;
+      schedule(() -> {
+        if (s == stream && !closed && nonce.equals(t.nonce)) {
+          s.send(request(type, t, message));
+        }
+      }, delay);
+    } else {
+      t.nackedVersion = response.getVersionInfo();
+      t.nackedMessage = error;
+      t.nackRepeats = 0;
+      log.warn("[{}] NACK {} version {}: {}", node.getId(), shortType(type), response.getVersionInfo(), error);
+      s.send(request(type, t, error));
+      handler.onNack(type, response.getVersionInfo(), error);
+    }
+  }
+
+  /** Parses a whole response; applies it only if every resource in it is acceptable. */
+  private void apply(String type, List<Any> resources) throws ResourceException {
+    List<String> errors = new ArrayList<>();
+    if (type.equals(LDS)) {
+      Map<String, ListenerResource> next = new TreeMap<>();
+      for (Any any : resources) {
+        try {
+          Listener listener = unpack(any, Listener.class);
+          if (!listener.hasApiListener()) {
+            // A server-side listener (gRPC's XdsServerBuilder asks for those); not for clients.
+            continue;
+          }
+          ListenerResource l = ResourceParser.listener(listener);
+          next.put(l.name(), l);
+        } catch (ResourceException e) {
+          errors.add(e.getMessage());
+        }
+      }
+      throwIfAny(errors);
+      listeners = next;
+    } else if (type.equals(RDS)) {
+      Map<String, RouteConfiguration> next = new LinkedHashMap<>();
+      Map<String, Map<RouteReader, RouteTable>> parsed = new LinkedHashMap<>();
+      for (Any any : resources) {
+        RouteConfiguration rc = unpack(any, RouteConfiguration.class);
+        Map<RouteReader, RouteTable> tables = new HashMap<>();
+        for (ListenerResource l : listeners.values()) {
+          if (!l.inbound() && l.routeConfigName().equals(rc.getName())) {
+            try {
+              RouteReader reader = new RouteReader(l.service(), l.filters());
+              tables.put(reader, ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
+            } catch (ResourceException e) {
+              errors.add(e.getMessage());
+            }
+          }
+        }
+        next.put(rc.getName(), rc);
+        parsed.put(rc.getName(), tables);
+      }
+      throwIfAny(errors);
+      routeConfigs.putAll(next);
+      routeConfigs.keySet().retainAll(types.get(RDS).names);
+      routeTables.putAll(parsed);
+      routeTables.keySet().retainAll(routeConfigs.keySet());
+    } else if (type.equals(CDS)) {
+      Map<String, ClusterConfig> next = new TreeMap<>();
+      for (Any any : resources) {
+        try {
+          ClusterConfig c = ResourceParser.cluster(unpack(any, Cluster.class));
+          next.put(c.name(), c);
+        } catch (ResourceException e) {
+          errors.add(e.getMessage());
+        }
+      }
+      throwIfAny(errors);
+      clusters = next;
+    } else {
+      Map<String, List<EndpointConfig>> next = new LinkedHashMap<>();
+      for (Any any : resources) {
+        ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
+        try {
+          next.put(cla.getClusterName(), ResourceParser.endpoints(cla));
+        } catch (ResourceException e) {
+          errors.add(e.getMessage());
+        }
+      }
+      throwIfAny(errors);
+      endpoints.putAll(next);
+      endpoints.keySet().retainAll(types.get(EDS).names);
+    }
+  }
+
+  /** The route table a listener reads from a route configuration: parsed when it arrived, or now. */
+  private RouteTable routeTable(ListenerResource l, RouteConfiguration rc) throws ResourceException {
+    Map<RouteReader, RouteTable> tables = routeTables.computeIfAbsent(rc.getName(), k -> new HashMap<>());
+    RouteReader reader = new RouteReader(l.service(), l.filters());
+    RouteTable table = tables.get(reader);
+    if (table == null) {
+      table = ResourceParser.routeConfiguration(l.service(), rc, l.filters());
+      tables.put(reader, table);
+    }
+    return table;
+  }
+
+  private void updateSubscriptions(Stream s) {
+    Set<String> rds = new TreeSet<>();
+    listeners.values().stream().filter(l -> !l.inbound()).forEach(l -> rds.add(l.routeConfigName()));
+    resubscribe(s, RDS, rds);
+    resubscribe(s, EDS, new TreeSet<>(clusters.keySet()));
+  }
+
+  private void resubscribe(Stream s, String type, Set<String> names) {
+    TypeState t = types.get(type);
+    if (!t.names.equals(names)) {
+      t.names = names;
+      s.send(request(type, t, null));
+    }
+  }
+
+  /** Builds and publishes a snapshot once every referenced resource has arrived. */
+  private void publishIfComplete() {
+    Map<String, RouteTable> tables = new TreeMap<>();
+    Map<String, io.meshlet.config.InboundPolicy> inbound = new TreeMap<>();
+    for (ListenerResource l : listeners.values()) {
+      if (l.inbound()) {
+        inbound.put(l.service(), l.inboundPolicy());
+        continue;
+      }
+      RouteConfiguration rc = routeConfigs.get(l.routeConfigName());
+      if (rc == null) {
+        return;
+      }
+      try {
+        tables.put(l.service(), routeTable(l, rc));
+      } catch (ResourceException e) {
+        log.warn("[{}] service '{}' left out of the snapshot: {}", node.getId(), l.service(), e.getMessage());
+      }
+    }
+    Map<String, ClusterConfig> resolved = new TreeMap<>();
+    for (ClusterConfig c : clusters.values()) {
+      List<EndpointConfig> eps = endpoints.get(c.name());
+      if (eps == null) {
+        return;
+      }
+      resolved.put(c.name(), c.withEndpoints(eps));
+    }
+    String version = "L=" + types.get(LDS).ackedVersion + ",R=" + types.get(RDS).ackedVersion
+        + ",C=" + types.get(CDS).ackedVersion + ",E=" + types.get(EDS).ackedVersion;
+    MeshSnapshot snapshot = new MeshSnapshot(tables, resolved, inbound, version, clock.instant());
+    List<String> dangling = snapshot.danglingReferences();
+    if (!dangling.isEmpty()) {
+      log.debug("[{}] waiting for resources: {}", node.getId(), dangling);
+      return;
+    }
+    if (version.equals(lastPublished)) {
+      return;
+    }
+    lastPublished = version;
+    handler.onSnapshot(snapshot);
+  }
+
+  private void onStreamEnd(Stream s, Status status) {
+    if (s != stream || closed) {
+      return;
+    }
+    stream = null;
+    failures++;
+    Duration delay = Duration.ofMillis(backoffMillis(failures));
+    log.warn("[{}] ADS stream to {} ended ({}); keeping the last good config, reconnecting to {} in {} ms",
+        node.getId(), s.server, status.getCode() + (status.getDescription() == null ? "" : ": "
+            + status.getDescription()), servers.get((serverIndex + 1) % servers.size()), delay.toMillis());
+    handler.onDisconnected(s.server, status, delay);
+    schedule(this::connect, delay.toMillis());
+  }
+
+  /** The n-th backoff (n >= 1): from the initial one doubling up to the max, jittered down by up to half. */
+  private long backoffMillis(int n) {
+    return Backoff.halfJitter(initialBackoff.toMillis(), maxBackoff.toMillis(), n);
+  }
+
+  /** Runs on the serialized executor; after close the executor is gone and events are dropped. */
+  private void post(Runnable r) {
+    try {
+      executor.execute(r);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("[{}] dropped an event after close", node.getId());
+    }
+  }
+
+  private void schedule(Runnable r, long delayMillis) {
+    try {
+      executor.schedule(r, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("[{}] dropped a timer after close", node.getId());
+    }
+  }
+
+  private static <T extends com.google.protobuf.Message> T unpack(Any any, Class<T> type)
+      throws ResourceException {
+    try {
+      return any.unpack(type);
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new ResourceException("resource of type " + any.getTypeUrl() + ": unreadable ("
+          + e.getMessage() + ") (expected: a valid " + type.getSimpleName() + ")");
+    }
+  }
+
+  private static void throwIfAny(List<String> errors) throws ResourceException {
+    if (!errors.isEmpty()) {
+      throw new ResourceException(String.join("; ", errors));
+    }
+  }
+
+  static String shortType(String typeUrl) {
+    return typeUrl.substring(typeUrl.lastIndexOf('.') + 1);
+  }
+
+  /** One ADS stream to one server. */
+  private final class Stream implements StreamObserver<DiscoveryResponse> {
+    final String server;
+    StreamObserver<DiscoveryRequest> requests;
+    boolean answered;
+
+    Stream(String server) {
+      this.server = server;
+    }
+
+    void open() {
+      ManagedChannel channel = channel(server);
+      // The channel keeps its own connect backoff (1 s growing to 120 s) after failures; without
+      // this reset a new stream fails fast for that long and the client's backoff means nothing.
+      channel.resetConnectBackoff();
+      requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(this);
+    }
+
+    void send(DiscoveryRequest r) {
+      try {
+        requests.onNext(r);
+      } catch (RuntimeException e) {
+        log.debug("[{}] could not send on the ADS stream: {}", node.getId(), e.toString());
+      }
+    }
+
+    void cancel() {
+      try {
+        requests.onError(Status.CANCELLED.withDescription("client closed").asRuntimeException());
+      } catch (RuntimeException e) {
+        // already gone
+      }
+    }
+
+    @Override
+    public void onNext(DiscoveryResponse response) {
+      post(() -> onResponse(this, response));
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      post(() -> onStreamEnd(this, Status.fromThrowable(t)));
+    }
+
+    @Override
+    public void onCompleted() {
+      post(() -> onStreamEnd(this, Status.UNAVAILABLE.withDescription("server closed the stream")));
+    }
+  }
+}

@@ -1,0 +1,38 @@
+package io.meshlet.internal.xds;
+
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.meshlet.internal.wire.WireNames;
+import java.util.Map;
+
+/**
+ * The xDS node a client presents: its id, service, version, and its own instance when it
+ * registers one (node metadata {@code meshlet.instance}: {@code address} and {@code labels}).
+ */
+public record XdsNode(String id, String service, String version, String instanceAddress,
+    Map<String, String> instanceLabels) {
+
+  public XdsNode {
+    instanceLabels = Map.copyOf(instanceLabels);
+  }
+
+  /** The node as Envoy's protobuf. */
+  public Node toProto() {
+    Node.Builder node = Node.newBuilder()
+        .setId(id)
+        .setCluster(service)
+        .setUserAgentName("meshlet")
+        .setUserAgentVersion(version);
+    if (instanceAddress != null) {
+      Struct.Builder labels = Struct.newBuilder();
+      instanceLabels.forEach((k, v) -> labels.putFields(k, Value.newBuilder().setStringValue(v).build()));
+      node.setMetadata(Struct.newBuilder().putFields(WireNames.INSTANCE_METADATA,
+          Value.newBuilder().setStructValue(Struct.newBuilder()
+              .putFields(WireNames.INSTANCE_ADDRESS, Value.newBuilder().setStringValue(instanceAddress).build())
+              .putFields(WireNames.INSTANCE_LABELS, Value.newBuilder().setStructValue(labels).build()))
+              .build()));
+    }
+    return node.build();
+  }
+}
