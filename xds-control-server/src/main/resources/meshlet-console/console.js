@@ -65,8 +65,9 @@ async function start() {
   $('login').hidden = true;
   $('console').hidden = false;
   $('logout').hidden = !sessionStorage.getItem(TOKEN_KEY);
-  document.body.dataset.state = 'console';
   await refresh(true);
+  // Set once the first figures are drawn (unless the token was refused meanwhile): tests wait for it.
+  if (!$('console').hidden) document.body.dataset.state = 'console';
   timer = setInterval(() => refresh(false), 2000);
 }
 

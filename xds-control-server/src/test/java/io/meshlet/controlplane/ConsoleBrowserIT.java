@@ -214,7 +214,7 @@ class ConsoleBrowserIT {
     login(TOKEN);
     waiting().until(b -> "console".equals(b.findElement(By.tagName("body")).getAttribute("data-state")));
     // The canary split drawn as bars: 80 % and 20 %.
-    WebElement split = browser.findElement(By.cssSelector(".card[data-service='catalog'] .split"));
+    WebElement split = waiting().until(b -> b.findElement(By.cssSelector(".card[data-service='catalog'] .split")));
     assertThat(split.findElement(By.cssSelector("[data-target='v1']")).getText()).isEqualTo("v1 80%");
     assertThat(split.findElement(By.cssSelector("[data-target='v2']")).getText()).isEqualTo("v2 20%");
 
