@@ -29,8 +29,6 @@ import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
-import org.springframework.boot.web.context.WebServerApplicationContext;
-import org.springframework.boot.web.embedded.tomcat.TomcatServletWebServerFactory;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -59,8 +57,8 @@ class MeshletTomcatIT {
   @RestController
   static class App {
     @Bean
-    TomcatServletWebServerFactory tomcat() {
-      return new TomcatServletWebServerFactory();
+    BootTestLine.Tomcat tomcat() {
+      return new BootTestLine.Tomcat();
     }
 
     @GetMapping({"/items", "/admin"})
@@ -109,13 +107,13 @@ class MeshletTomcatIT {
     ConfigurableApplicationContext app =
         new SpringApplicationBuilder(App.class).properties(properties.toArray(String[]::new)).run();
     apps.add(app);
-    assertThat(((WebServerApplicationContext) app).getWebServer().getClass().getSimpleName())
+    assertThat(BootTestLine.webServerClass(app))
         .isEqualTo("TomcatWebServer");
     return app;
   }
 
   static int port(ConfigurableApplicationContext app) {
-    return ((WebServerApplicationContext) app).getWebServer().getPort();
+    return BootTestLine.port(app);
   }
 
   /** An answer: status, headers as sent, body. */
