@@ -40,6 +40,11 @@ final class BootTestLine {
 
   private BootTestLine() {}
 
+  /** A {@code RestTemplate} from the context's {@code RestTemplateBuilder}. */
+  static org.springframework.web.client.RestTemplate restTemplate(ApplicationContext context) {
+    return context.getBean(org.springframework.boot.restclient.RestTemplateBuilder.class).build();
+  }
+
   static int port(ApplicationContext context) {
     return ((WebServerApplicationContext) context).getWebServer().getPort();
   }
