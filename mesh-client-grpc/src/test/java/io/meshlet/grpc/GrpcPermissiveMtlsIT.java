@@ -23,7 +23,7 @@ import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
 import io.grpc.xds.XdsServerBuilder;
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.controlplane.ControlServer;
 import io.meshlet.controlplane.testing.EchoBackend;
 import io.meshlet.identity.CaIdentitySource;

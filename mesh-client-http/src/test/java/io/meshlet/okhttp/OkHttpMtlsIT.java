@@ -9,7 +9,7 @@ import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import io.meshlet.MeshClient;
 import io.meshlet.controlplane.ControlServer;
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.controlplane.testing.FaultReport;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.CertificateRequests;

@@ -1,5 +1,8 @@
 package io.meshlet.controlplane;
 
+import io.meshlet.controlplane.intent.MeshConfig;
+import io.meshlet.controlplane.intent.MeshConfigException;
+import io.meshlet.controlplane.internal.Durations;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -175,7 +178,7 @@ public final class Main {
     }
     Path file = Path.of(files.get(0));
     return withValidFile(file, err, "refused, nothing was written to etcd", config -> {
-      try (io.meshlet.controlplane.internal.EtcdStore store = store(options)) {
+      try (io.meshlet.controlplane.internal.source.EtcdStore store = store(options)) {
         long revision = store.writeIntent(Files.readString(file), -1).orElseThrow();
         int n = config.services().size();
         out.println(file + ": imported to " + store.intentKey() + " at revision " + revision + " (" + n
@@ -199,7 +202,7 @@ public final class Main {
     if (!files.isEmpty()) {
       return usage(err, "export takes no file; it prints the intent (export --etcd URLS > mesh.yaml)");
     }
-    try (io.meshlet.controlplane.internal.EtcdStore store = store(options)) {
+    try (io.meshlet.controlplane.internal.source.EtcdStore store = store(options)) {
       var intent = store.readIntent();
       if (intent.isEmpty()) {
         err.println("etcd at " + options.get("--etcd") + " holds no intent at " + store.intentKey()
@@ -235,19 +238,19 @@ public final class Main {
       return usage(err, command + " needs --etcd URLS, e.g. --etcd http://127.0.0.1:2379");
     }
     try {
-      io.meshlet.controlplane.internal.EtcdStore.parseEndpoints(options.get("--etcd"));
-      io.meshlet.controlplane.internal.EtcdStore.checkPrefix(options.getOrDefault("--etcd-prefix",
-          io.meshlet.controlplane.internal.EtcdStore.DEFAULT_PREFIX));
+      io.meshlet.controlplane.internal.source.EtcdStore.parseEndpoints(options.get("--etcd"));
+      io.meshlet.controlplane.internal.source.EtcdStore.checkPrefix(options.getOrDefault("--etcd-prefix",
+          io.meshlet.controlplane.internal.source.EtcdStore.DEFAULT_PREFIX));
     } catch (IllegalArgumentException e) {
       return usage(err, e.getMessage());
     }
     return null;
   }
 
-  private static io.meshlet.controlplane.internal.EtcdStore store(java.util.Map<String, String> options) {
-    return new io.meshlet.controlplane.internal.EtcdStore(
-        io.meshlet.controlplane.internal.EtcdStore.parseEndpoints(options.get("--etcd")),
-        options.getOrDefault("--etcd-prefix", io.meshlet.controlplane.internal.EtcdStore.DEFAULT_PREFIX));
+  private static io.meshlet.controlplane.internal.source.EtcdStore store(java.util.Map<String, String> options) {
+    return new io.meshlet.controlplane.internal.source.EtcdStore(
+        io.meshlet.controlplane.internal.source.EtcdStore.parseEndpoints(options.get("--etcd")),
+        options.getOrDefault("--etcd-prefix", io.meshlet.controlplane.internal.source.EtcdStore.DEFAULT_PREFIX));
   }
 
   static int serve(List<String> args, PrintStream out, PrintStream err) {
@@ -301,7 +304,7 @@ public final class Main {
         }
         case "--etcd" -> {
           try {
-            builder.etcd(io.meshlet.controlplane.internal.EtcdStore.parseEndpoints(value));
+            builder.etcd(io.meshlet.controlplane.internal.source.EtcdStore.parseEndpoints(value));
             etcd = true;
           } catch (IllegalArgumentException e) {
             return usage(err, e.getMessage());
@@ -315,14 +318,14 @@ public final class Main {
           }
         }
         case "--lease-ttl" -> {
-          java.util.Optional<java.time.Duration> ttl = MeshConfigParser.parseDuration(value);
+          java.util.Optional<java.time.Duration> ttl = Durations.parse(value);
           if (ttl.isEmpty() || ttl.get().toSeconds() < 1) {
             return usage(err, "--lease-ttl: " + value + " (expected: a duration of at least 1s such as 15s)");
           }
           builder.leaseTtl(ttl.get());
         }
         case "--registration-grace" -> {
-          java.util.Optional<java.time.Duration> grace = MeshConfigParser.parseDuration(value);
+          java.util.Optional<java.time.Duration> grace = Durations.parse(value);
           if (grace.isEmpty()) {
             return usage(err, "--registration-grace: " + value + " (expected: a duration such as 30s or 2m)");
           }
@@ -330,7 +333,7 @@ public final class Main {
         }
         case "--join-tokens" -> {
           try {
-            builder.joinTokens(io.meshlet.controlplane.internal.JoinTokens.load(Path.of(value)));
+            builder.joinTokens(io.meshlet.controlplane.internal.ca.JoinTokens.load(Path.of(value)));
           } catch (java.nio.file.NoSuchFileException e) {
             err.println(value + ": no such file");
             return USAGE;

@@ -2,7 +2,7 @@ package io.meshlet.controlplane;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.identity.CertificateRequests;
 import io.meshlet.identity.FileIdentitySource;
 import io.meshlet.identity.WorkloadIdentity;

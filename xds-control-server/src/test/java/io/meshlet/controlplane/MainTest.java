@@ -2,6 +2,7 @@ package io.meshlet.controlplane;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.meshlet.controlplane.testing.DesignSample;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +39,7 @@ class MainTest {
 
   @Test
   void validateAcceptsAGoodFile() throws Exception {
-    Path file = write("mesh.yaml", MeshConfigParserTest.DESIGN_SAMPLE);
+    Path file = write("mesh.yaml", DesignSample.MESH_YAML);
 
     assertThat(run("validate", file.toString())).isEqualTo(Main.OK);
     assertThat(out()).isEqualTo(file + ": valid (1 service)" + System.lineSeparator());

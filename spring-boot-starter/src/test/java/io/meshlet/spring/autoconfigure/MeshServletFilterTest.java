@@ -3,7 +3,7 @@ package io.meshlet.spring.autoconfigure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshlet.MeshClient;
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.identity.CertificateRequests;
 import io.meshlet.okhttp.MeshServletFilter;
 import jakarta.servlet.http.HttpServletRequest;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meshlet.MeshClient;
 import io.meshlet.MeshListener;
-import io.meshlet.controlplane.internal.CertificateAuthority;
+import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.grpc.MeshGrpc;
 import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.FileIdentitySource;

@@ -1,5 +1,6 @@
 package io.meshlet.controlplane.testing;
 
+import io.meshlet.controlplane.ControlServer;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;

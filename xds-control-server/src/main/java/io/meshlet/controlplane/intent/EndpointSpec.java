@@ -1,0 +1,29 @@
+package io.meshlet.controlplane.intent;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One instance of a service.
+ *
+ * @param host an IP address or host name
+ * @param port the TCP port, 1..65535
+ * @param labels labels that subsets select on, e.g. {@code version: v1}
+ */
+public record EndpointSpec(String host, int port, Map<String, String> labels) {
+
+  public EndpointSpec {
+    Objects.requireNonNull(host, "host");
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("port: " + port + " (expected: 1..65535)");
+    }
+    labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+  }
+
+  /** {@code host:port}, with brackets around an IPv6 host. */
+  public String address() {
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+  }
+}
