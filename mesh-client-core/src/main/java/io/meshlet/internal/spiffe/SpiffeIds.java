@@ -31,6 +31,15 @@ public final class SpiffeIds {
     return SCHEME + trustDomain;
   }
 
+  /** The trust domain of a SPIFFE ID: what lies between {@code spiffe://} and the path. */
+  public static String trustDomainOf(String spiffeId) {
+    if (!spiffeId.startsWith(SCHEME)) {
+      throw new IllegalArgumentException("SPIFFE ID: '" + spiffeId + "' (expected: " + SCHEME + "<trust domain>/<path>)");
+    }
+    int slash = spiffeId.indexOf('/', SCHEME.length());
+    return spiffeId.substring(SCHEME.length(), slash < 0 ? spiffeId.length() : slash);
+  }
+
   /** The SPIFFE ID of a service in a trust domain: {@code spiffe://<trust domain>/service/<name>}. */
   public static String service(String trustDomain, String service) {
     return SCHEME + trustDomain + SERVICE_PATH + service;

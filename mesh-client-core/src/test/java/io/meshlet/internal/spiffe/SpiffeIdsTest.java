@@ -15,6 +15,18 @@ class SpiffeIdsTest {
     assertThat(SpiffeIds.ID.matcher(SpiffeIds.service("example.org", "catalog")).matches()).isTrue();
   }
 
+  @Test
+  void theTrustDomainIsWhatLiesBetweenTheSchemeAndThePath() {
+    assertThat(SpiffeIds.trustDomainOf("spiffe://example.org/service/catalog")).isEqualTo("example.org");
+    assertThat(SpiffeIds.trustDomainOf("spiffe://example.org")).isEqualTo("example.org");
+    assertThat(ControlPlaneTls.isControlServer(ControlPlaneTls.controlServerId("example.org"))).isTrue();
+    assertThat(ControlPlaneTls.isControlServer("spiffe://example.org/x" + ControlPlaneTls.controlServerId("a")
+        .substring("spiffe://a".length()))).isFalse();
+    assertThat(ControlPlaneTls.isControlServer("spiffe://example.org/service/catalog")).isFalse();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> SpiffeIds.trustDomainOf("https://example.org/x"))
+        .hasMessage("SPIFFE ID: 'https://example.org/x' (expected: spiffe://<trust domain>/<path>)");
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"spiffe://example.org/service/catalog", "spiffe://cluster.local/ns/default/sa/web",
       "spiffe://a-b.c/x:y@z%20"})
