@@ -83,6 +83,8 @@ public final class ControlServer implements AutoCloseable {
   public static final Duration DEFAULT_REGISTRATION_GRACE = Duration.ofSeconds(30);
   /** How long the instances a replica registered outlive it in etcd, unless renewed. */
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(15);
+  /** How often clients report their load unless {@link Builder#loadReportInterval} says otherwise. */
+  public static final Duration DEFAULT_LOAD_REPORT_INTERVAL = Duration.ofSeconds(5);
   /** The server pings idle xDS streams this often; a peer that does not answer in 5 s is gone. */
   static final Duration KEEPALIVE = Duration.ofSeconds(10);
 
@@ -102,7 +104,10 @@ public final class ControlServer implements AutoCloseable {
   private final ClientRegistry clients;
   private final AdsService ads;
   private final MeshState state;
-  private final LoadReportSink loadReports = new LoadReportSink();
+  private final io.meshlet.controlplane.internal.lrs.LoadStore loadStore =
+      new io.meshlet.controlplane.internal.lrs.LoadStore(Clock.systemUTC());
+  private final LoadReportSink loadReports;
+  private final Duration loadReportInterval;
   private final Path caDirectory;
   private final Path caKeyEncryptionKeyFile;
   private final Map<String, String> joinTokens;
@@ -135,6 +140,8 @@ public final class ControlServer implements AutoCloseable {
     this.requestedXdsPort = b.xdsPort;
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
+    this.loadReportInterval = b.loadReportInterval;
+    this.loadReports = new LoadReportSink(loadStore, loadReportInterval);
     this.caDirectory = b.caDirectory;
     this.caKeyEncryptionKeyFile = b.caKeyEncryptionKeyFile;
     if (caKeyEncryptionKeyFile != null && etcdEndpoints.isEmpty()) {
@@ -269,6 +276,8 @@ public final class ControlServer implements AutoCloseable {
           ? "PLAINTEXT (--xds-plaintext): join tokens are refused and anyone on the path could change where "
               + "calls go; for local trials and tests only"
           : "tls, trust bundle " + serverIdentity.trustBundleFile());
+      adminServer.traffic(loadStore, loadReportInterval);
+      metrics.loadReports(loadStore);
       if (etcdCa != null) {
         adminServer.caSharing(etcdCa::describe);
       }
@@ -394,8 +403,21 @@ public final class ControlServer implements AutoCloseable {
     private boolean plaintextRegistration;
     private List<String> serverNames = List.of();
     private Path trustBundleFile;
+    private Duration loadReportInterval = DEFAULT_LOAD_REPORT_INTERVAL;
 
     private Builder() {}
+
+    /**
+     * How often clients report their load ({@code load_reporting_interval}): the console's
+     * traffic is this late. {@link #DEFAULT_LOAD_REPORT_INTERVAL} unless set.
+     */
+    public Builder loadReportInterval(Duration interval) {
+      if (interval.compareTo(Duration.ofMillis(200)) < 0 || interval.compareTo(Duration.ofMinutes(1)) > 0) {
+        throw new IllegalArgumentException("loadReportInterval: " + interval + " (expected: 200ms..1m)");
+      }
+      this.loadReportInterval = interval;
+      return this;
+    }
 
     /**
      * Serves xDS and the CA's identity API in plaintext instead of TLS: for local trials and

@@ -2,7 +2,7 @@ package io.meshlet.controlplane;
 
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -88,17 +88,17 @@ public final class Main {
                               validate FILE like validate and, only if valid, write it to etcd as the intent
         export --etcd URLS [--etcd-prefix P]
                               print the intent kept in etcd (exit 1 if there is none)
+        status [--admin URL] [--admin-token-file FILE]
+                              every client of the server whose admin API is at URL (default
+                              http://127.0.0.1:18001) with its sync state per resource type; exit 0 when
+                              all are in sync, 1 when any is stale or NACKing (the NACKs are printed),
+                              3 when the admin API cannot be read
         help                  show this text
       """;
 
   private Main() {}
 
   public static void main(String[] args) {
-    // The admin API's JDK HTTP server has no read timeout of its own: without this, two clients
-    // that send half a request and stall would hold both of its threads.
-    if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
-      System.setProperty("sun.net.httpserver.maxReqTime", "30");
-    }
     int code = run(args, System.out, System.err);
     if (code != OK) {
       System.exit(code);
@@ -116,11 +116,13 @@ public final class Main {
       case "validate" -> validate(rest, out, err);
       case "import" -> importIntent(rest, out, err);
       case "export" -> exportIntent(rest, out, err);
+      case "status" -> status(rest, out, err);
       case "help", "--help", "-h" -> {
         out.print(USAGE_TEXT);
         yield OK;
       }
-      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate, import, export or help)");
+      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate, import, export, status "
+          + "or help)");
     };
   }
 
@@ -395,6 +397,45 @@ public final class Main {
       Thread.currentThread().interrupt();
     }
     return OK;
+  }
+
+  static int status(List<String> args, PrintStream out, PrintStream err) {
+    String admin = "http://127.0.0.1:" + ControlServer.DEFAULT_ADMIN_PORT;
+    Path tokenFile = null;
+    for (int i = 0; i < args.size(); i++) {
+      String a = args.get(i);
+      if (!a.equals("--admin") && !a.equals("--admin-token-file")) {
+        return usage(err, "unknown option '" + a + "' for status (expected: --admin URL, --admin-token-file FILE)");
+      }
+      if (i + 1 >= args.size()) {
+        return usage(err, a + " needs a value");
+      }
+      String value = args.get(++i);
+      if (a.equals("--admin")) {
+        admin = value;
+      } else {
+        tokenFile = Path.of(value);
+      }
+    }
+    java.net.URI uri;
+    try {
+      uri = java.net.URI.create(admin.endsWith("/") ? admin : admin + "/");
+      if (uri.getScheme() == null || !uri.getScheme().matches("https?") || uri.getHost() == null) {
+        throw new IllegalArgumentException("not an http(s) URL");
+      }
+    } catch (IllegalArgumentException e) {
+      return usage(err, "--admin: '" + admin + "' (expected: the admin API's URL, e.g. http://127.0.0.1:18001)");
+    }
+    java.util.Optional<String> token = java.util.Optional.empty();
+    if (tokenFile != null) {
+      try {
+        token = java.util.Optional.of(java.nio.file.Files.readString(tokenFile).strip());
+      } catch (IOException e) {
+        err.println("error: --admin-token-file " + tokenFile + ": cannot read: " + e.getMessage());
+        return USAGE;
+      }
+    }
+    return io.meshlet.controlplane.internal.admin.StatusCommand.run(uri, token, out, err);
   }
 
   /** The port written as {@code text}, or -1 if it is not a number in 0..65535. */

@@ -88,7 +88,8 @@ class MainTest {
   @Test
   void unknownCommandIsAUsageError() {
     assertThat(run("launch")).isEqualTo(Main.USAGE);
-    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate, import, export or help)"
+    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate, import, export, status "
+        + "or help)"
         + System.lineSeparator() + Main.USAGE_TEXT);
   }
 

@@ -26,6 +26,8 @@ public final class EndpointState {
   long lastEjectionEndNanos;
   final LongAdder intervalRequests = new LongAdder();
   final LongAdder intervalFailures = new LongAdder();
+  /** What the load reports say of this endpoint: tries and their latencies since the last report. */
+  final EndpointLoad load = new EndpointLoad();
 
   EndpointState(EndpointConfig config) {
     this.config = config;
@@ -40,6 +42,11 @@ public final class EndpointState {
   /** The endpoint as configured. */
   public EndpointConfig config() {
     return config;
+  }
+
+  /** The load counted for the load reports since the last one. */
+  public EndpointLoad load() {
+    return load;
   }
 
   /** Requests in flight to this endpoint now. */

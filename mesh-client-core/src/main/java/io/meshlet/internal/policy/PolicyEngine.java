@@ -267,6 +267,8 @@ public final class PolicyEngine {
         IOException failure = null;
         Outcome outcome;
         endpoint.active.incrementAndGet();
+        endpoint.load.issued();
+        long sent = nanoTime.getAsLong();
         try {
           // A transparent resend (a dead pooled connection) stays inside this try: reported, not
           // retried here, not recorded for outlier detection (the endpoint did nothing wrong).
@@ -279,6 +281,7 @@ public final class PolicyEngine {
         } finally {
           endpoint.active.decrementAndGet();
         }
+        endpoint.load.finished(outcome.isFailure(), nanoTime.getAsLong() - sent);
         cluster.record(endpoint, outcome);
         call.tried(cluster.name(), endpoint.address(), outcome);
         if (holdingRetry) {
@@ -420,6 +423,11 @@ public final class PolicyEngine {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted");
     }
+  }
+
+  /** The clusters in force now, for the load reports. */
+  public java.util.Collection<ClusterRuntime> clusters() {
+    return state.clusters().values();
   }
 
   /** For diagnostics: the runtime state of a cluster, if it exists. */

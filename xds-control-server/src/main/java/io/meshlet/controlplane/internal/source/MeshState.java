@@ -50,6 +50,8 @@ public final class MeshState {
   private final Supplier<List<Registrations.Instance>> registrations;
   private volatile Served served;
   private volatile Refusal lastRefusal;
+  private final ConfigHistory history =
+      new ConfigHistory();
 
   /**
    * @param registrations the registered instances to merge into the intent: this server's own
@@ -116,6 +118,9 @@ public final class MeshState {
     }
     ads.publish(resources.toSnapshot());
     served = new Served(config, effective, resources, source, clock.instant());
+    // The same intent with other registered instances is not an edit: the history says so.
+    history.accepted(resources.version(), previous != null && previous.config().equals(config)
+        ? "registered instances (intent from " + source + ")" : source, io.meshlet.controlplane.internal.intent.IntentTree.of(config), served.at());
     metrics.reloaded();
     log.info("serving config version {} from {}: {} services, {} clusters (was {})",
         resources.version(), source, config.services().size(), resources.clusters().size(),
@@ -126,6 +131,7 @@ public final class MeshState {
   /** Records a refused config; what is served stays as it is. */
   public synchronized void refuse(String source, List<Violation> violations) {
     lastRefusal = new Refusal(source, violations, clock.instant());
+    history.refused(source, violations.stream().map(Violation::toString).toList(), lastRefusal.at());
     metrics.refused();
     Served current = served;
     log.warn("refused config from {} ({} errors); still serving version {}:\n  {}",
@@ -136,6 +142,11 @@ public final class MeshState {
   /** The config served now, if any. */
   public Optional<Served> served() {
     return Optional.ofNullable(served);
+  }
+
+  /** The versions served and edits refused lately, for the console. */
+  public ConfigHistory history() {
+    return history;
   }
 
   /** The last refused config, if any. */

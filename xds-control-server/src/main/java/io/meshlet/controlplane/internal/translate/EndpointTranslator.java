@@ -10,6 +10,7 @@ import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.meshlet.controlplane.intent.EndpointSpec;
+import io.meshlet.internal.wire.WireNames;
 import java.util.List;
 
 /** Endpoints: the load assignment of a cluster, its endpoints with their labels as metadata. */
@@ -36,7 +37,7 @@ final class EndpointTranslator {
         com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
         e.labels().forEach((k, v) ->
             labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
-        lb.setMetadata(Metadata.newBuilder().putFilterMetadata(XdsTranslator.LABELS_METADATA, labels.build()));
+        lb.setMetadata(Metadata.newBuilder().putFilterMetadata(WireNames.LABELS_METADATA, labels.build()));
       }
       locality.addLbEndpoints(lb);
     }
