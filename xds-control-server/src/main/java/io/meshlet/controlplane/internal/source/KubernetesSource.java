@@ -77,7 +77,7 @@ public final class KubernetesSource implements AutoCloseable {
   /** The Service annotation naming the port (name or number) calls go to. */
   public static final String PORT_ANNOTATION = "meshlet.io/port";
   /** The label that carries an endpoint's zone, Kubernetes' own well-known label. */
-  public static final String ZONE_LABEL = "topology.kubernetes.io/zone";
+  public static final String ZONE_LABEL = io.meshlet.internal.wire.WireNames.ZONE_LABEL;
   /** The EndpointSlice label naming the Service it belongs to. */
   static final String SLICE_SERVICE_LABEL = "kubernetes.io/service-name";
 
