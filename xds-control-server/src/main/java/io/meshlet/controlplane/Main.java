@@ -36,12 +36,12 @@ public final class Main {
   static final int USAGE = 2;
   static final int FAILED = 3;
 
-  private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
+  static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
       "--admin-bind", "--admin-token-file", "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace",
       "--etcd", "--etcd-prefix", "--lease-ttl", "--ca-key-encryption-key", "--server-name", "--trust-bundle", "--xds-plaintext",
       "--allow-plaintext-registration", "--kubernetes", "--kubeconfig", "--namespace");
   /** Options of serve that take no value. */
-  private static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration",
+  static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration",
       "--kubernetes");
   private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
 
