@@ -3,6 +3,7 @@ package io.meshlet.okhttp;
 import io.meshlet.MeshClient;
 import io.meshlet.identity.WorkloadIdentity;
 import java.util.function.Supplier;
+import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
 
 /**
@@ -13,6 +14,13 @@ import okhttp3.OkHttpClient;
  * // or keep your own settings:
  * OkHttpClient http = MeshOkHttp.decorate(new OkHttpClient.Builder().callTimeout(...), mesh).build();
  * }</pre>
+ *
+ * <p>Asynchronous calls ({@code enqueue}): every instance of a mesh service shares the service's
+ * logical host ({@code catalog}), and OkHttp's {@link Dispatcher} runs at most
+ * {@code maxRequestsPerHost} (5 by default) async calls per host at once, so it would hold a whole
+ * service to 5 however many instances it has. The mesh raises that per-host cap to the dispatcher's
+ * overall one ({@code maxRequests}, 64 by default) unless the application set its own; the limit per
+ * service that counts is the mesh's circuit breaker ({@code circuitBreaker.maxRequests}).
  */
 public final class MeshOkHttp {
 
@@ -35,6 +43,7 @@ public final class MeshOkHttp {
   /** {@link #decorate(OkHttpClient.Builder, MeshClient)} with mTLS, as {@link #client(MeshClient, Supplier)}. */
   public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh,
       Supplier<WorkloadIdentity> identity) {
+    raisePerHostCap(builder);
     builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh, true));
     builder.networkInterceptors().add(new DeadConnectionWatch());
     return MeshTls.apply(builder, mesh, identity).retryOnConnectionFailure(false);
@@ -49,8 +58,21 @@ public final class MeshOkHttp {
    * own retry would; see {@link MeshOkHttpInterceptor}).
    */
   public static OkHttpClient.Builder decorate(OkHttpClient.Builder builder, MeshClient mesh) {
+    raisePerHostCap(builder);
     builder.interceptors().add(0, new MeshOkHttpInterceptor(mesh, false));
     builder.networkInterceptors().add(new DeadConnectionWatch());
     return builder.retryOnConnectionFailure(false);
+  }
+
+  /** OkHttp's default {@code maxRequestsPerHost}. */
+  static final int DEFAULT_MAX_REQUESTS_PER_HOST = 5;
+
+  /** See the class comment: the builder's dispatcher runs as many async calls per host as in all. */
+  private static void raisePerHostCap(OkHttpClient.Builder builder) {
+    // The builder does not expose its dispatcher; a client built from it shares the same instance.
+    Dispatcher dispatcher = builder.build().dispatcher();
+    if (dispatcher.getMaxRequestsPerHost() == DEFAULT_MAX_REQUESTS_PER_HOST) {
+      dispatcher.setMaxRequestsPerHost(dispatcher.getMaxRequests());
+    }
   }
 }

@@ -2,7 +2,7 @@ package io.meshlet.controlplane;
 
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

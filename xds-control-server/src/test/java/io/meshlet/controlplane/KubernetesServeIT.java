@@ -16,11 +16,11 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
-import io.meshlet.controlplane.internal.translate.XdsTranslator;
 import io.meshlet.controlplane.testing.AdminClient;
 import io.meshlet.controlplane.testing.Await;
 import io.meshlet.controlplane.testing.MeshFile;
 import io.meshlet.controlplane.testing.RawAdsClient;
+import io.meshlet.internal.wire.WireNames;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -106,7 +106,7 @@ class KubernetesServeIT {
 
     try (RawAdsClient client = new RawAdsClient(server.xdsPort()); var stream = client.sotw()) {
       DiscoveryRequest eds = DiscoveryRequest.newBuilder().setNode(RawAdsClient.node("k8s-it")).setTypeUrl(ENDPOINTS)
-          .addResourceNames(XdsTranslator.clusterName("catalog")).build();
+          .addResourceNames(WireNames.cluster("catalog")).build();
       DiscoveryResponse first = stream.send(eds).next(TIMEOUT);
       assertThat(addresses(first)).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
       assertThat(adminApi.json("/healthz").path("kubernetes").asText())

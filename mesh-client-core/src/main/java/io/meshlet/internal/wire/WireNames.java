@@ -36,8 +36,29 @@ public final class WireNames {
 
   private WireNames() {}
 
+  /**
+   * The listener name template grpc-java's {@code XdsServerBuilder} fills with the address it binds
+   * ({@code server_listener_resource_name_template} in the bootstrap Meshlet writes).
+   */
+  public static final String SERVER_LISTENER_TEMPLATE = "grpc/server?xds.resource.listening_address=%s";
+
   /** The inbound listener (and route configuration) name of a service. */
   public static String inbound(String service) {
     return INBOUND_PREFIX + service;
+  }
+
+  /** The cluster holding every endpoint of a service: the service's name. */
+  public static String cluster(String service) {
+    return service;
+  }
+
+  /** The cluster holding the endpoints of one subset of a service: {@code <service>/<subset>}. */
+  public static String cluster(String service, String subset) {
+    return service + "/" + subset;
+  }
+
+  /** The listener a gRPC server bound to {@code address} ({@code host:port}) asks for. */
+  public static String serverListener(String address) {
+    return SERVER_LISTENER_TEMPLATE.replace("%s", address);
   }
 }

@@ -24,14 +24,10 @@ import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
-import org.springframework.boot.web.context.WebServerApplicationContext;
-import org.springframework.boot.web.server.WebServer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.ApplicationContext;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
-import org.springframework.boot.actuate.autoconfigure.health.ConditionalOnEnabledHealthIndicator;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
-import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.AnyNestedCondition;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -39,15 +35,13 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.web.client.RestClientCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 import org.springframework.context.annotation.ConfigurationCondition;
 import org.springframework.core.Ordered;
-import org.springframework.core.annotation.Order;
 import org.springframework.core.env.Environment;
-import org.springframework.web.client.RestClient;
 
 /**
  * Connects a Spring Boot application to the mesh from {@code meshlet.*} properties. Active unless
@@ -64,21 +58,28 @@ import org.springframework.web.client.RestClient;
  *   <li>{@link CaIdentitySource} ({@code meshlet.identity.source=ca}) or {@link FileIdentitySource}
  *       ({@code files}), and the {@link MeshIdentity} made from either;
  *   <li>with {@code mesh-client-http}: a mesh-aware {@link OkHttpClient} (mTLS when there is an
- *       identity), and with {@code spring-web} a {@link RestClientCustomizer} so that the
- *       auto-configured {@code RestClient.Builder} sends {@code http://<service>/...} through it;
+ *       identity), and with {@code spring-web} a {@link MeshletRestClientCustomizer} and a
+ *       {@link MeshletRestTemplateCustomizer} so that the auto-configured {@code RestClient.Builder}
+ *       and {@code RestTemplateBuilder} send {@code http://<service>/...} through it;
  *   <li>with {@code mesh-client-grpc}: {@link MeshGrpcChannels}, after installing grpc-java's xDS
  *       bootstrap (with certificate files when there is an identity); their calls report the same
  *       metrics and spans as HTTP calls, through the {@link MeshClient}'s OpenTelemetry;
  *   <li>on a servlet web server ({@code meshlet.inbound.enabled}): mTLS and authorization on Jetty
- *       ({@link MeshletJettyInbound}), authorization on any other ({@code MeshServletFilter}), and
+ *       ({@link MeshletJettyInbound}), strict mTLS on Tomcat ({@link MeshletTomcatInbound}),
+ *       authorization on any other than Jetty ({@code MeshServletFilter}), and
  *       {@link MeshletInboundGuard}, which fails start-up (or answers 503) while the mesh asks for mTLS
  *       or authorization the running server cannot give;
  *   <li>with the actuator: the {@code meshlet} endpoint and health indicator.
  * </ul>
+ * The same source serves Spring Boot 4 ({@code meshlet-spring-boot-starter}) and 3.5
+ * ({@code meshlet-spring-boot3-starter}); what names types Boot 4 moved is in each line's
+ * {@link MeshletBootConfigurations} and {@link BootLine}.
  */
 @AutoConfiguration
 @ConditionalOnProperty(prefix = "meshlet", name = "enabled", havingValue = "true", matchIfMissing = true)
 @EnableConfigurationProperties(MeshletProperties.class)
+@Import({MeshletBootConfigurations.JettyInboundConfiguration.class,
+    MeshletBootConfigurations.TomcatInboundConfiguration.class, MeshletBootConfigurations.HealthConfiguration.class})
 public final class MeshletAutoConfiguration {
 
   private static final Logger log = LoggerFactory.getLogger(MeshletAutoConfiguration.class);
@@ -132,21 +133,6 @@ public final class MeshletAutoConfiguration {
         properties.getInstance().getLabels(), refusal);
   }
 
-  /** Inbound mTLS and authorization on the embedded Jetty server, with an identity. */
-  @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass(name = {"io.meshlet.inbound.MeshJetty", "org.eclipse.jetty.server.Server",
-      "org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory"})
-  @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "true", matchIfMissing = true)
-  static class JettyInboundConfiguration {
-
-    @Bean
-    @ConditionalOnMissingBean
-    @Conditional(OnIdentitySource.class)
-    MeshletJettyInbound meshletJettyInbound(MeshClient mesh, MeshIdentity identity) {
-      return new MeshletJettyInbound(mesh, identity);
-    }
-  }
-
   /**
    * The inbound policy on any servlet web server: {@link MeshletInboundGuard} fails start-up (or,
    * for a config that arrives later, answers 503) while the mesh asks for what the running server
@@ -166,16 +152,22 @@ public final class MeshletAutoConfiguration {
     @ConditionalOnMissingBean
     MeshletInboundGuard meshletInboundGuard(MeshletProperties properties, Environment env,
         ObjectProvider<MeshClient> mesh, ApplicationContext context, ObjectProvider<MeshIdentity> identity,
-        ObjectProvider<MeshletJettyInbound> jettyInbound) {
+        ObjectProvider<MeshletJettyInbound> jettyInbound, ObjectProvider<MeshletTomcatInbound> tomcatInbound) {
       boolean servletFilter = isPresent("io.meshlet.inbound.MeshServletFilter", context.getClassLoader());
       return new MeshletInboundGuard(MeshletSettings.resolve(properties, env).serviceName(), mesh, () -> {
-        WebServer server = context instanceof WebServerApplicationContext w ? w.getWebServer() : null;
+        Object server = BootLine.webServer(context);
         if (server == null) {
           return null;
         }
         String name = serverName(server);
-        boolean mtls = name.equals("Jetty") && jettyInbound.getIfAvailable() != null;
-        return new MeshletInboundGuard.Server(name, mtls, mtls || servletFilter, identity.getIfAvailable() != null);
+        boolean identified = identity.getIfAvailable() != null;
+        if (name.equals("Jetty") && jettyInbound.getIfAvailable() != null) {
+          // Its connector tells TLS from plaintext on one port; its handler authorizes.
+          return new MeshletInboundGuard.Server(name, true, true, true, identified);
+        }
+        MeshletTomcatInbound tomcat = name.equals("Tomcat") ? tomcatInbound.getIfAvailable() : null;
+        boolean mtls = tomcat != null && tomcat.mtls();
+        return new MeshletInboundGuard.Server(name, mtls, !mtls, servletFilter, identified);
       }, properties.getFirstConfigTimeout(), properties.isAwaitConfigOnStartup());
     }
 
@@ -195,8 +187,7 @@ public final class MeshletAutoConfiguration {
 
       @Bean
       FilterRegistrationBean<io.meshlet.inbound.MeshServletFilter> meshletAuthorizationFilter(MeshClient mesh,
-          ObjectProvider<MeshletJettyInbound> jettyInbound,
-          ObjectProvider<org.springframework.boot.web.servlet.server.ServletWebServerFactory> factory) {
+          ObjectProvider<MeshletJettyInbound> jettyInbound, ApplicationContext context) {
         FilterRegistrationBean<io.meshlet.inbound.MeshServletFilter> r =
             new FilterRegistrationBean<>(new io.meshlet.inbound.MeshServletFilter(mesh));
         r.setName("meshletAuthorization");
@@ -204,19 +195,26 @@ public final class MeshletAutoConfiguration {
         // Requests only: an include or forward is the application's own, on a path it chose.
         r.setDispatcherTypes(jakarta.servlet.DispatcherType.REQUEST, jakarta.servlet.DispatcherType.ASYNC);
         // Jetty's handler has authorized the request already, on the same normalized path: one check.
-        Object f = factory.getIfAvailable();
+        Object f = BootLine.servletWebServerFactory(context);
         r.setEnabled(!(jettyInbound.getIfAvailable() != null && f != null && serverName(f).equals("Jetty")));
         return r;
       }
     }
 
-    /** Tomcat, Jetty, Undertow or the class's simple name: from Boot's web server or its factory. */
+    /**
+     * Tomcat, Jetty, Undertow or the class's simple name: from Boot's web server or its factory, on
+     * either Boot line ({@code org.springframework.boot.web.embedded.tomcat.TomcatWebServer} in Boot 3,
+     * {@code org.springframework.boot.tomcat.TomcatWebServer} in Boot 4).
+     */
     static String serverName(Object serverOrFactory) {
       for (Class<?> c = serverOrFactory.getClass(); c != null; c = c.getSuperclass()) {
         String n = c.getName();
-        if (n.startsWith("org.springframework.boot.web.embedded.")) {
-          String kind = n.substring("org.springframework.boot.web.embedded.".length(), n.lastIndexOf('.'));
-          return Character.toUpperCase(kind.charAt(0)) + kind.substring(1);
+        if (n.startsWith("org.springframework.boot.")) {
+          for (String kind : new String[] {"Tomcat", "Jetty", "Undertow"}) {
+            if (c.getSimpleName().startsWith(kind)) {
+              return kind;
+            }
+          }
         }
       }
       return serverOrFactory.getClass().getSimpleName();
@@ -326,6 +324,8 @@ public final class MeshletAutoConfiguration {
   /** OkHttp through the mesh, with {@code mesh-client-http}. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass({OkHttpClient.class, MeshOkHttp.class})
+  @Import({MeshletBootConfigurations.RestClientConfiguration.class,
+      MeshletBootConfigurations.RestTemplateConfiguration.class})
   static class OkHttpConfiguration {
 
     @Bean
@@ -333,37 +333,6 @@ public final class MeshletAutoConfiguration {
     OkHttpClient meshletOkHttpClient(MeshClient mesh, ObjectProvider<MeshIdentity> identity) {
       MeshIdentity id = identity.getIfAvailable();
       return id != null ? MeshOkHttp.client(mesh, id) : MeshOkHttp.client(mesh);
-    }
-
-    /** Spring's {@code RestClient} through the mesh-aware OkHttp client. */
-    @Configuration(proxyBeanMethods = false)
-    @ConditionalOnClass({RestClient.class, RestClientCustomizer.class})
-    static class RestClientConfiguration {
-
-      @Bean
-      @ConditionalOnMissingBean
-      MeshletRestClientCustomizer meshletRestClientCustomizer(OkHttpClient okHttp) {
-        return new MeshletRestClientCustomizer(okHttp);
-      }
-    }
-  }
-
-  /**
-   * Sets the {@code RestClient.Builder}'s request factory to an {@link OkHttpRequestFactory} over the
-   * mesh-aware {@link OkHttpClient}. Ordered first, so that customizers of the application run
-   * after it and may change the request factory again.
-   */
-  @Order(Ordered.HIGHEST_PRECEDENCE)
-  public static final class MeshletRestClientCustomizer implements RestClientCustomizer {
-    private final OkHttpRequestFactory factory;
-
-    public MeshletRestClientCustomizer(OkHttpClient okHttp) {
-      this.factory = new OkHttpRequestFactory(okHttp);
-    }
-
-    @Override
-    public void customize(RestClient.Builder builder) {
-      builder.requestFactory(factory);
     }
   }
 
@@ -492,21 +461,6 @@ public final class MeshletAutoConfiguration {
     MeshletEndpoint meshletEndpoint(MeshClient mesh, MeshletProperties properties, MeshletStatus status,
         ObjectProvider<MeshIdentity> identity) {
       return new MeshletEndpoint(mesh, properties.getControlServers(), status, identity.getIfAvailable());
-    }
-  }
-
-  /** The {@code meshlet} health indicator. */
-  @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
-  static class HealthConfiguration {
-
-    @Bean
-    @ConditionalOnMissingBean(name = "meshletHealthIndicator")
-    @ConditionalOnEnabledHealthIndicator("meshlet")
-    MeshletHealthIndicator meshletHealthIndicator(MeshClient mesh, MeshletProperties properties,
-        MeshletStatus status) {
-      return new MeshletHealthIndicator(mesh, properties.getControlServers(), status,
-          properties.getHealth().isRequireConnection());
     }
   }
 }

@@ -38,9 +38,11 @@ import org.springframework.context.SmartLifecycle;
  * </ul>
  *
  * <p>What a server can enforce: Jetty under {@link MeshletJettyInbound} (an identity and
- * {@code mesh-client-http}) takes mTLS with the rotating SVID and authorizes; any other server
- * (Tomcat, Undertow, Jetty without an identity) takes no mTLS from the starter, and authorizes when
- * {@code io.meshlet.inbound.MeshServletFilter} is registered. An allow list under {@code mtls: off}
+ * {@code mesh-client-http}) takes mTLS with the rotating SVID and plaintext on one port, and
+ * authorizes; Tomcat under {@link MeshletTomcatInbound} (an identity) takes strict mTLS only, as its
+ * connector cannot tell TLS from plaintext on one port, so {@code permissive} is refused there; any
+ * other server (Undertow, Jetty or Tomcat without an identity) takes no mTLS from the starter. All
+ * but Jetty under the mesh authorize when {@code io.meshlet.inbound.MeshServletFilter} is registered. An allow list under {@code mtls: off}
  * is enforced as on Jetty: callers present no certificate, so only requests the rules open to anyone
  * are served, others get 403; a WARN says so.
  *
@@ -54,8 +56,15 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
   /** Before the web server starts listening ({@code WebServerStartStopLifecycle}: {@code MAX_VALUE - 2048}). */
   static final int PHASE = Integer.MAX_VALUE - 4096;
 
-  /** What the embedded server can do for the mesh. */
-  record Server(String name, boolean mtls, boolean authorization, boolean identity) {}
+  /**
+   * What the embedded server can do for the mesh.
+   *
+   * @param mtls whether it takes mTLS with the workload's SVID and requires client certificates there
+   * @param plaintext whether it takes plaintext callers
+   * @param authorization whether the service's allow list is enforced
+   * @param identity whether the application has a workload identity
+   */
+  record Server(String name, boolean mtls, boolean plaintext, boolean authorization, boolean identity) {}
 
   /**
    * What the guard decided for one config.
@@ -112,8 +121,16 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
    */
   static Verdict decide(String service, InboundPolicy policy, Server server) {
     String escape = "or set meshlet.inbound.enabled=false to take responsibility for the inbound policy yourself";
+    String asks = "meshlet: service '" + service + "' asks for mtls " + policy.mtls().name().toLowerCase(Locale.ROOT);
+    String useJetty = "use spring-boot-starter-jetty (exclude spring-boot-starter-"
+        + server.name().toLowerCase(Locale.ROOT) + ")";
+    if (policy.mtls() == MtlsMode.PERMISSIVE && server.name().equals("Tomcat") && server.identity()) {
+      // Whether Tomcat took mTLS or not: it serves one of the two, and permissive asks for both.
+      return Verdict.refuse(asks + ", but the embedded Tomcat server cannot take plaintext and mTLS on one port",
+          "set mtls.mode strict (or off) for the service in the mesh config, or " + useJetty
+              + " for a permissive rollout, " + escape);
+    }
     if (policy.mtls() != MtlsMode.OFF && !server.mtls()) {
-      String asks = "meshlet: service '" + service + "' asks for mtls " + policy.mtls().name().toLowerCase(Locale.ROOT);
       if (server.name().equals("Jetty") && !server.identity()) {
         return Verdict.refuse(asks + ", but this application has no workload identity, so the embedded Jetty"
             + " server cannot take mTLS", "set meshlet.identity.source (ca or files), " + escape);
@@ -122,15 +139,28 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
         return Verdict.refuse(asks + ", but the embedded Jetty server is not under the mesh's mTLS without"
             + " mesh-client-http", "add io.meshlet:mesh-client-http, " + escape);
       }
+      if (server.name().equals("Tomcat") && !server.identity()) {
+        return Verdict.refuse(asks + ", but this application has no workload identity, so the embedded Tomcat"
+            + " server cannot take mTLS", "set meshlet.identity.source (ca or files), " + escape);
+      }
+      if (server.name().equals("Tomcat")) {
+        return Verdict.refuse(asks + ", but the embedded Tomcat server was started in plaintext, as the mode at"
+            + " start-up asked, and cannot change while it serves", "restart the service (with"
+            + " meshlet.await-config-on-startup=true Tomcat starts with the mode the mesh asks then), " + escape);
+      }
       return Verdict.refuse(asks + ", but the embedded web server is " + server.name() + ", which the starter"
-          + " cannot put under the mesh's mTLS yet", "use spring-boot-starter-jetty (exclude spring-boot-starter-"
-          + server.name().toLowerCase(Locale.ROOT) + ")" + (server.identity() ? "" : " and set meshlet.identity.source")
-          + ", " + escape);
+          + " cannot put under the mesh's mTLS", useJetty + " or spring-boot-starter-tomcat"
+          + (server.identity() ? "" : " and set meshlet.identity.source") + ", " + escape);
     }
     if (restricts(policy) && !server.authorization()) {
       return Verdict.refuse("meshlet: service '" + service + "' has an authorization allow list, but nothing"
           + " enforces it on the embedded " + server.name() + " server", "add io.meshlet:mesh-client-http (its"
           + " MeshServletFilter enforces it on any servlet container), " + escape);
+    }
+    if (policy.mtls() == MtlsMode.OFF && !server.plaintext()) {
+      return Verdict.serve("meshlet: service '" + service + "' has mtls.mode off, but the embedded "
+          + server.name() + " server was started under strict mTLS and cannot change while it serves: callers"
+          + " without a certificate cannot connect until the service is restarted");
     }
     if (restricts(policy) && policy.mtls() == MtlsMode.OFF) {
       return Verdict.serve("meshlet: service '" + service + "' has an authorization allow list while mtls.mode is"

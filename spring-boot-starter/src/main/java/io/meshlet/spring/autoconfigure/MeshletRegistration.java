@@ -7,7 +7,6 @@ import java.net.UnknownHostException;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.boot.web.context.WebServerApplicationContext;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.core.env.Environment;
@@ -68,12 +67,13 @@ public final class MeshletRegistration implements SmartLifecycle {
 
   @Override
   public void start() {
-    if (!(context instanceof WebServerApplicationContext web) || web.getWebServer() == null) {
+    Integer webPort = context == null ? null : BootLine.webServerPort(context);
+    if (webPort == null) {
       log.debug("no web server: nothing to register");
       running = true;
       return;
     }
-    int port = web.getWebServer().getPort();
+    int port = webPort;
     if (port <= 0) {
       log.warn("the web server has no port yet ({}); not registering this instance", port);
       running = true;

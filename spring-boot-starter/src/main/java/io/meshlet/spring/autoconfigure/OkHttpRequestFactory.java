@@ -81,16 +81,18 @@ public final class OkHttpRequestFactory implements ClientHttpRequestFactory {
         requestBody = RequestBody.create(bytes, type == null ? null : MediaType.parse(type));
       }
       Request.Builder request = new Request.Builder().url(uri.toString()).method(name, requestBody);
-      for (Map.Entry<String, List<String>> h : headers.entrySet()) {
+      boolean hasBody = requestBody != null;
+      // forEach, not entrySet(): HttpHeaders is a Map in Spring 6 (Boot 3.5) and no longer in Spring 7 (Boot 4).
+      headers.forEach((key, values) -> {
         // OkHttp sets these from the body.
-        if (h.getKey().equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH)
-            || (requestBody != null && h.getKey().equalsIgnoreCase(HttpHeaders.CONTENT_TYPE))) {
-          continue;
+        if (key.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH)
+            || (hasBody && key.equalsIgnoreCase(HttpHeaders.CONTENT_TYPE))) {
+          return;
         }
-        for (String value : h.getValue()) {
-          request.addHeader(h.getKey(), value);
+        for (String value : values) {
+          request.addHeader(key, value);
         }
-      }
+      });
       Call call = client.newCall(request.build());
       return new OkHttpResponse(call.execute());
     }

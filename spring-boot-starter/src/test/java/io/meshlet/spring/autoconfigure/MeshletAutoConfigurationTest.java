@@ -11,7 +11,6 @@ import io.meshlet.identity.CaIdentitySource;
 import io.meshlet.identity.FileIdentitySource;
 import io.meshlet.okhttp.MeshOkHttp;
 import io.meshlet.okhttp.MeshOkHttpInterceptor;
-import io.meshlet.spring.autoconfigure.MeshletAutoConfiguration.MeshletRestClientCustomizer;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.context.propagation.ContextPropagators;
 import java.nio.file.Files;
@@ -25,10 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
-import org.springframework.boot.actuate.health.HealthIndicator;
-import org.springframework.boot.actuate.health.Status;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
-import org.springframework.boot.autoconfigure.web.client.RestClientAutoConfiguration;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -75,7 +71,8 @@ class MeshletAutoConfigurationTest {
   @BeforeEach
   void makeRunner() {
     runner = new ApplicationContextRunner()
-        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class))
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class,
+            BootTestLine.REST_CLIENT_AUTO_CONFIGURATION, BootTestLine.REST_TEMPLATE_AUTO_CONFIGURATION))
         .withPropertyValues("meshlet.service-name=frontend", "meshlet.control-servers=" + NOWHERE, trust,
             "management.endpoints.web.exposure.include=meshlet");
   }
@@ -105,7 +102,8 @@ class MeshletAutoConfigurationTest {
   @Test
   void whenDisabledThenNothingIsConfigured() {
     new ApplicationContextRunner()
-        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class))
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class,
+            BootTestLine.REST_CLIENT_AUTO_CONFIGURATION, BootTestLine.REST_TEMPLATE_AUTO_CONFIGURATION))
         .withPropertyValues("meshlet.enabled=false", "management.endpoints.web.exposure.include=meshlet")
         .run(context -> {
           assertThat(context).hasNotFailed();
@@ -433,9 +431,9 @@ class MeshletAutoConfigurationTest {
   @Test
   void serverNamesComeFromBootsEmbeddedPackages() {
     assertThat(MeshletAutoConfiguration.ServletInboundConfiguration.serverName(
-        new org.springframework.boot.web.embedded.tomcat.TomcatServletWebServerFactory())).isEqualTo("Tomcat");
+        new BootTestLine.Tomcat())).isEqualTo("Tomcat");
     assertThat(MeshletAutoConfiguration.ServletInboundConfiguration.serverName(
-        new org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory() { })).isEqualTo("Jetty");
+        new BootTestLine.Jetty())).isEqualTo("Jetty");
     assertThat(MeshletAutoConfiguration.ServletInboundConfiguration.serverName("x")).isEqualTo("String");
   }
 
@@ -551,7 +549,7 @@ class MeshletAutoConfigurationTest {
 
   @Test
   void whenActuatorIsAbsentThenNoEndpointAndNoHealthIndicator() {
-    runner.withClassLoader(new FilteredClassLoader(Endpoint.class, HealthIndicator.class)).run(context -> {
+    runner.withClassLoader(new FilteredClassLoader(Endpoint.class, BootTestLine.HEALTH_INDICATOR)).run(context -> {
       assertThat(context).hasNotFailed();
       assertThat(context).doesNotHaveBean(MeshletEndpoint.class).doesNotHaveBean(MeshletHealthIndicator.class)
           .hasSingleBean(MeshClient.class);
@@ -587,7 +585,7 @@ class MeshletAutoConfigurationTest {
   void beforeTheFirstConfigHealthIsOutOfService() {
     runner.run(context -> {
       var health = context.getBean(MeshletHealthIndicator.class).health();
-      assertThat(health.getStatus()).isEqualTo(Status.OUT_OF_SERVICE);
+      assertThat(health.getStatus().getCode()).isEqualTo("OUT_OF_SERVICE");
       assertThat(health.getDetails()).containsEntry("reason", "no mesh config yet from control servers [" + NOWHERE + "]")
           .containsEntry("connected", false).containsEntry("configVersion", "");
       var report = context.getBean(MeshletEndpoint.class).meshlet();

@@ -26,12 +26,15 @@ import org.springframework.mock.web.MockHttpServletResponse;
 /** The rule {@link MeshletInboundGuard} keeps: what each server can give under each policy. */
 class MeshletInboundGuardTest {
 
-  static final Server TOMCAT = new Server("Tomcat", false, true, true);
-  static final Server TOMCAT_WITHOUT_MESH_CLIENT_HTTP = new Server("Tomcat", false, false, true);
-  static final Server UNDERTOW_WITHOUT_IDENTITY = new Server("Undertow", false, true, false);
-  static final Server JETTY_UNDER_THE_MESH = new Server("Jetty", true, true, true);
-  static final Server JETTY_WITHOUT_IDENTITY = new Server("Jetty", false, true, false);
-  static final Server JETTY_WITHOUT_MESH_CLIENT_HTTP = new Server("Jetty", false, false, true);
+  //                                                    name       mtls   plain  authz  identity
+  static final Server TOMCAT_UNDER_THE_MESH = new Server("Tomcat", true, false, true, true);
+  static final Server TOMCAT_STARTED_PLAINTEXT = new Server("Tomcat", false, true, true, true);
+  static final Server TOMCAT_WITHOUT_IDENTITY = new Server("Tomcat", false, true, true, false);
+  static final Server TOMCAT_WITHOUT_MESH_CLIENT_HTTP = new Server("Tomcat", false, true, false, true);
+  static final Server UNDERTOW_WITHOUT_IDENTITY = new Server("Undertow", false, true, true, false);
+  static final Server JETTY_UNDER_THE_MESH = new Server("Jetty", true, true, true, true);
+  static final Server JETTY_WITHOUT_IDENTITY = new Server("Jetty", false, true, true, false);
+  static final Server JETTY_WITHOUT_MESH_CLIENT_HTTP = new Server("Jetty", false, true, false, true);
 
   static final String ESCAPE =
       "or set meshlet.inbound.enabled=false to take responsibility for the inbound policy yourself";
@@ -44,18 +47,28 @@ class MeshletInboundGuardTest {
 
   static Stream<Arguments> refusals() {
     return Stream.of(
-        Arguments.of(policy(MtlsMode.STRICT, false), TOMCAT,
-            "meshlet: service 'catalog' asks for mtls strict, but the embedded web server is Tomcat, which the starter"
-                + " cannot put under the mesh's mTLS yet: use spring-boot-starter-jetty (exclude"
-                + " spring-boot-starter-tomcat), " + ESCAPE),
-        Arguments.of(policy(MtlsMode.PERMISSIVE, true), TOMCAT,
-            "meshlet: service 'catalog' asks for mtls permissive, but the embedded web server is Tomcat, which the"
-                + " starter cannot put under the mesh's mTLS yet: use spring-boot-starter-jetty (exclude"
-                + " spring-boot-starter-tomcat), " + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), TOMCAT_STARTED_PLAINTEXT,
+            "meshlet: service 'catalog' asks for mtls strict, but the embedded Tomcat server was started in plaintext,"
+                + " as the mode at start-up asked, and cannot change while it serves: restart the service (with"
+                + " meshlet.await-config-on-startup=true Tomcat starts with the mode the mesh asks then), " + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), TOMCAT_WITHOUT_IDENTITY,
+            "meshlet: service 'catalog' asks for mtls strict, but this application has no workload identity, so the"
+                + " embedded Tomcat server cannot take mTLS: set meshlet.identity.source (ca or files), " + ESCAPE),
+        Arguments.of(policy(MtlsMode.PERMISSIVE, true), TOMCAT_UNDER_THE_MESH,
+            "meshlet: service 'catalog' asks for mtls permissive, but the embedded Tomcat server cannot take"
+                + " plaintext and mTLS on one port: set mtls.mode strict (or off) for the service in the mesh config,"
+                + " or use spring-boot-starter-jetty (exclude spring-boot-starter-tomcat) for a permissive rollout, "
+                + ESCAPE),
+        Arguments.of(policy(MtlsMode.PERMISSIVE, false), TOMCAT_STARTED_PLAINTEXT,
+            "meshlet: service 'catalog' asks for mtls permissive, but the embedded Tomcat server cannot take"
+                + " plaintext and mTLS on one port: set mtls.mode strict (or off) for the service in the mesh config,"
+                + " or use spring-boot-starter-jetty (exclude spring-boot-starter-tomcat) for a permissive rollout, "
+                + ESCAPE),
         Arguments.of(policy(MtlsMode.STRICT, false), UNDERTOW_WITHOUT_IDENTITY,
             "meshlet: service 'catalog' asks for mtls strict, but the embedded web server is Undertow, which the"
-                + " starter cannot put under the mesh's mTLS yet: use spring-boot-starter-jetty (exclude"
-                + " spring-boot-starter-undertow) and set meshlet.identity.source, " + ESCAPE),
+                + " starter cannot put under the mesh's mTLS: use spring-boot-starter-jetty (exclude"
+                + " spring-boot-starter-undertow) or spring-boot-starter-tomcat and set meshlet.identity.source, "
+                + ESCAPE),
         Arguments.of(policy(MtlsMode.STRICT, false), JETTY_WITHOUT_IDENTITY,
             "meshlet: service 'catalog' asks for mtls strict, but this application has no workload identity, so the"
                 + " embedded Jetty server cannot take mTLS: set meshlet.identity.source (ca or files), " + ESCAPE),
@@ -81,7 +94,8 @@ class MeshletInboundGuardTest {
     return Stream.of(
         Arguments.of(policy(MtlsMode.STRICT, true), JETTY_UNDER_THE_MESH),
         Arguments.of(policy(MtlsMode.PERMISSIVE, false), JETTY_UNDER_THE_MESH),
-        Arguments.of(policy(MtlsMode.OFF, false), TOMCAT),
+        Arguments.of(policy(MtlsMode.STRICT, true), TOMCAT_UNDER_THE_MESH),
+        Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_STARTED_PLAINTEXT),
         Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_WITHOUT_MESH_CLIENT_HTTP),
         Arguments.of(policy(MtlsMode.OFF, false), UNDERTOW_WITHOUT_IDENTITY),
         Arguments.of(InboundPolicy.open(), JETTY_WITHOUT_IDENTITY),
@@ -97,8 +111,17 @@ class MeshletInboundGuardTest {
   }
 
   @Test
+  void whenTheMeshTurnsMtlsOffUnderATomcatStartedWithMtlsThenItServesWithAWarningToRestart() {
+    Verdict v = MeshletInboundGuard.decide("catalog", policy(MtlsMode.OFF, false), TOMCAT_UNDER_THE_MESH);
+    assertThat(v.serving()).isTrue();
+    assertThat(v.warning()).isEqualTo("meshlet: service 'catalog' has mtls.mode off, but the embedded Tomcat server"
+        + " was started under strict mTLS and cannot change while it serves: callers without a certificate cannot"
+        + " connect until the service is restarted");
+  }
+
+  @Test
   void anAllowListWithoutMtlsIsServedWithAWarningThatCallersCannotBeIdentified() {
-    Verdict v = MeshletInboundGuard.decide("catalog", policy(MtlsMode.OFF, true), TOMCAT);
+    Verdict v = MeshletInboundGuard.decide("catalog", policy(MtlsMode.OFF, true), TOMCAT_STARTED_PLAINTEXT);
     assertThat(v.serving()).isTrue();
     assertThat(v.warning()).isEqualTo("meshlet: service 'catalog' has an authorization allow list while mtls.mode"
         + " is off: callers present no certificate, so only requests its rules open to anyone are served and the"
@@ -112,7 +135,7 @@ class MeshletInboundGuardTest {
       StaticListableBeanFactory beans = new StaticListableBeanFactory();
       beans.addBean("mesh", mesh);
       MeshletInboundGuard guard = new MeshletInboundGuard("catalog", beans.getBeanProvider(MeshClient.class),
-          () -> TOMCAT, Duration.ofSeconds(1), false);
+          () -> TOMCAT_STARTED_PLAINTEXT, Duration.ofSeconds(1), false);
       guard.start();   // no config: start-up goes on, requests are turned away
 
       MockHttpServletResponse response = new MockHttpServletResponse();

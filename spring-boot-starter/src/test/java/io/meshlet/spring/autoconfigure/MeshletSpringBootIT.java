@@ -29,8 +29,6 @@ import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory;
-import org.springframework.boot.web.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -78,8 +76,8 @@ class MeshletSpringBootIT {
 
     /** Jetty, though Tomcat is on the test class path too (for MeshletTomcatIT) and Boot would pick it first. */
     @Bean
-    JettyServletWebServerFactory jetty() {
-      return new JettyServletWebServerFactory();
+    BootTestLine.Jetty jetty() {
+      return new BootTestLine.Jetty();
     }
 
     @GetMapping("/ask/{service}")
@@ -140,10 +138,10 @@ class MeshletSpringBootIT {
 
   @Autowired RestClient.Builder rest;
   @Autowired MeshClient mesh;
-  @Autowired WebServerApplicationContext self;
+  @Autowired org.springframework.context.ApplicationContext self;
 
   static int port(ConfigurableApplicationContext context) {
-    return ((WebServerApplicationContext) context).getWebServer().getPort();
+    return BootTestLine.port(context);
   }
 
   static List<String> endpoints(MeshClient client, String cluster) {
@@ -155,7 +153,7 @@ class MeshletSpringBootIT {
   void theServicesRegisterCallEachOtherOverMtlsAndRefuseOthers() throws Exception {
     // Registered: both instances are in EDS and on /clients.
     String catalogAddress = "127.0.0.1:" + port(catalog);
-    String frontendAddress = "127.0.0.1:" + self.getWebServer().getPort();
+    String frontendAddress = "127.0.0.1:" + BootTestLine.port(self);
     Await.until("both instances in EDS", Duration.ofSeconds(20),
         () -> endpoints(mesh, "catalog").contains(catalogAddress) && endpoints(mesh, "frontend").contains(frontendAddress));
     JsonNode clients = new AdminClient(server.adminPort()).json("/clients");

@@ -31,14 +31,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.actuate.autoconfigure.endpoint.EndpointAutoConfiguration;
-import org.springframework.boot.actuate.autoconfigure.health.HealthContributorAutoConfiguration;
-import org.springframework.boot.actuate.autoconfigure.health.HealthEndpointAutoConfiguration;
-import org.springframework.boot.actuate.health.HealthComponent;
-import org.springframework.boot.actuate.health.HealthEndpoint;
-import org.springframework.boot.actuate.health.Status;
-import org.springframework.boot.actuate.health.SystemHealth;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
-import org.springframework.boot.autoconfigure.web.client.RestClientAutoConfiguration;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -104,9 +97,9 @@ class MeshletStarterIT {
   /** The application with neither a trust bundle nor plaintext chosen yet. */
   static ApplicationContextRunner plainRunner(int xdsPort) {
     return new ApplicationContextRunner()
-        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class, RestClientAutoConfiguration.class,
-            EndpointAutoConfiguration.class, HealthContributorAutoConfiguration.class,
-            HealthEndpointAutoConfiguration.class))
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class,
+            BootTestLine.REST_CLIENT_AUTO_CONFIGURATION, EndpointAutoConfiguration.class))
+        .withConfiguration(AutoConfigurations.of(BootTestLine.HEALTH_AUTO_CONFIGURATIONS))
         .withPropertyValues("spring.application.name=frontend", "meshlet.control-servers=127.0.0.1:" + xdsPort,
             "meshlet.first-config-timeout=20s", "management.endpoints.web.exposure.include=meshlet,health",
             "management.endpoint.health.show-details=always");
@@ -150,14 +143,13 @@ class MeshletStarterIT {
           assertThat(report.identity().spiffeId()).isEqualTo("spiffe://example.org/service/frontend");
           assertThat(Instant.parse(report.identity().expiresAt())).isAfter(Instant.now());
 
-          HealthComponent health = context.getBean(HealthEndpoint.class).healthForPath("meshlet");
-          assertThat(health.getStatus()).isEqualTo(Status.UP);
-          assertThat(((org.springframework.boot.actuate.health.Health) health).getDetails())
+          BootTestLine.Health health = BootTestLine.endpointHealth(context, "meshlet");
+          assertThat(health.status()).isEqualTo("UP");
+          assertThat(health.details())
               .containsEntry("configVersion", version)
               .containsEntry("connected", true)
               .containsEntry("controlServer", "127.0.0.1:" + server.xdsPort());
-          assertThat(((SystemHealth) context.getBean(HealthEndpoint.class).health()).getComponents())
-              .containsKey("meshlet");
+          assertThat(BootTestLine.endpointComponents(context)).contains("meshlet");
 
           // The application's MeshListener beans hear the client too.
           assertThat(context.getBean(Events.class).seen).contains("connected 127.0.0.1:" + server.xdsPort(),
@@ -223,8 +215,8 @@ class MeshletStarterIT {
               .run(strict -> {
                 MeshletHealthIndicator lenientHealth = lenient.getBean(MeshletHealthIndicator.class);
                 MeshletHealthIndicator strictHealth = strict.getBean(MeshletHealthIndicator.class);
-                assertThat(lenientHealth.health().getStatus()).isEqualTo(Status.UP);
-                assertThat(strictHealth.health().getStatus()).isEqualTo(Status.UP);
+                assertThat(lenientHealth.health().getStatus().getCode()).isEqualTo("UP");
+                assertThat(strictHealth.health().getStatus().getCode()).isEqualTo("UP");
 
                 own.close();
                 Await.until("both clients to notice the control server is gone", Duration.ofSeconds(10),
@@ -232,10 +224,10 @@ class MeshletStarterIT {
                         && strict.getBean(MeshletStatus.class).connection().isEmpty());
 
                 var l = lenientHealth.health();
-                assertThat(l.getStatus()).isEqualTo(Status.UP);
+                assertThat(l.getStatus().getCode()).isEqualTo("UP");
                 assertThat(l.getDetails()).containsEntry("connected", false).containsKey("lastDisconnect");
                 var s = strictHealth.health();
-                assertThat(s.getStatus()).isEqualTo(Status.DOWN);
+                assertThat(s.getStatus().getCode()).isEqualTo("DOWN");
                 assertThat(s.getDetails()).containsEntry("reason",
                     "no control server connected (serving the last good config)");
                 // The last good config stays in force.
@@ -275,9 +267,9 @@ class MeshletStarterIT {
             Await.until("the certificate request to the impostor to fail", Duration.ofSeconds(20),
                 () -> caLog.failures(at) > 0);
 
-            var health = context.getBean(HealthEndpoint.class).healthForPath("meshlet");
-            assertThat(health.getStatus()).isEqualTo(Status.OUT_OF_SERVICE);
-            assertThat(((org.springframework.boot.actuate.health.Health) health).getDetails())
+            BootTestLine.Health health = BootTestLine.endpointHealth(context, "meshlet");
+            assertThat(health.status()).isEqualTo("OUT_OF_SERVICE");
+            assertThat(health.details())
                 .containsEntry("connected", false).containsEntry("configVersion", "")
                 .hasEntrySatisfying("lastDisconnect", d -> assertThat((String) d).startsWith(at + " at ")
                     .contains("UNAVAILABLE").contains("peer certificate does not chain to the control server"

@@ -8,7 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
 import io.meshlet.controlplane.intent.Violation;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.controlplane.internal.intent.IntentTree;
 import io.meshlet.controlplane.internal.intent.MeshYamlReader;

@@ -10,7 +10,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.Informable;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.meshlet.controlplane.internal.ServiceNames;
+import io.meshlet.internal.wire.MeshNames;
+import io.meshlet.internal.wire.WireNames;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -77,7 +78,7 @@ public final class KubernetesSource implements AutoCloseable {
   /** The Service annotation naming the port (name or number) calls go to. */
   public static final String PORT_ANNOTATION = "meshlet.io/port";
   /** The label that carries an endpoint's zone, Kubernetes' own well-known label. */
-  public static final String ZONE_LABEL = io.meshlet.internal.wire.WireNames.ZONE_LABEL;
+  public static final String ZONE_LABEL = WireNames.ZONE_LABEL;
   /** The EndpointSlice label naming the Service it belongs to. */
   static final String SLICE_SERVICE_LABEL = "kubernetes.io/service-name";
 
@@ -263,7 +264,7 @@ public final class KubernetesSource implements AutoCloseable {
           : Optional.ofNullable(service.getMetadata().getAnnotations()).orElse(Map.of());
       String where = "EndpointSlice " + ns + "/" + slice.getMetadata().getName();
       String meshName = annotations.getOrDefault(SERVICE_ANNOTATION, serviceName);
-      if (!ServiceNames.isValid(meshName)) {
+      if (!MeshNames.isServiceName(meshName)) {
         problems.add(where + ": service name '" + meshName + "' left out (expected: lower-case letters, digits, "
             + "'-' and '.'; set the annotation " + SERVICE_ANNOTATION + ")");
         continue;
@@ -279,7 +280,7 @@ public final class KubernetesSource implements AutoCloseable {
       Map<String, String> labels = new TreeMap<>();
       if (service != null && service.getMetadata().getLabels() != null) {
         service.getMetadata().getLabels().forEach((k, v) -> {
-          if (ServiceNames.isValidLabel(k) && ServiceNames.isValidLabel(v)) {
+          if (MeshNames.isLabel(k) && MeshNames.isLabel(v)) {
             labels.put(k, v);
           }
         });
@@ -295,7 +296,7 @@ public final class KubernetesSource implements AutoCloseable {
           continue;
         }
         Map<String, String> own = new TreeMap<>(labels);
-        if (e.getZone() != null && ServiceNames.isValidLabel(e.getZone())) {
+        if (e.getZone() != null && MeshNames.isLabel(e.getZone())) {
           own.put(ZONE_LABEL, e.getZone());
         }
         for (String address : Optional.ofNullable(e.getAddresses()).orElse(List.of())) {

@@ -19,6 +19,8 @@ import io.meshlet.controlplane.intent.CircuitBreakerSpec;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.OutlierDetectionSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.internal.spiffe.SpiffeIds;
+import io.meshlet.internal.wire.WireNames;
 import java.time.Duration;
 
 /**
@@ -39,9 +41,9 @@ final class ClusterTranslator {
     if (service.mtlsMode(mesh) == io.meshlet.controlplane.intent.MtlsSpec.Mode.OFF) {
       return cluster;
     }
-    String id = "spiffe://" + mesh.trustDomain() + "/service/" + service.name();
+    String id = SpiffeIds.service(mesh.trustDomain(), service.name());
     var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
-        .setInstanceName(XdsTranslator.CERTIFICATE_PROVIDER);
+        .setInstanceName(WireNames.CERTIFICATE_PROVIDER);
     var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext.newBuilder()
         .setCommonTlsContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.newBuilder()
             .setTlsCertificateProviderInstance(provider.clone().setCertificateName("default"))

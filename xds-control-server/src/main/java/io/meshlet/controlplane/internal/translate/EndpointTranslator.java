@@ -10,6 +10,7 @@ import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.meshlet.controlplane.intent.EndpointSpec;
+import io.meshlet.internal.wire.WireNames;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +22,7 @@ final class EndpointTranslator {
   private EndpointTranslator() {}
 
   /**
-   * One locality per zone (the endpoint label {@link io.meshlet.internal.wire.WireNames#ZONE_LABEL}),
+   * One locality per zone (the endpoint label {@link WireNames#ZONE_LABEL}),
    * endpoints without one in the locality with no zone, all at priority 0. A locality weighs as many
    * endpoints as it holds: grpc-java picks a locality by weight, then an endpoint in it, so every
    * endpoint still gets an equal share, as with one locality (Meshlet's HTTP engine reads the
@@ -31,8 +32,7 @@ final class EndpointTranslator {
     ClusterLoadAssignment.Builder b = ClusterLoadAssignment.newBuilder().setClusterName(cluster);
     Map<String, List<EndpointSpec>> byZone = new TreeMap<>();
     for (EndpointSpec e : endpoints) {
-      byZone.computeIfAbsent(e.labels().getOrDefault(io.meshlet.internal.wire.WireNames.ZONE_LABEL, ""),
-          z -> new ArrayList<>()).add(e);
+      byZone.computeIfAbsent(e.labels().getOrDefault(WireNames.ZONE_LABEL, ""), z -> new ArrayList<>()).add(e);
     }
     byZone.forEach((zone, inZone) -> {
       LocalityLbEndpoints.Builder locality = LocalityLbEndpoints.newBuilder()
@@ -57,7 +57,7 @@ final class EndpointTranslator {
       com.google.protobuf.Struct.Builder labels = com.google.protobuf.Struct.newBuilder();
       e.labels().forEach((k, v) ->
           labels.putFields(k, com.google.protobuf.Value.newBuilder().setStringValue(v).build()));
-      lb.setMetadata(Metadata.newBuilder().putFilterMetadata(XdsTranslator.LABELS_METADATA, labels.build()));
+      lb.setMetadata(Metadata.newBuilder().putFilterMetadata(WireNames.LABELS_METADATA, labels.build()));
     }
     return lb;
   }

@@ -38,6 +38,7 @@ import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.envoyproxy.envoy.type.v3.FractionalPercent.DenominatorType;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.MeshConfigParser;
+import io.meshlet.internal.wire.WireNames;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -166,7 +167,7 @@ class XdsTranslatorTest {
       assertThat(hcm.getRds().getConfigSource()).isEqualTo(ADS);
       List<HttpFilter> filters = hcm.getHttpFiltersList();
       HttpFilter last = filters.get(filters.size() - 1);
-      assertThat(last.getName()).isEqualTo(XdsTranslator.ROUTER_FILTER);
+      assertThat(last.getName()).isEqualTo(WireNames.ROUTER_FILTER);
       assertThat(last.getTypedConfig().getTypeUrl())
           .isEqualTo("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
     }
@@ -177,11 +178,11 @@ class XdsTranslatorTest {
     XdsResources r = translate(MESH);
 
     assertThat(hcm(r, "plain").getHttpFiltersList()).extracting(HttpFilter::getName)
-        .containsExactly(XdsTranslator.ROUTER_FILTER);
+        .containsExactly(WireNames.ROUTER_FILTER);
 
     List<HttpFilter> filters = hcm(r, "catalog").getHttpFiltersList();
     assertThat(filters).extracting(HttpFilter::getName).containsExactly(
-        XdsTranslator.FAULT_FILTER, XdsTranslator.RATE_LIMIT_FILTER, XdsTranslator.ROUTER_FILTER);
+        WireNames.FAULT_FILTER, WireNames.RATE_LIMIT_FILTER, WireNames.ROUTER_FILTER);
     assertThat(filters.get(0).getIsOptional()).as("grpc-java implements the fault filter").isFalse();
     unpack(filters.get(0).getTypedConfig(), HTTPFault.class);
     assertThat(filters.get(1).getIsOptional())
@@ -332,9 +333,9 @@ class XdsTranslatorTest {
 
     assertThat(routes.get(0).getTypedPerFilterConfigMap()).isEmpty();
     Map<String, Any> perFilter = routes.get(1).getTypedPerFilterConfigMap();
-    assertThat(perFilter).containsOnlyKeys(XdsTranslator.FAULT_FILTER, XdsTranslator.RATE_LIMIT_FILTER);
+    assertThat(perFilter).containsOnlyKeys(WireNames.FAULT_FILTER, WireNames.RATE_LIMIT_FILTER);
 
-    HTTPFault fault = unpack(perFilter.get(XdsTranslator.FAULT_FILTER), HTTPFault.class);
+    HTTPFault fault = unpack(perFilter.get(WireNames.FAULT_FILTER), HTTPFault.class);
     assertThat(fault.getDelay().getFixedDelay()).isEqualTo(millis(100));
     assertThat(fault.getDelay().getPercentage()).isEqualTo(FractionalPercent.newBuilder()
         .setNumerator(10_000).setDenominator(DenominatorType.MILLION).build());
@@ -347,7 +348,7 @@ class XdsTranslatorTest {
   @Test
   void rateLimitIsAnOptionalPerRouteTokenBucket() throws Exception {
     Any any = routes(translate(MESH), "catalog").get(1)
-        .getTypedPerFilterConfigMap().get(XdsTranslator.RATE_LIMIT_FILTER);
+        .getTypedPerFilterConfigMap().get(WireNames.RATE_LIMIT_FILTER);
 
     FilterConfig wrapper = unpack(any, FilterConfig.class);
     assertThat(wrapper.getIsOptional()).isTrue();
@@ -572,8 +573,8 @@ class XdsTranslatorTest {
     assertThat(locality.getLoadBalancingWeight().getValue()).isEqualTo(3);
     assertThat(addresses(all)).containsExactly("10.0.0.1:9001", "10.0.0.2:9001", "10.0.0.3:9001");
     LbEndpoint second = locality.getLbEndpoints(1);
-    assertThat(second.getMetadata().getFilterMetadataMap()).containsOnlyKeys(XdsTranslator.LABELS_METADATA);
-    assertThat(second.getMetadata().getFilterMetadataOrThrow(XdsTranslator.LABELS_METADATA).getFieldsMap())
+    assertThat(second.getMetadata().getFilterMetadataMap()).containsOnlyKeys(WireNames.LABELS_METADATA);
+    assertThat(second.getMetadata().getFilterMetadataOrThrow(WireNames.LABELS_METADATA).getFieldsMap())
         .containsExactly(
             Map.entry("version", Value.newBuilder().setStringValue("v2").build()),
             Map.entry("zone", Value.newBuilder().setStringValue("a").build()));
@@ -682,7 +683,7 @@ class XdsTranslatorTest {
             mtls: { mode: strict }
         """);
     java.util.function.Function<String, io.envoyproxy.envoy.config.listener.v3.Listener> server = address ->
-        r.listeners().stream().filter(l -> l.getName().equals(XdsTranslator.serverListenerName(address)))
+        r.listeners().stream().filter(l -> l.getName().equals(WireNames.serverListener(address)))
             .findFirst().orElseThrow();
     assertThat(server.apply("10.0.0.1:9001").getFilterChains(0).hasTransportSocket()).isFalse();
     assertThat(server.apply("0.0.0.0:9001").getFilterChains(0).hasTransportSocket()).isFalse();

@@ -2,18 +2,17 @@ package io.meshlet.spring.autoconfigure;
 
 import io.meshlet.MeshClient;
 import io.meshlet.inbound.MeshJetty;
-import org.eclipse.jetty.server.Connector;
-import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory;
+import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
 /**
  * Puts the embedded Jetty server under the mesh's inbound policy: its connector takes mTLS with the
  * workload's rotating SVID (and plaintext while the service's {@code mtls.mode} is not strict), and
  * its handler refuses callers the service's authorization does not allow. The caller's SPIFFE ID is
- * the request attribute {@value MeshJetty#CALLER_ATTRIBUTE}.
+ * the request attribute {@value MeshJetty#CALLER_ATTRIBUTE}. (Spring Boot 4's factory type; the work
+ * is {@link JettyMtls#apply}'s.)
  */
 public final class MeshletJettyInbound implements WebServerFactoryCustomizer<JettyServletWebServerFactory> {
 
@@ -30,20 +29,7 @@ public final class MeshletJettyInbound implements WebServerFactoryCustomizer<Jet
   @Override
   public void customize(JettyServletWebServerFactory factory) {
     factory.addServerCustomizers(server -> {
-      Connector[] connectors = server.getConnectors();
-      Connector[] replaced = new Connector[connectors.length];
-      for (int i = 0; i < connectors.length; i++) {
-        if (!(connectors[i] instanceof ServerConnector old)) {
-          replaced[i] = connectors[i];
-          continue;
-        }
-        ServerConnector mtls = MeshJetty.connector(server, mesh, identity);
-        mtls.setHost(old.getHost());
-        mtls.setPort(old.getPort());
-        replaced[i] = mtls;
-      }
-      server.setConnectors(replaced);
-      server.setHandler(MeshJetty.inbound(mesh, server.getHandler()));
+      JettyMtls.apply(server, mesh, identity);
       log.info("inbound mTLS and authorization for service '{}' on the embedded Jetty server", mesh.serviceName());
     });
   }
