@@ -1,3 +1,5 @@
+// Long by design: the demo is a script read top to bottom (start, canary, kill, refuse, stop);
+// each phase is a method here so a reader follows it without jumping files.
 package io.meshlet.samples;
 
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,3 +1,5 @@
+// Long by design: one table of expected Envoy resources per mesh.yaml feature, for every resource
+// type the translator emits, so an encoding change shows against all of them at once.
 package io.meshlet.controlplane.internal.translate;
 
 import static org.assertj.core.api.Assertions.assertThat;
