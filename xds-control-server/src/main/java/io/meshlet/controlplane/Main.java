@@ -18,6 +18,7 @@ import java.util.List;
  * java -jar xds-control-server.jar serve --config mesh.yaml [--xds-port 18000] [--admin-port 18001]
  *                                        [--bind 127.0.0.1] [--admin-bind 127.0.0.1]
  *                                        [--admin-token-file admin.token]
+ *                                        [--kubernetes [--kubeconfig FILE] [--namespace NS ...]]
  * java -jar xds-control-server.jar serve --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 [--config seed.yaml]
  *                                        --ca-key-encryption-key ca-kek.b64 [--ca-dir DIR]
  * java -jar xds-control-server.jar validate mesh.yaml
@@ -35,12 +36,13 @@ public final class Main {
   static final int USAGE = 2;
   static final int FAILED = 3;
 
-  private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
+  static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
       "--admin-bind", "--admin-token-file", "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace",
       "--etcd", "--etcd-prefix", "--lease-ttl", "--ca-key-encryption-key", "--server-name", "--trust-bundle", "--xds-plaintext",
-      "--allow-plaintext-registration");
+      "--allow-plaintext-registration", "--kubernetes", "--kubeconfig", "--namespace");
   /** Options of serve that take no value. */
-  private static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration");
+  static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration",
+      "--kubernetes");
   private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
 
   static final String USAGE_TEXT = """
@@ -80,6 +82,11 @@ public final class Main {
                               start-up and on /healthz; the CA then refuses join tokens)
             --allow-plaintext-registration  with --xds-plaintext, accept instance registrations, which
                               then bind to no identity
+            --kubernetes      take services' endpoints from the Kubernetes API (EndpointSlices and Services;
+                              in-cluster config unless --kubeconfig); the intent still comes from --config
+                              or --etcd (docs/kubernetes.md: which source wins)
+            --kubeconfig FILE  with --kubernetes: reach the API server with FILE instead
+            --namespace NS    with --kubernetes: watch NS (repeat or comma-separate); default every namespace
             --join-tokens FILE  join tokens, one '<service>: <token>' line per service
             --state-dir DIR   keep self-registered instances in DIR across restarts; default: in memory
             --registration-grace DURATION  how long restored instances have to reconnect, default 30s
@@ -264,6 +271,9 @@ public final class Main {
     boolean plaintextRegistration = false;
     boolean caDir = false;
     boolean kek = false;
+    boolean kubernetes = false;
+    Path kubeconfig = null;
+    List<String> namespaces = new java.util.ArrayList<>();
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
       if (!SERVE_OPTIONS.contains(flag)) {
@@ -274,6 +284,8 @@ public final class Main {
         if (flag.equals("--xds-plaintext")) {
           builder.xdsPlaintext(true);
           plaintext = true;
+        } else if (flag.equals("--kubernetes")) {
+          kubernetes = true;
         } else {
           builder.allowPlaintextRegistration(true);
           plaintextRegistration = true;
@@ -286,6 +298,16 @@ public final class Main {
       String value = args.get(++i);
       switch (flag) {
         case "--config" -> config = Path.of(value);
+        case "--kubeconfig" -> kubeconfig = Path.of(value);
+        case "--namespace" -> {
+          for (String ns : value.split(",")) {
+            if (!ns.trim().matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+              return usage(err, "--namespace: '" + ns.trim() + "' (expected: a Kubernetes namespace name, "
+                  + "lower-case letters, digits and '-')");
+            }
+            namespaces.add(ns.trim());
+          }
+        }
         case "--bind" -> builder.bindAddress(value);
         case "--admin-bind" -> builder.adminBindAddress(value);
         case "--admin-token-file" -> builder.adminTokenFile(Path.of(value));
@@ -374,6 +396,19 @@ public final class Main {
     if (etcd && !kek && !caDir) {
       return usage(err, "serve --etcd needs --ca-key-encryption-key FILE (the same on every replica: the CA is "
           + "shared through etcd, sealed) or --ca-dir DIR (holding the same CA on every replica)");
+    }
+    if ((kubeconfig != null || !namespaces.isEmpty()) && !kubernetes) {
+      return usage(err, "--kubeconfig and --namespace go with --kubernetes");
+    }
+    if (kubeconfig != null && !Files.isRegularFile(kubeconfig)) {
+      err.println(kubeconfig + ": no such file");
+      return USAGE;
+    }
+    if (kubernetes) {
+      builder.kubernetes(namespaces);
+      if (kubeconfig != null) {
+        builder.kubeconfig(kubeconfig);
+      }
     }
     if (config != null && !Files.isRegularFile(config)) {
       err.println(config + ": no such file");

@@ -114,6 +114,24 @@ class MainTest {
   }
 
   @Test
+  void kubeconfigAndNamespaceGoWithKubernetes() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--namespace", "shop")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --kubeconfig and --namespace go with --kubernetes" + System.lineSeparator());
+  }
+
+  @Test
+  void aNamespaceThatKubernetesWouldRefuseIsAUsageError() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--kubernetes", "--namespace", "shop,Bad_NS"))
+        .isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --namespace: 'Bad_NS' (expected: a Kubernetes namespace name, lower-case "
+        + "letters, digits and '-')" + System.lineSeparator());
+  }
+
+  @Test
   void serveWithANonNumericPortSaysWhatAPortIs() throws Exception {
     Path file = write("mesh.yaml", "services: {}\n");
 
@@ -137,7 +155,8 @@ class MainTest {
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
         + " (expected: one of --config, --xds-port, --admin-port, --bind, --admin-bind, --admin-token-file, --ca-dir,"
         + " --join-tokens, --state-dir, --registration-grace, --etcd, --etcd-prefix, --lease-ttl,"
-        + " --ca-key-encryption-key, --server-name, --trust-bundle, --xds-plaintext, --allow-plaintext-registration)"
+        + " --ca-key-encryption-key, --server-name, --trust-bundle, --xds-plaintext, --allow-plaintext-registration,"
+        + " --kubernetes, --kubeconfig, --namespace)"
         + System.lineSeparator());
   }
 

@@ -15,6 +15,12 @@ public final class WireNames {
   public static final String INSTANCE_LABELS = "labels";
   /** The endpoint metadata namespace that carries an endpoint's labels (Envoy's subset LB namespace). */
   public static final String LABELS_METADATA = "envoy.lb";
+  /**
+   * The endpoint label holding an instance's zone (Kubernetes' well-known label): set from an
+   * EndpointSlice's zone, or written in mesh.yaml or registration labels; the control server puts
+   * endpoints with one zone in one EDS locality of that zone.
+   */
+  public static final String ZONE_LABEL = "topology.kubernetes.io/zone";
   /** The listener metadata namespace in which the control server states a service's mTLS mode. */
   public static final String MESHLET_METADATA = "meshlet";
   /** The key of the mTLS mode in {@link #MESHLET_METADATA}: off, permissive or strict. */

@@ -339,6 +339,13 @@ public final class AdminServer implements AutoCloseable {
     this.caSharing = description;
   }
 
+  private volatile java.util.function.Supplier<String> kubernetes;
+
+  /** The Kubernetes source's state, as /healthz says it. */
+  public void kubernetes(java.util.function.Supplier<String> description) {
+    this.kubernetes = description;
+  }
+
   /** How xDS and the CA are served, as /healthz says it: TLS, or plaintext with its warning. */
   public void xdsTransport(String description) {
     this.xdsTransport = description;
@@ -358,6 +365,11 @@ public final class AdminServer implements AutoCloseable {
     java.util.function.Supplier<String> sharing = caSharing;
     if (sharing != null) {
       body.put("ca", sharing.get());
+    }
+    java.util.function.Supplier<String> kube = kubernetes;
+    if (kube != null) {
+      // Still 200 while the API server is away: the last good endpoints are served.
+      body.put("kubernetes", kube.get());
     }
     etcd.ifPresent(e -> body.put("etcd", e.unreachableSince()
         .map(since -> "unreachable since " + since + "; serving the last good config")

@@ -48,6 +48,8 @@ public final class MeshState {
   private final ServerMetrics metrics;
   private final Clock clock;
   private final Supplier<List<Registrations.Instance>> registrations;
+  private volatile Supplier<List<KubernetesSource.KubeEndpoint>> kubernetes = List::of;
+  private volatile List<String> kubernetesIgnored = List.of();
   private volatile Served served;
   private volatile Refusal lastRefusal;
   private final ConfigHistory history =
@@ -65,6 +67,22 @@ public final class MeshState {
     this.registrations = registrations;
   }
 
+  /**
+   * Endpoints from Kubernetes, merged into the intent by the rules of {@link #withRegistrations}.
+   * Set before the first {@link #apply}.
+   */
+  public void kubernetes(Supplier<List<KubernetesSource.KubeEndpoint>> endpoints) {
+    this.kubernetes = java.util.Objects.requireNonNull(endpoints, "endpoints");
+  }
+
+  /**
+   * The services Kubernetes has endpoints for that are served without them, and why: mesh.yaml
+   * lists their endpoints itself.
+   */
+  public List<String> kubernetesIgnored() {
+    return kubernetesIgnored;
+  }
+
   /** Serves the current intent again with the registered instances as they are now. */
   public synchronized void registrationsChanged() {
     Served current = served;
@@ -77,9 +95,28 @@ public final class MeshState {
    * The intent with the registered instances added as endpoints of their services. An instance
    * of a service mesh.yaml does not declare makes that service, with default policies; an
    * instance at an address mesh.yaml already lists for its service is left out.
+   *
+   * <p>Kubernetes endpoints come first, then registered instances. Which source wins, per
+   * service: a service whose intent lists static {@code endpoints} keeps exactly those (plus
+   * registered instances), and its Kubernetes endpoints are ignored (named on /healthz); a service
+   * the intent declares without endpoints takes Kubernetes'; a service the intent does not declare
+   * takes Kubernetes' only when its Kubernetes Service opted in ({@value
+   * KubernetesSource#SERVICE_ANNOTATION}), so the cluster's other Services stay out of the mesh.
    */
   MeshConfig withRegistrations(MeshConfig config) {
-    List<Registrations.Instance> instances = registrations.get();
+    List<Registrations.Instance> instances = new java.util.ArrayList<>();
+    java.util.Set<String> ignored = new java.util.TreeSet<>();
+    for (KubernetesSource.KubeEndpoint k : kubernetes.get()) {
+      ServiceSpec declared = config.services().get(k.instance().service());
+      if (declared == null ? k.optedIn() : declared.endpoints().isEmpty()) {
+        instances.add(k.instance());
+      } else if (declared != null) {
+        ignored.add(k.instance().service());
+      }
+    }
+    kubernetesIgnored = ignored.stream()
+        .map(s -> "service '" + s + "': mesh.yaml lists its endpoints, Kubernetes' are ignored").toList();
+    instances.addAll(registrations.get());
     if (instances.isEmpty()) {
       return config;
     }

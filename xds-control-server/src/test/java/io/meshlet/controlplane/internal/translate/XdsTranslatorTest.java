@@ -552,6 +552,28 @@ class XdsTranslatorTest {
   }
 
   @Test
+  void endpointsWithAZoneLabelGoInALocalityOfThatZoneWeighingAsManyAsItHolds() throws Exception {
+    XdsResources r = translate("""
+        services:
+          catalog:
+            protocol: http
+            endpoints:
+              - { address: 10.0.0.1:9001, labels: { topology.kubernetes.io/zone: zone-b } }
+              - { address: 10.0.0.2:9001, labels: { topology.kubernetes.io/zone: zone-a } }
+              - { address: 10.0.0.3:9001 }
+              - { address: 10.0.0.4:9001, labels: { topology.kubernetes.io/zone: zone-a } }
+        """);
+
+    ClusterLoadAssignment all = assignment(r, "catalog");
+    assertThat(all.getEndpointsList()).extracting(l -> "'" + l.getLocality().getZone() + "' w="
+            + l.getLoadBalancingWeight().getValue() + " p=" + l.getPriority() + " "
+            + l.getLbEndpointsList().stream().map(e -> e.getEndpoint().getAddress().getSocketAddress().getAddress())
+            .toList())
+        .containsExactly("'' w=1 p=0 [10.0.0.3]", "'zone-a' w=2 p=0 [10.0.0.2, 10.0.0.4]",
+            "'zone-b' w=1 p=0 [10.0.0.1]");
+  }
+
+  @Test
   void endpointAssignmentsHaveAWeightedLocalityAndLabelsAsMetadata() throws Exception {
     XdsResources r = translate(MESH);
 
@@ -559,7 +581,8 @@ class XdsTranslatorTest {
     assertThat(all.getEndpointsList()).hasSize(1);
     LocalityLbEndpoints locality = all.getEndpoints(0);
     assertThat(locality.hasLoadBalancingWeight()).isTrue();
-    assertThat(locality.getLoadBalancingWeight().getValue()).isEqualTo(1);
+    // As many as it holds endpoints: each endpoint an equal share, whatever the localities.
+    assertThat(locality.getLoadBalancingWeight().getValue()).isEqualTo(3);
     assertThat(addresses(all)).containsExactly("10.0.0.1:9001", "10.0.0.2:9001", "10.0.0.3:9001");
     LbEndpoint second = locality.getLbEndpoints(1);
     assertThat(second.getMetadata().getFilterMetadataMap()).containsOnlyKeys(WireNames.LABELS_METADATA);
