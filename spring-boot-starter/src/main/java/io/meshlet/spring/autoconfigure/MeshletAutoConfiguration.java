@@ -343,7 +343,7 @@ public final class MeshletAutoConfiguration {
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass({OkHttpClient.class, MeshOkHttp.class})
   @Import({MeshletBootConfigurations.RestClientConfiguration.class,
-      MeshletBootConfigurations.RestTemplateConfiguration.class})
+      MeshletBootConfigurations.RestTemplateConfiguration.class, MeshletBootConfigurations.WebClientConfiguration.class})
   static class OkHttpConfiguration {
 
     @Bean
