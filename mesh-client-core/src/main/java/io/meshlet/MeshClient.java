@@ -70,6 +70,7 @@ public final class MeshClient implements AutoCloseable {
   public static final String INSTANCE_METADATA = WireNames.INSTANCE_METADATA;
   private ScheduledExecutorService executor;
   private AdsClient ads;
+  private io.meshlet.internal.xds.LoadReporter loadReporter;
 
   private MeshClient(Builder b) {
     this.serviceName = b.serviceName;
@@ -149,6 +150,10 @@ public final class MeshClient implements AutoCloseable {
       log.info("[{}] registering {} {} as an instance of '{}' while connected", nodeId, instanceAddress,
           instanceLabels, serviceName);
     }
+    // Load reports go to the server the xDS stream is on, over the same channel.
+    loadReporter = new io.meshlet.internal.xds.LoadReporter(
+        new XdsNode(nodeId, serviceName, version(), null, Map.of()).toProto(),
+        engine::clusters, executor, System::nanoTime);
     ads = new AdsClient(controlServers, node().toProto(), new AdsClient.Handler() {
       @Override
       public void onSnapshot(MeshSnapshot snapshot) {
@@ -166,6 +171,7 @@ public final class MeshClient implements AutoCloseable {
 
       @Override
       public void onConnected(String server) {
+        loadReporter.connected(ads.channelTo(server));
         safely(() -> listener.onConnected(server));
       }
 
@@ -304,6 +310,9 @@ public final class MeshClient implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    if (loadReporter != null) {
+      loadReporter.close();
+    }
     if (ads != null) {
       ads.close();
     }

@@ -2,6 +2,7 @@ package io.meshlet.identity;
 
 import io.meshlet.internal.spiffe.ControlPlaneTls;
 import io.meshlet.internal.spiffe.SvidRules;
+import io.meshlet.internal.wire.Backoff;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -145,7 +146,7 @@ public final class CaIdentitySource implements AutoCloseable {
       // Any failure, a bug included, schedules the next try: renewals must never stop silently.
       failures++;
       serverIndex = (serverIndex + 1) % servers.size();
-      long delay = Math.min(30_000, minRetry.toMillis() << Math.min(10, failures - 1));
+      long delay = Backoff.cap(minRetry.toMillis(), 30_000, failures);
       WorkloadIdentity now = current;
       log.warn("[{}] certificate request to {} failed ({}); {}; retrying in {} ms", service, server,
           e.getMessage(), now == null ? "no certificate yet" : "keeping the current one until "

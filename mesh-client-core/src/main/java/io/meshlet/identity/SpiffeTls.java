@@ -156,7 +156,7 @@ public final class SpiffeTls {
         throw new CertificateException("no workload identity yet, so no trust bundle to check peers against");
       }
       return new SvidTrust.Roots(id.trustBundle(), "the trust bundle of "
-          + id.spiffeId().substring(0, id.spiffeId().indexOf('/', SpiffeIds.SCHEME.length())));
+          + SpiffeIds.trustDomain(SpiffeIds.trustDomainOf(id.spiffeId())));
     }, peerAllowed);
   }
 }

@@ -231,7 +231,7 @@ public final class MeshGrpc {
                 "ca_certificate_file", certificates.caFile().toString(),
                 "refresh_interval", "1s"))));
       }
-      root.put("server_listener_resource_name_template", "grpc/server?xds.resource.listening_address=%s");
+      root.put("server_listener_resource_name_template", WireNames.SERVER_LISTENER_TEMPLATE);
       try {
         return JSON.writeValueAsString(root);
       } catch (JsonProcessingException e) {

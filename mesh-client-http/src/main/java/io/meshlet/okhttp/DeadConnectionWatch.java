@@ -30,6 +30,26 @@ final class DeadConnectionWatch implements Interceptor {
   private final Map<Connection, Boolean> used =
       Caffeine.newBuilder().weakKeys().<Connection, Boolean>build().asMap();
 
+  /**
+   * Connections seen last, weakly, in a table by identity hash: a hit is an array read and a
+   * {@code WeakReference.get}, where a read of Caffeine's weak map costs about ten times that (a
+   * lookup key, the read buffer); the map stays the record of every connection seen.
+   */
+  private final java.lang.ref.WeakReference<?>[] recent = new java.lang.ref.WeakReference<?>[32];
+
+  private boolean seenBefore(Connection connection) {
+    int i = System.identityHashCode(connection) & (recent.length - 1);
+    java.lang.ref.WeakReference<?> r = recent[i];
+    if (r != null && r.get() == connection) {
+      return true;
+    }
+    // A read first: a connection is seen once and reused many times, and a read takes none of the
+    // write path's cost (Caffeine's putIfAbsent made a weak reference and took the write buffer).
+    boolean seen = used.get(connection) != null || used.putIfAbsent(connection, Boolean.TRUE) != null;
+    recent[i] = new java.lang.ref.WeakReference<>(connection);
+    return seen;
+  }
+
   /** What happened to one send of a try (one {@code proceed} of the application interceptor). */
   static final class Send {
     private int exchanges;
@@ -53,7 +73,7 @@ final class DeadConnectionWatch implements Interceptor {
   @Override
   public Response intercept(Chain chain) throws IOException {
     Connection connection = chain.connection();
-    boolean reused = connection != null && used.putIfAbsent(connection, Boolean.TRUE) != null;
+    boolean reused = connection != null && seenBefore(connection);
     Send send = chain.request().tag(Send.class);
     if (send == null) {
       return chain.proceed(chain.request());

@@ -1,3 +1,5 @@
+// Long by design: the demo is a script read top to bottom (start, canary, kill, refuse, stop);
+// each phase is a method here so a reader follows it without jumping files.
 package io.meshlet.samples;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -221,6 +223,8 @@ public final class Demo {
     }
     say("control server (pid %d): xDS and CA on 127.0.0.1:%d, admin http://127.0.0.1:%d/, serving %s",
         server.pid(), xdsPort, adminPort, meshFile);
+    say("console: http://127.0.0.1:%d/console -- watch the canary split, the killed instance and the refused"
+        + " caller live (traffic from the apps' load reports, clients' sync state, config history)", adminPort);
     say("xDS is TLS (the apps check the server against %s) and registration is bound to identity:"
         + " join token over TLS -> SVID -> mTLS xDS -> registration", trustBundle);
     say("mesh.yaml: mTLS strict, catalog routes 90%% to v1 and 10%% to v2, only frontend may call catalog");
@@ -318,6 +322,19 @@ public final class Demo {
     if (!inventoryApp.process().isAlive()) {
       throw new DemoFailure("inventory exited", inventoryApp);
     }
+
+    title("8. What the console shows: the apps' load reports (GET /traffic)");
+    JsonNode traffic = getJson(adminUri("/traffic"));
+    for (JsonNode service : traffic.path("services")) {
+      StringBuilder targets = new StringBuilder();
+      for (JsonNode t : service.path("targets")) {
+        targets.append(String.format("  %s %d", t.path("target").asText().isEmpty() ? "all" : t.path("target").asText(),
+            t.path("issued").asLong()));
+      }
+      say("%-10s %5d requests, %3d errors in the last %s;%s", service.path("service").asText(),
+          service.path("issued").asLong(), service.path("errors").asLong(), traffic.path("window").asText(), targets);
+    }
+    say("(tries per route target, retries included; live at http://127.0.0.1:%d/console)", adminPort);
   }
 
   // ---- traffic phases

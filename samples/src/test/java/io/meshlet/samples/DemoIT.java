@@ -38,6 +38,8 @@ class DemoIT {
     assertThat(demo.exitValue()).as(out).isZero();
     assertThat(out)
         .contains("== 1. The control server")
+        .containsPattern("console: http://127\\.0\\.0\\.1:\\d+/console")
+        .containsPattern("catalog +[1-9]\\d* requests, +\\d+ errors in the last 1m;(  v[12] \\d+)+")
         .containsPattern("xDS is TLS \\(the apps check the server against \\S+/ca/trust-bundle\\.pem\\) and registration"
             + " is bound to identity: join token over TLS -> SVID -> mTLS xDS -> registration")
         .containsPattern("registered catalog v1 +127\\.0\\.0\\.1:\\d+ \\{\"version\":\"v1\"\\}")

@@ -19,6 +19,7 @@ import io.meshlet.controlplane.internal.source.EtcdRegistrar;
 import io.meshlet.controlplane.internal.source.EtcdSource;
 import io.meshlet.controlplane.internal.source.EtcdStore;
 import io.meshlet.controlplane.internal.source.FileWatcher;
+import io.meshlet.controlplane.internal.source.KubernetesSource;
 import io.meshlet.controlplane.internal.source.MeshState;
 import io.meshlet.controlplane.internal.source.Registrations;
 import java.io.IOException;
@@ -83,6 +84,8 @@ public final class ControlServer implements AutoCloseable {
   public static final Duration DEFAULT_REGISTRATION_GRACE = Duration.ofSeconds(30);
   /** How long the instances a replica registered outlive it in etcd, unless renewed. */
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(15);
+  /** How often clients report their load unless {@link Builder#loadReportInterval} says otherwise. */
+  public static final Duration DEFAULT_LOAD_REPORT_INTERVAL = Duration.ofSeconds(5);
   /** The server pings idle xDS streams this often; a peer that does not answer in 5 s is gone. */
   static final Duration KEEPALIVE = Duration.ofSeconds(10);
 
@@ -96,13 +99,19 @@ public final class ControlServer implements AutoCloseable {
   private final int requestedXdsPort;
   private final int requestedAdminPort;
   private final Duration pollInterval;
+  private final List<String> kubernetesNamespaces;
+  private final Path kubeconfig;
+  private final boolean kubernetes;
 
   private final ServerMetrics metrics = new ServerMetrics();
   private final Registrations registrations;
   private final ClientRegistry clients;
   private final AdsService ads;
   private final MeshState state;
-  private final LoadReportSink loadReports = new LoadReportSink();
+  private final io.meshlet.controlplane.internal.lrs.LoadStore loadStore =
+      new io.meshlet.controlplane.internal.lrs.LoadStore(Clock.systemUTC());
+  private final LoadReportSink loadReports;
+  private final Duration loadReportInterval;
   private final Path caDirectory;
   private final Path caKeyEncryptionKeyFile;
   private final Map<String, String> joinTokens;
@@ -118,6 +127,8 @@ public final class ControlServer implements AutoCloseable {
   private EtcdSource etcdSource;
   private EtcdRegistrar registrar;
   private EtcdCa etcdCa;
+  private io.fabric8.kubernetes.client.KubernetesClient kubernetesClient;
+  private KubernetesSource kubernetesSource;
   private Server xdsServer;
   private AdminServer adminServer;
 
@@ -135,6 +146,14 @@ public final class ControlServer implements AutoCloseable {
     this.requestedXdsPort = b.xdsPort;
     this.requestedAdminPort = b.adminPort;
     this.pollInterval = b.pollInterval;
+    this.loadReportInterval = b.loadReportInterval;
+    this.loadReports = new LoadReportSink(loadStore, loadReportInterval);
+    this.kubernetes = b.kubernetes;
+    this.kubernetesNamespaces = b.kubernetesNamespaces;
+    this.kubeconfig = b.kubeconfig;
+    if (kubeconfig != null && !kubernetes) {
+      throw new IllegalStateException("kubeconfig goes with kubernetes: it says how to reach the API server");
+    }
     this.caDirectory = b.caDirectory;
     this.caKeyEncryptionKeyFile = b.caKeyEncryptionKeyFile;
     if (caKeyEncryptionKeyFile != null && etcdEndpoints.isEmpty()) {
@@ -207,6 +226,9 @@ public final class ControlServer implements AutoCloseable {
         registrations.onChange(registrar::changed);
         metrics.etcdGauge(() -> etcdSource.unreachableSince().isPresent() ? 0 : 1);
       }
+      if (kubernetes) {
+        startKubernetes();
+      }
       CertificateAuthority ca;
       if (etcdStore != null) {
         etcdCa = EtcdCa.establish(etcdStore, kek, caKeyEncryptionKeyFile, caDirectory, initial.trustDomain(),
@@ -269,8 +291,17 @@ public final class ControlServer implements AutoCloseable {
           ? "PLAINTEXT (--xds-plaintext): join tokens are refused and anyone on the path could change where "
               + "calls go; for local trials and tests only"
           : "tls, trust bundle " + serverIdentity.trustBundleFile());
+      adminServer.traffic(loadStore, loadReportInterval);
+      metrics.loadReports(loadStore);
       if (etcdCa != null) {
         adminServer.caSharing(etcdCa::describe);
+      }
+      if (kubernetesSource != null) {
+        adminServer.kubernetes(() -> {
+          List<String> ignored = state.kubernetesIgnored();
+          String health = kubernetesSource.health();
+          return ignored.isEmpty() ? health : health + "; " + String.join("; ", ignored);
+        });
       }
       adminServer.start();
       if (watcher != null) {
@@ -293,6 +324,32 @@ public final class ControlServer implements AutoCloseable {
           + "replace its config and rotate its CA (set --admin-token-file)", adminBindAddress);
     }
     return this;
+  }
+
+  private void startKubernetes() throws IOException {
+    io.fabric8.kubernetes.client.Config config;
+    if (kubeconfig != null) {
+      config = io.fabric8.kubernetes.client.Config.fromKubeconfig(java.nio.file.Files.readString(kubeconfig));
+    } else {
+      // In a pod: the service account's token and CA; elsewhere KUBECONFIG or ~/.kube/config.
+      config = io.fabric8.kubernetes.client.Config.autoConfigure(null);
+    }
+    kubernetesClient = new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config).build();
+    kubernetesSource = new KubernetesSource(kubernetesClient, kubernetesNamespaces, Clock.systemUTC());
+    state.kubernetes(kubernetesSource::instances);
+    java.util.concurrent.atomic.AtomicBoolean pending = new java.util.concurrent.atomic.AtomicBoolean();
+    // Informer events come in bursts (a rollout): one new snapshot per burst, built on the watcher's thread.
+    kubernetesSource.onChange(() -> {
+      if (pending.compareAndSet(false, true)) {
+        watcherExecutor.execute(() -> {
+          pending.set(false);
+          state.registrationsChanged();
+        });
+      }
+    });
+    kubernetesSource.start(Duration.ofSeconds(10));
+    watcherExecutor.scheduleWithFixedDelay(kubernetesSource::checkWatching, 1, 1, TimeUnit.SECONDS);
+    watcherExecutor.execute(state::registrationsChanged);
   }
 
   /** The bound xDS port. */
@@ -346,6 +403,12 @@ public final class ControlServer implements AutoCloseable {
     if (etcdSource != null) {
       etcdSource.close();
     }
+    if (kubernetesSource != null) {
+      kubernetesSource.close();
+    }
+    if (kubernetesClient != null) {
+      kubernetesClient.close();
+    }
     if (watcherExecutor != null) {
       watcherExecutor.shutdownNow();
     }
@@ -394,8 +457,42 @@ public final class ControlServer implements AutoCloseable {
     private boolean plaintextRegistration;
     private List<String> serverNames = List.of();
     private Path trustBundleFile;
+    private Duration loadReportInterval = DEFAULT_LOAD_REPORT_INTERVAL;
+    private boolean kubernetes;
+    private List<String> kubernetesNamespaces = List.of();
+    private Path kubeconfig;
 
     private Builder() {}
+
+    /**
+     * How often clients report their load ({@code load_reporting_interval}): the console's
+     * traffic is this late. {@link #DEFAULT_LOAD_REPORT_INTERVAL} unless set.
+     */
+    public Builder loadReportInterval(Duration interval) {
+      if (interval.compareTo(Duration.ofMillis(200)) < 0 || interval.compareTo(Duration.ofMinutes(1)) > 0) {
+        throw new IllegalArgumentException("loadReportInterval: " + interval + " (expected: 200ms..1m)");
+      }
+      this.loadReportInterval = interval;
+      return this;
+    }
+
+    /**
+     * Takes the endpoints of services from the Kubernetes API: EndpointSlices and Services in the
+     * namespaces given (every namespace when the list is empty), reached with the pod's service
+     * account (in a cluster) or the {@link #kubeconfig}. The intent still comes from the config
+     * file or etcd; docs/kubernetes.md says which source wins for a service's endpoints.
+     */
+    public Builder kubernetes(List<String> namespaces) {
+      this.kubernetes = true;
+      this.kubernetesNamespaces = List.copyOf(namespaces);
+      return this;
+    }
+
+    /** With {@link #kubernetes}: a kubeconfig file to reach the API server with, instead of in-cluster config. */
+    public Builder kubeconfig(Path file) {
+      this.kubeconfig = file;
+      return this;
+    }
 
     /**
      * Serves xDS and the CA's identity API in plaintext instead of TLS: for local trials and

@@ -2,7 +2,7 @@ package io.meshlet.controlplane;
 
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -18,6 +18,7 @@ import java.util.List;
  * java -jar xds-control-server.jar serve --config mesh.yaml [--xds-port 18000] [--admin-port 18001]
  *                                        [--bind 127.0.0.1] [--admin-bind 127.0.0.1]
  *                                        [--admin-token-file admin.token]
+ *                                        [--kubernetes [--kubeconfig FILE] [--namespace NS ...]]
  * java -jar xds-control-server.jar serve --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 [--config seed.yaml]
  *                                        --ca-key-encryption-key ca-kek.b64 [--ca-dir DIR]
  * java -jar xds-control-server.jar validate mesh.yaml
@@ -35,12 +36,13 @@ public final class Main {
   static final int USAGE = 2;
   static final int FAILED = 3;
 
-  private static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
+  static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
       "--admin-bind", "--admin-token-file", "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace",
       "--etcd", "--etcd-prefix", "--lease-ttl", "--ca-key-encryption-key", "--server-name", "--trust-bundle", "--xds-plaintext",
-      "--allow-plaintext-registration");
+      "--allow-plaintext-registration", "--kubernetes", "--kubeconfig", "--namespace");
   /** Options of serve that take no value. */
-  private static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration");
+  static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration",
+      "--kubernetes");
   private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
 
   static final String USAGE_TEXT = """
@@ -80,6 +82,11 @@ public final class Main {
                               start-up and on /healthz; the CA then refuses join tokens)
             --allow-plaintext-registration  with --xds-plaintext, accept instance registrations, which
                               then bind to no identity
+            --kubernetes      take services' endpoints from the Kubernetes API (EndpointSlices and Services;
+                              in-cluster config unless --kubeconfig); the intent still comes from --config
+                              or --etcd (docs/kubernetes.md: which source wins)
+            --kubeconfig FILE  with --kubernetes: reach the API server with FILE instead
+            --namespace NS    with --kubernetes: watch NS (repeat or comma-separate); default every namespace
             --join-tokens FILE  join tokens, one '<service>: <token>' line per service
             --state-dir DIR   keep self-registered instances in DIR across restarts; default: in memory
             --registration-grace DURATION  how long restored instances have to reconnect, default 30s
@@ -88,17 +95,17 @@ public final class Main {
                               validate FILE like validate and, only if valid, write it to etcd as the intent
         export --etcd URLS [--etcd-prefix P]
                               print the intent kept in etcd (exit 1 if there is none)
+        status [--admin URL] [--admin-token-file FILE]
+                              every client of the server whose admin API is at URL (default
+                              http://127.0.0.1:18001) with its sync state per resource type; exit 0 when
+                              all are in sync, 1 when any is stale or NACKing (the NACKs are printed),
+                              3 when the admin API cannot be read
         help                  show this text
       """;
 
   private Main() {}
 
   public static void main(String[] args) {
-    // The admin API's JDK HTTP server has no read timeout of its own: without this, two clients
-    // that send half a request and stall would hold both of its threads.
-    if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
-      System.setProperty("sun.net.httpserver.maxReqTime", "30");
-    }
     int code = run(args, System.out, System.err);
     if (code != OK) {
       System.exit(code);
@@ -116,11 +123,13 @@ public final class Main {
       case "validate" -> validate(rest, out, err);
       case "import" -> importIntent(rest, out, err);
       case "export" -> exportIntent(rest, out, err);
+      case "status" -> status(rest, out, err);
       case "help", "--help", "-h" -> {
         out.print(USAGE_TEXT);
         yield OK;
       }
-      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate, import, export or help)");
+      default -> usage(err, "unknown command '" + args[0] + "' (expected: serve, validate, import, export, status "
+          + "or help)");
     };
   }
 
@@ -262,6 +271,9 @@ public final class Main {
     boolean plaintextRegistration = false;
     boolean caDir = false;
     boolean kek = false;
+    boolean kubernetes = false;
+    Path kubeconfig = null;
+    List<String> namespaces = new java.util.ArrayList<>();
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
       if (!SERVE_OPTIONS.contains(flag)) {
@@ -272,6 +284,8 @@ public final class Main {
         if (flag.equals("--xds-plaintext")) {
           builder.xdsPlaintext(true);
           plaintext = true;
+        } else if (flag.equals("--kubernetes")) {
+          kubernetes = true;
         } else {
           builder.allowPlaintextRegistration(true);
           plaintextRegistration = true;
@@ -284,6 +298,16 @@ public final class Main {
       String value = args.get(++i);
       switch (flag) {
         case "--config" -> config = Path.of(value);
+        case "--kubeconfig" -> kubeconfig = Path.of(value);
+        case "--namespace" -> {
+          for (String ns : value.split(",")) {
+            if (!ns.trim().matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+              return usage(err, "--namespace: '" + ns.trim() + "' (expected: a Kubernetes namespace name, "
+                  + "lower-case letters, digits and '-')");
+            }
+            namespaces.add(ns.trim());
+          }
+        }
         case "--bind" -> builder.bindAddress(value);
         case "--admin-bind" -> builder.adminBindAddress(value);
         case "--admin-token-file" -> builder.adminTokenFile(Path.of(value));
@@ -373,6 +397,19 @@ public final class Main {
       return usage(err, "serve --etcd needs --ca-key-encryption-key FILE (the same on every replica: the CA is "
           + "shared through etcd, sealed) or --ca-dir DIR (holding the same CA on every replica)");
     }
+    if ((kubeconfig != null || !namespaces.isEmpty()) && !kubernetes) {
+      return usage(err, "--kubeconfig and --namespace go with --kubernetes");
+    }
+    if (kubeconfig != null && !Files.isRegularFile(kubeconfig)) {
+      err.println(kubeconfig + ": no such file");
+      return USAGE;
+    }
+    if (kubernetes) {
+      builder.kubernetes(namespaces);
+      if (kubeconfig != null) {
+        builder.kubeconfig(kubeconfig);
+      }
+    }
     if (config != null && !Files.isRegularFile(config)) {
       err.println(config + ": no such file");
       return USAGE;
@@ -395,6 +432,45 @@ public final class Main {
       Thread.currentThread().interrupt();
     }
     return OK;
+  }
+
+  static int status(List<String> args, PrintStream out, PrintStream err) {
+    String admin = "http://127.0.0.1:" + ControlServer.DEFAULT_ADMIN_PORT;
+    Path tokenFile = null;
+    for (int i = 0; i < args.size(); i++) {
+      String a = args.get(i);
+      if (!a.equals("--admin") && !a.equals("--admin-token-file")) {
+        return usage(err, "unknown option '" + a + "' for status (expected: --admin URL, --admin-token-file FILE)");
+      }
+      if (i + 1 >= args.size()) {
+        return usage(err, a + " needs a value");
+      }
+      String value = args.get(++i);
+      if (a.equals("--admin")) {
+        admin = value;
+      } else {
+        tokenFile = Path.of(value);
+      }
+    }
+    java.net.URI uri;
+    try {
+      uri = java.net.URI.create(admin.endsWith("/") ? admin : admin + "/");
+      if (uri.getScheme() == null || !uri.getScheme().matches("https?") || uri.getHost() == null) {
+        throw new IllegalArgumentException("not an http(s) URL");
+      }
+    } catch (IllegalArgumentException e) {
+      return usage(err, "--admin: '" + admin + "' (expected: the admin API's URL, e.g. http://127.0.0.1:18001)");
+    }
+    java.util.Optional<String> token = java.util.Optional.empty();
+    if (tokenFile != null) {
+      try {
+        token = java.util.Optional.of(java.nio.file.Files.readString(tokenFile).strip());
+      } catch (IOException e) {
+        err.println("error: --admin-token-file " + tokenFile + ": cannot read: " + e.getMessage());
+        return USAGE;
+      }
+    }
+    return io.meshlet.controlplane.internal.admin.StatusCommand.run(uri, token, out, err);
   }
 
   /** The port written as {@code text}, or -1 if it is not a number in 0..65535. */

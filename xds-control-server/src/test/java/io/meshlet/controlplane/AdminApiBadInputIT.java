@@ -116,7 +116,8 @@ class AdminApiBadInputIT {
   // ---- unknown endpoints, wrong methods (file mode) ----
 
   static Stream<Arguments> wrongEndpointsAndMethods() {
-    String known = "GET /healthz, /config, /clients, /metrics or /; PUT /config (with etcd); POST /ca/rotate";
+    String known = "GET /healthz, /config, /clients, /traffic, /history, /history/diff, /metrics, /console or /; "
+        + "PUT /config (with etcd); POST /ca/rotate";
     return Stream.of(
         Arguments.of("GET", "/nope", 404, null, "no such endpoint: /nope (expected: " + known + ")"),
         Arguments.of("POST", "/config/extra", 404, null, "no such endpoint: /config/extra (expected: " + known + ")"),

@@ -127,6 +127,9 @@ class AdminAuthIT {
         Arguments.of("GET", "/clients"),
         Arguments.of("GET", "/"),
         Arguments.of("GET", "/index.html"),
+        Arguments.of("GET", "/traffic"),
+        Arguments.of("GET", "/history"),
+        Arguments.of("GET", "/history/diff?from=a&to=b"),
         Arguments.of("POST", "/ca/rotate?overlap=2h"),
         Arguments.of("PUT", "/config"),
         Arguments.of("GET", "/no-such-endpoint"));
@@ -249,6 +252,17 @@ class AdminAuthIT {
       HttpResponse<String> metrics = send(server, "GET", "/metrics", authorization, null);
       assertThat(metrics.statusCode()).isEqualTo(200);
       assertThat(metrics.body()).contains("meshlet_");
+    }
+  }
+
+  @Test
+  void theConsolePageAndScriptNeedNoTokenAndHoldNoMeshData() throws Exception {
+    for (String path : List.of("/console", "/console/console.js", "/console/console.css")) {
+      HttpResponse<String> r = send(server, "GET", path, null, null);
+      assertThat(r.statusCode()).as(path).isEqualTo(200);
+      assertThat(r.body()).as(path).doesNotContain("catalog");
+      assertThat(r.headers().firstValue("Content-Security-Policy")).hasValueSatisfying(
+          csp -> assertThat(csp).contains("script-src 'self'"));
     }
   }
 

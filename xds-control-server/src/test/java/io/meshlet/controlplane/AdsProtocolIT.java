@@ -367,7 +367,7 @@ class AdsProtocolIT {
   private static long nacksTotal() {
     for (String line : admin.get("/metrics").body().split("\n")) {
       if (line.startsWith("meshlet_xds_nacks_total ")) {
-        return Long.parseLong(line.substring(line.indexOf(' ') + 1).trim());
+        return (long) Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
       }
     }
     throw new AssertionError("no meshlet_xds_nacks_total on /metrics");

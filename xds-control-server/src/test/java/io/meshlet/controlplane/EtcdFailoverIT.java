@@ -241,7 +241,7 @@ class EtcdFailoverIT {
   private static long metric(ControlServer server, String name) {
     for (String line : new AdminClient(server.adminPort()).get("/metrics").body().split("\n")) {
       if (line.startsWith(name + " ")) {
-        return Long.parseLong(line.substring(name.length() + 1).trim());
+        return (long) Double.parseDouble(line.substring(name.length() + 1).trim());
       }
     }
     return -1;

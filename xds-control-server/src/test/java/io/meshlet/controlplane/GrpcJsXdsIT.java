@@ -1,3 +1,5 @@
+// Long by design: one Node grpc-js-xds process per class (its start-up is the cost), driving every
+// supported feature from mesh.yaml; splitting it would start Node once per file.
 package io.meshlet.controlplane;
 
 import static org.assertj.core.api.Assertions.assertThat;

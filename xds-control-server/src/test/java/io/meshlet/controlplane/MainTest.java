@@ -88,7 +88,8 @@ class MainTest {
   @Test
   void unknownCommandIsAUsageError() {
     assertThat(run("launch")).isEqualTo(Main.USAGE);
-    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate, import, export or help)"
+    assertThat(err()).isEqualTo("error: unknown command 'launch' (expected: serve, validate, import, export, status "
+        + "or help)"
         + System.lineSeparator() + Main.USAGE_TEXT);
   }
 
@@ -110,6 +111,24 @@ class MainTest {
   void serveWithoutConfigIsAUsageError() {
     assertThat(run("serve", "--xds-port", "0")).isEqualTo(Main.USAGE);
     assertThat(err()).isEqualTo("error: serve needs --config FILE or --etcd URLS" + System.lineSeparator() + Main.USAGE_TEXT);
+  }
+
+  @Test
+  void kubeconfigAndNamespaceGoWithKubernetes() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--namespace", "shop")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --kubeconfig and --namespace go with --kubernetes" + System.lineSeparator());
+  }
+
+  @Test
+  void aNamespaceThatKubernetesWouldRefuseIsAUsageError() throws Exception {
+    Path file = write("mesh.yaml", "services: {}\n");
+
+    assertThat(run("serve", "--config", file.toString(), "--kubernetes", "--namespace", "shop,Bad_NS"))
+        .isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --namespace: 'Bad_NS' (expected: a Kubernetes namespace name, lower-case "
+        + "letters, digits and '-')" + System.lineSeparator());
   }
 
   @Test
@@ -136,7 +155,8 @@ class MainTest {
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
         + " (expected: one of --config, --xds-port, --admin-port, --bind, --admin-bind, --admin-token-file, --ca-dir,"
         + " --join-tokens, --state-dir, --registration-grace, --etcd, --etcd-prefix, --lease-ttl,"
-        + " --ca-key-encryption-key, --server-name, --trust-bundle, --xds-plaintext, --allow-plaintext-registration)"
+        + " --ca-key-encryption-key, --server-name, --trust-bundle, --xds-plaintext, --allow-plaintext-registration,"
+        + " --kubernetes, --kubeconfig, --namespace)"
         + System.lineSeparator());
   }
 

@@ -204,7 +204,7 @@ class ManyTargetsIT {
   }
 
   private static long metric(String metrics, String name) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\d+)$").matcher(metrics);
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\d+)(?:\\.0)?$").matcher(metrics);
     return m.find() ? Long.parseLong(m.group(1)) : -1;
   }
 

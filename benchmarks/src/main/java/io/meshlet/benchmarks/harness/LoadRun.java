@@ -24,6 +24,7 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,13 +60,22 @@ final class LoadRun {
   enum Case {
     DIRECT("direct", "plain OkHttp, direct to the upstream"),
     MESHLET("meshlet", "Meshlet OkHttp (routing, retries, breaker, outlier detection, telemetry)"),
+    /** Telemetry on as in {@code meshlet}, with the SDK's sampler off: metrics and propagation, no span recorded. */
+    MESHLET_UNSAMPLED("meshlet-unsampled", "Meshlet OkHttp, telemetry on with traces unsampled (metrics, W3C propagation)"),
     /** Not run unless asked for ({@code --cases}): what telemetry costs. */
     MESHLET_NO_TELEMETRY("meshlet-notel", "Meshlet OkHttp without an OpenTelemetry SDK (the no-op default)"),
+    /** Async ({@code enqueue}) calls: OkHttp's dispatcher runs them, at most maxRequestsPerHost per host. */
+    DIRECT_ASYNC("direct-async", "plain OkHttp enqueue(), direct, per-host cap raised to 64 (as the mesh does)"),
+    MESHLET_ASYNC("meshlet-async", "Meshlet OkHttp enqueue() to one mesh service (telemetry on, traces unsampled)"),
     DIRECT_MTLS("direct-mtls", "plain OkHttp with an SVID, mTLS direct to the upstream"),
     MESHLET_MTLS("meshlet-mtls", "Meshlet OkHttp with mTLS (SPIFFE checks)"),
     SIDECARS("sidecars", "plain OkHttp through two HAProxy sidecars, mTLS between them"),
     GRPC_DIRECT("grpc-direct", "plain gRPC channel to 127.0.0.1"),
-    GRPC_XDS("grpc-xds", "xds:/// channel through Meshlet's control server");
+    GRPC_XDS("grpc-xds", "xds:/// channel through Meshlet's control server"),
+    /** grpc-xds's baseline in fairness: the same retry policy and timeout, in the channel's own service config. */
+    GRPC_DIRECT_POLICY("grpc-direct-policy", "plain gRPC channel with grpc-xds's timeout and retry policy in its service config"),
+    /** A service with no policy (no timeout, retries, breaker): xds:/// against a bare channel. */
+    GRPC_XDS_PLAIN("grpc-xds-plain", "xds:/// channel to a service with no policies");
 
     final String id;
     final String description;
@@ -136,6 +146,26 @@ final class LoadRun {
         closeables.add(mesh);
         caller = okHttp(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
       }
+      case MESHLET_UNSAMPLED -> {
+        OpenTelemetrySdk otel = telemetry(Sampler.alwaysOff());
+        closeables.add(otel);
+        MeshClient mesh = mesh(controlServer, otel);
+        closeables.add(mesh);
+        caller = okHttp(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
+      }
+      case DIRECT_ASYNC -> {
+        OkHttpClient http = base.build();
+        // The same concurrency as the mesh's client gets: OkHttp's default would hold it to 5.
+        http.dispatcher().setMaxRequestsPerHost(http.dispatcher().getMaxRequests());
+        caller = okHttpAsync(http, "http://127.0.0.1:" + a.get("httpPort") + "/items");
+      }
+      case MESHLET_ASYNC -> {
+        OpenTelemetrySdk otel = telemetry(Sampler.alwaysOff());
+        closeables.add(otel);
+        MeshClient mesh = mesh(controlServer, otel);
+        closeables.add(mesh);
+        caller = okHttpAsync(MeshOkHttp.decorate(base, mesh).build(), "http://echo/items");
+      }
       case MESHLET_NO_TELEMETRY -> {
         MeshClient mesh = mesh(controlServer, io.opentelemetry.api.OpenTelemetry.noop());
         closeables.add(mesh);
@@ -166,9 +196,19 @@ final class LoadRun {
         closeables.add(channel::shutdownNow);
         caller = grpc(channel);
       }
-      case GRPC_XDS -> {
+      case GRPC_DIRECT_POLICY -> {
+        ManagedChannel channel = Grpc.newChannelBuilderForAddress("127.0.0.1",
+            Integer.parseInt(a.get("grpcPort")), InsecureChannelCredentials.create())
+            .defaultServiceConfig(GRPC_ECHO_POLICY).enableRetry().build();
+        closeables.add(channel::shutdownNow);
+        // Connected before the first call: the policy's 2 s timeout bounds that call, connection
+        // included, and on a busy machine connecting took longer (the run then stopped).
+        awaitReady(channel, Duration.ofSeconds(30));
+        caller = grpc(channel);
+      }
+      case GRPC_XDS, GRPC_XDS_PLAIN -> {
         MeshGrpc.bootstrap("bench-client", List.of(controlServer)).controlServerTrust(trustBundle).install();
-        ManagedChannel channel = MeshGrpc.channel("grpc-echo");
+        ManagedChannel channel = MeshGrpc.channel(c == Case.GRPC_XDS ? "grpc-echo" : "grpc-plain");
         closeables.add(channel::shutdownNow);
         // The first call waits for the four xDS resources.
         ClientCalls.blockingUnaryCall(channel, Upstream.ECHO,
@@ -241,6 +281,11 @@ final class LoadRun {
    * to nowhere (metrics collected every 10 s, spans batched), with W3C trace context propagation.
    */
   static OpenTelemetrySdk telemetry() {
+    return telemetry(Sampler.alwaysOn());
+  }
+
+  /** {@link #telemetry()} with the given sampler: {@link Sampler#alwaysOff()} records metrics and propagates, no span. */
+  static OpenTelemetrySdk telemetry(Sampler sampler) {
     MetricExporter metrics = new MetricExporter() {
       @Override
       public CompletableResultCode export(Collection<MetricData> data) {
@@ -282,7 +327,7 @@ final class LoadRun {
         .setMeterProvider(SdkMeterProvider.builder()
             .registerMetricReader(PeriodicMetricReader.builder(metrics).setInterval(Duration.ofSeconds(10)).build())
             .build())
-        .setTracerProvider(SdkTracerProvider.builder()
+        .setTracerProvider(SdkTracerProvider.builder().setSampler(sampler)
             .addSpanProcessor(BatchSpanProcessor.builder(spans).build()).build())
         .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
         .build();
@@ -296,6 +341,62 @@ final class LoadRun {
         return r.isSuccessful();
       }
     };
+  }
+
+  /**
+   * {@code enqueue()}: the call runs on OkHttp's dispatcher threads; the load thread waits for it,
+   * so {@code concurrency} calls are in flight to one host, more than OkHttp's default 5 per host.
+   */
+  static Caller okHttpAsync(OkHttpClient http, String url) {
+    Request request = new Request.Builder().url(url).build();
+    return () -> {
+      java.util.concurrent.CompletableFuture<Boolean> done = new java.util.concurrent.CompletableFuture<>();
+      http.newCall(request).enqueue(new okhttp3.Callback() {
+        @Override
+        public void onResponse(okhttp3.Call call, Response r) {
+          try (r) {
+            r.body().bytes();
+            done.complete(r.isSuccessful());
+          } catch (java.io.IOException e) {
+            done.completeExceptionally(e);
+          }
+        }
+
+        @Override
+        public void onFailure(okhttp3.Call call, java.io.IOException e) {
+          done.completeExceptionally(e);
+        }
+      });
+      return done.get(30, TimeUnit.SECONDS);
+    };
+  }
+
+  /**
+   * grpc-echo's route as a service config (Upstream's mesh.yaml: timeout 2 s, 2 retries on
+   * UNAVAILABLE), with the backoff the xDS route gets (Envoy's defaults: 25 ms base, 250 ms max).
+   */
+  static final Map<String, ?> GRPC_ECHO_POLICY = Map.of("methodConfig", List.of(Map.of(
+      "name", List.of(Map.of()),
+      "timeout", "2s",
+      "retryPolicy", Map.of(
+          "maxAttempts", 3.0,
+          "initialBackoff", "0.025s",
+          "maxBackoff", "0.25s",
+          "backoffMultiplier", 2.0,
+          "retryableStatusCodes", List.of("UNAVAILABLE")))));
+
+  /** Waits until the channel is READY, asking it to connect. */
+  static void awaitReady(ManagedChannel channel, Duration limit) throws InterruptedException {
+    long end = System.nanoTime() + limit.toNanos();
+    io.grpc.ConnectivityState state;
+    while ((state = channel.getState(true)) != io.grpc.ConnectivityState.READY) {
+      if (System.nanoTime() > end) {
+        throw new IllegalStateException("gRPC channel not READY within " + limit + " (" + state + ")");
+      }
+      CountDownLatch changed = new CountDownLatch(1);
+      channel.notifyWhenStateChanged(state, changed::countDown);
+      changed.await(1, TimeUnit.SECONDS);
+    }
   }
 
   static Caller grpc(ManagedChannel channel) {

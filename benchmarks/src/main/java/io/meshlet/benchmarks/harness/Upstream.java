@@ -90,7 +90,10 @@ final class Upstream {
                 to: [ { weight: 100 } ]
                 timeout: 2s
                 retries: { attempts: 2, on: [unavailable] }
-        """.formatted(httpPort, httpsPort, grpcPort);
+          grpc-plain:
+            protocol: grpc
+            endpoints: [ { address: 127.0.0.1:%d } ]
+        """.formatted(httpPort, httpsPort, grpcPort, grpcPort);
   }
 
   /** Mode {@code upstream <work-dir>}. */

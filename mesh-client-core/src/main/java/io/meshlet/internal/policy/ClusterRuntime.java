@@ -364,6 +364,11 @@ public final class ClusterRuntime {
     if (outcome.isFailure()) {
       e.intervalFailures.increment();
     }
+    if (!outcome.isFailure() && e.consecutive5xx == 0 && e.consecutiveGateway == 0) {
+      // Nothing to reset: no lock on the common path (every try of every call to the endpoint
+      // would take it). A failure racing with this success orders after it, as it could anyway.
+      return;
+    }
     String why = null;
     synchronized (e) {
       if (!outcome.isFailure()) {

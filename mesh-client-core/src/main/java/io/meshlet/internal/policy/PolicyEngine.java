@@ -72,8 +72,8 @@ public final class PolicyEngine {
   }
 
   /** The engine's decision for a call: which route it takes and which cluster it goes to. */
-  public record Route(String service, RouteRule rule, ClusterRuntime cluster, TokenBucket limiter)
-      implements MeshRoute {
+  public record Route(String service, RouteRule rule, ClusterRuntime cluster, TokenBucket limiter,
+      Telemetry.RouteTelemetry telemetry) implements MeshRoute {
     @Override
     public String clusterName() {
       return cluster == null ? "" : cluster.name();
@@ -128,7 +128,9 @@ public final class PolicyEngine {
         long[] cumulative = new long[targets.size()];
         long sum = 0;
         for (int j = 0; j < routes.length; j++) {
-          routes[j] = new Route(table.service(), rule, clusters.get(targets.get(j).cluster()), limiter);
+          ClusterRuntime cluster = clusters.get(targets.get(j).cluster());
+          routes[j] = new Route(table.service(), rule, cluster, limiter,
+              telemetry.route(table.service(), rule.name(), cluster == null ? "" : cluster.name()));
           sum += targets.get(j).weight();
           cumulative[j] = sum;
         }
@@ -181,7 +183,7 @@ public final class PolicyEngine {
       ResponseInfo<T> info) throws IOException {
     long start = nanoTime.getAsLong();
     RouteRule rule = route.rule();
-    Telemetry.Call call = telemetry.start(route.service(), rule.name(), route.clusterName());
+    Telemetry.Call call = telemetry.start(route.telemetry());
     Outcome outcome = Outcome.RESET;
     int status = 0;
     try {
@@ -243,7 +245,8 @@ public final class PolicyEngine {
     RouteRule rule = route.rule();
     RetryPolicy retry = rule.retry().orElse(null);
     int maxTries = 1 + (retry != null && replayable ? retry.numRetries() : 0);
-    Set<EndpointState> tried = new HashSet<>(4);
+    // Endpoints tried by this call, to prefer others on a retry: made at the first retry only.
+    Set<EndpointState> tried = Set.of();
     List<IOException> earlierFailures = null;
     boolean holdingRetry = false;
     try {
@@ -254,7 +257,6 @@ public final class PolicyEngine {
           throw new MeshRejection(503, MeshRejection.Reason.NO_ENDPOINTS,
               "cluster '" + cluster.name() + "' has no endpoints");
         }
-        tried.add(endpoint);
         long remaining = remainingNanos(deadline);
         if (remaining <= 0) {
           throw withSuppressed(timeout(rule), earlierFailures);
@@ -265,6 +267,8 @@ public final class PolicyEngine {
         IOException failure = null;
         Outcome outcome;
         endpoint.active.incrementAndGet();
+        endpoint.load.issued();
+        long sent = nanoTime.getAsLong();
         try {
           // A transparent resend (a dead pooled connection) stays inside this try: reported, not
           // retried here, not recorded for outlier detection (the endpoint did nothing wrong).
@@ -277,8 +281,9 @@ public final class PolicyEngine {
         } finally {
           endpoint.active.decrementAndGet();
         }
+        endpoint.load.finished(outcome.isFailure(), nanoTime.getAsLong() - sent);
         cluster.record(endpoint, outcome);
-        call.tried(cluster.name(), endpoint.config(), outcome);
+        call.tried(cluster.name(), endpoint.address(), outcome);
         if (holdingRetry) {
           cluster.retryDone();
           holdingRetry = false;
@@ -301,6 +306,10 @@ public final class PolicyEngine {
           throw withSuppressed(failure, earlierFailures);
         }
         holdingRetry = true;
+        if (tried.isEmpty()) {
+          tried = new HashSet<>(4);
+        }
+        tried.add(endpoint);
         call.retry();
         if (response != null) {
           info.discard(response);
@@ -414,6 +423,11 @@ public final class PolicyEngine {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted");
     }
+  }
+
+  /** The clusters in force now, for the load reports. */
+  public java.util.Collection<ClusterRuntime> clusters() {
+    return state.clusters().values();
   }
 
   /** For diagnostics: the runtime state of a cluster, if it exists. */

@@ -46,8 +46,8 @@ public final class ControlPlaneTls {
 
   /** Whether a SPIFFE ID names a Meshlet control server (of any trust domain). */
   public static boolean isControlServer(String spiffeId) {
-    return spiffeId.startsWith(SpiffeIds.SCHEME) && spiffeId.endsWith(CONTROL_SERVER_PATH)
-        && spiffeId.indexOf('/', SpiffeIds.SCHEME.length()) == spiffeId.length() - CONTROL_SERVER_PATH.length();
+    return spiffeId.startsWith(SpiffeIds.SCHEME)
+        && spiffeId.equals(controlServerId(SpiffeIds.trustDomainOf(spiffeId)));
   }
 
   /**

@@ -5,6 +5,7 @@ import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * SPIFFE IDs: the one place that reads them out of certificates and builds the ones Meshlet
@@ -16,9 +17,28 @@ public final class SpiffeIds {
   public static final String SCHEME = "spiffe://";
   /** The path prefix of a service's workload identity. */
   public static final String SERVICE_PATH = "/service/";
+  /**
+   * A SPIFFE ID as mesh.yaml's authorization lists write one: a lower-case trust domain and a
+   * non-empty path of URI path characters.
+   */
+  public static final Pattern ID = Pattern.compile("spiffe://[a-z0-9.-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+");
   private static final int URI_SAN = 6;
 
   private SpiffeIds() {}
+
+  /** The SPIFFE ID of a trust domain itself, {@code spiffe://<trust domain>}: the URI SAN of its CA's root. */
+  public static String trustDomain(String trustDomain) {
+    return SCHEME + trustDomain;
+  }
+
+  /** The trust domain of a SPIFFE ID: what lies between {@code spiffe://} and the path. */
+  public static String trustDomainOf(String spiffeId) {
+    if (!spiffeId.startsWith(SCHEME)) {
+      throw new IllegalArgumentException("SPIFFE ID: '" + spiffeId + "' (expected: " + SCHEME + "<trust domain>/<path>)");
+    }
+    int slash = spiffeId.indexOf('/', SCHEME.length());
+    return spiffeId.substring(SCHEME.length(), slash < 0 ? spiffeId.length() : slash);
+  }
 
   /** The SPIFFE ID of a service in a trust domain: {@code spiffe://<trust domain>/service/<name>}. */
   public static String service(String trustDomain, String service) {

@@ -53,6 +53,10 @@ public final class Telemetry implements ClusterEvents {
   static final AttributeKey<Long> TRIES = AttributeKey.longKey("meshlet.tries");
   static final AttributeKey<Boolean> TRANSPARENT = AttributeKey.booleanKey("meshlet.transparent");
 
+  /** {@link Outcome} names as attribute values ({@code server_error}), by ordinal: made once, not per call. */
+  private static final String[] OUTCOME_NAMES = java.util.Arrays.stream(Outcome.values())
+      .map(o -> o.name().toLowerCase(Locale.ROOT)).toArray(String[]::new);
+
   private final Tracer tracer;
   private final TextMapPropagator propagator;
   private final boolean tracing;
@@ -98,14 +102,51 @@ public final class Telemetry implements ClusterEvents {
 
   /** Starts the telemetry of a call through the engine, on a route to a cluster (empty if none). */
   public Call start(String service, String route, String cluster) {
+    return start(route(service, route, cluster));
+  }
+
+  /**
+   * What the calls of one route to one cluster report, made once per config ({@link #route}) so
+   * that a call builds no name, key or attribute set: the span's name, the metrics' attributes for
+   * each outcome.
+   */
+  public static final class RouteTelemetry {
+    private final String service;
+    private final String route;
+    private final String cluster;
+    private final String spanName;
+    private final Attributes routeAttributes;
+    private final Attributes[] durationAttributes;
+
+    private RouteTelemetry(String service, String route, String cluster) {
+      this.service = service;
+      this.route = route;
+      this.cluster = cluster;
+      this.spanName = "meshlet " + service;
+      this.routeAttributes = Attributes.of(SERVICE, service, ROUTE, route);
+      this.durationAttributes = new Attributes[Outcome.values().length];
+      for (Outcome o : Outcome.values()) {
+        durationAttributes[o.ordinal()] = Attributes.of(SERVICE, service, ROUTE, route, CLUSTER, cluster,
+            OUTCOME, OUTCOME_NAMES[o.ordinal()]);
+      }
+    }
+  }
+
+  /** The telemetry of a route's calls to a cluster (empty if none), for {@link #start(RouteTelemetry)}. */
+  public RouteTelemetry route(String service, String route, String cluster) {
+    return new RouteTelemetry(service, route, cluster);
+  }
+
+  /** Starts the telemetry of a call through the engine on a route made by {@link #route}. */
+  public Call start(RouteTelemetry r) {
     Span span = tracing
-        ? tracer.spanBuilder("meshlet " + service).setSpanKind(SpanKind.CLIENT)
-            .setAttribute(SERVICE, service)
-            .setAttribute(ROUTE, route)
-            .setAttribute(CLUSTER, cluster)
+        ? tracer.spanBuilder(r.spanName).setSpanKind(SpanKind.CLIENT)
+            .setAttribute(SERVICE, r.service)
+            .setAttribute(ROUTE, r.route)
+            .setAttribute(CLUSTER, r.cluster)
             .startSpan()
         : Span.getInvalid();
-    return new Call(service, route, cluster, span);
+    return new Call(r, span);
   }
 
   /**
@@ -190,7 +231,9 @@ public final class Telemetry implements ClusterEvents {
       tries++;
       if (tracing) {
         try {
-          span.addEvent("try", Attributes.of(ENDPOINT, endpoint, OUTCOME, outcome.name().toLowerCase(Locale.ROOT)));
+          if (span.isRecording()) {
+            span.addEvent("try", Attributes.of(ENDPOINT, endpoint, OUTCOME, OUTCOME_NAMES[outcome.ordinal()]));
+          }
         } catch (RuntimeException e) {
           log.debug("telemetry failed", e);
         }
@@ -211,19 +254,32 @@ public final class Telemetry implements ClusterEvents {
   private void recordEnd(String service, String route, String cluster, Outcome outcome, long nanos, Span span,
       int tries, Attributes spanAttributes) {
     try {
-      String result = outcome.name().toLowerCase(Locale.ROOT);
+      String result = OUTCOME_NAMES[outcome.ordinal()];
       duration.record(nanos / 1e9, attrs("call|" + service + "|" + route + "|" + cluster + "|" + result,
           () -> Attributes.of(SERVICE, service, ROUTE, route, CLUSTER, cluster, OUTCOME, result)));
-      if (tracing) {
-        span.setAttribute(TRIES, (long) tries);
-        span.setAllAttributes(spanAttributes);
-        if (outcome.isFailure()) {
-          span.setStatus(StatusCode.ERROR, result);
-        }
-        span.end();
-      }
+      endSpan(span, outcome, tries, spanAttributes, 0);
     } catch (RuntimeException e) {
       log.debug("telemetry failed", e);
+    }
+  }
+
+  /** Ends a call's span, with these attributes or else, when {@code status > 0}, the HTTP status. */
+  private void endSpan(Span span, Outcome outcome, int tries, Attributes attributes, int status) {
+    // An unsampled span records nothing: set nothing on it (ending it is still its contract).
+    if (tracing && span.isRecording()) {
+      span.setAttribute(TRIES, (long) tries);
+      if (attributes != null) {
+        span.setAllAttributes(attributes);
+      }
+      if (status > 0) {
+        span.setAttribute(STATUS, (long) status);
+      }
+      if (outcome.isFailure()) {
+        span.setStatus(StatusCode.ERROR, OUTCOME_NAMES[outcome.ordinal()]);
+      }
+    }
+    if (tracing) {
+      span.end();
     }
   }
 
@@ -254,16 +310,12 @@ public final class Telemetry implements ClusterEvents {
 
   /** The telemetry of one call through the engine; its methods are called by one thread at a time. */
   public final class Call {
-    private final String service;
-    private final String route;
-    private final String cluster;
+    private final RouteTelemetry r;
     private final Span span;
     private int tries;
 
-    private Call(String service, String route, String cluster, Span span) {
-      this.service = service;
-      this.route = route;
-      this.cluster = cluster;
+    private Call(RouteTelemetry r, Span span) {
+      this.r = r;
       this.span = span;
     }
 
@@ -271,21 +323,26 @@ public final class Telemetry implements ClusterEvents {
       if (!tracing) {
         return Map.of();
       }
+      // Injected whether the span is sampled or not: the callee continues the trace either way.
       Map<String, String> out = new HashMap<>(4);
-      propagator.inject(Context.current().with(span), out, (carrier, k, v) -> carrier.put(k, v));
+      propagator.inject(Context.current().with(span), out, MAP_SETTER);
       return out;
     }
 
-    public void tried(String cluster, EndpointConfig endpoint, Outcome outcome) {
+    /** A try ended at this endpoint ({@code host:port}). */
+    public void tried(String cluster, String endpoint, Outcome outcome) {
       tries++;
-      if (tracing) {
-        span.addEvent("try", Attributes.of(ENDPOINT, endpoint.address(), OUTCOME,
-            outcome.name().toLowerCase(Locale.ROOT)));
+      if (tracing && span.isRecording()) {
+        span.addEvent("try", Attributes.of(ENDPOINT, endpoint, OUTCOME, OUTCOME_NAMES[outcome.ordinal()]));
       }
     }
 
+    public void tried(String cluster, EndpointConfig endpoint, Outcome outcome) {
+      tried(cluster, endpoint.address(), outcome);
+    }
+
     public void retry() {
-      retries.add(1, routeAttrs());
+      retries.add(1, r.routeAttributes);
     }
 
     /**
@@ -295,13 +352,13 @@ public final class Telemetry implements ClusterEvents {
      */
     public void resentTransparently(String cluster, EndpointConfig endpoint, Outcome outcome, java.io.IOException failure) {
       try {
-        transparentRetries.add(1, routeAttrs());
+        transparentRetries.add(1, r.routeAttributes);
         if (tracing) {
           span.addEvent("try", Attributes.of(ENDPOINT, endpoint.address(), OUTCOME,
-              outcome.name().toLowerCase(Locale.ROOT), TRANSPARENT, true));
+              OUTCOME_NAMES[outcome.ordinal()], TRANSPARENT, true));
         }
         log.debug("call to '{}' (route '{}', cluster '{}') sent again to {} on a new connection: the pooled"
-            + " connection was dead ({})", service, route, cluster, endpoint.address(),
+            + " connection was dead ({})", r.service, r.route, cluster, endpoint.address(),
             String.valueOf(failure));
       } catch (RuntimeException e) {
         log.debug("telemetry failed", e);
@@ -309,7 +366,7 @@ public final class Telemetry implements ClusterEvents {
     }
 
     public void retryBudgetExhausted() {
-      budgetExhausted.add(1, routeAttrs());
+      budgetExhausted.add(1, r.routeAttributes);
     }
 
     public void faultDelay() {
@@ -317,6 +374,8 @@ public final class Telemetry implements ClusterEvents {
     }
 
     public void rejected(MeshRejection.Reason reason) {
+      String service = r.service;
+      String route = r.route;
       rejected.add(1, attrs("rejected|" + service + "|" + route + "|" + reason,
           () -> Attributes.of(SERVICE, service, ROUTE, route,
               REASON, reason.header().substring("x-meshlet-".length()))));
@@ -324,13 +383,14 @@ public final class Telemetry implements ClusterEvents {
     }
 
     public void end(Outcome outcome, int status, long nanos) {
-      recordEnd(service, route, cluster, outcome, nanos, span, tries,
-          status > 0 ? Attributes.of(STATUS, (long) status) : Attributes.empty());
-    }
-
-    private Attributes routeAttrs() {
-      return attrs("route|" + service + "|" + route,
-          () -> Attributes.of(SERVICE, service, ROUTE, route));
+      try {
+        duration.record(nanos / 1e9, r.durationAttributes[outcome.ordinal()]);
+        endSpan(span, outcome, tries, null, status);
+      } catch (RuntimeException e) {
+        log.debug("telemetry failed", e);
+      }
     }
   }
+
+  private static final TextMapSetter<Map<String, String>> MAP_SETTER = (carrier, k, v) -> carrier.put(k, v);
 }

@@ -31,4 +31,20 @@ public final class Durations {
       default -> Duration.ofHours(n);
     });
   }
+
+  /**
+   * Writes a duration as mesh.yaml does, in the largest unit that holds it whole: {@code 250ms},
+   * {@code 2s}, {@code 1m}, {@code 1h}; {@code 0ms} for zero.
+   */
+  public static String format(Duration d) {
+    long ms = d.toMillis();
+    if (ms % 3_600_000 == 0 && ms > 0) {
+      return ms / 3_600_000 + "h";
+    } else if (ms % 60_000 == 0 && ms > 0) {
+      return ms / 60_000 + "m";
+    } else if (ms % 1000 == 0 && ms > 0) {
+      return ms / 1000 + "s";
+    }
+    return ms + "ms";
+  }
 }

@@ -15,6 +15,12 @@ public final class WireNames {
   public static final String INSTANCE_LABELS = "labels";
   /** The endpoint metadata namespace that carries an endpoint's labels (Envoy's subset LB namespace). */
   public static final String LABELS_METADATA = "envoy.lb";
+  /**
+   * The endpoint label holding an instance's zone (Kubernetes' well-known label): set from an
+   * EndpointSlice's zone, or written in mesh.yaml or registration labels; the control server puts
+   * endpoints with one zone in one EDS locality of that zone.
+   */
+  public static final String ZONE_LABEL = "topology.kubernetes.io/zone";
   /** The listener metadata namespace in which the control server states a service's mTLS mode. */
   public static final String MESHLET_METADATA = "meshlet";
   /** The key of the mTLS mode in {@link #MESHLET_METADATA}: off, permissive or strict. */
@@ -30,8 +36,29 @@ public final class WireNames {
 
   private WireNames() {}
 
+  /**
+   * The listener name template grpc-java's {@code XdsServerBuilder} fills with the address it binds
+   * ({@code server_listener_resource_name_template} in the bootstrap Meshlet writes).
+   */
+  public static final String SERVER_LISTENER_TEMPLATE = "grpc/server?xds.resource.listening_address=%s";
+
   /** The inbound listener (and route configuration) name of a service. */
   public static String inbound(String service) {
     return INBOUND_PREFIX + service;
+  }
+
+  /** The cluster holding every endpoint of a service: the service's name. */
+  public static String cluster(String service) {
+    return service;
+  }
+
+  /** The cluster holding the endpoints of one subset of a service: {@code <service>/<subset>}. */
+  public static String cluster(String service, String subset) {
+    return service + "/" + subset;
+  }
+
+  /** The listener a gRPC server bound to {@code address} ({@code host:port}) asks for. */
+  public static String serverListener(String address) {
+    return SERVER_LISTENER_TEMPLATE.replace("%s", address);
   }
 }

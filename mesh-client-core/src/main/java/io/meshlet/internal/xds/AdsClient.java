@@ -231,6 +231,11 @@ public final class AdsClient implements AutoCloseable {
     }
   }
 
+  /** The channel to a control server, which the load reports to that server share. */
+  public io.grpc.Channel channelTo(String server) {
+    return channel(server);
+  }
+
   private ManagedChannel channel(String server) {
     synchronized (channels) {
       return channels.computeIfAbsent(server, s -> NettyChannelBuilder.forTarget(s, credentials)

@@ -1,3 +1,5 @@
+// Long by design: one ApplicationContextRunner case per bean and property of the starter, shared by
+// both Boot lines (the boot3 module compiles this same file).
 package io.meshlet.spring.autoconfigure;
 
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,5 +1,6 @@
 package io.meshlet.controlplane.intent;
 
+import io.meshlet.internal.net.HostPort;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -24,6 +25,6 @@ public record EndpointSpec(String host, int port, Map<String, String> labels) {
 
   /** {@code host:port}, with brackets around an IPv6 host. */
   public String address() {
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    return HostPort.format(host, port);
   }
 }

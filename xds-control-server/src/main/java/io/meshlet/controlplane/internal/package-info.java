@@ -4,8 +4,9 @@
  * {@code translate} (records to xDS resources) -> {@code serving} (ADS to clients); beside them
  * {@code ca} (workload certificates), {@code admin} (the HTTP admin API) and {@code metrics}.
  *
- * <p>This package itself holds small leaf classes that are each the one home of a rule shared by
- * several stages ({@link io.meshlet.controlplane.internal.Durations}); they depend on nothing and
- * will point at mesh-client-core's shared homes once both sides are merged.
+ * <p>This package itself holds no classes. The rules shared by several stages, and with the client,
+ * live once in mesh-client-core: {@code io.meshlet.internal.wire} (wire names, service names and
+ * labels, durations, backoff), {@code io.meshlet.internal.net.HostPort} and
+ * {@code io.meshlet.internal.spiffe.SpiffeIds}.
  */
 package io.meshlet.controlplane.internal;

@@ -28,7 +28,8 @@ final class AdminPage {
       h.append("<p>Serving version <code>").append(esc(s.version())).append("</code> from <code>")
           .append(esc(s.source())).append("</code> since ").append(esc(s.at().toString()))
           .append(" &middot; <a href=\"/config\">/config</a> &middot; <a href=\"/clients\">/clients</a>")
-          .append(" &middot; <a href=\"/metrics\">/metrics</a></p>");
+          .append(" &middot; <a href=\"/metrics\">/metrics</a>")
+          .append(" &middot; <a href=\"/console\">console</a> (live traffic, history)</p>");
       h.append("<h2>Services</h2><table><tr><th>service</th><th>protocol</th><th>endpoints</th>")
           .append("<th>subsets</th><th>load balancing</th><th>routes</th></tr>");
       for (ServiceSpec svc : s.config().services().values()) {

@@ -3,15 +3,14 @@ package io.meshlet.controlplane.internal.admin;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.MeshConfigException;
 import io.meshlet.controlplane.intent.Violation;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import io.meshlet.controlplane.internal.ca.CertificateAuthority;
 import io.meshlet.controlplane.internal.intent.IntentTree;
 import io.meshlet.controlplane.internal.intent.MeshYamlReader;
+import io.meshlet.controlplane.internal.lrs.LoadStore;
 import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.source.ClientRegistry;
 import io.meshlet.controlplane.internal.source.EtcdSource;
@@ -32,8 +31,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -56,12 +53,12 @@ public final class AdminServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final String ENDPOINTS =
-      "GET /healthz, /config, /clients, /metrics or /; PUT /config (with etcd); POST /ca/rotate";
+      "GET /healthz, /config, /clients, /traffic, /history, /history/diff, /metrics, /console or /; "
+      + "PUT /config (with etcd); POST /ca/rotate";
   /** The longest rotation overlap: a root's lifetime. */
   private static final Duration MAX_OVERLAP = CertificateAuthority.ROOT_LIFETIME;
 
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private final AdminHttpServer server;
   private final MeshState state;
   private final ClientRegistry clients;
   private final Supplier<List<Registrations.Instance>> registrations;
@@ -85,32 +82,25 @@ public final class AdminServer implements AutoCloseable {
     this.clients = clients;
     this.registrations = registrations;
     this.metrics = metrics;
-    this.server = HttpServer.create(address, 64);
-    this.executor = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "meshlet-admin");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(executor);
-    server.createContext("/", this::handle);
+    this.server = new AdminHttpServer(address, this::handle);
   }
 
-  public void start() {
+  public void start() throws IOException {
     server.start();
   }
 
   /** The bound port. */
   public int port() {
-    return server.getAddress().getPort();
+    return server.port();
   }
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    server.close();
   }
 
-  private void handle(HttpExchange exchange) throws IOException {
+  private void handle(Exchange exchange) throws IOException {
+    long start = System.nanoTime();
     try (exchange) {
       try {
         route(exchange);
@@ -122,10 +112,12 @@ public final class AdminServer implements AutoCloseable {
           json(exchange, 500, Map.of("error", "internal error: " + e + "; the server log has the details"));
         }
       }
+    } finally {
+      metrics.adminRequest(exchange.getRequestMethod(), exchange.getResponseCode(), System.nanoTime() - start);
     }
   }
 
-  private void route(HttpExchange exchange) throws IOException {
+  private void route(Exchange exchange) throws IOException {
     String path = exchange.getRequestURI().getPath();
     String method = exchange.getRequestMethod();
     if (!OPEN.contains(path) && !authenticated(exchange)) {
@@ -163,6 +155,14 @@ public final class AdminServer implements AutoCloseable {
       putConfig(exchange);
       return;
     }
+    if (path.equals("/history/diff")) {
+      historyDiff(exchange);
+      return;
+    }
+    if (Console.serves(path)) {
+      Console.send(exchange, path);
+      return;
+    }
     if (path.equals("/config") && etcd.isPresent() && wantsYaml(exchange)) {
       getYaml(exchange);
       return;
@@ -171,20 +171,24 @@ public final class AdminServer implements AutoCloseable {
       case "/healthz" -> healthz(exchange);
       case "/config" -> json(exchange, 200, config());
       case "/clients" -> json(exchange, 200, Map.of("clients", clientList()));
+      case "/traffic" -> json(exchange, 200, traffic());
+      case "/history" -> json(exchange, 200, history());
       case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render());
       default -> send(exchange, 200, "text/html; charset=utf-8", AdminPage.render(state, clients.clients()));
     }
   }
 
   /** What needs no token: neither shows a service, an instance or a client. */
-  private static final java.util.Set<String> OPEN = java.util.Set.of("/healthz", "/metrics");
+  private static final java.util.Set<String> OPEN = java.util.Set.of("/healthz", "/metrics",
+      // The console's page and script show nothing of the mesh: its JSON calls carry the token.
+      "/console", Console.SCRIPT, Console.STYLE);
 
   /**
    * Whether the request may go on: no token is configured, or it carries the token. Otherwise
    * answers 401 (no bearer credential, with {@code WWW-Authenticate: Bearer}) or 403 (a wrong
    * one) and returns false; the request body is not read. The log line never shows what was sent.
    */
-  private boolean authenticated(HttpExchange exchange) throws IOException {
+  private boolean authenticated(Exchange exchange) throws IOException {
     if (token.isEmpty()) {
       return true;
     }
@@ -217,7 +221,7 @@ public final class AdminServer implements AutoCloseable {
   }
 
   /** Whether a browser sent this from a page of another origin than the admin API's own. */
-  private static boolean crossOrigin(HttpExchange exchange) {
+  private static boolean crossOrigin(Exchange exchange) {
     String origin = exchange.getRequestHeaders().getFirst("Origin");
     String host = exchange.getRequestHeaders().getFirst("Host");
     return origin != null && !origin.equals("http://" + host);
@@ -226,7 +230,8 @@ public final class AdminServer implements AutoCloseable {
   /** The methods {@code path} answers, as an {@code Allow} header lists them; null for no such endpoint. */
   private String allowed(String path) {
     return switch (path) {
-      case "/healthz", "/clients", "/metrics", "/", "/index.html" -> "GET, HEAD";
+      case "/healthz", "/clients", "/metrics", "/", "/index.html", "/traffic", "/history", "/history/diff",
+          "/console", Console.SCRIPT, Console.STYLE -> "GET, HEAD";
       case "/config" -> etcd.isPresent() ? "GET, HEAD, PUT" : "GET, HEAD";
       case "/ca/rotate" -> "POST";
       default -> null;
@@ -243,7 +248,7 @@ public final class AdminServer implements AutoCloseable {
    * at WARN: the client made a mistake, so no stack trace. A browser's {@code /favicon.ico} is
    * logged at DEBUG.
    */
-  private static void refuse(HttpExchange exchange, int status, String message) throws IOException {
+  private static void refuse(Exchange exchange, int status, String message) throws IOException {
     if (exchange.getRequestURI().getPath().equals("/favicon.ico")) {
       log.debug("admin: refused {} /favicon.ico: {} {}", exchange.getRequestMethod(), status, message);
     } else {
@@ -257,7 +262,7 @@ public final class AdminServer implements AutoCloseable {
    * {@code POST /ca/rotate?overlap=2h}: starts a CA key rotation. 400 for a missing, malformed or
    * too short overlap and for unknown parameters, 409 while a rotation is under way.
    */
-  private void rotate(HttpExchange exchange) throws IOException {
+  private void rotate(Exchange exchange) throws IOException {
     Map<String, String> params = new LinkedHashMap<>();
     String query = exchange.getRequestURI().getRawQuery();
     if (query != null && !query.isEmpty()) {
@@ -334,12 +339,19 @@ public final class AdminServer implements AutoCloseable {
     this.caSharing = description;
   }
 
+  private volatile java.util.function.Supplier<String> kubernetes;
+
+  /** The Kubernetes source's state, as /healthz says it. */
+  public void kubernetes(java.util.function.Supplier<String> description) {
+    this.kubernetes = description;
+  }
+
   /** How xDS and the CA are served, as /healthz says it: TLS, or plaintext with its warning. */
   public void xdsTransport(String description) {
     this.xdsTransport = description;
   }
 
-  private void healthz(HttpExchange exchange) throws IOException {
+  private void healthz(Exchange exchange) throws IOException {
     Map<String, Object> body = new LinkedHashMap<>();
     var served = state.served();
     body.put("status", served.isPresent() ? "serving" : "starting");
@@ -353,6 +365,11 @@ public final class AdminServer implements AutoCloseable {
     java.util.function.Supplier<String> sharing = caSharing;
     if (sharing != null) {
       body.put("ca", sharing.get());
+    }
+    java.util.function.Supplier<String> kube = kubernetes;
+    if (kube != null) {
+      // Still 200 while the API server is away: the last good endpoints are served.
+      body.put("kubernetes", kube.get());
     }
     etcd.ifPresent(e -> body.put("etcd", e.unreachableSince()
         .map(since -> "unreachable since " + since + "; serving the last good config")
@@ -385,7 +402,7 @@ public final class AdminServer implements AutoCloseable {
     return body;
   }
 
-  private static boolean wantsYaml(HttpExchange exchange) {
+  private static boolean wantsYaml(Exchange exchange) {
     String accept = exchange.getRequestHeaders().getFirst("Accept");
     return accept != null && (accept.contains("application/yaml") || accept.contains("text/yaml"));
   }
@@ -394,7 +411,7 @@ public final class AdminServer implements AutoCloseable {
    * {@code GET /config} with {@code Accept: application/yaml}, with etcd: the intent as stored, read
    * from etcd now, with its revision as the ETag. A server following a file answers JSON as ever.
    */
-  private void getYaml(HttpExchange exchange) throws IOException {
+  private void getYaml(Exchange exchange) throws IOException {
     Optional<EtcdStore.Intent> intent;
     try {
       intent = etcd.get().store().readIntent();
@@ -421,7 +438,7 @@ public final class AdminServer implements AutoCloseable {
    * chunked body is read up to that limit and no further. A body refused for what it holds (too
    * large, not UTF-8, invalid) shows as {@code lastRefused} on {@code GET /config}.
    */
-  private void putConfig(HttpExchange exchange) throws IOException {
+  private void putConfig(Exchange exchange) throws IOException {
     List<String> ifMatches = exchange.getRequestHeaders().getOrDefault("If-Match", List.of());
     if (ifMatches.isEmpty()) {
       refuse(exchange, 428, "If-Match: missing (expected: the intentRevision from GET /config, "
@@ -477,6 +494,7 @@ public final class AdminServer implements AutoCloseable {
           + "wrote first; GET /config again, redo your change and retry");
       return;
     }
+    state.history().writtenByAdmin(written.getAsLong(), "PUT /config from " + exchange.getRemoteAddress());
     log.info("PUT /config: intent written at revision {} ({} services)", written.getAsLong(),
         config.services().size());
     exchange.getResponseHeaders().set("ETag", "\"" + written.getAsLong() + "\"");
@@ -531,11 +549,11 @@ public final class AdminServer implements AutoCloseable {
   }
 
   /** Refuses a body for what it holds: recorded as the last refusal (which logs it), then answered. */
-  private void refuseBody(HttpExchange exchange, int status, Violation violation) throws IOException {
+  private void refuseBody(Exchange exchange, int status, Violation violation) throws IOException {
     refuseBody(exchange, status, new MeshConfigException(List.of(violation)));
   }
 
-  private void refuseBody(HttpExchange exchange, int status, MeshConfigException e)
+  private void refuseBody(Exchange exchange, int status, MeshConfigException e)
       throws IOException {
     state.refuse("PUT /config from " + exchange.getRemoteAddress(), e.violations());
     Map<String, Object> m = new LinkedHashMap<>();
@@ -551,6 +569,22 @@ public final class AdminServer implements AutoCloseable {
     m.put("labels", i.labels());
     m.put("nodeId", i.nodeId());
     return m;
+  }
+
+  /**
+   * A client's sync state for one type: {@code NACKED} when it refused the last version sent,
+   * {@code STALE} when it has not ACKed the last version sent, {@code SYNCED} when it has,
+   * {@code NOT_SENT} before anything was sent.
+   */
+  static String sync(ClientRegistry.TypeView t) {
+    if (t.lastNack().isPresent() && t.lastNack().get().version().equals(t.sentVersion())
+        && !t.ackedVersion().equals(t.sentVersion())) {
+      return "NACKED";
+    }
+    if (t.sentVersion() == null || t.sentVersion().isEmpty()) {
+      return "NOT_SENT";
+    }
+    return t.ackedVersion().equals(t.sentVersion()) ? "SYNCED" : "STALE";
   }
 
   List<Map<String, Object>> clientList() {
@@ -570,6 +604,7 @@ public final class AdminServer implements AutoCloseable {
         r.put("ackedVersion", t.ackedVersion());
         r.put("lastNack", t.lastNack().map(n -> Map.of(
             "version", n.version(), "message", n.message(), "at", n.at().toString())).orElse(null));
+        r.put("sync", sync(t));
         resources.put(type, r);
       });
       m.put("resources", resources);
@@ -581,7 +616,159 @@ public final class AdminServer implements AutoCloseable {
     return out;
   }
 
-  private static void json(HttpExchange exchange, int status, Object body) throws IOException {
+  private volatile LoadStore loadStore;
+  private volatile java.time.Duration loadReportInterval = java.time.Duration.ofSeconds(10);
+
+  /** Where {@code /traffic} reads the clients' load reports from, and how often clients send them. */
+  public void traffic(LoadStore store, java.time.Duration reportInterval) {
+    this.loadStore = store;
+    this.loadReportInterval = reportInterval;
+  }
+
+  /** {@code GET /traffic[?window=1m]}: the load clients reported, per service, route target and instance. */
+  Map<String, Object> traffic() {
+    LoadStore store = loadStore;
+    Map<String, Object> body = new LinkedHashMap<>();
+    if (store == null) {
+      body.put("services", List.of());
+      return body;
+    }
+    LoadStore.View view = store.view(TRAFFIC_WINDOW);
+    body.put("at", view.at().toString());
+    body.put("window", Durations.format(view.window()));
+    body.put("bucket", Durations.format(view.bucket()));
+    body.put("reportInterval", Durations.format(loadReportInterval));
+    body.put("scope", etcd.isPresent()
+        ? "the clients connected to this replica; every replica shows its own clients' load"
+        : "every client connected to this server");
+    List<Map<String, Object>> services = new ArrayList<>();
+    for (LoadStore.Row svc : view.services()) {
+      Map<String, Object> s = figures(svc.figures());
+      s.put("service", svc.key().service());
+      s.put("series", view.serviceSeries().getOrDefault(svc.key().service(), List.of()));
+      List<Map<String, Object>> targets = new ArrayList<>();
+      for (LoadStore.Row t : view.targets()) {
+        if (!t.key().service().equals(svc.key().service())) {
+          continue;
+        }
+        Map<String, Object> tm = figures(t.figures());
+        tm.put("target", t.key().target());
+        tm.put("cluster", t.key().target().isEmpty() ? t.key().service() : t.key().service() + "/" + t.key().target());
+        List<Map<String, Object>> instances = new ArrayList<>();
+        for (LoadStore.Row i : view.instances()) {
+          if (i.key().service().equals(t.key().service()) && i.key().target().equals(t.key().target())) {
+            Map<String, Object> im = figures(i.figures());
+            im.put("instance", i.key().instance().isEmpty() ? "(per locality)" : i.key().instance());
+            instances.add(im);
+          }
+        }
+        tm.put("instances", instances);
+        targets.add(tm);
+      }
+      s.put("targets", targets);
+      services.add(s);
+    }
+    body.put("services", services);
+    body.put("reporters", view.reporters().stream().map(r -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("nodeId", r.nodeId());
+      m.put("service", r.cluster());
+      m.put("agent", r.agent());
+      m.put("reports", r.reports());
+      m.put("lastReport", r.reports() == 0 ? null : r.lastReport().toString());
+      return m;
+    }).toList());
+    return body;
+  }
+
+  /** The window {@code /traffic} sums over. */
+  static final java.time.Duration TRAFFIC_WINDOW = java.time.Duration.ofMinutes(1);
+
+  private static Map<String, Object> figures(LoadStore.Figures f) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("issued", f.issued());
+    m.put("succeeded", f.succeeded());
+    m.put("errors", f.errors());
+    m.put("rps", Math.round(f.requestsPerSecond() * 100) / 100.0);
+    m.put("errorRate", Math.round(f.errorRate() * 10000) / 10000.0);
+    m.put("inFlight", f.inFlight());
+    m.put("latencyMs", f.latency().map(l -> {
+      Map<String, Object> lm = new LinkedHashMap<>();
+      lm.put("count", l.count());
+      lm.put("mean", Math.round(l.meanMillis() * 100) / 100.0);
+      lm.put("p50", Math.round(l.p50Millis() * 100) / 100.0);
+      lm.put("p90", Math.round(l.p90Millis() * 100) / 100.0);
+      lm.put("p99", Math.round(l.p99Millis() * 100) / 100.0);
+      return lm;
+    }).orElse(null));
+    return m;
+  }
+
+  /** {@code GET /history}: the versions served lately, newest first, and the edits refused. */
+  Map<String, Object> history() {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("versions", state.history().versions().stream().map(v -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("version", v.version());
+      m.put("at", v.at().toString());
+      m.put("origin", v.origin());
+      m.put("source", v.source());
+      return m;
+    }).toList());
+    body.put("refused", state.history().refusals().stream().map(r -> {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("at", r.at().toString());
+      m.put("origin", r.origin());
+      m.put("source", r.source());
+      m.put("errors", r.errors());
+      return m;
+    }).toList());
+    return body;
+  }
+
+  /** {@code GET /history/diff?from=V1&to=V2}: what changed in the intent, field by field. */
+  private void historyDiff(Exchange exchange) throws IOException {
+    Map<String, String> params = new LinkedHashMap<>();
+    String query = exchange.getRequestURI().getRawQuery();
+    if (query != null && !query.isEmpty()) {
+      for (String pair : query.split("&", -1)) {
+        int eq = pair.indexOf('=');
+        String name = eq < 0 ? pair : pair.substring(0, eq);
+        if (!name.equals("from") && !name.equals("to")) {
+          refuse(exchange, 400, "unknown parameter '" + shortened(name) + "' (expected: from, to)");
+          return;
+        }
+        params.put(name, eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+      }
+    }
+    var kept = state.history().versions();
+    for (String p : List.of("from", "to")) {
+      String v = params.get(p);
+      if (v == null || state.history().version(v).isEmpty()) {
+        refuse(exchange, v == null ? 400 : 404, p + ": " + (v == null ? "missing" : "'" + shortened(v) + "'")
+            + " (expected: a version from GET /history, one of " + kept.stream().limit(5)
+                .map(io.meshlet.controlplane.internal.source.ConfigHistory.Version::version).toList()
+            + (kept.size() > 5 ? "..." : "") + ")");
+        return;
+      }
+    }
+    var from = state.history().version(params.get("from")).get();
+    var to = state.history().version(params.get("to")).get();
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("from", from.version());
+    body.put("to", to.version());
+    body.put("changes", io.meshlet.controlplane.internal.source.ConfigHistory.diff(from.intent(), to.intent())
+        .stream().map(c -> {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("path", c.path());
+          m.put("before", c.before());
+          m.put("after", c.after());
+          return m;
+        }).toList());
+    json(exchange, 200, body);
+  }
+
+  private static void json(Exchange exchange, int status, Object body) throws IOException {
     String text;
     try {
       text = JSON.writeValueAsString(body) + "\n";
@@ -591,7 +778,7 @@ public final class AdminServer implements AutoCloseable {
     send(exchange, status, "application/json", text);
   }
 
-  private static void send(HttpExchange exchange, int status, String type, String body) throws IOException {
+  static void send(Exchange exchange, int status, String type, String body) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", type);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");

@@ -14,6 +14,7 @@ import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Objects;
+import io.meshlet.internal.spiffe.SpiffeIds;
 import org.bouncycastle.asn1.ASN1String;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -178,9 +180,15 @@ public final class CertificateAuthority {
   }
 
   private static void checkTrustDomain(String trustDomain, X509Certificate root, String what) {
-    String expected = "spiffe://" + trustDomain;
-    if (!SpiffeIds.of(root).contains(expected)) {
-      throw new IllegalArgumentException(what + " is for " + SpiffeIds.of(root) + " (expected: " + expected + ")");
+    String expected = SpiffeIds.trustDomain(trustDomain);
+    List<String> ids;
+    try {
+      ids = SpiffeIds.all(root);
+    } catch (CertificateException e) {
+      throw new IllegalArgumentException(what + ": " + e.getMessage() + " (expected: " + expected + ")", e);
+    }
+    if (!ids.contains(expected)) {
+      throw new IllegalArgumentException(what + " is for " + ids + " (expected: " + expected + ")");
     }
   }
 
@@ -320,9 +328,10 @@ public final class CertificateAuthority {
       if (dir != null && Files.exists(dir.resolve("ca.key")) && Files.exists(dir.resolve("ca.crt"))) {
         PrivateKey key = Pem.readKey(dir.resolve("ca.key"));
         X509Certificate root = Pem.readCertificate(dir.resolve("ca.crt"));
-        String expected = "spiffe://" + trustDomain;
-        if (!SpiffeIds.of(root).contains(expected)) {
-          throw new IOException(dir.resolve("ca.crt") + ": root is for " + SpiffeIds.of(root)
+        String expected = SpiffeIds.trustDomain(trustDomain);
+        List<String> ids = SpiffeIds.all(root);
+        if (!ids.contains(expected)) {
+          throw new IOException(dir.resolve("ca.crt") + ": root is for " + ids
               + " (expected: " + expected + "; move the CA directory away to make a new root)");
         }
         log.info("CA for {} loaded from {} (root serial {}, expires {})", trustDomain, dir,
@@ -495,7 +504,7 @@ public final class CertificateAuthority {
 
   /** The SPIFFE ID of a service in this trust domain. */
   public String spiffeId(String service) {
-    return "spiffe://" + trustDomain + "/service/" + service;
+    return SpiffeIds.service(trustDomain, service);
   }
 
   /**
@@ -605,7 +614,7 @@ public final class CertificateAuthority {
     b.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
     b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
     b.addExtension(Extension.subjectAlternativeName, false,
-        new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://" + trustDomain)));
+        new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, SpiffeIds.trustDomain(trustDomain))));
     b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(pair.getPublic()));
     return Pem.convert(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())));
   }

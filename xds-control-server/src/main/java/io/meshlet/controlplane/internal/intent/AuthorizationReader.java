@@ -3,6 +3,7 @@ package io.meshlet.controlplane.internal.intent;
 import io.meshlet.controlplane.intent.AuthorizationSpec;
 import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
+import io.meshlet.internal.spiffe.SpiffeIds;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -12,8 +13,6 @@ import org.yaml.snakeyaml.nodes.Node;
 
 /** Reads a service's authorization ({@link MeshSchema#AUTHORIZATION}): its allow list and rules. */
 final class AuthorizationReader {
-
-  private static final Pattern SPIFFE_ID = Pattern.compile("spiffe://[a-z0-9.-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+");
 
   private final NodeReader r;
 
@@ -97,7 +96,7 @@ final class AuthorizationReader {
     List<String> ids = new ArrayList<>();
     List<Node> items = r.sequence(node, ctx);
     for (int i = 0; i < items.size(); i++) {
-      String id = r.string(items.get(i), ctx.index(i), SPIFFE_ID,
+      String id = r.string(items.get(i), ctx.index(i), SpiffeIds.ID,
           "a SPIFFE ID such as spiffe://example.org/service/frontend", null);
       if (id != null) {
         ids.add(id);

@@ -5,7 +5,7 @@ import io.meshlet.controlplane.intent.MatchSpec;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.RouteSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

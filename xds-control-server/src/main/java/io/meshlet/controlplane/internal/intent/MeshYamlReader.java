@@ -5,7 +5,7 @@ import io.meshlet.controlplane.intent.MeshConfigException;
 import io.meshlet.controlplane.intent.MtlsSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.Violation;
-import io.meshlet.controlplane.internal.ServiceNames;
+import io.meshlet.internal.wire.MeshNames;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
 import java.io.IOException;
 import java.io.StringReader;
@@ -62,7 +62,6 @@ public final class MeshYamlReader {
   /** Larger files are refused before they are parsed. */
   public static final int MAX_BYTES = 4 * 1024 * 1024;
 
-  private static final Pattern TRUST_DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?");
 
 
   private final NodeReader r;
@@ -194,7 +193,7 @@ public final class MeshYamlReader {
     }
     String trustDomain = MeshConfig.DEFAULT_TRUST_DOMAIN;
     if (fields.containsKey("trustDomain")) {
-      trustDomain = r.string(fields.get("trustDomain"), top.field("trustDomain"), TRUST_DOMAIN,
+      trustDomain = r.string(fields.get("trustDomain"), top.field("trustDomain"), MeshNames.TRUST_DOMAIN,
           "a lower-case DNS name such as example.org", trustDomain);
     }
     MtlsSpec mtls = fields.containsKey("mtls")
@@ -209,7 +208,7 @@ public final class MeshYamlReader {
       if (byName != null) {
         Map<String, Node> keys = r.keyNodes(servicesNode);
         byName.forEach((name, node) -> {
-          if (!ServiceNames.isValid(name)) {
+          if (!MeshNames.isServiceName(name)) {
             r.fail(keys.get(name), new Ctx("", "services"), "'" + name + "'",
                 "a service name of at most 63 lower-case letters, digits, '.' and '-',"
                 + " starting and ending with a letter or digit");

@@ -2,7 +2,7 @@ package io.meshlet.controlplane.internal.intent;
 
 import io.meshlet.controlplane.intent.MtlsSpec;
 import io.meshlet.controlplane.intent.Violation;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -11,7 +11,7 @@ import io.meshlet.controlplane.intent.RetrySpec;
 import io.meshlet.controlplane.intent.RouteSpec;
 import io.meshlet.controlplane.intent.RouteSpec.WeightedTarget;
 import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
-import io.meshlet.controlplane.internal.Durations;
+import io.meshlet.internal.wire.Durations;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
 import java.time.Duration;
 import java.util.ArrayList;

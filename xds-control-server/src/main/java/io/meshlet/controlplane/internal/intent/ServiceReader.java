@@ -12,8 +12,8 @@ import io.meshlet.controlplane.intent.RouteSpec.WeightedTarget;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.ServiceSpec.LoadBalancing;
 import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
-import io.meshlet.controlplane.internal.HostPort;
-import io.meshlet.controlplane.internal.ServiceNames;
+import io.meshlet.internal.net.HostPort;
+import io.meshlet.internal.wire.MeshNames;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -155,7 +155,7 @@ final class ServiceReader {
     }
     byName.forEach((name, selectorNode) -> {
       Ctx at = ctx.field(name);
-      if (!ServiceNames.isValidLabel(name)) {
+      if (!MeshNames.isLabel(name)) {
         r.fail(selectorNode, at, "'" + name + "'", "a subset name of letters, digits, '.', '_', '/' and '-'");
         return;
       }
@@ -179,9 +179,9 @@ final class ServiceReader {
       if (value == null) {
         return;
       }
-      if (!ServiceNames.isValidLabel(k)) {
+      if (!MeshNames.isLabel(k)) {
         r.fail(v, ctx.field(k), "'" + k + "'", "a label name of letters, digits, '.', '_', '/' and '-'");
-      } else if (!value.isEmpty() && !ServiceNames.isValidLabel(value)) {
+      } else if (!value.isEmpty() && !MeshNames.isLabel(value)) {
         r.fail(v, ctx.field(k), value, "a label value of letters, digits, '.', '_', '/' and '-'");
       } else {
         out.put(k, value);

@@ -4,7 +4,8 @@
  * schema from which the accepted keys and docs/config.md's tables come. Also {@code IntentTree},
  * the intent rendered back as a tree for the admin API.
  *
- * <p>May depend on {@code controlplane.intent} (the records it builds) and the leaf rules in
- * {@code internal}; nothing else of the server.
+ * <p>May depend on {@code controlplane.intent} (the records it builds) and mesh-client-core's
+ * shared rules ({@code io.meshlet.internal.wire}, {@code .net}, {@code .spiffe}); nothing else of the
+ * server.
  */
 package io.meshlet.controlplane.internal.intent;

@@ -8,6 +8,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;
 import io.meshlet.controlplane.internal.serving.Peer;
+import io.meshlet.internal.spiffe.SpiffeIds;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -217,7 +218,7 @@ public final class ClientRegistry implements AdsStreamListener {
    * for {@code /clients} and logged once.
    */
   private Optional<Registrations.Instance> admitted(StreamState s, Registrations.Instance i) {
-    String expected = "spiffe://" + trustDomain.get() + "/service/" + i.service();
+    String expected = SpiffeIds.service(trustDomain.get(), i.service());
     String refusal = null;
     if (!s.peer.tls()) {
       if (!plaintextRegistration) {

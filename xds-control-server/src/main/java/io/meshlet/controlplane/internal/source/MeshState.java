@@ -48,8 +48,12 @@ public final class MeshState {
   private final ServerMetrics metrics;
   private final Clock clock;
   private final Supplier<List<Registrations.Instance>> registrations;
+  private volatile Supplier<List<KubernetesSource.KubeEndpoint>> kubernetes = List::of;
+  private volatile List<String> kubernetesIgnored = List.of();
   private volatile Served served;
   private volatile Refusal lastRefusal;
+  private final ConfigHistory history =
+      new ConfigHistory();
 
   /**
    * @param registrations the registered instances to merge into the intent: this server's own
@@ -61,6 +65,22 @@ public final class MeshState {
     this.metrics = metrics;
     this.clock = clock;
     this.registrations = registrations;
+  }
+
+  /**
+   * Endpoints from Kubernetes, merged into the intent by the rules of {@link #withRegistrations}.
+   * Set before the first {@link #apply}.
+   */
+  public void kubernetes(Supplier<List<KubernetesSource.KubeEndpoint>> endpoints) {
+    this.kubernetes = java.util.Objects.requireNonNull(endpoints, "endpoints");
+  }
+
+  /**
+   * The services Kubernetes has endpoints for that are served without them, and why: mesh.yaml
+   * lists their endpoints itself.
+   */
+  public List<String> kubernetesIgnored() {
+    return kubernetesIgnored;
   }
 
   /** Serves the current intent again with the registered instances as they are now. */
@@ -75,9 +95,28 @@ public final class MeshState {
    * The intent with the registered instances added as endpoints of their services. An instance
    * of a service mesh.yaml does not declare makes that service, with default policies; an
    * instance at an address mesh.yaml already lists for its service is left out.
+   *
+   * <p>Kubernetes endpoints come first, then registered instances. Which source wins, per
+   * service: a service whose intent lists static {@code endpoints} keeps exactly those (plus
+   * registered instances), and its Kubernetes endpoints are ignored (named on /healthz); a service
+   * the intent declares without endpoints takes Kubernetes'; a service the intent does not declare
+   * takes Kubernetes' only when its Kubernetes Service opted in ({@value
+   * KubernetesSource#SERVICE_ANNOTATION}), so the cluster's other Services stay out of the mesh.
    */
   MeshConfig withRegistrations(MeshConfig config) {
-    List<Registrations.Instance> instances = registrations.get();
+    List<Registrations.Instance> instances = new java.util.ArrayList<>();
+    java.util.Set<String> ignored = new java.util.TreeSet<>();
+    for (KubernetesSource.KubeEndpoint k : kubernetes.get()) {
+      ServiceSpec declared = config.services().get(k.instance().service());
+      if (declared == null ? k.optedIn() : declared.endpoints().isEmpty()) {
+        instances.add(k.instance());
+      } else if (declared != null) {
+        ignored.add(k.instance().service());
+      }
+    }
+    kubernetesIgnored = ignored.stream()
+        .map(s -> "service '" + s + "': mesh.yaml lists its endpoints, Kubernetes' are ignored").toList();
+    instances.addAll(registrations.get());
     if (instances.isEmpty()) {
       return config;
     }
@@ -116,6 +155,9 @@ public final class MeshState {
     }
     ads.publish(resources.toSnapshot());
     served = new Served(config, effective, resources, source, clock.instant());
+    // The same intent with other registered instances is not an edit: the history says so.
+    history.accepted(resources.version(), previous != null && previous.config().equals(config)
+        ? "registered instances (intent from " + source + ")" : source, io.meshlet.controlplane.internal.intent.IntentTree.of(config), served.at());
     metrics.reloaded();
     log.info("serving config version {} from {}: {} services, {} clusters (was {})",
         resources.version(), source, config.services().size(), resources.clusters().size(),
@@ -126,6 +168,7 @@ public final class MeshState {
   /** Records a refused config; what is served stays as it is. */
   public synchronized void refuse(String source, List<Violation> violations) {
     lastRefusal = new Refusal(source, violations, clock.instant());
+    history.refused(source, violations.stream().map(Violation::toString).toList(), lastRefusal.at());
     metrics.refused();
     Served current = served;
     log.warn("refused config from {} ({} errors); still serving version {}:\n  {}",
@@ -136,6 +179,11 @@ public final class MeshState {
   /** The config served now, if any. */
   public Optional<Served> served() {
     return Optional.ofNullable(served);
+  }
+
+  /** The versions served and edits refused lately, for the console. */
+  public ConfigHistory history() {
+    return history;
   }
 
   /** The last refused config, if any. */

@@ -7,9 +7,9 @@ import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.meshlet.controlplane.intent.EndpointSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
-import io.meshlet.controlplane.internal.HostPort;
-import io.meshlet.controlplane.internal.ServiceNames;
-import io.meshlet.controlplane.internal.WireNames;
+import io.meshlet.internal.net.HostPort;
+import io.meshlet.internal.wire.MeshNames;
+import io.meshlet.internal.wire.WireNames;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -119,30 +119,32 @@ public final class Registrations {
     }
     Map<String, Value> f = v.getStructValue().getFieldsMap();
     for (String key : f.keySet()) {
-      if (!List.of("address", "labels", "protocol", "service").contains(key)) {
+      if (!List.of(WireNames.INSTANCE_ADDRESS, WireNames.INSTANCE_LABELS, "protocol", "service").contains(key)) {
         throw new IllegalArgumentException(p + "." + key + ": unknown field (expected: one of address, labels, "
             + "protocol, service)");
       }
     }
     String service = f.containsKey("service") ? f.get("service").getStringValue() : node.getCluster();
-    if (!ServiceNames.isValid(service)) {
+    if (!MeshNames.isServiceName(service)) {
       throw new IllegalArgumentException(p + ".service: '" + service + "' (expected: a service name of lower-case "
           + "letters, digits, '-' and '.', from node.cluster when not set)");
     }
-    String address = f.containsKey("address") ? f.get("address").getStringValue() : "";
-    Optional<HostPort> hostPort = HostPort.parseLenient(address);
+    String address = f.containsKey(WireNames.INSTANCE_ADDRESS) ? f.get(WireNames.INSTANCE_ADDRESS).getStringValue() : "";
+    // The one reading of host:port that mesh.yaml and every client use: an IPv6 host in brackets.
+    // A wildcard host is a valid address to bind but not one that callers can reach.
+    Optional<HostPort> hostPort = HostPort.parse(address);
     String host = hostPort.map(HostPort::host).orElse("");
     int port = hostPort.map(HostPort::port).orElse(-1);
-    if (host.isEmpty() || port < 1 || port > 65535 || host.equals("0.0.0.0") || host.equals("::")) {
+    if (hostPort.isEmpty() || host.equals("0.0.0.0") || host.equals("::")) {
       throw new IllegalArgumentException(p + ".address: '" + address + "' (expected: host:port that callers can "
           + "reach, with a port in 1..65535, e.g. 10.0.0.7:8080)");
     }
     Map<String, String> labels = new TreeMap<>();
-    if (f.containsKey("labels")) {
-      Struct s = f.get("labels").getStructValue();
+    if (f.containsKey(WireNames.INSTANCE_LABELS)) {
+      Struct s = f.get(WireNames.INSTANCE_LABELS).getStructValue();
       for (Map.Entry<String, Value> e : s.getFieldsMap().entrySet()) {
         String value = e.getValue().getStringValue();
-        if (!ServiceNames.isValidLabel(e.getKey()) || !ServiceNames.isValidLabel(value)) {
+        if (!MeshNames.isLabel(e.getKey()) || !MeshNames.isLabel(value)) {
           throw new IllegalArgumentException(p + ".labels." + e.getKey() + ": '" + value + "' (expected: label "
               + "keys and values of letters, digits, '.', '_', '/', '-')");
         }

@@ -19,6 +19,8 @@ import io.meshlet.controlplane.intent.CircuitBreakerSpec;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.OutlierDetectionSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.internal.spiffe.SpiffeIds;
+import io.meshlet.internal.wire.WireNames;
 import java.time.Duration;
 
 /**
@@ -39,9 +41,9 @@ final class ClusterTranslator {
     if (service.mtlsMode(mesh) == io.meshlet.controlplane.intent.MtlsSpec.Mode.OFF) {
       return cluster;
     }
-    String id = "spiffe://" + mesh.trustDomain() + "/service/" + service.name();
+    String id = SpiffeIds.service(mesh.trustDomain(), service.name());
     var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
-        .setInstanceName(XdsTranslator.CERTIFICATE_PROVIDER);
+        .setInstanceName(WireNames.CERTIFICATE_PROVIDER);
     var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext.newBuilder()
         .setCommonTlsContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.newBuilder()
             .setTlsCertificateProviderInstance(provider.clone().setCertificateName("default"))
@@ -54,6 +56,18 @@ final class ClusterTranslator {
         .setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls))).build();
   }
 
+  /**
+   * Whether a service's clusters report their load to this server ({@code lrs_server}): the one
+   * place this is decided. Every cluster does: the console's traffic view reads the reports. Two
+   * things hang on it: grpc-java counts requests in flight, for a {@code max_requests} circuit
+   * breaker, only in clusters that report load; and when they do it records every call's load, a
+   * cost on each call of an {@code xds:///} channel (docs/benchmarks.md, gRPC). A service without a
+   * circuit breaker whose load nobody reads could skip it here.
+   */
+  static boolean reportsLoad(ServiceSpec service) {
+    return true;
+  }
+
   static Cluster cluster(ServiceSpec service, String name) {
     Cluster.Builder b = Cluster.newBuilder()
         .setName(name)
@@ -61,9 +75,10 @@ final class ClusterTranslator {
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(XdsTranslator.ads()).setServiceName(name))
         .setConnectTimeout(XdsTranslator.duration(CONNECT_TIMEOUT));
     b.setLoadBalancingPolicy(loadBalancingPolicy(service.loadBalancing()));
-    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb))
-        // grpc-java counts requests in flight only for clusters that report load.
-        .setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance())));
+    service.circuitBreaker().ifPresent(cb -> b.setCircuitBreakers(circuitBreakers(cb)));
+    if (reportsLoad(service)) {
+      b.setLrsServer(ConfigSource.newBuilder().setSelf(SelfConfigSource.getDefaultInstance()));
+    }
     service.outlierDetection().ifPresent(od -> b.setOutlierDetection(outlierDetection(od)));
     return b.build();
   }

@@ -18,8 +18,8 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.ServiceSpec;
-import io.meshlet.controlplane.internal.HostPort;
-import io.meshlet.controlplane.internal.WireNames;
+import io.meshlet.internal.net.HostPort;
+import io.meshlet.internal.wire.WireNames;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -39,16 +39,16 @@ final class ListenerTranslator {
    */
   static Listener inboundListener(ServiceSpec service, io.meshlet.controlplane.intent.MtlsSpec.Mode mtls) {
     HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
-        .setStatPrefix(XdsTranslator.inboundListenerName(service.name()))
+        .setStatPrefix(WireNames.inbound(service.name()))
         .setRds(Rds.newBuilder().setRouteConfigName(service.name()).setConfigSource(XdsTranslator.ads()));
     service.authorization().ifPresent(a -> hcm.addHttpFilters(rbacFilter(a)));
-    hcm.addHttpFilters(HttpFilter.newBuilder().setName(XdsTranslator.ROUTER_FILTER)
+    hcm.addHttpFilters(HttpFilter.newBuilder().setName(WireNames.ROUTER_FILTER)
         .setTypedConfig(Any.pack(Router.getDefaultInstance())));
     com.google.protobuf.Struct meshlet = com.google.protobuf.Struct.newBuilder()
-        .putFields("mtls", com.google.protobuf.Value.newBuilder().setStringValue(mtls.name().toLowerCase()).build())
+        .putFields(WireNames.MTLS_KEY, com.google.protobuf.Value.newBuilder().setStringValue(mtls.name().toLowerCase()).build())
         .build();
-    return Listener.newBuilder().setName(XdsTranslator.inboundListenerName(service.name()))
-        .setMetadata(io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder().putFilterMetadata(WireNames.FILTER_METADATA, meshlet))
+    return Listener.newBuilder().setName(WireNames.inbound(service.name()))
+        .setMetadata(io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder().putFilterMetadata(WireNames.MESHLET_METADATA, meshlet))
         .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm.build()))).build();
   }
 
@@ -58,28 +58,28 @@ final class ListenerTranslator {
    * policy, it allows only the listed SPIFFE IDs (RBAC).
    */
   static Listener serverListener(MeshConfig mesh, ServiceSpec service, String address) {
-    HostPort hostPort = HostPort.parseLenient(address).orElseThrow();
+    HostPort hostPort = HostPort.parse(address).orElseThrow();
     String host = hostPort.host();
     int port = hostPort.port();
     HttpConnectionManager.Builder hcm = HttpConnectionManager.newBuilder()
-        .setStatPrefix(WireNames.inboundListener(service.name()))
-        .setRouteConfig(RouteConfiguration.newBuilder().setName(WireNames.inboundListener(service.name()))
+        .setStatPrefix(WireNames.inbound(service.name()))
+        .setRouteConfig(RouteConfiguration.newBuilder().setName(WireNames.inbound(service.name()))
             .addVirtualHosts(VirtualHost.newBuilder().setName(service.name()).addDomains("*")
                 .addRoutes(Route.newBuilder()
                     .setMatch(io.envoyproxy.envoy.config.route.v3.RouteMatch.newBuilder().setPrefix("/"))
                     .setNonForwardingAction(io.envoyproxy.envoy.config.route.v3.NonForwardingAction.getDefaultInstance()))));
     service.authorization().ifPresent(a -> hcm.addHttpFilters(rbacFilter(a)));
-    hcm.addHttpFilters(HttpFilter.newBuilder().setName(XdsTranslator.ROUTER_FILTER).setTypedConfig(Any.pack(Router.getDefaultInstance())));
+    hcm.addHttpFilters(HttpFilter.newBuilder().setName(WireNames.ROUTER_FILTER).setTypedConfig(Any.pack(Router.getDefaultInstance())));
     io.envoyproxy.envoy.config.listener.v3.FilterChain.Builder chain = io.envoyproxy.envoy.config.listener.v3.FilterChain
         .newBuilder()
-        .setName(WireNames.inboundListener(service.name()))
+        .setName(WireNames.inbound(service.name()))
         .addFilters(io.envoyproxy.envoy.config.listener.v3.Filter.newBuilder()
             .setName("envoy.filters.network.http_connection_manager").setTypedConfig(Any.pack(hcm.build())));
     // Permissive servers get no TLS context: grpc-java then uses the server's fallback
     // credentials (MeshGrpc.serverCredentials), which take mTLS and plaintext on one port.
     if (service.mtlsMode(mesh) == io.meshlet.controlplane.intent.MtlsSpec.Mode.STRICT) {
       var provider = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.newBuilder()
-          .setInstanceName(XdsTranslator.CERTIFICATE_PROVIDER);
+          .setInstanceName(WireNames.CERTIFICATE_PROVIDER);
       var tls = io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext.newBuilder()
           .setRequireClientCertificate(com.google.protobuf.BoolValue.of(true))
           .setCommonTlsContext(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.newBuilder()
@@ -91,7 +91,7 @@ final class ListenerTranslator {
           .setName("envoy.transport_sockets.tls").setTypedConfig(Any.pack(tls)));
     }
     return Listener.newBuilder()
-        .setName(XdsTranslator.serverListenerName(address))
+        .setName(WireNames.serverListener(address))
         .setAddress(io.envoyproxy.envoy.config.core.v3.Address.newBuilder().setSocketAddress(
             SocketAddress.newBuilder().setAddress(host).setPortValue(port)))
         .addFilterChains(chain)
@@ -125,7 +125,7 @@ final class ListenerTranslator {
     } else if (!authz.allow().get().isEmpty()) {
       rules.putPolicies("default", policy(rest, authz.allow().get()));
     }
-    return HttpFilter.newBuilder().setName(XdsTranslator.RBAC_FILTER).setTypedConfig(Any.pack(
+    return HttpFilter.newBuilder().setName(WireNames.RBAC_FILTER).setTypedConfig(Any.pack(
         io.envoyproxy.envoy.extensions.filters.http.rbac.v3.RBAC.newBuilder().setRules(rules).build())).build();
   }
 
@@ -191,16 +191,16 @@ final class ListenerTranslator {
     boolean faults = service.routes().stream().anyMatch(r -> r.faults().isPresent());
     boolean rateLimits = service.routes().stream().anyMatch(r -> r.rateLimit().isPresent());
     if (faults) {
-      hcm.addHttpFilters(HttpFilter.newBuilder().setName(XdsTranslator.FAULT_FILTER)
+      hcm.addHttpFilters(HttpFilter.newBuilder().setName(WireNames.FAULT_FILTER)
           .setTypedConfig(Any.pack(HTTPFault.getDefaultInstance())));
     }
     if (rateLimits) {
       // grpc-java has no local rate limit filter: optional, so it skips it instead of NACKing.
       // Meshlet's own clients enforce it.
-      hcm.addHttpFilters(HttpFilter.newBuilder().setName(XdsTranslator.RATE_LIMIT_FILTER).setIsOptional(true)
+      hcm.addHttpFilters(HttpFilter.newBuilder().setName(WireNames.RATE_LIMIT_FILTER).setIsOptional(true)
           .setTypedConfig(Any.pack(LocalRateLimit.newBuilder().setStatPrefix(service.name()).build())));
     }
-    hcm.addHttpFilters(HttpFilter.newBuilder().setName(XdsTranslator.ROUTER_FILTER)
+    hcm.addHttpFilters(HttpFilter.newBuilder().setName(WireNames.ROUTER_FILTER)
         .setTypedConfig(Any.pack(Router.getDefaultInstance())));
     return Listener.newBuilder()
         .setName(service.name())

@@ -24,6 +24,7 @@ import io.meshlet.controlplane.intent.RateLimitSpec;
 import io.meshlet.controlplane.intent.RetrySpec;
 import io.meshlet.controlplane.intent.RouteSpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
+import io.meshlet.internal.wire.WireNames;
 import java.time.Duration;
 import java.util.List;
 
@@ -76,8 +77,8 @@ final class RouteTranslator {
         .setHeader(RouteAction.HashPolicy.Header.newBuilder().setHeaderName(h))));
 
     Route.Builder route = Route.newBuilder().setMatch(match(spec.match())).setRoute(action);
-    spec.faults().ifPresent(f -> route.putTypedPerFilterConfig(XdsTranslator.FAULT_FILTER, Any.pack(fault(f))));
-    spec.rateLimit().ifPresent(l -> route.putTypedPerFilterConfig(XdsTranslator.RATE_LIMIT_FILTER,
+    spec.faults().ifPresent(f -> route.putTypedPerFilterConfig(WireNames.FAULT_FILTER, Any.pack(fault(f))));
+    spec.rateLimit().ifPresent(l -> route.putTypedPerFilterConfig(WireNames.RATE_LIMIT_FILTER,
         Any.pack(FilterConfig.newBuilder().setIsOptional(true)
             .setConfig(Any.pack(rateLimit(service.name(), l))).build())));
     return route.build();
@@ -85,8 +86,8 @@ final class RouteTranslator {
 
   static String targetCluster(ServiceSpec service, RouteSpec.WeightedTarget target) {
     return target.subset()
-        .map(s -> XdsTranslator.clusterName(service.name(), s))
-        .orElse(XdsTranslator.clusterName(service.name()));
+        .map(s -> WireNames.cluster(service.name(), s))
+        .orElse(WireNames.cluster(service.name()));
   }
 
   static io.envoyproxy.envoy.config.route.v3.RouteMatch match(MatchSpec match) {

@@ -12,7 +12,7 @@ import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.meshlet.controlplane.intent.EndpointSpec;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.intent.ServiceSpec;
-import io.meshlet.controlplane.internal.WireNames;
+import io.meshlet.internal.wire.WireNames;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,32 +36,7 @@ import java.util.List;
  */
 public final class XdsTranslator {
 
-  /** The name of Envoy's HTTP fault filter. */
-  public static final String FAULT_FILTER = "envoy.filters.http.fault";
-
-  /** The name of Envoy's local rate limit filter. */
-  public static final String RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
-
-  /** The name of Envoy's RBAC filter. */
-  public static final String RBAC_FILTER = "envoy.filters.http.rbac";
-
-  /** The name of Envoy's router filter. */
-  public static final String ROUTER_FILTER = "envoy.filters.http.router";
-
-  /** Endpoint metadata namespace holding an endpoint's labels, as Envoy's subset LB reads them. */
-  public static final String LABELS_METADATA = WireNames.LABELS_METADATA;
-
   private XdsTranslator() {}
-
-  /** The cluster holding every endpoint of a service. */
-  public static String clusterName(String service) {
-    return WireNames.cluster(service);
-  }
-
-  /** The cluster holding the endpoints of one subset of a service. */
-  public static String clusterName(String service, String subset) {
-    return WireNames.cluster(service, subset);
-  }
 
   /** Translates the whole mesh. */
   public static XdsResources translate(MeshConfig mesh) {
@@ -85,29 +60,16 @@ public final class XdsTranslator {
         }
       }
       routes.add(RouteTranslator.routeConfiguration(service));
-      clusters.add(ClusterTranslator.withTls(mesh, service, ClusterTranslator.cluster(service, clusterName(service.name()))));
-      assignments.add(EndpointTranslator.assignment(clusterName(service.name()), service.endpoints()));
+      clusters.add(ClusterTranslator.withTls(mesh, service, ClusterTranslator.cluster(service, WireNames.cluster(service.name()))));
+      assignments.add(EndpointTranslator.assignment(WireNames.cluster(service.name()), service.endpoints()));
       for (String subset : service.subsets().keySet()) {
-        String name = clusterName(service.name(), subset);
+        String name = WireNames.cluster(service.name(), subset);
         clusters.add(ClusterTranslator.withTls(mesh, service, ClusterTranslator.cluster(service, name)));
         assignments.add(EndpointTranslator.assignment(name, service.endpointsOf(subset)));
       }
     }
     serverAddresses.forEach((address, service) -> listeners.add(ListenerTranslator.serverListener(mesh, service, address)));
     return XdsResources.of(listeners, routes, clusters, assignments);
-  }
-
-  /** The certificate provider instance name the generated gRPC bootstraps declare. */
-  public static final String CERTIFICATE_PROVIDER = WireNames.CERTIFICATE_PROVIDER;
-
-  /** The listener carrying a service's inbound policy: {@code inbound|<service>}. */
-  public static String inboundListenerName(String service) {
-    return WireNames.inboundListener(service);
-  }
-
-  /** The listener name grpc-java's XdsServerBuilder asks for (the bootstrap's template). */
-  public static String serverListenerName(String address) {
-    return WireNames.serverListener(address);
   }
 
   static ConfigSource ads() {

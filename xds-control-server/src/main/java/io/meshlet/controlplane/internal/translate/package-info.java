@@ -4,6 +4,6 @@
  * builds Envoy protos from the intent.
  *
  * <p>May depend on {@code controlplane.intent}, {@code internal.serving} (the snapshot type) and
- * the leaf rules in {@code internal}.
+ * mesh-client-core's shared rules ({@code io.meshlet.internal.wire.WireNames} names what it emits).
  */
 package io.meshlet.controlplane.internal.translate;

@@ -1,3 +1,5 @@
+// Long by design: the exact error text of every mesh.yaml field the readers refuse, as tables per
+// section; one file keeps the file/line/field/value format checked in one place.
 package io.meshlet.controlplane.internal.intent;
 
 import static org.assertj.core.api.Assertions.assertThat;

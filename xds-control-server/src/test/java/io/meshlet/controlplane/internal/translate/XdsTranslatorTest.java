@@ -1,3 +1,5 @@
+// Long by design: one table of expected Envoy resources per mesh.yaml feature, for every resource
+// type the translator emits, so an encoding change shows against all of them at once.
 package io.meshlet.controlplane.internal.translate;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,6 +40,7 @@ import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.envoyproxy.envoy.type.v3.FractionalPercent.DenominatorType;
 import io.meshlet.controlplane.intent.MeshConfig;
 import io.meshlet.controlplane.MeshConfigParser;
+import io.meshlet.internal.wire.WireNames;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -166,7 +169,7 @@ class XdsTranslatorTest {
       assertThat(hcm.getRds().getConfigSource()).isEqualTo(ADS);
       List<HttpFilter> filters = hcm.getHttpFiltersList();
       HttpFilter last = filters.get(filters.size() - 1);
-      assertThat(last.getName()).isEqualTo(XdsTranslator.ROUTER_FILTER);
+      assertThat(last.getName()).isEqualTo(WireNames.ROUTER_FILTER);
       assertThat(last.getTypedConfig().getTypeUrl())
           .isEqualTo("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
     }
@@ -177,16 +180,26 @@ class XdsTranslatorTest {
     XdsResources r = translate(MESH);
 
     assertThat(hcm(r, "plain").getHttpFiltersList()).extracting(HttpFilter::getName)
-        .containsExactly(XdsTranslator.ROUTER_FILTER);
+        .containsExactly(WireNames.ROUTER_FILTER);
 
     List<HttpFilter> filters = hcm(r, "catalog").getHttpFiltersList();
     assertThat(filters).extracting(HttpFilter::getName).containsExactly(
-        XdsTranslator.FAULT_FILTER, XdsTranslator.RATE_LIMIT_FILTER, XdsTranslator.ROUTER_FILTER);
+        WireNames.FAULT_FILTER, WireNames.RATE_LIMIT_FILTER, WireNames.ROUTER_FILTER);
     assertThat(filters.get(0).getIsOptional()).as("grpc-java implements the fault filter").isFalse();
     unpack(filters.get(0).getTypedConfig(), HTTPFault.class);
     assertThat(filters.get(1).getIsOptional())
         .as("grpc-java has no local rate limit filter and must skip it, not NACK").isTrue();
     assertThat(unpack(filters.get(1).getTypedConfig(), LocalRateLimit.class).getStatPrefix()).isEqualTo("catalog");
+  }
+
+  @Test
+  void everyClusterReportsLoadToThisServer() throws Exception {
+    XdsResources r = translate(MESH);
+
+    // The console reads every cluster's load; grpc-java enforces max_requests only where it reports load.
+    assertThat(cluster(r, "catalog").hasLrsServer()).as("catalog has a circuit breaker").isTrue();
+    assertThat(cluster(r, "catalog").getLrsServer().hasSelf()).isTrue();
+    assertThat(cluster(r, "plain").hasLrsServer()).as("plain has no circuit breaker, and reports too").isTrue();
   }
 
   @Test
@@ -332,9 +345,9 @@ class XdsTranslatorTest {
 
     assertThat(routes.get(0).getTypedPerFilterConfigMap()).isEmpty();
     Map<String, Any> perFilter = routes.get(1).getTypedPerFilterConfigMap();
-    assertThat(perFilter).containsOnlyKeys(XdsTranslator.FAULT_FILTER, XdsTranslator.RATE_LIMIT_FILTER);
+    assertThat(perFilter).containsOnlyKeys(WireNames.FAULT_FILTER, WireNames.RATE_LIMIT_FILTER);
 
-    HTTPFault fault = unpack(perFilter.get(XdsTranslator.FAULT_FILTER), HTTPFault.class);
+    HTTPFault fault = unpack(perFilter.get(WireNames.FAULT_FILTER), HTTPFault.class);
     assertThat(fault.getDelay().getFixedDelay()).isEqualTo(millis(100));
     assertThat(fault.getDelay().getPercentage()).isEqualTo(FractionalPercent.newBuilder()
         .setNumerator(10_000).setDenominator(DenominatorType.MILLION).build());
@@ -347,7 +360,7 @@ class XdsTranslatorTest {
   @Test
   void rateLimitIsAnOptionalPerRouteTokenBucket() throws Exception {
     Any any = routes(translate(MESH), "catalog").get(1)
-        .getTypedPerFilterConfigMap().get(XdsTranslator.RATE_LIMIT_FILTER);
+        .getTypedPerFilterConfigMap().get(WireNames.RATE_LIMIT_FILTER);
 
     FilterConfig wrapper = unpack(any, FilterConfig.class);
     assertThat(wrapper.getIsOptional()).isTrue();
@@ -539,6 +552,28 @@ class XdsTranslatorTest {
   }
 
   @Test
+  void endpointsWithAZoneLabelGoInALocalityOfThatZoneWeighingAsManyAsItHolds() throws Exception {
+    XdsResources r = translate("""
+        services:
+          catalog:
+            protocol: http
+            endpoints:
+              - { address: 10.0.0.1:9001, labels: { topology.kubernetes.io/zone: zone-b } }
+              - { address: 10.0.0.2:9001, labels: { topology.kubernetes.io/zone: zone-a } }
+              - { address: 10.0.0.3:9001 }
+              - { address: 10.0.0.4:9001, labels: { topology.kubernetes.io/zone: zone-a } }
+        """);
+
+    ClusterLoadAssignment all = assignment(r, "catalog");
+    assertThat(all.getEndpointsList()).extracting(l -> "'" + l.getLocality().getZone() + "' w="
+            + l.getLoadBalancingWeight().getValue() + " p=" + l.getPriority() + " "
+            + l.getLbEndpointsList().stream().map(e -> e.getEndpoint().getAddress().getSocketAddress().getAddress())
+            .toList())
+        .containsExactly("'' w=1 p=0 [10.0.0.3]", "'zone-a' w=2 p=0 [10.0.0.2, 10.0.0.4]",
+            "'zone-b' w=1 p=0 [10.0.0.1]");
+  }
+
+  @Test
   void endpointAssignmentsHaveAWeightedLocalityAndLabelsAsMetadata() throws Exception {
     XdsResources r = translate(MESH);
 
@@ -546,11 +581,12 @@ class XdsTranslatorTest {
     assertThat(all.getEndpointsList()).hasSize(1);
     LocalityLbEndpoints locality = all.getEndpoints(0);
     assertThat(locality.hasLoadBalancingWeight()).isTrue();
-    assertThat(locality.getLoadBalancingWeight().getValue()).isEqualTo(1);
+    // As many as it holds endpoints: each endpoint an equal share, whatever the localities.
+    assertThat(locality.getLoadBalancingWeight().getValue()).isEqualTo(3);
     assertThat(addresses(all)).containsExactly("10.0.0.1:9001", "10.0.0.2:9001", "10.0.0.3:9001");
     LbEndpoint second = locality.getLbEndpoints(1);
-    assertThat(second.getMetadata().getFilterMetadataMap()).containsOnlyKeys(XdsTranslator.LABELS_METADATA);
-    assertThat(second.getMetadata().getFilterMetadataOrThrow(XdsTranslator.LABELS_METADATA).getFieldsMap())
+    assertThat(second.getMetadata().getFilterMetadataMap()).containsOnlyKeys(WireNames.LABELS_METADATA);
+    assertThat(second.getMetadata().getFilterMetadataOrThrow(WireNames.LABELS_METADATA).getFieldsMap())
         .containsExactly(
             Map.entry("version", Value.newBuilder().setStringValue("v2").build()),
             Map.entry("zone", Value.newBuilder().setStringValue("a").build()));
@@ -659,7 +695,7 @@ class XdsTranslatorTest {
             mtls: { mode: strict }
         """);
     java.util.function.Function<String, io.envoyproxy.envoy.config.listener.v3.Listener> server = address ->
-        r.listeners().stream().filter(l -> l.getName().equals(XdsTranslator.serverListenerName(address)))
+        r.listeners().stream().filter(l -> l.getName().equals(WireNames.serverListener(address)))
             .findFirst().orElseThrow();
     assertThat(server.apply("10.0.0.1:9001").getFilterChains(0).hasTransportSocket()).isFalse();
     assertThat(server.apply("0.0.0.0:9001").getFilterChains(0).hasTransportSocket()).isFalse();
