@@ -94,7 +94,7 @@ public final class MeshletAutoConfiguration {
   @ConditionalOnMissingBean
   MeshClient meshClient(MeshletProperties properties, Environment env, ObjectProvider<MeshListener> listeners,
       ObjectProvider<MeshClientBuilderCustomizer> customizers, ObjectProvider<MeshIdentity> identity,
-      ObjectProvider<OpenTelemetry> openTelemetry) {
+      ObjectProvider<OpenTelemetry> openTelemetry, ObjectProvider<MeshletMetricsBridge> metrics) {
     MeshletSettings s = MeshletSettings.resolve(properties, env);
     MeshClient.Builder b = MeshClient.builder()
         .serviceName(s.serviceName())
@@ -109,8 +109,13 @@ public final class MeshletAutoConfiguration {
     if (properties.getNodeId() != null) {
       b.nodeId(properties.getNodeId());
     }
-    // The application's SDK, so that Meshlet's metrics and spans reach its exporters (a customizer may still change it).
+    // The application's SDK, so that Meshlet's spans are children of its spans and reach its exporters, and its
+    // Micrometer registry for metrics when the SDK has no metrics pipeline (a customizer may still change it).
     OpenTelemetry otel = openTelemetry.getIfUnique();
+    MeshletMetricsBridge bridge = metrics.getIfAvailable();
+    if (bridge != null) {
+      otel = bridge.apply(otel);
+    }
     if (otel != null) {
       b.openTelemetry(otel);
     }
@@ -321,11 +326,24 @@ public final class MeshletAutoConfiguration {
     }
   }
 
+  /** Meshlet's metrics in the application's Micrometer registry, with Micrometer on the class path. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = "io.micrometer.core.instrument.MeterRegistry")
+  static class MicrometerConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    MeshletMetricsBridge meshletMetricsBridge(ObjectProvider<io.micrometer.core.instrument.MeterRegistry> registry,
+        org.springframework.beans.factory.ListableBeanFactory beans) {
+      return new MeshletMetricsBridge(registry, beans);
+    }
+  }
+
   /** OkHttp through the mesh, with {@code mesh-client-http}. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass({OkHttpClient.class, MeshOkHttp.class})
   @Import({MeshletBootConfigurations.RestClientConfiguration.class,
-      MeshletBootConfigurations.RestTemplateConfiguration.class})
+      MeshletBootConfigurations.RestTemplateConfiguration.class, MeshletBootConfigurations.WebClientConfiguration.class})
   static class OkHttpConfiguration {
 
     @Bean

@@ -36,6 +36,18 @@ final class MeshletBootConfigurations {
     }
   }
 
+  /** Spring's {@code WebClient}, from the auto-configured {@code WebClient.Builder}, through the mesh with OkHttp's enqueue. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"org.springframework.web.reactive.function.client.WebClient", "org.springframework.boot.web.reactive.function.client.WebClientCustomizer"})
+  static class WebClientConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    MeshletWebClientCustomizer meshletWebClientCustomizer(OkHttpClient okHttp) {
+      return new MeshletWebClientCustomizer(okHttp);
+    }
+  }
+
   /** Spring's {@code RestTemplate}, from the auto-configured {@code RestTemplateBuilder}, through the mesh. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass({RestTemplate.class, RestTemplateCustomizer.class})

@@ -22,6 +22,7 @@ final class BootTestLine {
 
   static final String NAME = "Spring Boot 3.5";
   static final Class<?> REST_CLIENT_AUTO_CONFIGURATION = RestClientAutoConfiguration.class;
+  static final Class<?> WEB_CLIENT_AUTO_CONFIGURATION = org.springframework.boot.autoconfigure.web.reactive.function.client.WebClientAutoConfiguration.class;
   static final Class<?> REST_TEMPLATE_AUTO_CONFIGURATION = RestTemplateAutoConfiguration.class;
   static final Class<?> HEALTH_INDICATOR = HealthIndicator.class;
   static final Class<?>[] HEALTH_AUTO_CONFIGURATIONS = {HealthContributorAutoConfiguration.class,
