@@ -139,6 +139,34 @@ public final class MeshletAutoConfiguration {
   }
 
   /**
+   * The inbound policy on a reactive (WebFlux) web server: the starter enforces none there yet, so
+   * {@link MeshletInboundGuard} fails start-up (or, for a config that arrives later, answers 503 through
+   * {@link MeshletInboundGate}) while the mesh asks such a service for mTLS or an allow list. Never
+   * silently unprotected.
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+  @ConditionalOnClass(name = "org.springframework.web.server.WebFilter")
+  @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "true", matchIfMissing = true)
+  static class ReactiveInboundConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    MeshletInboundGuard meshletInboundGuard(MeshletProperties properties, Environment env,
+        ObjectProvider<MeshClient> mesh, ApplicationContext context, ObjectProvider<MeshIdentity> identity) {
+      return new MeshletInboundGuard(MeshletSettings.resolve(properties, env).serviceName(), mesh,
+          () -> BootLine.webServer(context) == null ? null : new MeshletInboundGuard.Server(
+              MeshletInboundGuard.REACTIVE, false, true, false, identity.getIfAvailable() != null),
+          properties.getFirstConfigTimeout(), properties.isAwaitConfigOnStartup());
+    }
+
+    @Bean
+    MeshletInboundGate meshletInboundGate(MeshletInboundGuard guard) {
+      return new MeshletInboundGate(guard);
+    }
+  }
+
+  /**
    * The inbound policy on any servlet web server: {@link MeshletInboundGuard} fails start-up (or,
    * for a config that arrives later, answers 503) while the mesh asks for what the running server
    * cannot enforce, and with {@code mesh-client-http} {@code MeshServletFilter} enforces the

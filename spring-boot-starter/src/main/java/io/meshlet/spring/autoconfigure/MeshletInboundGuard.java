@@ -56,6 +56,9 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
   /** Before the web server starts listening ({@code WebServerStartStopLifecycle}: {@code MAX_VALUE - 2048}). */
   static final int PHASE = Integer.MAX_VALUE - 4096;
 
+  /** The name a reactive (WebFlux) web server goes by here, whichever server runs it. */
+  static final String REACTIVE = "reactive (WebFlux)";
+
   /**
    * What the embedded server can do for the mesh.
    *
@@ -124,6 +127,13 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
     String asks = "meshlet: service '" + service + "' asks for mtls " + policy.mtls().name().toLowerCase(Locale.ROOT);
     String useJetty = "use spring-boot-starter-jetty (exclude spring-boot-starter-"
         + server.name().toLowerCase(Locale.ROOT) + ")";
+    if (server.name().equals(REACTIVE) && (policy.mtls() != MtlsMode.OFF || restricts(policy))) {
+      // Reactor Netty under WebFlux: the starter has no mTLS connector and no authorization filter there yet.
+      return Verdict.refuse((policy.mtls() != MtlsMode.OFF ? asks : "meshlet: service '" + service
+          + "' has an authorization allow list") + ", but the starter does not enforce the mesh's inbound policy on"
+          + " a reactive (WebFlux) server yet", "serve the service with Spring MVC (spring-boot-starter-web, on"
+          + " Jetty or Tomcat), or set mtls.mode off with no allow list for it in the mesh config, " + escape);
+    }
     if (policy.mtls() == MtlsMode.PERMISSIVE && server.name().equals("Tomcat") && server.identity()) {
       // Whether Tomcat took mTLS or not: it serves one of the two, and permissive asks for both.
       return Verdict.refuse(asks + ", but the embedded Tomcat server cannot take plaintext and mTLS on one port",

@@ -409,6 +409,19 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void whenAReactiveWebApplicationThenTheInboundGuardAndItsGateFilterComeFirst() {
+    new org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
+        .withPropertyValues("meshlet.service-name=catalog", "meshlet.control-servers=" + NOWHERE, trust,
+            "meshlet.grpc.enabled=false")
+        .run(context -> {
+          assertThat(context).hasNotFailed().hasSingleBean(MeshletInboundGuard.class)
+              .hasSingleBean(MeshletInboundGate.class);
+          assertThat(context.getBean(MeshletInboundGate.class).getOrder()).isEqualTo(Ordered.HIGHEST_PRECEDENCE);
+        });
+  }
+
+  @Test
   void whenNotAServletWebApplicationThenNoInboundGuard() {
     runner.run(context -> assertThat(context).doesNotHaveBean(MeshletInboundGuard.class)
         .doesNotHaveBean(FilterRegistrationBean.class));

@@ -35,6 +35,7 @@ class MeshletInboundGuardTest {
   static final Server JETTY_UNDER_THE_MESH = new Server("Jetty", true, true, true, true);
   static final Server JETTY_WITHOUT_IDENTITY = new Server("Jetty", false, true, true, false);
   static final Server JETTY_WITHOUT_MESH_CLIENT_HTTP = new Server("Jetty", false, true, false, true);
+  static final Server WEBFLUX = new Server(MeshletInboundGuard.REACTIVE, false, true, false, true);
 
   static final String ESCAPE =
       "or set meshlet.inbound.enabled=false to take responsibility for the inbound policy yourself";
@@ -75,6 +76,16 @@ class MeshletInboundGuardTest {
         Arguments.of(policy(MtlsMode.PERMISSIVE, false), JETTY_WITHOUT_MESH_CLIENT_HTTP,
             "meshlet: service 'catalog' asks for mtls permissive, but the embedded Jetty server is not under the"
                 + " mesh's mTLS without mesh-client-http: add io.meshlet:mesh-client-http, " + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), WEBFLUX,
+            "meshlet: service 'catalog' asks for mtls strict, but the starter does not enforce the mesh's inbound"
+                + " policy on a reactive (WebFlux) server yet: serve the service with Spring MVC"
+                + " (spring-boot-starter-web, on Jetty or Tomcat), or set mtls.mode off with no allow list for it in"
+                + " the mesh config, " + ESCAPE),
+        Arguments.of(policy(MtlsMode.OFF, true), WEBFLUX,
+            "meshlet: service 'catalog' has an authorization allow list, but the starter does not enforce the mesh's"
+                + " inbound policy on a reactive (WebFlux) server yet: serve the service with Spring MVC"
+                + " (spring-boot-starter-web, on Jetty or Tomcat), or set mtls.mode off with no allow list for it in"
+                + " the mesh config, " + ESCAPE),
         Arguments.of(policy(MtlsMode.OFF, true), TOMCAT_WITHOUT_MESH_CLIENT_HTTP,
             "meshlet: service 'catalog' has an authorization allow list, but nothing enforces it on the embedded"
                 + " Tomcat server: add io.meshlet:mesh-client-http (its MeshServletFilter enforces it on any servlet"
@@ -98,6 +109,7 @@ class MeshletInboundGuardTest {
         Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_STARTED_PLAINTEXT),
         Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_WITHOUT_MESH_CLIENT_HTTP),
         Arguments.of(policy(MtlsMode.OFF, false), UNDERTOW_WITHOUT_IDENTITY),
+        Arguments.of(policy(MtlsMode.OFF, false), WEBFLUX),
         Arguments.of(InboundPolicy.open(), JETTY_WITHOUT_IDENTITY),
         // Rules that open every request to anyone restrict nobody: nothing to enforce.
         Arguments.of(new InboundPolicy(MtlsMode.OFF, Optional.of(List.of(
@@ -147,6 +159,33 @@ class MeshletInboundGuardTest {
           + " inbound policy (mtls.mode, authorization) is not known: not serving until the first config arrives;"
           + " set meshlet.await-config-on-startup=true to start listening only once it is here\n");
       assertThat(chain.getRequest()).isNull();
+      guard.stop();
+    }
+  }
+
+  @Test
+  void onWebFluxBeforeTheFirstConfigEveryRequestGets503() throws Exception {
+    try (MeshClient mesh = MeshClient.builder().serviceName("catalog").controlServers("127.0.0.1:1").xdsPlaintext()
+        .build()) {
+      StaticListableBeanFactory beans = new StaticListableBeanFactory();
+      beans.addBean("mesh", mesh);
+      MeshletInboundGuard guard = new MeshletInboundGuard("catalog", beans.getBeanProvider(MeshClient.class),
+          () -> WEBFLUX, Duration.ofSeconds(1), false);
+      guard.start();
+
+      org.springframework.mock.web.server.MockServerWebExchange exchange =
+          org.springframework.mock.web.server.MockServerWebExchange.from(
+              org.springframework.mock.http.server.reactive.MockServerHttpRequest.get("/items"));
+      boolean[] passed = {false};
+      new MeshletInboundGate(guard).filter(exchange, e -> {
+        passed[0] = true;
+        return reactor.core.publisher.Mono.empty();
+      }).block(Duration.ofSeconds(5));
+
+      assertThat(exchange.getResponse().getStatusCode().value()).isEqualTo(503);
+      assertThat(exchange.getResponse().getBodyAsString().block(Duration.ofSeconds(5))).startsWith(
+          "meshlet: service 'catalog' has no mesh config yet");
+      assertThat(passed[0]).isFalse();
       guard.stop();
     }
   }
