@@ -575,7 +575,8 @@ public final class Demo {
           .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() == 400 && r.body().contains("requires TLS")) {
         // Tomcat answers a plaintext request on its TLS port itself, before any application code.
-        return "refused: 400 \"" + r.body().strip() + "\" (Tomcat's TLS-only connector; mtls strict)";
+        return "refused: 400 \"" + r.body().strip().replaceAll("\\s+", " ")
+            + "\" (Tomcat's TLS-only connector answers plaintext itself; mtls strict)";
       }
       return r.statusCode() + " " + r.body();
     } catch (IOException e) {

@@ -351,6 +351,11 @@ class ConsoleBrowserIT {
     ((org.openqa.selenium.JavascriptExecutor) browser).executeScript(
         "document.getElementById('callers').scrollIntoView()");
     screenshot("console-callers");
+    // The same in Prometheus' text: a denied counter per called service and caller.
+    String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
+        .build(), HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(metrics).contains("meshlet_load_denied_total{caller=\"payments\",service=\"orders\"} 20.0")
+        .contains("meshlet_load_denied_total{caller=\"frontend\",service=\"orders\"} 0.0");
   }
 
   @Test
