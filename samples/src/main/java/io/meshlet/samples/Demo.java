@@ -276,7 +276,10 @@ public final class Demo {
         throw new DemoFailure(c.name() + " did not log \"" + TOMCAT_MTLS + "\": not on Tomcat under strict mTLS", c);
       }
     }
-    say("catalog's three instances run on Tomcat, each logging \"%s\"; the other apps on Jetty", TOMCAT_MTLS);
+    if (!Files.readString(frontendApp.log()).contains("Jetty started on port")) {
+      throw new DemoFailure("frontend did not log \"Jetty started on port\": not on Jetty", frontendApp);
+    }
+    say("catalog's three instances run on Tomcat, each logging \"%s\"; the frontend on Jetty", TOMCAT_MTLS);
     showTrace(shop, frontendApp);
     showPrometheus(frontend, frontendApp);
 

@@ -47,7 +47,7 @@ class DemoIT {
         .containsPattern("registered inventory \\(gRPC\\) +127\\.0\\.0\\.1:\\d+")
         .contains("it sees the caller as spiffe://example.org/service/frontend")
         .contains("catalog's three instances run on Tomcat, each logging \"inbound strict mTLS for service 'catalog'"
-            + " on the embedded Tomcat server\"")
+            + " on the embedded Tomcat server\"; the frontend on Jetty")
         .containsPattern("trace [0-9a-f]{32} frontend -> catalog \\(same trace id in both")
         .containsPattern("GET http://127\\.0\\.0\\.1:\\d+/actuator/prometheus \\(Meshlet's metrics")
         .containsPattern("\n {5}meshlet_\\w+\\{[^\n]*meshlet_service=\"catalog\"")

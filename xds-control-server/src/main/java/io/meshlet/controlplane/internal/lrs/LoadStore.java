@@ -52,6 +52,7 @@ public final class LoadStore {
   static final int MAX_KEYS = 10_000;
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(LoadStore.class);
   private boolean overflowLogged;
+  private boolean callerOverflowLogged;
   private long firstDataMillis = Long.MAX_VALUE;
   private final Clock clock;
   private final long bucketMillis;
@@ -82,7 +83,7 @@ public final class LoadStore {
   /** Where load is counted: a service, the target of a route (a subset, or "" for all), an instance. */
   public record Key(String service, String target, String instance) {}
 
-  /** A calling service and the service it calls. */
+  /** A service and one service that calls it (the service of the client that reported the load). */
   public record Caller(String service, String caller) {}
 
   /** A client that reports load: its node id, service and agent, and when it last reported. */
@@ -156,13 +157,12 @@ public final class LoadStore {
   }
 
   private void count(Bucket bucket, String nodeId, String caller, String cluster, String instance, long issued,
-      long succeeded,
-      long errors, long inProgress, List<EndpointLoadMetricStats> metrics, long now) {
+      long succeeded, long errors, long inProgress, List<EndpointLoadMetricStats> metrics, long now) {
     Tally t = new Tally();
     t.issued = issued;
     t.succeeded = succeeded;
     t.errors = errors;
-    addLatency(t, metrics);
+    addLoadMetrics(t, metrics);
     Key key = key(cluster, instance);
     if (bucket.tallies().size() >= MAX_KEYS && !bucket.tallies().containsKey(key)) {
       // Cluster names come from clients: a client naming endless ones must not grow the heap.
@@ -179,6 +179,11 @@ public final class LoadStore {
     if (callerTotals.containsKey(c) || callerTotals.size() < MAX_KEYS) {
       bucket.callers().computeIfAbsent(c, k -> new Tally()).add(t);
       callerTotals.computeIfAbsent(c, k -> new Tally()).add(t);
+    } else if (!callerOverflowLogged) {
+      // Node clusters come from clients too: counted for the service, not kept per caller.
+      callerOverflowLogged = true;
+      log.warn("[{}] load of caller '{}' for '{}' not kept per caller: already {} service/caller pairs (expected: at "
+          + "most {})", nodeId, caller, key.service(), MAX_KEYS, MAX_KEYS);
     }
     inFlight.put(new InFlightKey(nodeId, cluster, instance), new InFlight(inProgress, now));
   }
@@ -226,7 +231,7 @@ public final class LoadStore {
         clock.instant(), r == null ? 1 : r.reports() + 1));
   }
 
-  private static void addLatency(Tally t, List<EndpointLoadMetricStats> metrics) {
+  private static void addLoadMetrics(Tally t, List<EndpointLoadMetricStats> metrics) {
     for (EndpointLoadMetricStats m : metrics) {
       if (m.getMetricName().equals(LoadMetrics.DENIED)) {
         t.denied += m.getNumRequestsFinishedWithMetric();
