@@ -24,7 +24,7 @@ fi
 # The harness stops every process it starts: on exit, on Ctrl-C (its shutdown hook), and its
 # children also stop when it dies (they exit when their stdin closes). The trap covers the JVM
 # itself if this script is interrupted.
-java -Xmx1g -cp "$JAR" io.meshlet.benchmarks.harness.Harness run "$@" &
+java -Xmx2g -cp "$JAR" io.meshlet.benchmarks.harness.Harness run "$@" &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
 wait "$pid"
