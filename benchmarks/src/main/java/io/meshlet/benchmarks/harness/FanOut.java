@@ -1,6 +1,7 @@
 package io.meshlet.benchmarks.harness;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -30,8 +31,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Control-plane fan-out: {@code clients} lightweight ADS clients subscribe to every cluster and to
@@ -54,6 +58,13 @@ final class FanOut {
   static final int SERVICES = 20;
   static final long POLL_MS = 50;
   static final int STREAMS_PER_CHANNEL = 1000;
+  /**
+   * Streams opened at a time; the next wave opens once this one has its endpoints. All 50,000 at
+   * once kept the clients' one event loop thread so busy that it missed the server's keepalive
+   * pings (answer within 5 s) and the server closed whole connections: the connect storm is not
+   * what this measures.
+   */
+  static final int WAVE = 5000;
 
   private FanOut() {}
 
@@ -65,6 +76,8 @@ final class FanOut {
     Path dir = Files.createDirectories(work.resolve("fanout-" + protocol + "-" + clients));
     Path file = dir.resolve("mesh.yaml");
     Files.writeString(file, ServerChild.meshYaml(SERVICES, 0));
+    Client.errors.set(0);
+    Client.firstError.set(null);
     List<ManagedChannel> channels = new ArrayList<>();
     EventLoopGroup loop = new NioEventLoopGroup(1);
     String serverHeap = System.getProperty("harness.serverXmx", "2g");
@@ -97,14 +110,25 @@ final class FanOut {
       long cpuConnect0 = Proc.cpuNanos(pid);
       long selfConnect0 = Proc.selfCpuNanos();
       long t0 = System.nanoTime();
-      for (int i = 0; i < clients; i++) {
+      long subscribeWait = Math.max(180, clients / 100);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(subscribeWait);
+      boolean allSubscribed = true;
+      for (int i = 0; i < clients && allSubscribed; i++) {
         Client s = delta ? new DeltaClient("fanout-" + i, subscribed, converged)
             : new SotwClient("fanout-" + i, subscribed, converged);
         s.open(channels.get(i % channelCount));
         streams.add(s);
+        if ((i + 1) % WAVE == 0 || i + 1 == clients) {
+          while (subscribed.getCount() > clients - (i + 1) && System.nanoTime() < deadline) {
+            if (Client.errors.get() > 0) {
+              throw new IllegalStateException(Client.errors.get() + " ADS streams failed while subscribing, the first: "
+                  + Client.firstError.get(), Client.firstError.get());
+            }
+            Thread.sleep(20);
+          }
+          allSubscribed = subscribed.getCount() <= clients - (i + 1);
+        }
       }
-      long subscribeWait = Math.max(180, clients / 100);
-      boolean allSubscribed = subscribed.await(subscribeWait, TimeUnit.SECONDS);
       long connectNanos = System.nanoTime() - t0;
       long cpuConnect = Proc.cpuNanos(pid) - cpuConnect0;
       long selfConnect = Proc.selfCpuNanos() - selfConnect0;
@@ -159,6 +183,7 @@ final class FanOut {
       r.put("lastAckMs", times.length > 0 ? times[times.length - 1] / 1e6 : null);
       r.put("serverCpuEditMs", cpuEdit / 1e6);
       r.put("clientCpuEditMs", selfEdit / 1e6);
+      r.put("streamErrors", Client.errors.get());
       r.put("serverHeapIdleBytes", heapIdle);
       r.put("serverHeapConnectedBytes", heapConnected);
       r.put("serverHeapAfterEditBytes", heapAfter);
@@ -202,25 +227,41 @@ final class FanOut {
     }
   }
 
-  /** The EDS service names of the clusters given. */
+  /**
+   * The EDS service names of the clusters given, each cluster parsed once for all clients (they
+   * all get the same bytes): the clients must stay cheap beside the server they measure.
+   */
   static List<String> edsNames(List<Any> clusters) {
     List<String> names = new ArrayList<>();
     for (Any any : clusters) {
-      try {
-        Cluster c = Cluster.parseFrom(any.getValue());
-        if (c.hasEdsClusterConfig()) {
-          String sn = c.getEdsClusterConfig().getServiceName();
-          names.add(sn.isEmpty() ? c.getName() : sn);
-        }
-      } catch (InvalidProtocolBufferException e) {
-        throw new IllegalStateException(e);
+      String name = EDS_NAMES.computeIfAbsent(any.getValue(), FanOut::edsName);
+      if (!name.isEmpty()) {
+        names.add(name);
       }
     }
     return names;
   }
 
+  private static final Map<ByteString, String> EDS_NAMES = new ConcurrentHashMap<>();
+
+  /** The EDS service name of a cluster; empty if it takes no endpoints from EDS. */
+  private static String edsName(ByteString cluster) {
+    try {
+      Cluster c = Cluster.parseFrom(cluster);
+      if (!c.hasEdsClusterConfig()) {
+        return "";
+      }
+      String sn = c.getEdsClusterConfig().getServiceName();
+      return sn.isEmpty() ? c.getName() : sn;
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** One ADS client; its callbacks run on the channel's event loop, one at a time. */
   abstract static class Client {
+    static final AtomicLong errors = new AtomicLong();
+    static final AtomicReference<Throwable> firstError = new AtomicReference<>();
     final Node node;
     private final CountDownLatch subscribed;
     private final CountDownLatch converged;
@@ -288,7 +329,8 @@ final class FanOut {
 
     @Override
     public void onError(Throwable t) {
-      // counted as not converged
+      errors.incrementAndGet();
+      firstError.compareAndSet(null, t);
     }
 
     @Override
@@ -337,7 +379,8 @@ final class FanOut {
 
     @Override
     public void onError(Throwable t) {
-      // counted as not converged
+      errors.incrementAndGet();
+      firstError.compareAndSet(null, t);
     }
 
     @Override
