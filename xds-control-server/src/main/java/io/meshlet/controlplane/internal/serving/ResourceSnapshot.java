@@ -136,6 +136,13 @@ public final class ResourceSnapshot {
       }
       List<Entry> selected = new ArrayList<>();
       StringBuilder key = new StringBuilder();
+      if (AdsService.FULL_STATE_TYPES.contains(typeUrl)) {
+        // A listener or cluster missing from a response does not exist (xDS protocol, "Knowing When
+        // a Requested Resource Does Not Exist"), so a changed subscription is answered even when it
+        // selects the same resources: a client asking for one that does not exist learns so in one
+        // round trip instead of waiting out its does-not-exist timer.
+        key.append(names).append('\n');
+      }
       for (String name : names) {
         Entry e = byName.get(name);
         if (e != null) {
