@@ -90,6 +90,8 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
   private volatile ResourceSnapshot snapshot = ResourceSnapshot.empty();
   /** Subscriptions (sorted name sets) shared between streams; 10,000 distinct ones at most. */
   private final Interner<Set<String>> subscriptions = new Interner<>(10_000);
+  /** Resource names delta streams subscribe to, shared between streams; 100,000 distinct ones at most. */
+  private final Interner<String> names = new Interner<>(100_000);
 
   public AdsService(AdsStreamListener listener) {
     this.listener = listener;
@@ -157,6 +159,11 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
         out.onCompleted();
       }
     }, this));
+  }
+
+  /** The shared instance of a resource name. */
+  String internName(String name) {
+    return names.intern(name);
   }
 
   /** The shared instance of a subscription equal to {@code names}. */

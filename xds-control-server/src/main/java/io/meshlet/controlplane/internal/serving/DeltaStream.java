@@ -77,7 +77,9 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       t.wildcard = request.getResourceNamesSubscribeCount() == 0
           && AdsService.FULL_STATE_TYPES.contains(typeUrl);
     }
-    for (String name : request.getResourceNamesSubscribeList()) {
+    for (String requested : request.getResourceNamesSubscribeList()) {
+      // Held for the stream's life: one shared copy of each name for all streams, not one each.
+      String name = service.internName(requested);
       if (name.equals("*")) {
         t.wildcard = true;
       } else {

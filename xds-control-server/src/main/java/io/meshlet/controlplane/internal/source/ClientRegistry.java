@@ -256,9 +256,19 @@ public final class ClientRegistry implements AdsStreamListener {
 
   /** {@code type.googleapis.com/envoy.config.cluster.v3.Cluster} -> {@code Cluster}. */
   static String shortType(String typeUrl) {
+    String known = SHORT_TYPES.get(typeUrl);    // once per response and request: no substring each time
+    if (known != null) {
+      return known;
+    }
     int dot = typeUrl.lastIndexOf('.');
-    return dot >= 0 ? typeUrl.substring(dot + 1) : typeUrl;
+    String name = dot >= 0 ? typeUrl.substring(dot + 1) : typeUrl;
+    if (SHORT_TYPES.size() < 64) {
+      SHORT_TYPES.put(typeUrl, name);
+    }
+    return name;
   }
+
+  private static final Map<String, String> SHORT_TYPES = new ConcurrentHashMap<>();
 
   private static final class StreamState {
     final long streamId;
