@@ -8,7 +8,8 @@
 #   benchmarks/run.sh             # the run of record (17 min on the same machine)
 #
 # Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,...,
-# --fanout 1000,10000, --no-fanout, --no-heap, --out FILE.
+# --fanout 10000:delta,50000:delta,10000:sotw (N[:delta|:sotw]), --fanout-into FILE, --no-cases, --no-fanout,
+# --no-heap, --out FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
