@@ -7,9 +7,8 @@
 #   benchmarks/run.sh --quick     # short phases, a check that every case works (4 min on a busy 2-core machine)
 #   benchmarks/run.sh             # the run of record (17 min on the same machine)
 #
-# Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,... (none: only
-# the fan-out and heap parts), --fanout 10000:delta,50000:delta,10000:sotw (N[:delta|:sotw]),
-# --fanout-into FILE, --no-cases (= --cases none), --no-fanout, --no-heap, --out FILE.
+# Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,..., --fanout 10000:delta,50000:delta,10000:sotw (N[:delta|:sotw]),
+# --fanout-into FILE, --no-cases, --no-fanout, --no-heap, --out FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -81,8 +81,7 @@ public final class Harness {
           case "--warmup" -> warmup = Double.parseDouble(args[++i]);
           case "--peak" -> peak = Double.parseDouble(args[++i]);
           case "--latency" -> latency = Double.parseDouble(args[++i]);
-          case "--cases" -> cases = args[++i].equals("none") ? List.of()
-              : java.util.Arrays.stream(args[i].split(",")).map(Case::of).toList();
+          case "--cases" -> cases = java.util.Arrays.stream(args[++i].split(",")).map(Case::of).toList();
           case "--fanout" -> fanout = FanOutSpec.parse(args[++i]);
           case "--fanout-into" -> fanoutInto = Path.of(args[++i]);
           case "--no-cases" -> cases = List.of();
