@@ -56,6 +56,7 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       throw new AdsService.BadRequestException("a request without type_url (expected on ADS: the type it subscribes to)");
     }
     AdsService.notifyListener(() -> service.listener().onDeltaRequest(id, request));
+    node(request.hasNode(), request.getNode());
     TypeState t = types.get(typeUrl);
     boolean first = t == null;
     if (first) {
@@ -115,7 +116,7 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
     if (t.awaitingAnswer || !snapshot.typeUrls().contains(t.typeUrl)) {
       return;
     }
-    TypeResources current = snapshot.type(t.typeUrl);
+    TypeResources current = snapshot.type(t.typeUrl, zone);
     DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder()
         .setTypeUrl(t.typeUrl)
         .setSystemVersionInfo(current.version());

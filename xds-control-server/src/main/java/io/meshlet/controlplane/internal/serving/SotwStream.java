@@ -55,6 +55,7 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
       throw new AdsService.BadRequestException("a request without type_url (expected on ADS: the type it subscribes to)");
     }
     AdsService.notifyListener(() -> service.listener().onRequest(id, request));
+    node(request.hasNode(), request.getNode());
     TypeState t = types.get(typeUrl);
     boolean first = t == null;
     if (first) {
@@ -102,7 +103,7 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
     if (t.awaitingAnswer || !snapshot.typeUrls().contains(t.typeUrl)) {
       return;
     }
-    TypeResources current = snapshot.type(t.typeUrl);
+    TypeResources current = snapshot.type(t.typeUrl, zone);
     List<Entry> selected = new ArrayList<>();
     String key;
     if (t.wildcard) {
