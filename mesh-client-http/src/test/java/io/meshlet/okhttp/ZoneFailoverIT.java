@@ -119,7 +119,7 @@ class ZoneFailoverIT {
 
   private static String grpcCall(ManagedChannel channel) {
     try {
-      return XdsClients.call(channel, EchoBackend.WHO, null, 5_000);
+      return XdsClients.call(channel, EchoBackend.WHO, null, 10_000);
     } catch (StatusRuntimeException e) {
       return "FAILED: " + e.getStatus();
     }
@@ -185,16 +185,17 @@ class ZoneFailoverIT {
           "node": { "id": "zone-it-grpc", "cluster": "caller", "locality": { "zone": "a" } }
         }
         """.formatted(server.xdsPort()));
-    MeshClient inA = MeshClient.builder().xdsPlaintext().serviceName("caller").zone("a")
+    MeshClient inA = MeshClient.builder().xdsPlaintext().serviceName("caller").zone("a").firstConfigTimeout(Duration.ofSeconds(30))
         .controlServers("127.0.0.1:" + server.xdsPort()).build().start();
     open.add(inA);
-    MeshClient nowhere = MeshClient.builder().xdsPlaintext().serviceName("caller").nodeId("caller~nowhere")
+    MeshClient nowhere = MeshClient.builder().xdsPlaintext().serviceName("caller").nodeId("caller~nowhere").firstConfigTimeout(Duration.ofSeconds(30))
         .controlServers("127.0.0.1:" + server.xdsPort()).build().start();
     open.add(nowhere);
     OkHttpClient http = MeshOkHttp.client(inA);
     ManagedChannel channel = XdsClients.channel("echo");
     open.add(channel::shutdownNow);
-    XdsClients.awaitFirstAnswer(channel, 10_000);
+    // Bounded waits are generous: they end at the event, and a loaded machine takes seconds to connect.
+    XdsClients.awaitFirstAnswer(channel, 30_000);
 
     // In zone a, both transports stay there; a caller in no zone spreads over both zones.
     assertThat(answers(30, () -> grpcCall(channel))).containsOnlyKeys("a1", "a2");
@@ -206,8 +207,8 @@ class ZoneFailoverIT {
     a2.stop();
     ga1.shutdown();
     ga2.shutdown();
-    Map<String, Integer> grpcDuring = callUntilIn("b", 20, Duration.ofSeconds(10), () -> grpcCall(channel));
-    Map<String, Integer> httpDuring = callUntilIn("b", 20, Duration.ofSeconds(10), () -> httpCall(http));
+    Map<String, Integer> grpcDuring = callUntilIn("b", 20, Duration.ofSeconds(30), () -> grpcCall(channel));
+    Map<String, Integer> httpDuring = callUntilIn("b", 20, Duration.ofSeconds(30), () -> httpCall(http));
     assertThat(httpDuring.keySet()).allMatch(k -> !k.startsWith("FAILED"));
     assertThat(grpcDuring.keySet()).allMatch(k -> !k.startsWith("FAILED"));
 
@@ -216,7 +217,7 @@ class ZoneFailoverIT {
     http("a2", ports[1]);
     grpc("a1", ports[2]);
     grpc("a2", ports[3]);
-    callUntilIn("a", 20, Duration.ofSeconds(15), () -> httpCall(http));
-    callUntilIn("a", 20, Duration.ofSeconds(20), () -> grpcCall(channel));
+    callUntilIn("a", 20, Duration.ofSeconds(30), () -> httpCall(http));
+    callUntilIn("a", 20, Duration.ofSeconds(30), () -> grpcCall(channel));
   }
 }
