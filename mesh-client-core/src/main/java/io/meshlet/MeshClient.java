@@ -64,6 +64,7 @@ public final class MeshClient implements AutoCloseable {
   private final java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
   private volatile String instanceAddress;
   private volatile Map<String, String> instanceLabels;
+  private final String zone;
   private final CountDownLatch firstConfig = new CountDownLatch(1);
   /** On demand: the services asked for at start; null when subscribed to the whole mesh. */
   private final java.util.Set<String> onDemand;
@@ -91,6 +92,7 @@ public final class MeshClient implements AutoCloseable {
     this.identity = b.identity;
     this.instanceAddress = b.instanceAddress;
     this.instanceLabels = Map.copyOf(b.instanceLabels);
+    this.zone = b.zone;
     this.openTelemetry = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
     this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(openTelemetry));
     this.onDemand = b.onDemand == null ? null : java.util.Set.copyOf(b.onDemand);
@@ -101,9 +103,23 @@ public final class MeshClient implements AutoCloseable {
     return new Builder();
   }
 
-  /** The xDS node this client presents: its id, service, and its instance when registered. */
+  /**
+   * The xDS node this client presents: its id, service, zone, and its instance when registered (in
+   * this client's zone unless its labels name another).
+   */
   private XdsNode node() {
-    return new XdsNode(nodeId, serviceName, version(), instanceAddress, instanceLabels);
+    Map<String, String> labels = instanceLabels;
+    if (!zone.isEmpty() && instanceAddress != null && !labels.containsKey(WireNames.ZONE_LABEL)) {
+      Map<String, String> withZone = new java.util.TreeMap<>(labels);
+      withZone.put(WireNames.ZONE_LABEL, zone);
+      labels = withZone;
+    }
+    return new XdsNode(nodeId, serviceName, version(), instanceAddress, labels, zone);
+  }
+
+  /** The zone this client is in ({@link Builder#zone}); empty when it names none. */
+  public String zone() {
+    return zone;
   }
 
   /**
@@ -410,6 +426,7 @@ public final class MeshClient implements AutoCloseable {
     private Duration maxBackoff = Duration.ofSeconds(10);
     private String instanceAddress;
     private Map<String, String> instanceLabels = Map.of();
+    private String zone = "";
     private java.nio.file.Path controlServerTrust;
     private boolean xdsPlaintext;
     private java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
@@ -480,6 +497,22 @@ public final class MeshClient implements AutoCloseable {
       checkAddress(address);
       this.instanceAddress = address;
       this.instanceLabels = Map.copyOf(labels);
+      return this;
+    }
+
+    /**
+     * The zone this workload runs in (e.g. {@code eu-west-1a}; in Kubernetes, its node's
+     * {@code topology.kubernetes.io/zone}). The client presents it as its xDS node's
+     * {@code locality.zone}, so that services with {@code locality: { preferLocal: true }} are
+     * served to it with its zone first; a registered {@linkplain #instance instance} is put in it
+     * unless its labels name a zone. Empty (the default) for none: every zone alike.
+     */
+    public Builder zone(String zone) {
+      Objects.requireNonNull(zone, "zone");
+      if (!zone.isEmpty() && !io.meshlet.internal.wire.MeshNames.isLabel(zone)) {
+        throw new IllegalArgumentException("zone: '" + zone + "' (expected: letters, digits, '.', '_', '/' and '-')");
+      }
+      this.zone = zone;
       return this;
     }
 

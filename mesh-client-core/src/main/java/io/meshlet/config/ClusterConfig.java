@@ -15,6 +15,9 @@ import java.util.Optional;
  * @param endpoints the endpoints, possibly none
  * @param peerSpiffeIds when not empty, calls use mTLS and the peer must present one of these IDs
  * @param ringSize the ring's bounds, for {@link LoadBalancing#RING_HASH}
+ * @param overprovisioningFactor Envoy's {@code overprovisioning_factor} of the endpoint assignment,
+ *     in percent ({@value #DEFAULT_OVERPROVISIONING_FACTOR} when unset): priority 0 takes every call
+ *     while the share of its endpoints that are healthy, times this, is at least 100%
  */
 public record ClusterConfig(
     String name,
@@ -23,7 +26,11 @@ public record ClusterConfig(
     Optional<OutlierPolicy> outlierDetection,
     List<EndpointConfig> endpoints,
     List<String> peerSpiffeIds,
-    RingSize ringSize) {
+    RingSize ringSize,
+    int overprovisioningFactor) {
+
+  /** Envoy's default overprovisioning factor, 1.4. */
+  public static final int DEFAULT_OVERPROVISIONING_FACTOR = 140;
 
   /**
    * The bounds of a ring hash ring (Envoy's {@code RingHash.minimum_ring_size} and
@@ -61,6 +68,17 @@ public record ClusterConfig(
     endpoints = List.copyOf(endpoints);
     peerSpiffeIds = List.copyOf(peerSpiffeIds);
     Objects.requireNonNull(ringSize, "ringSize");
+    if (overprovisioningFactor < 1) {
+      throw new IllegalArgumentException("overprovisioningFactor: " + overprovisioningFactor + " (expected: >= 1)");
+    }
+  }
+
+  /** A cluster with Envoy's default overprovisioning factor. */
+  public ClusterConfig(String name, LoadBalancing loadBalancing, CircuitBreakerPolicy limits,
+      Optional<OutlierPolicy> outlierDetection, List<EndpointConfig> endpoints, List<String> peerSpiffeIds,
+      RingSize ringSize) {
+    this(name, loadBalancing, limits, outlierDetection, endpoints, peerSpiffeIds, ringSize,
+        DEFAULT_OVERPROVISIONING_FACTOR);
   }
 
   /** A cluster with the default ring size. */
@@ -77,7 +95,13 @@ public record ClusterConfig(
 
   /** The same cluster with other endpoints. */
   public ClusterConfig withEndpoints(List<EndpointConfig> newEndpoints) {
-    return new ClusterConfig(name, loadBalancing, limits, outlierDetection, newEndpoints, peerSpiffeIds, ringSize);
+    return withEndpoints(newEndpoints, overprovisioningFactor);
+  }
+
+  /** The same cluster with other endpoints and the overprovisioning factor of their assignment. */
+  public ClusterConfig withEndpoints(List<EndpointConfig> newEndpoints, int newOverprovisioningFactor) {
+    return new ClusterConfig(name, loadBalancing, limits, outlierDetection, newEndpoints, peerSpiffeIds, ringSize,
+        newOverprovisioningFactor);
   }
 
   /** Whether calls to this cluster use mTLS. */

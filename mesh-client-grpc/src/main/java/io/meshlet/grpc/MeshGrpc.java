@@ -128,6 +128,7 @@ public final class MeshGrpc {
     private final String service;
     private final List<String> controlServers;
     private String nodeId;
+    private String zone = "";
     private CertificateFiles certificates;
     private Map<String, Object> instance;
     private java.nio.file.Path controlServerTrust;
@@ -144,6 +145,21 @@ public final class MeshGrpc {
 
     public Bootstrap nodeId(String id) {
       this.nodeId = Objects.requireNonNull(id, "id");
+      return this;
+    }
+
+    /**
+     * The zone this workload runs in: written as the bootstrap's {@code node.locality.zone}, so
+     * that services with {@code locality: { preferLocal: true }} are served to grpc-java with this
+     * zone's endpoints at priority 0 and the others at priority 1; a registered
+     * {@linkplain #instance instance} is put in it unless its labels name a zone. Empty for none.
+     */
+    public Bootstrap zone(String zone) {
+      Objects.requireNonNull(zone, "zone");
+      if (!zone.isEmpty() && !io.meshlet.internal.wire.MeshNames.isLabel(zone)) {
+        throw new IllegalArgumentException("zone: '" + zone + "' (expected: letters, digits, '.', '_', '/' and '-')");
+      }
+      this.zone = zone;
       return this;
     }
 
@@ -218,8 +234,19 @@ public final class MeshGrpc {
       Map<String, Object> node = new LinkedHashMap<>();
       node.put("id", nodeId);
       node.put("cluster", service);
+      if (!zone.isEmpty()) {
+        node.put("locality", Map.of("zone", zone));
+      }
       if (instance != null) {
-        node.put("metadata", Map.of(WireNames.INSTANCE_METADATA, instance));
+        Map<String, Object> registered = instance;
+        @SuppressWarnings("unchecked")
+        Map<String, String> labels = (Map<String, String>) instance.get("labels");
+        if (!zone.isEmpty() && !labels.containsKey(WireNames.ZONE_LABEL)) {
+          Map<String, String> withZone = new java.util.TreeMap<>(labels);
+          withZone.put(WireNames.ZONE_LABEL, zone);
+          registered = Map.of("address", instance.get("address"), "labels", withZone, "protocol", "grpc");
+        }
+        node.put("metadata", Map.of(WireNames.INSTANCE_METADATA, registered));
       }
       root.put("node", node);
       if (certificates != null) {

@@ -40,11 +40,18 @@ public final class ClusterRuntime {
   private final boolean weighted;
   private final long[] ringHashes;
   private final EndpointState[] ringEndpoints;
+  /** The endpoints of priority 0 that EDS says are healthy; {@link #endpoints} when there is no other priority. */
+  private final List<EndpointState> priority0;
+  /** Every endpoint of priority 0, healthy or not: the healthy share's denominator. */
+  private final int priority0Total;
 
   private ClusterRuntime(ClusterConfig config, List<EndpointState> endpoints, LongSupplier nanoTime,
       ClusterEvents events, AtomicLong roundRobin, Bulkhead requests, Bulkhead admitted, AtomicInteger activeRetries) {
     this.config = config;
     this.endpoints = List.copyOf(endpoints);
+    List<EndpointState> p0 = this.endpoints.stream().filter(e -> e.config().priority() == 0).toList();
+    this.priority0 = p0.size() == this.endpoints.size() ? this.endpoints : p0;
+    this.priority0Total = (int) config.endpoints().stream().filter(e -> e.priority() == 0).count();
     this.nanoTime = nanoTime;
     this.events = events;
     this.roundRobin = roundRobin;
@@ -73,6 +80,9 @@ public final class ClusterRuntime {
       ClusterEvents events) {
     List<EndpointState> states = new ArrayList<>();
     for (EndpointConfig e : config.endpoints()) {
+      if (!e.healthy()) {
+        continue;   // EDS says it takes no calls: never picked, only counted (priority0Total)
+      }
       EndpointState kept = null;
       if (previous != null) {
         for (EndpointState p : previous.endpoints) {
@@ -171,15 +181,57 @@ public final class ClusterRuntime {
    * @return the endpoint, or null when the cluster has none
    */
   EndpointState pick(String hashKey, Set<EndpointState> tried) {
-    int n = endpoints.size();
-    if (n == 0) {
+    if (endpoints.isEmpty()) {
       return null;
     }
     long now = nanoTime.getAsLong();
     maybeEvaluateFailurePercentage(now);
+    List<EndpointState> pool = pool(now);
+    if (pool != endpoints && !hasEligible(pool, tried, now)) {
+      // Every endpoint of priority 0 was tried (or is ejected): a retry goes to another priority
+      // (zone-aware routing: another zone) rather than again to one that just failed.
+      pool = endpoints;
+    }
+    return pickFrom(pool, hashKey, tried, now);
+  }
+
+  /**
+   * The endpoints a call may go to, by EDS priority (Envoy's priority levels, zone-aware routing's
+   * "own zone first"): priority 0 while its available share (EDS-healthy and not ejected, over all
+   * its endpoints) times the overprovisioning factor is at least 100%; below that, every endpoint
+   * of every priority. Envoy would move only the missing part of the traffic to priority 1
+   * (proportional spill); Meshlet spreads it all, the simplest rule that never overloads what is
+   * left of priority 0.
+   */
+  List<EndpointState> pool(long now) {
+    if (priority0 == endpoints) {
+      return endpoints;
+    }
+    int available = 0;
+    for (int i = 0; i < priority0.size(); i++) {
+      if (!priority0.get(i).ejected(now)) {
+        available++;
+      }
+    }
+    return (long) available * config.overprovisioningFactor() >= 100L * priority0Total && available > 0
+        ? priority0 : endpoints;
+  }
+
+  private static boolean hasEligible(List<EndpointState> pool, Set<EndpointState> tried, long now) {
+    for (int i = 0; i < pool.size(); i++) {
+      EndpointState e = pool.get(i);
+      if (!e.ejected(now) && !tried.contains(e)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private EndpointState pickFrom(List<EndpointState> pool, String hashKey, Set<EndpointState> tried, long now) {
+    int n = pool.size();
     int eligible = 0;
     for (int i = 0; i < n; i++) {
-      EndpointState e = endpoints.get(i);
+      EndpointState e = pool.get(i);
       if (!e.ejected(now) && !tried.contains(e)) {
         eligible++;
       }
@@ -187,22 +239,22 @@ public final class ClusterRuntime {
     if (eligible == n) {
       // The common case: every endpoint may be picked; choose without copying.
       return switch (config.loadBalancing()) {
-        case ROUND_ROBIN -> weighted ? weightedRandom(endpoints, n)
-            : endpoints.get((int) Math.floorMod(roundRobin.getAndIncrement(), (long) n));
-        case RANDOM -> weighted ? weightedRandom(endpoints, n)
-            : endpoints.get(ThreadLocalRandom.current().nextInt(n));
-        case LEAST_REQUEST -> leastRequest(endpoints, n);
-        case RING_HASH -> ring(hashKey, endpoints, n);
+        case ROUND_ROBIN -> weighted ? weightedRandom(pool, n)
+            : pool.get((int) Math.floorMod(roundRobin.getAndIncrement(), (long) n));
+        case RANDOM -> weighted ? weightedRandom(pool, n)
+            : pool.get(ThreadLocalRandom.current().nextInt(n));
+        case LEAST_REQUEST -> leastRequest(pool, n);
+        case RING_HASH -> ring(hashKey, pool, n);
       };
     }
     List<EndpointState> candidates = new ArrayList<>(n);
-    for (EndpointState e : endpoints) {
+    for (EndpointState e : pool) {
       if (!e.ejected(now) && !tried.contains(e)) {
         candidates.add(e);
       }
     }
     if (candidates.isEmpty()) {
-      for (EndpointState e : endpoints) {
+      for (EndpointState e : pool) {
         if (!e.ejected(now)) {
           candidates.add(e);
         }
@@ -210,7 +262,7 @@ public final class ClusterRuntime {
     }
     if (candidates.isEmpty()) {
       // Everything is ejected: Envoy then balances over all endpoints (panic mode).
-      candidates.addAll(endpoints);
+      candidates.addAll(pool);
     }
     int count = candidates.size();
     return switch (config.loadBalancing()) {

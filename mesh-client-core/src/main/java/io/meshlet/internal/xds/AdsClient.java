@@ -105,6 +105,8 @@ public final class AdsClient implements AutoCloseable {
   private record RouteReader(String service, Set<String> filters) {}
   private Map<String, ClusterConfig> clusters = new TreeMap<>();
   private final Map<String, List<EndpointConfig>> endpoints = new TreeMap<>();
+  /** Per assignment name: its overprovisioning factor (when its priority 0 spills over). */
+  private final Map<String, Integer> overprovisioning = new TreeMap<>();
   private int serverIndex = -1;
   private Stream stream;
   private int failures;
@@ -488,10 +490,12 @@ public final class AdsClient implements AutoCloseable {
       clusters = next;
     } else {
       Map<String, List<EndpointConfig>> next = new LinkedHashMap<>();
+      Map<String, Integer> nextFactors = new LinkedHashMap<>();
       for (Any any : resources) {
         ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
         try {
           next.put(cla.getClusterName(), ResourceParser.endpoints(cla));
+          nextFactors.put(cla.getClusterName(), ResourceParser.overprovisioningFactor(cla));
         } catch (ResourceException e) {
           errors.add(e.getMessage());
         }
@@ -499,6 +503,8 @@ public final class AdsClient implements AutoCloseable {
       throwIfAny(errors);
       endpoints.putAll(next);
       endpoints.keySet().retainAll(types.get(EDS).names);
+      overprovisioning.putAll(nextFactors);
+      overprovisioning.keySet().retainAll(types.get(EDS).names);
     }
   }
 
@@ -598,7 +604,8 @@ public final class AdsClient implements AutoCloseable {
       if (eps == null) {
         return;
       }
-      resolved.put(c.name(), c.withEndpoints(eps));
+      resolved.put(c.name(), c.withEndpoints(eps,
+          overprovisioning.getOrDefault(c.name(), ClusterConfig.DEFAULT_OVERPROVISIONING_FACTOR)));
     }
     String version = "L=" + types.get(LDS).ackedVersion + ",R=" + types.get(RDS).ackedVersion
         + ",C=" + types.get(CDS).ackedVersion + ",E=" + types.get(EDS).ackedVersion;

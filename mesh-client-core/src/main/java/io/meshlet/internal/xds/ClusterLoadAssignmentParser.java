@@ -14,6 +14,7 @@ import io.envoyproxy.envoy.config.core.v3.HealthStatus;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.EndpointConfig;
 import io.meshlet.internal.wire.WireNames;
 import java.util.ArrayList;
@@ -26,8 +27,21 @@ final class ClusterLoadAssignmentParser {
 
   private ClusterLoadAssignmentParser() {}
 
-  /** The endpoints of an assignment; only priority 0 is used, as Meshlet has no failover tiers. */
+  /**
+   * An endpoint assignment as the policy engine uses it.
+   *
+   * @param endpoints every endpoint, with its zone, priority and health
+   * @param overprovisioningFactor {@code policy.overprovisioning_factor}, or Envoy's default 140
+   */
+  record Assignment(List<EndpointConfig> endpoints, int overprovisioningFactor) {}
+
+  /** The endpoints of an assignment, with their zones, priorities and health. */
   static List<EndpointConfig> endpoints(ClusterLoadAssignment cla) throws ResourceException {
+    return assignment(cla).endpoints();
+  }
+
+  /** An assignment: its endpoints, and when its priority 0 spills over. */
+  static Assignment assignment(ClusterLoadAssignment cla) throws ResourceException {
     Errors e = new Errors("endpoint assignment '" + cla.getClusterName() + "'");
     only(cla, e, "", "cluster_name", "endpoints", "policy");
     List<EndpointConfig> out = new ArrayList<>();
@@ -35,17 +49,13 @@ final class ClusterLoadAssignmentParser {
       LocalityLbEndpoints l = cla.getEndpoints(i);
       String lp = "endpoints[" + i + "]";
       only(l, e, lp, "locality", "lb_endpoints", "load_balancing_weight", "priority");
-      if (l.getPriority() != 0) {
-        e.add(lp + ".priority", String.valueOf(l.getPriority()), "0");
-        continue;
-      }
+      int priority = u32(l.getPriority());
+      String zone = l.getLocality().getZone();
       for (int j = 0; j < l.getLbEndpointsCount(); j++) {
         LbEndpoint lb = l.getLbEndpoints(j);
         String ep = lp + ".lb_endpoints[" + j + "]";
         only(lb, e, ep, "endpoint", "health_status", "metadata", "load_balancing_weight");
-        if (lb.getHealthStatus() != HealthStatus.HEALTHY && lb.getHealthStatus() != HealthStatus.UNKNOWN) {
-          continue;
-        }
+        boolean healthy = lb.getHealthStatus() == HealthStatus.HEALTHY || lb.getHealthStatus() == HealthStatus.UNKNOWN;
         var sa = lb.getEndpoint().getAddress().getSocketAddress();
         if (sa.getAddress().isEmpty() || sa.getPortValue() < 1 || sa.getPortValue() > 65535) {
           e.add(ep + ".endpoint.address.socket_address", sa.getAddress() + ":" + sa.getPortValue(),
@@ -60,10 +70,19 @@ final class ClusterLoadAssignmentParser {
           }
         }
         int weight = lb.hasLoadBalancingWeight() ? Math.max(1, u32(lb.getLoadBalancingWeight().getValue())) : 1;
-        out.add(new EndpointConfig(sa.getAddress(), sa.getPortValue(), weight, labels));
+        out.add(new EndpointConfig(sa.getAddress(), sa.getPortValue(), weight, labels, zone, priority, healthy));
+      }
+    }
+    int factor = ClusterConfig.DEFAULT_OVERPROVISIONING_FACTOR;
+    if (cla.getPolicy().hasOverprovisioningFactor()) {
+      int f = u32(cla.getPolicy().getOverprovisioningFactor().getValue());
+      if (f < 1) {
+        e.add("policy.overprovisioning_factor", String.valueOf(f), "at least 1");
+      } else {
+        factor = f;
       }
     }
     e.throwIfAny();
-    return out;
+    return new Assignment(out, factor);
   }
 }

@@ -49,8 +49,16 @@ public final class ResourceParser {
     return ClusterParser.cluster(c);
   }
 
-  /** EDS: the endpoints of an assignment; only priority 0 is used, as Meshlet has no failover tiers. */
+  /** EDS: the endpoints of an assignment, with their zones, priorities and health. */
   public static List<EndpointConfig> endpoints(ClusterLoadAssignment cla) throws ResourceException {
     return ClusterLoadAssignmentParser.endpoints(cla);
+  }
+
+  /**
+   * EDS: the overprovisioning factor of an assignment ({@code policy.overprovisioning_factor},
+   * Envoy's default 140 when unset), which says when priority 0 spills over.
+   */
+  public static int overprovisioningFactor(ClusterLoadAssignment cla) throws ResourceException {
+    return ClusterLoadAssignmentParser.assignment(cla).overprovisioningFactor();
   }
 }

@@ -7,14 +7,22 @@ import io.meshlet.internal.wire.WireNames;
 import java.util.Map;
 
 /**
- * The xDS node a client presents: its id, service, version, and its own instance when it
+ * The xDS node a client presents: its id, service, version, its zone ({@code locality.zone}, which
+ * picks the zone view of zone-aware routing; empty for none), and its own instance when it
  * registers one (node metadata {@code meshlet.instance}: {@code address} and {@code labels}).
  */
 public record XdsNode(String id, String service, String version, String instanceAddress,
-    Map<String, String> instanceLabels) {
+    Map<String, String> instanceLabels, String zone) {
 
   public XdsNode {
     instanceLabels = Map.copyOf(instanceLabels);
+    zone = zone == null ? "" : zone;
+  }
+
+  /** A node in no zone. */
+  public XdsNode(String id, String service, String version, String instanceAddress,
+      Map<String, String> instanceLabels) {
+    this(id, service, version, instanceAddress, instanceLabels, "");
   }
 
   /** The node as Envoy's protobuf. */
@@ -24,6 +32,9 @@ public record XdsNode(String id, String service, String version, String instance
         .setCluster(service)
         .setUserAgentName("meshlet")
         .setUserAgentVersion(version);
+    if (!zone.isEmpty()) {
+      node.setLocality(io.envoyproxy.envoy.config.core.v3.Locality.newBuilder().setZone(zone));
+    }
     if (instanceAddress != null) {
       Struct.Builder labels = Struct.newBuilder();
       instanceLabels.forEach((k, v) -> labels.putFields(k, Value.newBuilder().setStringValue(v).build()));

@@ -492,7 +492,7 @@ class ResourceParserTest {
   }
 
   @Test
-  void endpointsKeepLabelsAndWeightsAndSkipUnhealthyOnes() throws Exception {
+  void endpointsKeepLabelsAndWeightsAndMarkUnhealthyOnes() throws Exception {
     ClusterLoadAssignment cla = assignment("catalog",
         lbEndpoint("10.0.0.1", 9001, Map.of("version", "v1")),
         lbEndpoint("10.0.0.2", 9002, Map.of("version", "v2")).setLoadBalancingWeight(UInt32Value.of(3)),
@@ -504,8 +504,30 @@ class ResourceParserTest {
     assertThat(endpoints).containsExactly(
         new EndpointConfig("10.0.0.1", 9001, 1, Map.of("version", "v1")),
         new EndpointConfig("10.0.0.2", 9002, 3, Map.of("version", "v2")),
+        new EndpointConfig("10.0.0.3", 9003, 1, Map.of(), "", 0, false),
         new EndpointConfig("::1", 9004, 1, Map.of()));
-    assertThat(endpoints.get(2).address()).isEqualTo("[::1]:9004");
+    assertThat(endpoints.get(3).address()).isEqualTo("[::1]:9004");
+  }
+
+  @Test
+  void endpointsCarryTheirLocalitysZoneAndPriorityAndTheAssignmentItsOverprovisioningFactor() throws Exception {
+    ClusterLoadAssignment cla = ClusterLoadAssignment.newBuilder()
+        .setClusterName("catalog")
+        .addEndpoints(LocalityLbEndpoints.newBuilder()
+            .setLocality(io.envoyproxy.envoy.config.core.v3.Locality.newBuilder().setZone("a"))
+            .addLbEndpoints(lbEndpoint("10.0.0.1", 9001, Map.of())))
+        .addEndpoints(LocalityLbEndpoints.newBuilder().setPriority(1)
+            .setLocality(io.envoyproxy.envoy.config.core.v3.Locality.newBuilder().setZone("b"))
+            .addLbEndpoints(lbEndpoint("10.0.0.2", 9002, Map.of())))
+        .setPolicy(ClusterLoadAssignment.Policy.newBuilder().setOverprovisioningFactor(UInt32Value.of(143)))
+        .build();
+
+    assertThat(ResourceParser.endpoints(cla)).containsExactly(
+        new EndpointConfig("10.0.0.1", 9001, 1, Map.of(), "a", 0, true),
+        new EndpointConfig("10.0.0.2", 9002, 1, Map.of(), "b", 1, true));
+    assertThat(ResourceParser.overprovisioningFactor(cla)).isEqualTo(143);
+    assertThat(ResourceParser.overprovisioningFactor(assignment("catalog", lbEndpoint("10.0.0.1", 9001, Map.of()))))
+        .as("Envoy's default").isEqualTo(140);
   }
 
   @Test
@@ -705,13 +727,14 @@ class ResourceParserTest {
                 assignment("catalog", lbEndpoint("10.0.0.1", 0, Map.of()))),
             "endpoint assignment 'catalog': endpoints[0].lb_endpoints[0].endpoint.address.socket_address: "
                 + "10.0.0.1:0 (expected: an address and a port in 1..65535)"),
-        Arguments.of("a failover priority",
+        Arguments.of("an overprovisioning factor of 0",
             (ThrowingCallable) () -> ResourceParser.endpoints(ClusterLoadAssignment.newBuilder()
                 .setClusterName("catalog")
-                .addEndpoints(LocalityLbEndpoints.newBuilder().setPriority(1)
+                .addEndpoints(LocalityLbEndpoints.newBuilder()
                     .addLbEndpoints(lbEndpoint("10.0.0.1", 9001, Map.of())))
+                .setPolicy(ClusterLoadAssignment.Policy.newBuilder().setOverprovisioningFactor(UInt32Value.of(0)))
                 .build()),
-            "endpoint assignment 'catalog': endpoints[0].priority: 1 (expected: 0)"));
+            "endpoint assignment 'catalog': policy.overprovisioning_factor: 0 (expected: at least 1)"));
   }
 
   private static ThrowingCallable listenerOf(

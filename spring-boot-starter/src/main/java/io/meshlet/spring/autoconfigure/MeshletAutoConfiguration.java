@@ -109,6 +109,9 @@ public final class MeshletAutoConfiguration {
     if (properties.getNodeId() != null) {
       b.nodeId(properties.getNodeId());
     }
+    if (properties.getZone() != null && !properties.getZone().isEmpty()) {
+      b.zone(properties.getZone());
+    }
     // The application's SDK, so that Meshlet's spans are children of its spans and reach its exporters, and its
     // Micrometer registry for metrics when the SDK has no metrics pipeline (a customizer may still change it).
     OpenTelemetry otel = openTelemetry.getIfUnique();
@@ -397,6 +400,9 @@ public final class MeshletAutoConfiguration {
       s.controlServerTrust().ifPresentOrElse(bootstrap::controlServerTrust, bootstrap::xdsPlaintext);
       if (properties.getNodeId() != null) {
         bootstrap.nodeId(properties.getNodeId() + "~grpc");
+      }
+      if (properties.getZone() != null && !properties.getZone().isEmpty()) {
+        bootstrap.zone(properties.getZone());
       }
       Runnable cleanup = () -> { };
       MeshIdentity id = identity.getIfAvailable();

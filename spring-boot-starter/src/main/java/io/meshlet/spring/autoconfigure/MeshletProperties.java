@@ -26,6 +26,15 @@ public final class MeshletProperties {
   private final String nodeId;
 
   /**
+   * The zone this application runs in, e.g. eu-west-1a (in Kubernetes, its node's
+   * topology.kubernetes.io/zone, passed in through the downward API). Presented to the control
+   * server by the mesh client and by grpc-java's bootstrap (node.locality.zone), so that services
+   * with locality.preferLocal are called in this zone first; the registered instance is put in it.
+   * The environment variable MESHLET_ZONE sets it too (Spring's relaxed binding). Empty for none.
+   */
+  private final String zone;
+
+  /**
    * How long a call made before the first config has arrived waits for it; with
    * await-config-on-startup, also how long start-up waits.
    */
@@ -74,7 +83,8 @@ public final class MeshletProperties {
       @DefaultValue("10s") Duration firstConfigTimeout, @DefaultValue("false") boolean awaitConfigOnStartup,
       @DefaultValue Identity identity, @DefaultValue Grpc grpc, @DefaultValue Health health,
       @DefaultValue Instance instance, @DefaultValue Inbound inbound, Path controlServerTrustBundle,
-      @DefaultValue("false") boolean xdsPlaintext) {
+      @DefaultValue("false") boolean xdsPlaintext, @DefaultValue("") String zone) {
+    this.zone = zone;
     this.controlServerTrustBundle = controlServerTrustBundle;
     this.xdsPlaintext = xdsPlaintext;
     this.enabled = enabled;
@@ -181,6 +191,10 @@ public final class MeshletProperties {
 
   public String getNodeId() {
     return nodeId;
+  }
+
+  public String getZone() {
+    return zone;
   }
 
   public Duration getFirstConfigTimeout() {

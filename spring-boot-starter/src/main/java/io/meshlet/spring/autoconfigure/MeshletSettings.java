@@ -74,6 +74,10 @@ record MeshletSettings(String serviceName, List<String> controlServers, Path tru
       }
       case NONE -> { }
     }
+    if (p.getZone() != null && !p.getZone().isEmpty() && !io.meshlet.internal.wire.MeshNames.isLabel(p.getZone())) {
+      problems.add("meshlet.zone: '" + p.getZone() + "' (expected: a zone name of letters, digits, '.', '_', '/'"
+          + " and '-', e.g. eu-west-1a)");
+    }
     if (p.getFirstConfigTimeout().isNegative() || p.getFirstConfigTimeout().isZero()) {
       problems.add("meshlet.first-config-timeout: " + p.getFirstConfigTimeout() + " (expected: more than 0)");
     }

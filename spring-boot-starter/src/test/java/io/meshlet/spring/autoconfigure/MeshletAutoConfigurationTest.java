@@ -630,6 +630,23 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void theZoneReachesTheClientAndGrpcJavasBootstrap() {
+    runner.withPropertyValues("meshlet.zone=eu-west-1a")
+        .run(context -> {
+          assertThat(context.getBean(MeshClient.class).zone()).isEqualTo("eu-west-1a");
+          assertThat(System.getProperty(MeshGrpc.BOOTSTRAP_PROPERTY)).contains("\"locality\":{\"zone\":\"eu-west-1a\"}");
+        });
+    runner.run(context -> assertThat(context.getBean(MeshClient.class).zone()).isEmpty());
+  }
+
+  @Test
+  void aZoneThatIsNoLabelValueIsRefusedAtStartUp() {
+    runner.withPropertyValues("meshlet.zone=eu west")
+        .run(context -> assertThat(failure(context).problems()).containsExactly(
+            "meshlet.zone: 'eu west' (expected: a zone name of letters, digits, '.', '_', '/' and '-', e.g. eu-west-1a)"));
+  }
+
+  @Test
   void whenStartupAwaitsConfigThatDoesNotComeThenStartupFails() {
     runner.withPropertyValues("meshlet.await-config-on-startup=true", "meshlet.first-config-timeout=200ms")
         .run(context -> assertThat(context).getFailure().rootCause()

@@ -11,9 +11,17 @@ import java.util.Objects;
  *
  * @param host an IP address or host name
  * @param port the TCP port, 1..65535
- * @param labels labels that subsets select on, e.g. {@code version: v1}
+ * @param labels labels that subsets select on, e.g. {@code version: v1}; the label
+ *     {@code topology.kubernetes.io/zone} is the instance's zone
+ * @param healthy whether the instance takes calls; an unhealthy one is served as such (EDS
+ *     {@code UNHEALTHY}): no client picks it, but it counts in its zone's healthy share
  */
-public record EndpointSpec(String host, int port, Map<String, String> labels) {
+public record EndpointSpec(String host, int port, Map<String, String> labels, boolean healthy) {
+
+  /** A healthy instance. */
+  public EndpointSpec(String host, int port, Map<String, String> labels) {
+    this(host, port, labels, true);
+  }
 
   public EndpointSpec {
     Objects.requireNonNull(host, "host");
@@ -21,6 +29,11 @@ public record EndpointSpec(String host, int port, Map<String, String> labels) {
       throw new IllegalArgumentException("port: " + port + " (expected: 1..65535)");
     }
     labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+  }
+
+  /** The instance's zone (its label {@code topology.kubernetes.io/zone}); empty without one. */
+  public String zone() {
+    return labels.getOrDefault(io.meshlet.internal.wire.WireNames.ZONE_LABEL, "");
   }
 
   /** {@code host:port}, with brackets around an IPv6 host. */

@@ -21,6 +21,7 @@ import java.util.Optional;
  * @param routes ordered routes; the first match wins
  * @param authorization who may call this service, if restricted
  * @param mtlsMode this service's mTLS mode when it overrides the mesh-wide one
+ * @param locality zone-aware routing; {@link LocalitySpec#off()} unless written
  */
 public record ServiceSpec(
     String name,
@@ -33,7 +34,8 @@ public record ServiceSpec(
     Optional<OutlierDetectionSpec> outlierDetection,
     List<RouteSpec> routes,
     Optional<AuthorizationSpec> authorization,
-    Optional<MtlsSpec.Mode> mtlsMode) {
+    Optional<MtlsSpec.Mode> mtlsMode,
+    LocalitySpec locality) {
 
   /** The protocol a service speaks. */
   public enum Protocol {
@@ -58,11 +60,21 @@ public record ServiceSpec(
     Objects.requireNonNull(outlierDetection, "outlierDetection");
     Objects.requireNonNull(authorization, "authorization");
     Objects.requireNonNull(mtlsMode, "mtlsMode");
+    Objects.requireNonNull(locality, "locality");
     endpoints = List.copyOf(endpoints);
     LinkedHashMap<String, Map<String, String>> copy = new LinkedHashMap<>();
     subsets.forEach((k, v) -> copy.put(k, Collections.unmodifiableMap(new LinkedHashMap<>(v))));
     subsets = Collections.unmodifiableMap(copy);
     routes = List.copyOf(routes);
+  }
+
+  /** A service without zone-aware routing. */
+  public ServiceSpec(String name, Protocol protocol, List<EndpointSpec> endpoints,
+      Map<String, Map<String, String>> subsets, LoadBalancing loadBalancing, Optional<String> hashHeader,
+      Optional<CircuitBreakerSpec> circuitBreaker, Optional<OutlierDetectionSpec> outlierDetection,
+      List<RouteSpec> routes, Optional<AuthorizationSpec> authorization, Optional<MtlsSpec.Mode> mtlsMode) {
+    this(name, protocol, endpoints, subsets, loadBalancing, hashHeader, circuitBreaker, outlierDetection, routes,
+        authorization, mtlsMode, LocalitySpec.off());
   }
 
   /** The mTLS mode of calls to this service: its own, or else the mesh's. */
@@ -97,6 +109,6 @@ public record ServiceSpec(
     List<EndpointSpec> all = new java.util.ArrayList<>(endpoints);
     all.addAll(more);
     return new ServiceSpec(name, protocol, all, subsets, loadBalancing, hashHeader, circuitBreaker, outlierDetection,
-        routes, authorization, mtlsMode);
+        routes, authorization, mtlsMode, locality);
   }
 }

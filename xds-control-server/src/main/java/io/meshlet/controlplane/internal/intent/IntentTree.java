@@ -65,6 +65,10 @@ public final class IntentTree {
           "requestVolume", fp.requestVolume())));
       out.put("outlierDetection", o);
     });
+    if (!s.locality().equals(io.meshlet.controlplane.intent.LocalitySpec.off())) {
+      out.put("locality", map("preferLocal", s.locality().preferLocal(),
+          "failoverThreshold", s.locality().failoverThreshold() + "%"));
+    }
     List<Object> routes = new ArrayList<>();
     for (RouteSpec r : s.routes()) {
       routes.add(route(r));

@@ -2,11 +2,14 @@ package io.meshlet.controlplane.internal.intent;
 
 import io.meshlet.controlplane.intent.AuthorizationSpec;
 import io.meshlet.controlplane.intent.EndpointSpec;
+import io.meshlet.controlplane.intent.LocalitySpec;
 import io.meshlet.controlplane.intent.ServiceSpec;
 import io.meshlet.controlplane.intent.ServiceSpec.LoadBalancing;
 import io.meshlet.controlplane.intent.ServiceSpec.Protocol;
 import io.meshlet.controlplane.internal.intent.NodeReader.Ctx;
+import io.meshlet.internal.wire.WireNames;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
@@ -125,6 +128,22 @@ final class IntentValidator {
       r.fail(f.get("perTryTimeout"), ctx.field("perTryTimeout"), NodeReader.flow(f.get("perTryTimeout")),
           "no perTryTimeout with attempts: 0: the only try's deadline is the route's timeout; write timeout: "
               + NodeReader.flow(f.get("perTryTimeout")) + " on the route instead");
+    }
+  }
+
+  /**
+   * {@code preferLocal} needs instances with a zone. A service whose mesh.yaml lists its endpoints
+   * with none in a zone is refused: no caller could ever stay in its zone. A service without static
+   * endpoints is accepted, since its instances (Kubernetes, registration) bring their zones at run time.
+   */
+  void preferLocalNeedsZones(LocalitySpec locality, List<EndpointSpec> endpoints, Map<String, Node> f, Ctx ctx) {
+    if (locality.preferLocal() && !endpoints.isEmpty()
+        && endpoints.stream().noneMatch(e -> e.labels().containsKey(WireNames.ZONE_LABEL))) {
+      Map<String, Node> l = r.keyNodes(f.get("locality"));
+      Node at = l.getOrDefault("preferLocal", f.get("locality"));
+      r.fail(at, ctx.field("locality").field("preferLocal"), "true",
+          "endpoints with a zone (labels: { " + WireNames.ZONE_LABEL + ": <zone> }): none of this service's "
+              + endpoints.size() + " endpoints has one, so no caller could stay in its zone");
     }
   }
 

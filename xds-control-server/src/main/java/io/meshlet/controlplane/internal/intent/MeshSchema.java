@@ -77,6 +77,15 @@ final class MeshSchema {
           "the mesh's",
           "this service's own mTLS mode, overriding the mesh-wide one: `off`, `permissive`, `strict`")));
 
+  /** {@code locality} */
+  static final Section LOCALITY = new Section("locality", List.of(
+      new Field("preferLocal", "boolean",
+          "`false`",
+          "whether a caller that knows its zone (`meshlet.zone`, the bootstrap's `node.locality.zone`) calls only the instances of its zone (label `topology.kubernetes.io/zone`) while enough of them are healthy; needs instances with a zone"),
+      new Field("failoverThreshold", "percentage",
+          "`70%`",
+          "`1..100`: below this healthy share of the caller's zone's instances, calls spread over every zone ([kubernetes.md](kubernetes.md#zone-aware-routing))")));
+
   /** {@code circuitBreaker} */
   static final Section CIRCUIT_BREAKER = new Section("circuitBreaker", List.of(
       new Field("maxRequests", "integer",
@@ -294,6 +303,10 @@ final class MeshSchema {
           "none",
           "`consecutive5xx` (5; not for `grpc`), `interval` (10s), `baseEjectionTime` (30s), `maxEjectionPercent` (10), `failurePercentage: { threshold, minimumHosts (5), requestVolume (50) }` (optional for `http`, required for `grpc`)",
           OUTLIER_DETECTION, false),
+      new Field("locality", "mapping",
+          "off",
+          "zone-aware routing",
+          LOCALITY, true),
       new Field("routes", "list",
           "one route: everything to every endpoint",
           "tried in order, first match wins",

@@ -180,6 +180,22 @@ final class NodeReader {
     return s;
   }
 
+  /** {@code true} or {@code false}; else a violation and the fallback. */
+  boolean bool(Node node, Ctx ctx, boolean fallback) {
+    String s = scalar(node, ctx);
+    if (s == null) {
+      return fallback;
+    }
+    return switch (s.strip()) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> {
+        fail(node, ctx, s.isEmpty() ? "''" : s, "true or false");
+        yield fallback;
+      }
+    };
+  }
+
   int intField(Map<String, Node> f, String name, Ctx ctx, int min, int max, int fallback) {
     Node node = f.get(name);
     if (node == null) {

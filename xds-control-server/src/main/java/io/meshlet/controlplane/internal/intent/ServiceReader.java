@@ -3,6 +3,7 @@ package io.meshlet.controlplane.internal.intent;
 import io.meshlet.controlplane.intent.AuthorizationSpec;
 import io.meshlet.controlplane.intent.CircuitBreakerSpec;
 import io.meshlet.controlplane.intent.EndpointSpec;
+import io.meshlet.controlplane.intent.LocalitySpec;
 import io.meshlet.controlplane.intent.MatchSpec;
 import io.meshlet.controlplane.intent.MtlsSpec;
 import io.meshlet.controlplane.intent.OutlierDetectionSpec;
@@ -78,6 +79,10 @@ final class ServiceReader {
     Optional<OutlierDetectionSpec> outlier = f.containsKey("outlierDetection")
         ? Optional.of(outlierDetection(f.get("outlierDetection"), ctx.field("outlierDetection"), protocol))
         : Optional.empty();
+    LocalitySpec locality = f.containsKey("locality")
+        ? locality(f.get("locality"), ctx.field("locality"))
+        : LocalitySpec.off();
+    validator.preferLocalNeedsZones(locality, endpoints, f, ctx);
     List<RouteSpec> routes;
     if (f.containsKey("routes")) {
       routes = routeReader.routes(f.get("routes"), ctx.field("routes"), subsets, protocol);
@@ -97,7 +102,35 @@ final class ServiceReader {
       }
     }
     return new ServiceSpec(name, protocol, endpoints, subsets, lb, hashHeader, breaker, outlier,
-        routes, authz, mtlsMode);
+        routes, authz, mtlsMode, locality);
+  }
+
+  LocalitySpec locality(Node node, Ctx ctx) {
+    Map<String, Node> f = r.mapping(node, ctx, MeshSchema.LOCALITY);
+    if (f == null) {
+      return LocalitySpec.off();
+    }
+    boolean preferLocal = f.containsKey("preferLocal")
+        && r.bool(f.get("preferLocal"), ctx.field("preferLocal"), false);
+    int threshold = LocalitySpec.DEFAULT_FAILOVER_THRESHOLD;
+    Node t = f.get("failoverThreshold");
+    if (t != null) {
+      String s = r.scalar(t, ctx.field("failoverThreshold"));
+      if (s != null) {
+        String digits = s.strip().endsWith("%") ? s.strip().substring(0, s.strip().length() - 1).strip() : s.strip();
+        try {
+          int v = Integer.parseInt(digits);
+          if (v < 1 || v > 100) {
+            r.fail(t, ctx.field("failoverThreshold"), s, "a whole percentage in 1..100, e.g. 70%");
+          } else {
+            threshold = v;
+          }
+        } catch (NumberFormatException e) {
+          r.fail(t, ctx.field("failoverThreshold"), s.isEmpty() ? "''" : s, "a whole percentage in 1..100, e.g. 70%");
+        }
+      }
+    }
+    return new LocalitySpec(preferLocal, threshold);
   }
 
   List<EndpointSpec> endpoints(Node node, Ctx ctx) {

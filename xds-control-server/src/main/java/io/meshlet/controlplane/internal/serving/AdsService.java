@@ -211,6 +211,13 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
     private final StreamObserver<R> out;
     private boolean closed;
     private long nonces;
+    /**
+     * The zone of the client's node ({@code node.locality.zone}), read from the first request that
+     * carries a node (clients may send it only once); empty for a client that names none. It picks
+     * the zone view of the snapshot this stream is served ({@link ResourceSnapshot#type(String, String)}).
+     */
+    String zone = "";
+    private boolean nodeSeen;
 
     AdsStream(long id, StreamObserver<R> out, AdsService service) {
       this.id = id;
@@ -219,6 +226,14 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
     }
 
     abstract void handle(Q request);
+
+    /** Notes the client's node, once: its zone chooses what this stream is served. */
+    final void node(boolean present, io.envoyproxy.envoy.config.core.v3.Node node) {
+      if (present && !nodeSeen) {
+        nodeSeen = true;
+        zone = node.getLocality().getZone();
+      }
+    }
 
     /** The types this stream has asked for. */
     abstract Set<String> typeUrls();

@@ -63,6 +63,7 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       throw new AdsService.BadRequestException("a request without type_url (expected on ADS: the type it subscribes to)");
     }
     AdsService.notifyListener(() -> service.listener().onDeltaRequest(id, request));
+    node(request.hasNode(), request.getNode());
     TypeState t = types.get(typeUrl);
     boolean first = t == null;
     if (first) {
@@ -127,7 +128,7 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
     if (t.awaitingAnswer || !snapshot.typeUrls().contains(t.typeUrl)) {
       return;
     }
-    TypeResources current = snapshot.type(t.typeUrl);
+    TypeResources current = snapshot.type(t.typeUrl, zone);
     if (t.syncedSerial == current.serial()) {
       return;    // up to date with this very set, and the subscription has not changed since
     }

@@ -28,6 +28,12 @@ import java.util.function.Function;
  * with its own version, and a version for the type as a whole. Immutable; built once per edit and
  * shared by every stream, so each resource is packed (serialized) once, not once per client.
  *
+ * <p>A type may have zone views: for clients whose node names a zone ({@code node.locality.zone}),
+ * some resources of that type replaced by the zone's own (zone-aware routing's endpoint
+ * assignments). Each view is a whole {@link TypeResources}, built once here and shared by every
+ * client of that zone, with its own version, so streams stay as they are: a client is served the
+ * view of its zone.
+ *
  * <p>A resource's version is a hash of its deterministic serialization, and a type's version is
  * the caller's (a content hash too): two replicas, or one server before and after a restart, given
  * the same intent report the same versions.
@@ -210,12 +216,15 @@ public final class ResourceSnapshot {
     }
   }
 
-  private static final ResourceSnapshot EMPTY = new ResourceSnapshot(Map.of());
+  private static final ResourceSnapshot EMPTY = new ResourceSnapshot(Map.of(), Map.of());
 
   private final Map<String, TypeResources> types;
+  /** Per type URL, per zone: the type as clients of that zone see it. */
+  private final Map<String, Map<String, TypeResources>> zoneViews;
 
-  private ResourceSnapshot(Map<String, TypeResources> types) {
+  private ResourceSnapshot(Map<String, TypeResources> types, Map<String, Map<String, TypeResources>> zoneViews) {
     this.types = Map.copyOf(types);
+    this.zoneViews = Map.copyOf(zoneViews);
   }
 
   /** A snapshot with no resources of any type: what a server serves before its first config. */
@@ -242,6 +251,29 @@ public final class ResourceSnapshot {
         t.diffAgainst(old);
       }
     });
+    // A zone's view against the same zone's view before (a stream keeps the zone it named first).
+    zoneViews.forEach((url, views) -> views.forEach((zone, t) -> {
+      TypeResources old = previous.zoneViews.getOrDefault(url, Map.of()).get(zone);
+      if (old != null && old != t && t.previousSerial() == -1) {
+        t.diffAgainst(old);
+      }
+    }));
+  }
+
+  /**
+   * The resources of a type as a client in {@code zone} sees them: the zone's view when it has
+   * one, else {@link #type(String)}.
+   *
+   * @param zone the client's zone; empty or null for a client that names none
+   */
+  public TypeResources type(String typeUrl, String zone) {
+    if (zone != null && !zone.isEmpty()) {
+      TypeResources view = zoneViews.getOrDefault(typeUrl, Map.of()).get(zone);
+      if (view != null) {
+        return view;
+      }
+    }
+    return type(typeUrl);
   }
 
   /** The type URLs this snapshot holds resources (or an empty set) of. */
@@ -252,8 +284,43 @@ public final class ResourceSnapshot {
   /** Collects the resources of each type. */
   public static final class Builder {
     private final Map<String, TypeResources> types = new LinkedHashMap<>();
+    private final Map<String, Map<String, TypeResources>> zoneViews = new LinkedHashMap<>();
 
     private Builder() {}
+
+    /**
+     * Adds zone views of a type already added: per zone, the resources that replace (by name)
+     * those of the type for clients of that zone. A view's version hashes the type's version and
+     * the replacing resources' versions.
+     */
+    public <T extends Message> Builder zoneViews(String typeUrl, Map<String, List<T>> byZone, Function<T, String> name) {
+      TypeResources base = types.get(typeUrl);
+      if (base == null) {
+        throw new IllegalStateException(typeUrl + ": zone views of a type not added");
+      }
+      Map<String, TypeResources> views = new TreeMap<>();
+      byZone.forEach((zone, resources) -> {
+        Map<String, Entry> byName = new TreeMap<>(base.byName());
+        StringBuilder version = new StringBuilder(base.version());
+        for (T r : resources) {
+          Entry e = entry(name.apply(r), r);
+          byName.put(e.name(), e);
+          version.append('\n').append(e.name()).append('@').append(e.version());
+        }
+        views.put(zone, new TypeResources(typeUrl,
+            sha256(version.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), byName));
+      });
+      if (!views.isEmpty()) {
+        zoneViews.put(typeUrl, views);
+      }
+      return this;
+    }
+
+    private static Entry entry(String n, Message r) {
+      String version = hash(r);
+      Any any = Any.pack(r);
+      return new Entry(n, version, any, Resource.newBuilder().setName(n).setVersion(version).setResource(any).build());
+    }
 
     /**
      * Adds every resource of one type, named by {@code name}, under the type version given.
@@ -265,9 +332,7 @@ public final class ResourceSnapshot {
       Map<String, Entry> byName = new TreeMap<>();
       for (T r : resources) {
         String n = name.apply(r);
-        String version = hash(r);
-        Any any = Any.pack(r);
-        Entry e = new Entry(n, version, any, Resource.newBuilder().setName(n).setVersion(version).setResource(any).build());
+        Entry e = entry(n, r);
         if (byName.put(n, e) != null) {
           throw new IllegalArgumentException(typeUrl + ": two resources named '" + n + "'");
         }
@@ -277,7 +342,7 @@ public final class ResourceSnapshot {
     }
 
     public ResourceSnapshot build() {
-      return new ResourceSnapshot(types);
+      return new ResourceSnapshot(types, zoneViews);
     }
   }
 

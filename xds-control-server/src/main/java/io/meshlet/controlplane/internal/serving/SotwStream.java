@@ -55,6 +55,7 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, Object> {
       throw new AdsService.BadRequestException("a request without type_url (expected on ADS: the type it subscribes to)");
     }
     AdsService.notifyListener(() -> service.listener().onRequest(id, request));
+    node(request.hasNode(), request.getNode());
     TypeState t = types.get(typeUrl);
     boolean first = t == null;
     if (first) {
@@ -110,7 +111,7 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, Object> {
     if (t.awaitingAnswer || !snapshot.typeUrls().contains(t.typeUrl)) {
       return;
     }
-    TypeResources current = snapshot.type(t.typeUrl);
+    TypeResources current = snapshot.type(t.typeUrl, zone);
     Selection selected = t.wildcard ? current.all() : current.select(t.names);
     String key = selected.key();
     if (key.equals(t.lastSent)) {

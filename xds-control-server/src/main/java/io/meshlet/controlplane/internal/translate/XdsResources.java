@@ -12,10 +12,17 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * One translated mesh: the Envoy resources of each type and their content-hash versions.
+ *
+ * <p>{@code zoneEndpoints}: for callers in a zone, the endpoint assignments that differ from
+ * {@code endpoints} (zone-aware routing: the zone's own localities at priority 0, the rest at
+ * priority 1); a caller in a zone not named here, or with no zone, gets {@code endpoints}.
  *
  * <p>A version is a hash of the deterministic serialization of every resource of its type, so
  * two servers (or one server before and after a restart) given the same intent report the same
@@ -29,13 +36,25 @@ public record XdsResources(
     String listenersVersion,
     String routesVersion,
     String clustersVersion,
-    String endpointsVersion) {
+    String endpointsVersion,
+    Map<String, List<ClusterLoadAssignment>> zoneEndpoints) {
 
   public XdsResources {
     listeners = List.copyOf(listeners);
     routes = List.copyOf(routes);
     clusters = List.copyOf(clusters);
     endpoints = List.copyOf(endpoints);
+    Map<String, List<ClusterLoadAssignment>> zones = new TreeMap<>();
+    zoneEndpoints.forEach((zone, cla) -> zones.put(zone, List.copyOf(cla)));
+    zoneEndpoints = Collections.unmodifiableMap(zones);
+  }
+
+  /** Resources without zone views. */
+  public XdsResources(List<Listener> listeners, List<RouteConfiguration> routes, List<Cluster> clusters,
+      List<ClusterLoadAssignment> endpoints, String listenersVersion, String routesVersion, String clustersVersion,
+      String endpointsVersion) {
+    this(listeners, routes, clusters, endpoints, listenersVersion, routesVersion, clustersVersion, endpointsVersion,
+        Map.of());
   }
 
   /** Resources with versions computed from their content. */
@@ -44,14 +63,28 @@ public record XdsResources(
       List<RouteConfiguration> routes,
       List<Cluster> clusters,
       List<ClusterLoadAssignment> endpoints) {
-    return new XdsResources(listeners, routes, clusters, endpoints,
-        hash(listeners), hash(routes), hash(clusters), hash(endpoints));
+    return of(listeners, routes, clusters, endpoints, Map.of());
   }
 
-  /** One version for the whole set: a hash of the four type versions. */
+  /** Resources with zone views, with versions computed from their content. */
+  public static XdsResources of(
+      List<Listener> listeners,
+      List<RouteConfiguration> routes,
+      List<Cluster> clusters,
+      List<ClusterLoadAssignment> endpoints,
+      Map<String, List<ClusterLoadAssignment>> zoneEndpoints) {
+    return new XdsResources(listeners, routes, clusters, endpoints,
+        hash(listeners), hash(routes), hash(clusters), hash(endpoints), zoneEndpoints);
+  }
+
+  /**
+   * One version for the whole set: a hash of the four type versions (and of the zone views, when
+   * there are any, so that a change seen only by one zone's callers is a new version too).
+   */
   public String version() {
-    return ResourceSnapshot.sha256((listenersVersion + routesVersion + clustersVersion + endpointsVersion)
-        .getBytes(StandardCharsets.UTF_8));
+    StringBuilder all = new StringBuilder(listenersVersion + routesVersion + clustersVersion + endpointsVersion);
+    zoneEndpoints.forEach((zone, cla) -> all.append('\n').append(zone).append('=').append(hash(cla)));
+    return ResourceSnapshot.sha256(all.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   /** What the ADS server serves: each resource packed once, with its own version and its type's. */
@@ -61,6 +94,7 @@ public record XdsResources(
         .add(AdsService.ENDPOINTS, endpointsVersion, endpoints, ClusterLoadAssignment::getClusterName)
         .add(AdsService.LISTENER, listenersVersion, listeners, Listener::getName)
         .add(AdsService.ROUTE, routesVersion, routes, RouteConfiguration::getName)
+        .zoneViews(AdsService.ENDPOINTS, zoneEndpoints, ClusterLoadAssignment::getClusterName)
         .build();
   }
 

@@ -44,6 +44,7 @@ public final class XdsTranslator {
     List<RouteConfiguration> routes = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
     List<ClusterLoadAssignment> assignments = new ArrayList<>();
+    java.util.Map<String, List<ClusterLoadAssignment>> zoneAssignments = new java.util.TreeMap<>();
     // One server listener per address; services sharing an address share its inbound policy
     // (the parser refuses a config where their authorization differs).
     java.util.Map<String, ServiceSpec> serverAddresses = new java.util.LinkedHashMap<>();
@@ -62,14 +63,35 @@ public final class XdsTranslator {
       routes.add(RouteTranslator.routeConfiguration(service));
       clusters.add(ClusterTranslator.withTls(mesh, service, ClusterTranslator.cluster(service, WireNames.cluster(service.name()))));
       assignments.add(EndpointTranslator.assignment(WireNames.cluster(service.name()), service.endpoints()));
+      zoneViews(service, WireNames.cluster(service.name()), service.endpoints(), zoneAssignments);
       for (String subset : service.subsets().keySet()) {
         String name = WireNames.cluster(service.name(), subset);
         clusters.add(ClusterTranslator.withTls(mesh, service, ClusterTranslator.cluster(service, name)));
         assignments.add(EndpointTranslator.assignment(name, service.endpointsOf(subset)));
+        zoneViews(service, name, service.endpointsOf(subset), zoneAssignments);
       }
     }
     serverAddresses.forEach((address, service) -> listeners.add(ListenerTranslator.serverListener(mesh, service, address)));
-    return XdsResources.of(listeners, routes, clusters, assignments);
+    return XdsResources.of(listeners, routes, clusters, assignments, zoneAssignments);
+  }
+
+  /**
+   * Zone-aware routing ({@code locality.preferLocal}): for every zone the service's instances are
+   * in, the assignment of {@code cluster} that callers in that zone are served, when it differs
+   * from everyone's ({@link EndpointTranslator#zoneView}).
+   */
+  private static void zoneViews(ServiceSpec service, String cluster, List<EndpointSpec> endpoints,
+      java.util.Map<String, List<ClusterLoadAssignment>> out) {
+    if (!service.locality().preferLocal()) {
+      return;
+    }
+    java.util.Set<String> zones = new java.util.TreeSet<>();
+    service.endpoints().forEach(e -> zones.add(e.zone()));
+    zones.remove("");
+    for (String zone : zones) {
+      EndpointTranslator.zoneView(cluster, endpoints, zone, service.locality())
+          .ifPresent(cla -> out.computeIfAbsent(zone, z -> new ArrayList<>()).add(cla));
+    }
   }
 
   static ConfigSource ads() {

@@ -240,7 +240,7 @@ class MeshConfigParserTest {
                 endpoint: [ { address: 127.0.0.1:9001 } ]
             """,
             "mesh.yaml:3: service 'payments': endpoint: unknown field (expected: one of protocol, endpoints,"
-                + " subsets, loadBalancing, hashHeader, circuitBreaker, outlierDetection, routes, authorization, mtls)"),
+                + " subsets, loadBalancing, hashHeader, circuitBreaker, outlierDetection, locality, routes, authorization, mtls)"),
         arguments("unknown field in a route", """
             services:
               payments:
