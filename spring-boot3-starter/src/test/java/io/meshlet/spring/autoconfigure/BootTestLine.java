@@ -34,6 +34,9 @@ final class BootTestLine {
   /** A Tomcat factory bean. */
   static final class Tomcat extends TomcatServletWebServerFactory {}
 
+  /** A Reactor Netty factory bean, for a WebFlux test while Tomcat and Jetty are on the class path too. */
+  static final class Netty extends org.springframework.boot.web.embedded.netty.NettyReactiveWebServerFactory {}
+
   /** A health as the health endpoint reports it: status code and details. */
   record Health(String status, Map<String, Object> details) {}
 
