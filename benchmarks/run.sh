@@ -7,7 +7,8 @@
 #   benchmarks/run.sh --quick     # short phases, a check that every case works (4 min on a busy 2-core machine)
 #   benchmarks/run.sh             # the run of record (17 min on the same machine)
 #
-# Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,...,
+# Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,... (none: only
+# the fan-out and heap parts),
 # --fanout 1000,10000, --no-fanout, --no-heap, --out FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -221,6 +221,24 @@ function renderTraffic(t) {
   }
   if (!rows.length) rows.push(el('tr', {}, el('td', { colSpan: 10, class: 'muted' }, 'No load reported yet.')));
   body.replaceChildren(...rows);
+  renderCallers(t);
+}
+
+function renderCallers(t) {
+  const rows = [];
+  for (const s of t.services) {
+    for (const c of s.callers || []) {
+      const cls = c.denied > 0 ? 'caller denied' : c.errorRate >= 0.5 ? 'caller failing' : 'caller';
+      rows.push(el('tr', { class: cls, 'data-service': s.service, 'data-caller': c.caller },
+        el('td', {}, s.service), el('td', { class: 'caller-name' }, c.caller), el('td', { class: 'num issued' }, c.issued),
+        el('td', { class: 'num rps' }, fmt(c.rps, 2)), el('td', { class: 'num errors' }, c.errors),
+        el('td', { class: 'num error-rate' }, fmt(100 * c.errorRate, 1) + '%'),
+        el('td', { class: 'num denied' }, c.denied > 0 ? c.denied + ' denied' : '0'),
+        el('td', { class: 'num denied-rate' }, fmt(100 * c.deniedRate, 1) + '%')));
+    }
+  }
+  if (!rows.length) rows.push(el('tr', {}, el('td', { colSpan: 8, class: 'muted' }, 'No load reported yet.')));
+  $('callers').tBodies[0].replaceChildren(...rows);
 }
 
 // ---- clients ----

@@ -65,6 +65,13 @@ public final class MeshClient implements AutoCloseable {
   private volatile String instanceAddress;
   private volatile Map<String, String> instanceLabels;
   private final CountDownLatch firstConfig = new CountDownLatch(1);
+  /** On demand: the services asked for at start; null when subscribed to the whole mesh. */
+  private final java.util.Set<String> onDemand;
+  /** On demand: calls waiting for a service asked for, by service. */
+  private final Map<String, java.util.concurrent.CompletableFuture<Void>> arriving =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  /** On demand: services the control server said it does not have. */
+  private final java.util.Set<String> absent = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** The xDS node metadata field in which a workload registers its own instance. */
   public static final String INSTANCE_METADATA = WireNames.INSTANCE_METADATA;
@@ -86,7 +93,8 @@ public final class MeshClient implements AutoCloseable {
     this.instanceLabels = Map.copyOf(b.instanceLabels);
     this.openTelemetry = b.openTelemetry != null ? b.openTelemetry : GlobalOpenTelemetry.get();
     this.engine = new PolicyEngine(System::nanoTime, Telemetry.of(openTelemetry));
-    this.calls = new EngineCalls(engine, this::awaitFirstConfig);
+    this.onDemand = b.onDemand == null ? null : java.util.Set.copyOf(b.onDemand);
+    this.calls = new EngineCalls(engine, this::awaitService);
   }
 
   public static Builder builder() {
@@ -161,6 +169,13 @@ public final class MeshClient implements AutoCloseable {
         log.info("[{}] config {} in force: {} services, {} clusters", nodeId, snapshot.version(),
             snapshot.services().size(), snapshot.clusters().size());
         firstConfig.countDown();
+        for (String service : snapshot.services().keySet()) {
+          absent.remove(service);
+          java.util.concurrent.CompletableFuture<Void> waiting = arriving.remove(service);
+          if (waiting != null) {
+            waiting.complete(null);
+          }
+        }
         safely(() -> listener.onConfig(snapshot));
       }
 
@@ -179,11 +194,23 @@ public final class MeshClient implements AutoCloseable {
       public void onDisconnected(String server, Status status, Duration retryIn) {
         safely(() -> listener.onDisconnected(server, describe(status), retryIn));
       }
+
+      @Override
+      public void onAbsent(String service) {
+        absent.add(service);
+        java.util.concurrent.CompletableFuture<Void> waiting = arriving.remove(service);
+        if (waiting != null) {
+          waiting.complete(null);   // routing it now says the mesh has no such service
+        }
+      }
     }, executor, Clock.systemUTC(), initialBackoff, maxBackoff,
         controlServerTrust != null
             ? io.meshlet.internal.spiffe.ControlPlaneTls.channelCredentials(controlServerTrust, identity)
             : io.grpc.InsecureChannelCredentials.create(),
         identity);
+    if (onDemand != null) {
+      ads.subscribeOnDemand(serviceName, onDemand);
+    }
     ads.start();
     log.info("[{}] mesh client for service '{}' started; control servers {}", nodeId, serviceName,
         controlServers);
@@ -293,6 +320,35 @@ public final class MeshClient implements AutoCloseable {
     return host.indexOf('.') < 0 && host.indexOf(':') < 0 && !host.equalsIgnoreCase("localhost");
   }
 
+  /**
+   * Before a call is routed: waits for the first config and, on demand, for the service's own
+   * (one or two round trips to the control server the first time a service is called).
+   */
+  private void awaitService(String service) throws IOException {
+    awaitFirstConfig();
+    if (onDemand == null || engine.knows(service) || absent.contains(service)) {
+      return;
+    }
+    java.util.concurrent.CompletableFuture<Void> arrival = arriving.computeIfAbsent(service,
+        s -> new java.util.concurrent.CompletableFuture<>());
+    ads.demand(service);
+    if (engine.knows(service)) {
+      return;     // arrived between the check and the wait
+    }
+    try {
+      arrival.get(firstConfigTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new InterruptedIOException("service '" + service + "': no config for it from control servers "
+          + controlServers + " within " + firstConfigTimeout.toMillis() + " ms (node " + nodeId
+          + ", subscribed on demand)");
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IOException(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted waiting for the config of service '" + service + "'");
+    }
+  }
+
   /** Waits up to the first-config timeout when no config has arrived yet. */
   private void awaitFirstConfig() throws IOException {
     if (firstConfig.getCount() > 0) {
@@ -357,8 +413,30 @@ public final class MeshClient implements AutoCloseable {
     private java.nio.file.Path controlServerTrust;
     private boolean xdsPlaintext;
     private java.util.function.Supplier<io.meshlet.identity.WorkloadIdentity> identity;
+    private java.util.Set<String> onDemand;
 
     private Builder() {}
+
+    /**
+     * Holds only the services this application calls: subscribes to {@code services} at start
+     * and to any other on its first call (which waits one round trip to the control server for a
+     * service without subsets, two with them; an unknown service fails as soon as the server says
+     * it has none), instead of to the whole mesh. {@link MeshClient#snapshot()} then shows those
+     * services only. A mesh service whose name has a dot is only recognised as one
+     * ({@link MeshClient#isMeshHost}) once subscribed: name such services here.
+     */
+    public Builder subscribeOnDemand(String... services) {
+      java.util.Set<String> names = new java.util.TreeSet<>();
+      for (String service : services) {
+        if (!io.meshlet.internal.wire.MeshNames.isServiceName(service)) {
+          throw new IllegalArgumentException("subscribeOnDemand: '" + service
+              + "' (expected: a service name, lower-case letters, digits, '-' and '.')");
+        }
+        names.add(service);
+      }
+      this.onDemand = names;
+      return this;
+    }
 
     /**
      * Talks to the control servers over TLS, checking them against this trust bundle (the PEM

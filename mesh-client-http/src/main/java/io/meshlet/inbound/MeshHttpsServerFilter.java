@@ -1,5 +1,6 @@
 package io.meshlet.inbound;
 
+import io.meshlet.internal.wire.WireNames;
 import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
@@ -55,7 +56,7 @@ public final class MeshHttpsServerFilter extends Filter {
     if (decision instanceof InboundAuthorization.Refused refused) {
       byte[] body = refused.message().getBytes(StandardCharsets.UTF_8);
       if (refused.status() == 403) {
-        exchange.getResponseHeaders().set("x-meshlet-denied", "true");
+        exchange.getResponseHeaders().set(WireNames.DENIED_HEADER, "true");
       }
       exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
       exchange.sendResponseHeaders(refused.status(), body.length);

@@ -1,5 +1,6 @@
 package io.meshlet.inbound;
 
+import io.meshlet.internal.wire.WireNames;
 import io.meshlet.MeshClient;
 import io.meshlet.config.InboundPolicy;
 import io.meshlet.identity.SpiffeTls;
@@ -145,7 +146,7 @@ public final class MeshJetty {
       if (decision instanceof InboundAuthorization.Refused refused) {
         response.setStatus(refused.status());
         if (refused.status() == 403) {
-          response.getHeaders().put("x-meshlet-denied", "true");
+          response.getHeaders().put(WireNames.DENIED_HEADER, "true");
         }
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
         response.write(true, ByteBuffer.wrap(refused.message().getBytes(StandardCharsets.UTF_8)), callback);

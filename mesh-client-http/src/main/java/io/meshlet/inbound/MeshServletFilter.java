@@ -1,5 +1,6 @@
 package io.meshlet.inbound;
 
+import io.meshlet.internal.wire.WireNames;
 import io.meshlet.MeshClient;
 import io.meshlet.identity.SpiffeTls;
 import io.meshlet.inbound.internal.InboundAuthorization;
@@ -90,7 +91,7 @@ public final class MeshServletFilter implements Filter {
       response.resetBuffer();
       response.setStatus(refused.status());
       if (refused.status() == 403) {
-        response.setHeader("x-meshlet-denied", "true");
+        response.setHeader(WireNames.DENIED_HEADER, "true");
       }
       byte[] body = refused.message().getBytes(StandardCharsets.UTF_8);
       response.setContentType("text/plain; charset=utf-8");

@@ -45,9 +45,11 @@ import java.util.regex.Pattern;
  * <ol>
  *   <li>the control server (its real jar) on {@code samples/mesh.yaml}, with join tokens for its CA
  *       and its CA directory in the work directory: xDS and the CA on TLS, the default;
- *   <li>catalog v1 (two instances) and v2 (one), inventory (gRPC), frontend and payments, each
- *       checking the control server against its trust bundle, getting its certificate with its join
- *       token, and registering itself on an xDS stream that presents that certificate;
+ *   <li>catalog v1 (two instances) and v2 (one), on Tomcat with strict mTLS, inventory (gRPC),
+ *       frontend (on Jetty) and payments (WebFlux on Reactor Netty), each checking the control server against its trust bundle,
+ *       getting its certificate with its join token, and registering itself on an xDS stream that
+ *       presents that certificate; one request's trace id as it crosses frontend and catalog, and the
+ *       Meshlet lines of the frontend's {@code /actuator/prometheus};
  *   <li>the canary moving 90/10 -> 50/50 -> 0/100 as the demo edits mesh.yaml, with the live split;
  *   <li>a catalog v1 instance killed while traffic flows: retries and ejection keep calls green;
  *   <li>payments, in the mesh but not allowed to call the catalog, refused with 403.
@@ -223,8 +225,10 @@ public final class Demo {
     }
     say("control server (pid %d): xDS and CA on 127.0.0.1:%d, admin http://127.0.0.1:%d/, serving %s",
         server.pid(), xdsPort, adminPort, meshFile);
-    say("console: http://127.0.0.1:%d/console -- watch the canary split, the killed instance and the refused"
-        + " caller live (traffic from the apps' load reports, clients' sync state, config history)", adminPort);
+    say("console: http://127.0.0.1:%d/console -- open it now and watch, live, while the demo runs:", adminPort);
+    say("  Services > catalog: the canary split drawn as bars, moving 90/10 -> 50/50 -> 0/100 as mesh.yaml is edited");
+    say("  Live traffic > catalog: requests per route target and instance; the killed v1 instance stops taking any");
+    say("  Callers > catalog: payments highlighted as denied (refused with 403 by catalog's allow list)");
     say("xDS is TLS (the apps check the server against %s) and registration is bound to identity:"
         + " join token over TLS -> SVID -> mTLS xDS -> registration", trustBundle);
     say("mesh.yaml: mTLS strict, catalog routes 90%% to v1 and 10%% to v2, only frontend may call catalog");
@@ -267,6 +271,17 @@ public final class Demo {
     say("GET http://127.0.0.1:%d/shop -> catalog %s on :%s (it sees the caller as %s), inventory says \"%s\"",
         frontend, shop.path("catalog").path("version").asText(), shop.path("catalog").path("port").asText(),
         shop.path("catalog").path("caller").asText(), shop.path("inventory").asText());
+    for (Child c : catalogs.values()) {
+      if (!Files.readString(c.log()).contains(TOMCAT_MTLS)) {
+        throw new DemoFailure(c.name() + " did not log \"" + TOMCAT_MTLS + "\": not on Tomcat under strict mTLS", c);
+      }
+    }
+    if (!Files.readString(frontendApp.log()).contains("Jetty started on port")) {
+      throw new DemoFailure("frontend did not log \"Jetty started on port\": not on Jetty", frontendApp);
+    }
+    say("catalog's three instances run on Tomcat, each logging \"%s\"; the frontend on Jetty", TOMCAT_MTLS);
+    showTrace(shop, frontendApp);
+    showPrometheus(frontend, frontendApp);
 
     Duration window = Duration.ofSeconds(1);
     int steady = quick ? 2 : 4;
@@ -335,6 +350,70 @@ public final class Demo {
           service.path("issued").asLong(), service.path("errors").asLong(), traffic.path("window").asText(), targets);
     }
     say("(tries per route target, retries included; live at http://127.0.0.1:%d/console)", adminPort);
+    showCallers();
+  }
+
+  /** The line a catalog instance logs when its Tomcat connector takes only mTLS (MeshletTomcatInbound). */
+  static final String TOMCAT_MTLS = "inbound strict mTLS for service 'catalog' on the embedded Tomcat server";
+
+  /**
+   * One request's trace as it crossed services: the trace id the frontend served {@code /shop} in and
+   * the one the catalog served the frontend's call in, which Meshlet's client span carried across.
+   */
+  private void showTrace(JsonNode shop, Child frontendApp) {
+    String front = shop.path("traceId").asText("");
+    String catalog = shop.path("catalog").path("traceId").asText("");
+    if (front.isEmpty() || catalog.isEmpty()) {
+      throw new DemoFailure("no trace id from " + (front.isEmpty() ? "the frontend" : "the catalog") + ": " + shop,
+          frontendApp);
+    }
+    if (!front.equals(catalog)) {
+      throw new DemoFailure("the frontend served /shop in trace " + front + " but the catalog its call in trace "
+          + catalog + ": the trace did not cross the mesh", frontendApp);
+    }
+    say("trace %s frontend -> catalog (same trace id in both: Micrometer Tracing's OpenTelemetry bridge in each"
+        + " app, Meshlet's client span in between)", front);
+  }
+
+  /** A few Meshlet lines of the frontend's {@code /actuator/prometheus}: the mesh's metrics in the app's own. */
+  private void showPrometheus(int frontendPort, Child frontendApp) throws Exception {
+    URI uri = URI.create("http://127.0.0.1:" + frontendPort + "/actuator/prometheus");
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    List<String> lines = r.body().lines()
+        .filter(l -> l.startsWith("meshlet_") && l.contains("meshlet_service=\"catalog\"") && !l.contains("_bucket{"))
+        .toList();
+    if (r.statusCode() != 200 || lines.isEmpty()) {
+      throw new DemoFailure("GET " + uri + " answered " + r.statusCode() + " without Meshlet's lines for catalog"
+          + " (meshlet_...{meshlet_service=\"catalog\"})", frontendApp);
+    }
+    say("GET %s (Meshlet's metrics in the app's Micrometer registry):", uri);
+    for (String line : lines.subList(0, Math.min(4, lines.size()))) {
+      say("  %s", line.length() > 200 ? line.substring(0, 200) + "..." : line);
+    }
+  }
+
+  /** Who called the catalog, from the apps' load reports: payments is there, denied. */
+  private void showCallers() throws Exception {
+    JsonNode[] refused = {null};
+    await("payments' refused call in the load reports", Duration.ofSeconds(30), server, () -> {
+      for (JsonNode service : getJson(adminUri("/traffic")).path("services")) {
+        if (service.path("service").asText().equals("catalog")) {
+          for (JsonNode caller : service.path("callers")) {
+            if (caller.path("caller").asText().equals("payments") && caller.path("denied").asLong() > 0) {
+              refused[0] = service;
+              return true;
+            }
+          }
+        }
+      }
+      return false;
+    });
+    for (JsonNode caller : refused[0].path("callers")) {
+      say("caller of catalog: %-9s %5d requests, %4d errors, %3d denied%s", caller.path("caller").asText(),
+          caller.path("issued").asLong(), caller.path("errors").asLong(), caller.path("denied").asLong(),
+          caller.path("denied").asLong() > 0 ? "  <- refused caller, highlighted under Callers in the console" : "");
+    }
   }
 
   // ---- traffic phases
@@ -497,6 +576,11 @@ public final class Demo {
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/items"))
           .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() == 400 && r.body().contains("requires TLS")) {
+        // Tomcat answers a plaintext request on its TLS port itself, before any application code.
+        return "refused: 400 \"" + r.body().strip().replaceAll("\\s+", " ")
+            + "\" (Tomcat's TLS-only connector answers plaintext itself; mtls strict)";
+      }
       return r.statusCode() + " " + r.body();
     } catch (IOException e) {
       return "refused: the connection was closed (mtls strict: no certificate, no conversation)";

@@ -46,6 +46,12 @@ class DemoIT {
         .containsPattern("registered catalog v2 +127\\.0\\.0\\.1:\\d+ \\{\"version\":\"v2\"\\}")
         .containsPattern("registered inventory \\(gRPC\\) +127\\.0\\.0\\.1:\\d+")
         .contains("it sees the caller as spiffe://example.org/service/frontend")
+        .contains("catalog's three instances run on Tomcat, each logging \"inbound strict mTLS for service 'catalog'"
+            + " on the embedded Tomcat server\"; the frontend on Jetty")
+        .containsPattern("trace [0-9a-f]{32} frontend -> catalog \\(same trace id in both")
+        .containsPattern("GET http://127\\.0\\.0\\.1:\\d+/actuator/prometheus \\(Meshlet's metrics")
+        .containsPattern("\n {5}meshlet_\\w+\\{[^\n]*meshlet_service=\"catalog\"")
+        .contains("Callers > catalog: payments highlighted as denied")
         .contains("== 3. Canary 90/10")
         .containsPattern("90/10 +v1 #+ +\\d+ +(8\\d|9\\d|100)\\.\\d%  v2 .* failed 0")
         .contains("== 4. Canary 50/50")
@@ -58,6 +64,8 @@ class DemoIT {
         .contains("unauthorized caller refused: 403 x-meshlet-denied: true \"caller "
             + "spiffe://example.org/service/payments may not call GET /items on service 'catalog'\"")
         .containsPattern("a caller without a certificate straight to catalog at 127\\.0\\.0\\.1:\\d+: refused")
+        .containsPattern("caller of catalog: payments +[1-9]\\d* requests, +0 errors, +[1-9]\\d* denied  <- refused caller")
+        .containsPattern("caller of catalog: frontend +[1-9]\\d* requests, +\\d+ errors, +0 denied\n")
         .contains("Demo done: every phase behaved");
     assertNoneAlive(pids(out), out);
   }

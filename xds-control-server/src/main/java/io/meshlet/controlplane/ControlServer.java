@@ -93,6 +93,7 @@ public final class ControlServer implements AutoCloseable {
   private final List<String> etcdEndpoints;
   private final String etcdPrefix;
   private final Duration leaseTtl;
+  private final Duration etcdTimeout;
   private final String bindAddress;
   private final String adminBindAddress;
   private final Path adminTokenFile;
@@ -140,6 +141,7 @@ public final class ControlServer implements AutoCloseable {
     this.etcdEndpoints = b.etcdEndpoints;
     this.etcdPrefix = b.etcdPrefix;
     this.leaseTtl = b.leaseTtl;
+    this.etcdTimeout = b.etcdTimeout;
     this.bindAddress = b.bindAddress;
     this.adminBindAddress = b.adminBindAddress;
     this.adminTokenFile = b.adminTokenFile;
@@ -218,7 +220,7 @@ public final class ControlServer implements AutoCloseable {
         watcherExecutor.scheduleWithFixedDelay(registrations::expireRestored, 1, 1, TimeUnit.SECONDS);
         initial = watcher.loadInitial();
       } else {
-        etcdStore = new EtcdStore(etcdEndpoints, etcdPrefix);
+        etcdStore = new EtcdStore(etcdEndpoints, etcdPrefix, etcdTimeout);
         etcdSource = new EtcdSource(etcdStore, state, watcherExecutor, Clock.systemUTC());
         initial = etcdSource.loadInitial(Optional.ofNullable(configFile));
         registrar = new EtcdRegistrar(etcdStore, registrations, leaseTtl);
@@ -453,6 +455,7 @@ public final class ControlServer implements AutoCloseable {
     private List<String> etcdEndpoints = List.of();
     private String etcdPrefix = EtcdStore.DEFAULT_PREFIX;
     private Duration leaseTtl = DEFAULT_LEASE_TTL;
+    private Duration etcdTimeout = EtcdStore.DEFAULT_TIMEOUT;
     private boolean xdsPlaintext;
     private boolean plaintextRegistration;
     private List<String> serverNames = List.of();
@@ -545,6 +548,18 @@ public final class ControlServer implements AutoCloseable {
     /** The etcd key prefix; {@value EtcdStore#DEFAULT_PREFIX} unless set. */
     public Builder etcdPrefix(String prefix) {
       this.etcdPrefix = EtcdStore.checkPrefix(prefix);
+      return this;
+    }
+
+    /**
+     * How long one call to etcd may take before it counts as failed (the first read at start-up
+     * included); 3 s unless set. Longer on a slow or overloaded etcd.
+     */
+    public Builder etcdTimeout(Duration timeout) {
+      if (timeout.toMillis() < 100) {
+        throw new IllegalArgumentException("etcdTimeout: " + timeout + " (expected: at least 100ms)");
+      }
+      this.etcdTimeout = timeout;
       return this;
     }
 

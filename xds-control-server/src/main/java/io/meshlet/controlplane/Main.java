@@ -38,12 +38,12 @@ public final class Main {
 
   static final List<String> SERVE_OPTIONS = List.of("--config", "--xds-port", "--admin-port", "--bind",
       "--admin-bind", "--admin-token-file", "--ca-dir", "--join-tokens", "--state-dir", "--registration-grace",
-      "--etcd", "--etcd-prefix", "--lease-ttl", "--ca-key-encryption-key", "--server-name", "--trust-bundle", "--xds-plaintext",
+      "--etcd", "--etcd-prefix", "--etcd-timeout", "--lease-ttl", "--ca-key-encryption-key", "--server-name", "--trust-bundle", "--xds-plaintext",
       "--allow-plaintext-registration", "--kubernetes", "--kubeconfig", "--namespace");
   /** Options of serve that take no value. */
   static final List<String> SERVE_SWITCHES = List.of("--xds-plaintext", "--allow-plaintext-registration",
       "--kubernetes");
-  private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix");
+  private static final List<String> ETCD_OPTIONS = List.of("--etcd", "--etcd-prefix", "--etcd-timeout");
 
   static final String USAGE_TEXT = """
       usage: xds-control-server <command> [options]
@@ -54,6 +54,7 @@ public final class Main {
                               any number of replicas may serve the same etcd. With --config FILE as well,
                               FILE seeds etcd when it holds no intent yet
             --etcd-prefix P   etcd key prefix, default /meshlet/
+            --etcd-timeout DURATION  how long one call to etcd may take (start-up's first read too), default 3s
             --lease-ttl DURATION  how long this replica's registered instances outlive it, default 15s
             --ca-key-encryption-key FILE  with --etcd: share one CA between the replicas through etcd, its
                               keys sealed (AES-256-GCM) with the key in FILE: 32 random bytes in base64
@@ -91,9 +92,9 @@ public final class Main {
             --state-dir DIR   keep self-registered instances in DIR across restarts; default: in memory
             --registration-grace DURATION  how long restored instances have to reconnect, default 30s
         validate FILE         check FILE; exit 0 if valid, 1 with every error if not
-        import FILE --etcd URLS [--etcd-prefix P]
+        import FILE --etcd URLS [--etcd-prefix P] [--etcd-timeout DURATION]
                               validate FILE like validate and, only if valid, write it to etcd as the intent
-        export --etcd URLS [--etcd-prefix P]
+        export --etcd URLS [--etcd-prefix P] [--etcd-timeout DURATION]
                               print the intent kept in etcd (exit 1 if there is none)
         status [--admin URL] [--admin-token-file FILE]
                               every client of the server whose admin API is at URL (default
@@ -253,13 +254,24 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       return usage(err, e.getMessage());
     }
+    if (options.containsKey("--etcd-timeout") && etcdTimeout(options).isEmpty()) {
+      return usage(err, "--etcd-timeout: " + options.get("--etcd-timeout")
+          + " (expected: a duration of at least 100ms such as 3s)");
+    }
     return null;
+  }
+
+  private static java.util.Optional<java.time.Duration> etcdTimeout(java.util.Map<String, String> options) {
+    return Durations.parse(options.getOrDefault("--etcd-timeout",
+            Durations.format(io.meshlet.controlplane.internal.source.EtcdStore.DEFAULT_TIMEOUT)))
+        .filter(d -> d.toMillis() >= 100);
   }
 
   private static io.meshlet.controlplane.internal.source.EtcdStore store(java.util.Map<String, String> options) {
     return new io.meshlet.controlplane.internal.source.EtcdStore(
         io.meshlet.controlplane.internal.source.EtcdStore.parseEndpoints(options.get("--etcd")),
-        options.getOrDefault("--etcd-prefix", io.meshlet.controlplane.internal.source.EtcdStore.DEFAULT_PREFIX));
+        options.getOrDefault("--etcd-prefix", io.meshlet.controlplane.internal.source.EtcdStore.DEFAULT_PREFIX),
+        etcdTimeout(options).orElseThrow());
   }
 
   static int serve(List<String> args, PrintStream out, PrintStream err) {
@@ -340,6 +352,13 @@ public final class Main {
           } catch (IllegalArgumentException e) {
             return usage(err, e.getMessage());
           }
+        }
+        case "--etcd-timeout" -> {
+          java.util.Optional<java.time.Duration> timeout = Durations.parse(value);
+          if (timeout.isEmpty() || timeout.get().toMillis() < 100) {
+            return usage(err, "--etcd-timeout: " + value + " (expected: a duration of at least 100ms such as 3s)");
+          }
+          builder.etcdTimeout(timeout.get());
         }
         case "--lease-ttl" -> {
           java.util.Optional<java.time.Duration> ttl = Durations.parse(value);

@@ -50,7 +50,9 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * The console in a real browser (Debian's headless chromium, driven by Selenium through Debian's
  * chromedriver): while a Meshlet client sends traffic, the figures move and end at what it sent;
  * a NACKing client is highlighted with its message; the history's diff shows a changed weight;
- * a browser without the token sees only the login form and its JSON calls get 401.
+ * a caller the called service refuses with 403 ({@code x-meshlet-denied}) is shown as denied among
+ * that service's callers; a browser without the token sees only the login form and its JSON calls
+ * get 401.
  *
  * <p>Skipped, saying how to install them, without {@code chromium} and {@code chromedriver}.
  * With {@code -Dmeshlet.screenshots=DIR} the screenshots are copied to DIR (docs/images).
@@ -65,11 +67,14 @@ class ConsoleBrowserIT {
   @TempDir static Path dir;
   static HttpServer v1;
   static HttpServer v2;
+  /** The orders service: like a service's inbound authorization, it refuses payments (403, marked). */
+  static HttpServer orders;
   static final AtomicInteger v1Calls = new AtomicInteger();
   static final AtomicInteger v2Calls = new AtomicInteger();
   static MeshFile mesh;
   static ControlServer server;
   static MeshClient frontend;
+  static MeshClient payments;
   static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   WebDriver browser;
 
@@ -81,6 +86,16 @@ class ConsoleBrowserIT {
             + "CHROMEDRIVER)");
     v1 = upstream(v1Calls);
     v2 = upstream(v2Calls);
+    orders = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+    orders.createContext("/", ex -> {
+      boolean refused = "payments".equals(ex.getRequestHeaders().getFirst(CALLER));
+      if (refused) {
+        ex.getResponseHeaders().set("x-meshlet-denied", "true");
+      }
+      ex.sendResponseHeaders(refused ? 403 : 200, -1);
+      ex.close();
+    });
+    orders.start();
     mesh = new MeshFile(dir).write(meshYaml(80, 20));
     Path token = Files.writeString(dir.resolve("admin-token"), TOKEN);
     Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
@@ -89,7 +104,10 @@ class ConsoleBrowserIT {
         .build().start();
     frontend = MeshClient.builder().xdsPlaintext().serviceName("frontend").nodeId("frontend-1")
         .controlServers(List.of("127.0.0.1:" + server.xdsPort())).build().start();
+    payments = MeshClient.builder().xdsPlaintext().serviceName("payments").nodeId("payments-1")
+        .controlServers(List.of("127.0.0.1:" + server.xdsPort())).build().start();
     Await.until("the frontend to know catalog", Duration.ofSeconds(15), () -> frontend.snapshot().services().containsKey("catalog"));
+    Await.until("payments to know orders", Duration.ofSeconds(15), () -> payments.snapshot().services().containsKey("orders"));
   }
 
   static String meshYaml(int v1Weight, int v2Weight) {
@@ -104,7 +122,12 @@ class ConsoleBrowserIT {
             routes:
               - to: [ { subset: v1, weight: %d }, { subset: v2, weight: %d } ]
                 timeout: 2s
-        """.formatted(v1.getAddress().getPort(), v2.getAddress().getPort(), v1Weight, v2Weight);
+          orders:
+            protocol: http
+            endpoints:
+              - { address: 127.0.0.1:%d }
+        """.formatted(v1.getAddress().getPort(), v2.getAddress().getPort(), v1Weight, v2Weight,
+        orders.getAddress().getPort());
   }
 
   static HttpServer upstream(AtomicInteger calls) throws IOException {
@@ -120,8 +143,8 @@ class ConsoleBrowserIT {
 
   @AfterAll
   static void stop() {
-    Closeables.closeAll(frontend, server);
-    for (HttpServer s : new HttpServer[] {v1, v2}) {
+    Closeables.closeAll(frontend, payments, server);
+    for (HttpServer s : new HttpServer[] {v1, v2, orders}) {
       if (s != null) {
         s.stop(0);
       }
@@ -185,13 +208,22 @@ class ConsoleBrowserIT {
     }
   }
 
+  /** The header by which the test's upstreams know the calling service (as mTLS would tell them). */
+  static final String CALLER = "x-test-caller";
+
   /** One call through the frontend's mesh client. */
   static void call() throws IOException {
-    MeshRoute route = frontend.calls().route("catalog", "/items", h -> null);
-    frontend.calls().execute(route, null, true, t -> {
+    call(frontend, "catalog");
+  }
+
+  /** One call through a mesh client to a service; returns the status. */
+  static int call(MeshClient client, String service) throws IOException {
+    MeshRoute route = client.calls().route(service, "/items", h -> null);
+    return client.calls().execute(route, null, true, t -> {
       try {
         return http.send(HttpRequest.newBuilder(URI.create("http://" + t.endpoint().address() + "/items"))
-            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());
+            .header(CALLER, client.serviceName()).timeout(Duration.ofSeconds(2)).build(),
+            HttpResponse.BodyHandlers.discarding());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new java.io.InterruptedIOException();
@@ -203,8 +235,13 @@ class ConsoleBrowserIT {
       }
 
       @Override
+      public String header(HttpResponse<Void> response, String name) {
+        return response.headers().firstValue(name).orElse(null);
+      }
+
+      @Override
       public void discard(HttpResponse<Void> response) {}
-    });
+    }).statusCode();
   }
 
   @Test
@@ -289,6 +326,36 @@ class ConsoleBrowserIT {
           "document.getElementById('history-section').scrollIntoView()");
       screenshot("console-history");
     }
+  }
+
+  @Test
+  void aCallerTheServiceRefusesIsShownAsDeniedAmongItsCallers() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      assertThat(call(payments, "orders")).isEqualTo(403);
+      assertThat(call(frontend, "orders")).isEqualTo(200);
+    }
+    browser = newBrowser();
+    browser.get(consoleUrl());
+    login(TOKEN);
+    WebElement refused = waiting().until(b -> b.findElement(
+        By.cssSelector("#callers tr.caller.denied[data-service='orders'][data-caller='payments']")));
+    waiting().until(b -> refused.findElement(By.cssSelector("td.denied")).getText().equals("20 denied"));
+    assertThat(refused.findElement(By.cssSelector("td.issued")).getText()).isEqualTo("20");
+    assertThat(refused.findElement(By.cssSelector("td.denied-rate")).getText()).isEqualTo("100.0%");
+    // The allowed caller of the same service is not highlighted.
+    WebElement allowed = browser.findElement(By.cssSelector("#callers tr[data-service='orders'][data-caller='frontend']"));
+    assertThat(allowed.getAttribute("class")).isEqualTo("caller");
+    assertThat(allowed.findElement(By.cssSelector("td.denied")).getText()).isEqualTo("0");
+    assertThat(refused.findElement(By.tagName("td")).getCssValue("background-color"))
+        .isNotEqualTo(allowed.findElement(By.tagName("td")).getCssValue("background-color"));
+    ((org.openqa.selenium.JavascriptExecutor) browser).executeScript(
+        "document.getElementById('callers').scrollIntoView()");
+    screenshot("console-callers");
+    // The same in Prometheus' text: a denied counter per called service and caller.
+    String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
+        .build(), HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(metrics).contains("meshlet_load_denied_total{caller=\"payments\",service=\"orders\"} 20.0")
+        .contains("meshlet_load_denied_total{caller=\"frontend\",service=\"orders\"} 0.0");
   }
 
   @Test

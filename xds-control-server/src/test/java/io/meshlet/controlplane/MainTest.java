@@ -154,10 +154,19 @@ class MainTest {
     assertThat(run("serve", "--config", "mesh.yaml", "--verbose")).isEqualTo(Main.USAGE);
     assertThat(err()).startsWith("error: unknown option '--verbose' for serve"
         + " (expected: one of --config, --xds-port, --admin-port, --bind, --admin-bind, --admin-token-file, --ca-dir,"
-        + " --join-tokens, --state-dir, --registration-grace, --etcd, --etcd-prefix, --lease-ttl,"
+        + " --join-tokens, --state-dir, --registration-grace, --etcd, --etcd-prefix, --etcd-timeout, --lease-ttl,"
         + " --ca-key-encryption-key, --server-name, --trust-bundle, --xds-plaintext, --allow-plaintext-registration,"
         + " --kubernetes, --kubeconfig, --namespace)"
         + System.lineSeparator());
+  }
+
+  @Test
+  void anEtcdTimeoutThatIsNoDurationSaysWhatOneIs() {
+    assertThat(run("serve", "--etcd", "http://127.0.0.1:2379", "--etcd-timeout", "soon")).isEqualTo(Main.USAGE);
+    assertThat(err()).startsWith("error: --etcd-timeout: soon (expected: a duration of at least 100ms such as 3s)");
+
+    assertThat(run("export", "--etcd", "http://127.0.0.1:2379", "--etcd-timeout", "5ms")).isEqualTo(Main.USAGE);
+    assertThat(err()).contains("error: --etcd-timeout: 5ms (expected: a duration of at least 100ms such as 3s)");
   }
 
   @Test

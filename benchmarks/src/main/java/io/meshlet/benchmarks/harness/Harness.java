@@ -78,7 +78,8 @@ public final class Harness {
           case "--warmup" -> warmup = Double.parseDouble(args[++i]);
           case "--peak" -> peak = Double.parseDouble(args[++i]);
           case "--latency" -> latency = Double.parseDouble(args[++i]);
-          case "--cases" -> cases = java.util.Arrays.stream(args[++i].split(",")).map(Case::of).toList();
+          case "--cases" -> cases = args[++i].equals("none") ? List.of()
+              : java.util.Arrays.stream(args[i].split(",")).map(Case::of).toList();
           case "--fanout" -> fanout = java.util.Arrays.stream(args[++i].split(",")).map(Integer::parseInt).toList();
           case "--no-fanout" -> fanout = List.of();
           case "--no-heap" -> heap = false;
@@ -155,11 +156,13 @@ public final class Harness {
 
     List<Map<String, Object>> heap = new ArrayList<>();
     if (s.heap()) {
-      for (int[] sc : s.quick() ? new int[][] {{100, 10}, {1000, 4}} : new int[][] {{100, 20}, {1000, 10}}) {
-        Map<String, Object> h = clientHeap(s.work(), sc[0], sc[1]);
+      // {services, clients, services subscribed on demand (0: all)}
+      for (int[] sc : s.quick() ? new int[][] {{100, 10, 0}, {1000, 4, 0}, {1000, 4, 5}}
+          : new int[][] {{100, 20, 0}, {1000, 10, 0}, {10000, 20, 5}}) {
+        Map<String, Object> h = clientHeap(s.work(), sc[0], sc[1], sc[2]);
         heap.add(h);
-        log("MeshClient heap with %d services: %.1f KiB per client (%d clients)", sc[0],
-            num(h, "perClientBytes") / 1024, sc[1]);
+        log("MeshClient heap with %d services%s: %.1f KiB per client (%d clients)", sc[0],
+            sc[2] > 0 ? " (" + sc[2] + " on demand)" : "", num(h, "perClientBytes") / 1024, sc[1]);
       }
     }
 
@@ -211,15 +214,17 @@ public final class Harness {
     }
   }
 
-  private static Map<String, Object> clientHeap(Path work, int services, int clients) throws Exception {
-    Path dir = Files.createDirectories(work.resolve("client-heap-" + services));
+  private static Map<String, Object> clientHeap(Path work, int services, int clients, int onDemand)
+      throws Exception {
+    Path dir = Files.createDirectories(work.resolve("client-heap-" + services + (onDemand > 0 ? "-on-demand" : "")));
     Path file = dir.resolve("mesh.yaml");
-    Files.writeString(file, ServerChild.meshYaml(services, 0));
+    Files.writeString(file, services > 5000 ? ServerChild.meshYamlCompact(services) : ServerChild.meshYaml(services, 0));
     try (Proc server = Proc.jvm("control-server", List.of("-Xmx1g"), dir.resolve("server.log"), "server",
         List.of(file.toString(), "250"))) {
       Map<String, Object> ready = server.expectJson("READY");
       try (Proc p = Proc.jvm("client-heap", List.of("-Xmx2g"), dir.resolve("client-heap.log"), "client-heap",
-          List.of(String.valueOf(ready.get("xdsPort")), String.valueOf(clients), String.valueOf(services)))) {
+          List.of(String.valueOf(ready.get("xdsPort")), String.valueOf(clients), String.valueOf(services),
+              String.valueOf(onDemand)))) {
         return p.expectJson("RESULT");
       }
     }

@@ -16,6 +16,7 @@ public final class EndpointLoad {
   private final LongAdder issued = new LongAdder();
   private final LongAdder succeeded = new LongAdder();
   private final LongAdder failed = new LongAdder();
+  private final LongAdder denied = new LongAdder();
   private final LongAdder[] bucketCounts = new LongAdder[LoadMetrics.buckets()];
   private final LongAdder[] bucketMicros = new LongAdder[LoadMetrics.buckets()];
 
@@ -40,6 +41,11 @@ public final class EndpointLoad {
     bucketMicros[b].add(micros);
   }
 
+  /** A try that {@link #finished finished} was refused by the service's inbound authorization (403, marked). */
+  public void denied() {
+    denied.increment();
+  }
+
   /** The counts since the last drain, reset to zero. */
   public Counts drain() {
     long[] counts = new long[bucketCounts.length];
@@ -51,16 +57,18 @@ public final class EndpointLoad {
       latencyMicros += micros[i];
     }
     return new Counts(issued.sumThenReset(), succeeded.sumThenReset(), failed.sumThenReset(),
-        latencyMicros, counts, micros);
+        denied.sumThenReset(), latencyMicros, counts, micros);
   }
 
   /**
    * Load over one report interval.
    *
+   * @param denied tries the service's inbound authorization refused (also counted as succeeded or failed,
+   *     as their status says: a 403 is not an error to LRS)
    * @param bucketCounts tries per latency bucket ({@link LoadMetrics})
    * @param bucketMicros their latency sums in microseconds
    */
-  public record Counts(long issued, long succeeded, long failed, long latencyMicros, long[] bucketCounts,
+  public record Counts(long issued, long succeeded, long failed, long denied, long latencyMicros, long[] bucketCounts,
       long[] bucketMicros) {
 
     /** Tries that ended, successful or not. */

@@ -14,10 +14,13 @@ import java.util.function.Function;
 /** {@link MeshCalls} over a {@link PolicyEngine}: what a {@code MeshClient} hands its transports. */
 public final class EngineCalls implements MeshCalls {
 
-  /** Runs before a call is routed: a {@code MeshClient} waits there for its first config. */
+  /**
+   * Runs before a call to a service is routed: a {@code MeshClient} waits there for its first
+   * config, and on demand for the service's.
+   */
   @FunctionalInterface
   public interface BeforeRoute {
-    void await() throws IOException;
+    void await(String service) throws IOException;
   }
 
   private final PolicyEngine engine;
@@ -30,12 +33,12 @@ public final class EngineCalls implements MeshCalls {
 
   /** Calls over an engine that never gets a config. */
   public static MeshCalls unrouted(OpenTelemetry otel) {
-    return new EngineCalls(new PolicyEngine(System::nanoTime, Telemetry.of(otel)), () -> { });
+    return new EngineCalls(new PolicyEngine(System::nanoTime, Telemetry.of(otel)), service -> { });
   }
 
   @Override
   public MeshRoute route(String service, String path, Function<String, String> header) throws IOException {
-    beforeRoute.await();
+    beforeRoute.await(service);
     return engine.route(service, path, header);
   }
 

@@ -1,5 +1,6 @@
 package io.meshlet.internal.policy;
 
+import io.meshlet.internal.wire.WireNames;
 import io.meshlet.internal.wire.Backoff;
 import io.meshlet.config.ClusterConfig;
 import io.meshlet.config.FaultPolicy;
@@ -282,6 +283,9 @@ public final class PolicyEngine {
           endpoint.active.decrementAndGet();
         }
         endpoint.load.finished(outcome.isFailure(), nanoTime.getAsLong() - sent);
+        if (response != null && deniedByMesh(info, response)) {
+          endpoint.load.denied();
+        }
         cluster.record(endpoint, outcome);
         call.tried(cluster.name(), endpoint.address(), outcome);
         if (holdingRetry) {
@@ -326,6 +330,15 @@ public final class PolicyEngine {
         cluster.retryDone();
       }
     }
+  }
+
+  /**
+   * Whether the called service's inbound authorization refused this try: a 403 it marked with
+   * {@link WireNames#DENIED_HEADER}, not the application's own 403. Reported in the load reports,
+   * so that the control server's console shows the refused caller.
+   */
+  static <T> boolean deniedByMesh(ResponseInfo<T> info, T response) {
+    return info.status(response) == 403 && "true".equals(info.header(response, WireNames.DENIED_HEADER));
   }
 
   private static InterruptedIOException timeout(RouteRule rule) {

@@ -10,11 +10,18 @@ package io.meshlet.internal.wire;
  * {@link #bucketName(int) meshlet.latency_ms.le_<bound>}: {@code num_requests_finished_with_metric}
  * is the number of tries that took at most that bound and more than the previous one (buckets
  * are not cumulative), {@code total_metric_value} their latency sum in milliseconds.
+ *
+ * <p>Tries the called service's inbound authorization refused (a 403 marked
+ * {@link WireNames#DENIED_HEADER}) are reported as {@link #DENIED}: {@code num_requests_finished_with_metric}
+ * and {@code total_metric_value} are both their count. LRS counts only 5xx and local failures as
+ * errors, so without it a refused caller would look healthy.
  */
 public final class LoadMetrics {
 
   /** Sum (milliseconds) and count of the tries' latencies. */
   public static final String LATENCY_MS = "meshlet.latency_ms";
+  /** Tries refused by the called service's inbound authorization (403 with {@link WireNames#DENIED_HEADER}). */
+  public static final String DENIED = "meshlet.denied";
   /** Prefix of the histogram buckets' names. */
   public static final String BUCKET_PREFIX = LATENCY_MS + ".le_";
   /** The name of the last bucket, without an upper bound. */

@@ -28,6 +28,13 @@ public final class WireNames {
   /** The name of the certificate provider instance clusters and listeners refer to. */
   public static final String CERTIFICATE_PROVIDER = "meshlet";
 
+  /**
+   * The response header with which a service's inbound authorization marks a 403 it answered itself
+   * ({@code x-meshlet-denied: true}), so that the caller's client can tell the mesh's refusal from
+   * the application's own 403 and report it ({@link LoadMetrics#DENIED}).
+   */
+  public static final String DENIED_HEADER = "x-meshlet-denied";
+
   /** HTTP filter names, as Envoy spells them. */
   public static final String FAULT_FILTER = "envoy.filters.http.fault";
   public static final String RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";

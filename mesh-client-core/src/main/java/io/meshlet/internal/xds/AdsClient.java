@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * An xDS client over one ADS stream (state of the world): subscribes to every listener and
- * cluster, and to the route configurations and endpoint assignments they name; ACKs what it can
+ * cluster, and to the route configurations and endpoint assignments they name, or, {@linkplain
+ * #subscribeOnDemand on demand}, only to the services it is asked for; ACKs what it can
  * apply and NACKs what it cannot with the reason; publishes a new consistent {@link MeshSnapshot}
  * after each accepted change; reconnects with jittered exponential backoff, moving to the next
  * control server each time, and keeps the last good config throughout.
@@ -68,6 +69,9 @@ public final class AdsClient implements AutoCloseable {
 
     /** The stream to a control server ended; a reconnect is scheduled. */
     void onDisconnected(String server, Status status, Duration retryIn);
+
+    /** On demand: the control server answered that it has no listener for a service asked for. */
+    default void onAbsent(String service) {}
   }
 
   private final List<String> servers;
@@ -107,6 +111,31 @@ public final class AdsClient implements AutoCloseable {
   private boolean closed;
   private String lastPublished = "";
 
+  /**
+   * On demand: the services asked for (their listeners, route configurations and clusters are
+   * subscribed by name), and the inbound listener of this client's own service; null: wildcard.
+   */
+  private Set<String> demanded;
+  private String ownInbound;
+  /** Services asked for whose listener has not arrived, and what would prove it absent. */
+  private final Map<String, Pending> pending = new HashMap<>();
+  /** Listener subscription changes sent since the last listener response. */
+  private int ldsChangesUnanswered;
+
+  /**
+   * A service asked for: absent when a listener response at the version the client had when it
+   * asked, answering no earlier change, lacks it (the server answers every changed subscription).
+   */
+  private static final class Pending {
+    String askedAtVersion;
+    int changesBefore;
+
+    Pending(String askedAtVersion, int changesBefore) {
+      this.askedAtVersion = askedAtVersion;
+      this.changesBefore = changesBefore;
+    }
+  }
+
   private static final class TypeState {
     String ackedVersion = "";
     String nonce = "";
@@ -141,6 +170,62 @@ public final class AdsClient implements AutoCloseable {
     for (String t : TYPES) {
       types.put(t, new TypeState());
     }
+  }
+
+  /**
+   * Subscribes by name to the services asked for ({@code initial} now, others through {@link
+   * #demand}) instead of to every listener and cluster: the client holds only what it uses. Call
+   * before {@link #start}.
+   *
+   * @param ownService the service this client belongs to: its inbound listener is subscribed too
+   */
+  public void subscribeOnDemand(String ownService, java.util.Collection<String> initial) {
+    demanded = new TreeSet<>(initial);
+    ownInbound = io.meshlet.internal.wire.WireNames.inbound(ownService);
+    for (String service : initial) {
+      pending.put(service, new Pending(null, 0));   // the first listener response answers these
+    }
+    types.get(LDS).names = ldsNames();
+    types.get(CDS).names = cdsNames();
+    types.get(RDS).names = new TreeSet<>(demanded);
+    types.get(EDS).names = cdsNames();
+  }
+
+  /** On demand: subscribes to a service from now on (no-op when already asked for or in wildcard mode). */
+  public void demand(String service) {
+    post(() -> {
+      if (demanded == null || closed || !demanded.add(service)) {
+        return;
+      }
+      pending.put(service, new Pending(types.get(LDS).ackedVersion, ldsChangesUnanswered));
+      log.debug("[{}] subscribing on demand to service '{}'", node.getId(), service);
+      if (stream != null) {
+        updateSubscriptions(stream);
+      }
+    });
+  }
+
+  private Set<String> ldsNames() {
+    Set<String> names = new TreeSet<>(demanded);
+    names.add(ownInbound);
+    return names;
+  }
+
+  /** The services' own clusters (asked for with their listeners) and those their routes name. */
+  private Set<String> cdsNames() {
+    Set<String> names = new TreeSet<>(demanded);
+    for (String service : demanded) {
+      ListenerResource l = listeners.get(service);
+      RouteConfiguration rc = l == null ? null : routeConfigs.get(l.routeConfigName());
+      if (rc != null) {
+        try {
+          routeTable(l, rc).rules().forEach(rule -> rule.clusters().forEach(wc -> names.add(wc.cluster())));
+        } catch (ResourceException e) {
+          // Said when the snapshot is built; the service is left out of it.
+        }
+      }
+    }
+    return names;
   }
 
   /** Opens the first stream. */
@@ -254,9 +339,14 @@ public final class AdsClient implements AutoCloseable {
     stream = s;
     log.debug("[{}] opening ADS stream to {}", node.getId(), server);
     s.open();
+    ldsChangesUnanswered = 0;
+    pending.values().forEach(p -> {
+      p.changesBefore = 0;     // a new stream: its first listener response answers every name
+      p.askedAtVersion = null;
+    });
     for (String type : TYPES) {
       TypeState t = types.get(type);
-      boolean wildcard = type.equals(LDS) || type.equals(CDS);
+      boolean wildcard = demanded == null && (type.equals(LDS) || type.equals(CDS));
       t.nackedVersion = null;
       if (wildcard || !t.names.isEmpty()) {
         t.nonce = "";
@@ -271,7 +361,7 @@ public final class AdsClient implements AutoCloseable {
         .setTypeUrl(type)
         .setVersionInfo(t.ackedVersion)
         .setResponseNonce(t.nonce)
-        .addAllResourceNames(type.equals(LDS) || type.equals(CDS) ? List.of() : t.names);
+        .addAllResourceNames(demanded == null && (type.equals(LDS) || type.equals(CDS)) ? List.of() : t.names);
     if (error != null) {
       b.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(Code.INVALID_ARGUMENT_VALUE).setMessage(error));
     }
@@ -310,6 +400,9 @@ public final class AdsClient implements AutoCloseable {
       t.nackedVersion = null;
       s.send(request(type, t, null));
       log.debug("[{}] ACK {} version {}", node.getId(), shortType(type), response.getVersionInfo());
+      if (demanded != null && type.equals(LDS)) {
+        findAbsent(response.getVersionInfo());
+      }
       updateSubscriptions(s);
       publishIfComplete();
     } else if (response.getVersionInfo().equals(t.nackedVersion) && error.equals(t.nackedMessage)) {
@@ -424,16 +517,60 @@ public final class AdsClient implements AutoCloseable {
   private void updateSubscriptions(Stream s) {
     Set<String> rds = new TreeSet<>();
     listeners.values().stream().filter(l -> !l.inbound()).forEach(l -> rds.add(l.routeConfigName()));
+    if (demanded == null) {
+      resubscribe(s, RDS, rds);
+      resubscribe(s, EDS, new TreeSet<>(clusters.keySet()));
+      return;
+    }
+    // On demand, a new service's route configuration, cluster and endpoints are asked for with its
+    // listener (the translator names them after the service), so that a service without subsets
+    // arrives in one round trip; what its routes name besides follows in a second.
+    if (resubscribe(s, LDS, ldsNames())) {
+      ldsChangesUnanswered++;
+    }
+    for (String service : demanded) {
+      if (!listeners.containsKey(service)) {
+        rds.add(service);
+      }
+    }
     resubscribe(s, RDS, rds);
-    resubscribe(s, EDS, new TreeSet<>(clusters.keySet()));
+    Set<String> cds = cdsNames();
+    resubscribe(s, CDS, cds);
+    Set<String> eds = new TreeSet<>(cds);
+    eds.addAll(clusters.keySet());
+    resubscribe(s, EDS, eds);
   }
 
-  private void resubscribe(Stream s, String type, Set<String> names) {
+  /** Reports the services asked for that a listener response proves absent. */
+  private void findAbsent(String version) {
+    ldsChangesUnanswered = 0;
+    for (java.util.Iterator<Map.Entry<String, Pending>> it = pending.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, Pending> e = it.next();
+      Pending p = e.getValue();
+      if (listeners.containsKey(e.getKey())) {
+        it.remove();
+      } else if (p.changesBefore == 0 && (p.askedAtVersion == null || p.askedAtVersion.equals(version))) {
+        it.remove();
+        log.info("[{}] the control server has no service '{}' (no listener of that name)", node.getId(), e.getKey());
+        handler.onAbsent(e.getKey());
+      } else {
+        // This response may answer an earlier request; the ACK that follows carries the name.
+        p.changesBefore = 0;
+        p.askedAtVersion = version;
+      }
+    }
+  }
+
+  private boolean resubscribe(Stream s, String type, Set<String> names) {
     TypeState t = types.get(type);
     if (!t.names.equals(names)) {
       t.names = names;
-      s.send(request(type, t, null));
+      if (!(demanded != null && names.isEmpty() && (type.equals(LDS) || type.equals(CDS)))) {
+        s.send(request(type, t, null));   // never an empty first list: that would be a wildcard
+      }
+      return true;
     }
+    return false;
   }
 
   /** Builds and publishes a snapshot once every referenced resource has arrived. */
@@ -471,10 +608,12 @@ public final class AdsClient implements AutoCloseable {
       log.debug("[{}] waiting for resources: {}", node.getId(), dangling);
       return;
     }
-    if (version.equals(lastPublished)) {
+    // On demand, a service added at unchanged versions makes a new snapshot too.
+    String published = demanded == null ? version : version + " " + types.get(LDS).names + types.get(CDS).names;
+    if (published.equals(lastPublished)) {
       return;
     }
-    lastPublished = version;
+    lastPublished = published;
     handler.onSnapshot(snapshot);
   }
 

@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * Reports the load a {@code MeshClient} sends to each cluster and endpoint to the control server
  * it is connected to, over Envoy's load reporting service (LRS), as grpc-java does for its
  * clusters: requests issued, succeeded, failed and in flight per endpoint (one locality per
- * cluster, as the control server assigns them), and latencies as {@link LoadMetrics}.
+ * cluster, as the control server assigns them), and latencies and tries refused by the called
+ * service's authorization as {@link LoadMetrics}.
  *
  * <p>The server's first response says which clusters it wants (or all) and how often; the reporter
  * then sends one report per interval with what each endpoint's {@link EndpointLoad} counted since
@@ -231,6 +232,10 @@ public final class LoadReporter implements AutoCloseable {
                 .setTotalMetricValue(c.bucketMicros()[i] / 1000.0));
           }
         }
+      }
+      if (c.denied() > 0) {
+        es.addLoadMetricStats(EndpointLoadMetricStats.newBuilder().setMetricName(LoadMetrics.DENIED)
+            .setNumRequestsFinishedWithMetric(c.denied()).setTotalMetricValue(c.denied()));
       }
       locality.addUpstreamEndpointStats(es);
       issued += c.issued();

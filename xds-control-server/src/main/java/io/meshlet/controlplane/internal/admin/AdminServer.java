@@ -625,7 +625,11 @@ public final class AdminServer implements AutoCloseable {
     this.loadReportInterval = reportInterval;
   }
 
-  /** {@code GET /traffic[?window=1m]}: the load clients reported, per service, route target and instance. */
+  /**
+   * {@code GET /traffic[?window=1m]}: the load clients reported, per service, route target and
+   * instance, and per service by calling service ({@code callers}, with the tries its authorization
+   * refused as {@code denied}).
+   */
   Map<String, Object> traffic() {
     LoadStore store = loadStore;
     Map<String, Object> body = new LinkedHashMap<>();
@@ -666,6 +670,17 @@ public final class AdminServer implements AutoCloseable {
         targets.add(tm);
       }
       s.put("targets", targets);
+      List<Map<String, Object>> callers = new ArrayList<>();
+      for (LoadStore.CallerRow c : view.callers()) {
+        if (c.caller().service().equals(svc.key().service())) {
+          Map<String, Object> cm = figures(c.figures());
+          cm.remove("inFlight");
+          cm.remove("latencyMs");
+          cm.put("caller", c.caller().caller());
+          callers.add(cm);
+        }
+      }
+      s.put("callers", callers);
       services.add(s);
     }
     body.put("services", services);
@@ -691,6 +706,8 @@ public final class AdminServer implements AutoCloseable {
     m.put("errors", f.errors());
     m.put("rps", Math.round(f.requestsPerSecond() * 100) / 100.0);
     m.put("errorRate", Math.round(f.errorRate() * 10000) / 10000.0);
+    m.put("denied", f.denied());
+    m.put("deniedRate", Math.round(f.deniedRate() * 10000) / 10000.0);
     m.put("inFlight", f.inFlight());
     m.put("latencyMs", f.latency().map(l -> {
       Map<String, Object> lm = new LinkedHashMap<>();

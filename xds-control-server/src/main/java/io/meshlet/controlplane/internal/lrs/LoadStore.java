@@ -31,6 +31,12 @@ import java.util.TreeMap;
  * latency: their load shows under the instance {@link #ANY_INSTANCE}. With etcd replicas each
  * replica holds what its own clients reported.
  *
+ * <p>Per caller too: the service of the node that sent a report (its xDS node's {@code cluster},
+ * else its node id) is the caller of every cluster in it, so each service's figures are also kept
+ * per calling service ({@link View#callers()}). Tries the called service's inbound authorization
+ * refused are counted as denied when a Meshlet client reported them ({@link LoadMetrics#DENIED});
+ * gRPC clients report a refusal ({@code PERMISSION_DENIED}) as an error like any other.
+ *
  * <p>Thread-safe: reports arrive once per client per interval, so one lock is cheap.
  */
 public final class LoadStore {
@@ -46,6 +52,7 @@ public final class LoadStore {
   static final int MAX_KEYS = 10_000;
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(LoadStore.class);
   private boolean overflowLogged;
+  private boolean callerOverflowLogged;
   private long firstDataMillis = Long.MAX_VALUE;
   private final Clock clock;
   private final long bucketMillis;
@@ -56,6 +63,8 @@ public final class LoadStore {
   private final Map<String, Reporter> reporters = new TreeMap<>();
   /** Since start, per service and target (never pruned: bounded by the mesh's clusters). */
   private final Map<Key, Tally> totals = new HashMap<>();
+  /** Since start, per called service and caller (bounded like {@link #MAX_KEYS}). */
+  private final Map<Caller, Tally> callerTotals = new HashMap<>();
 
   public LoadStore(Clock clock) {
     this(clock, DEFAULT_BUCKET, DEFAULT_WINDOW);
@@ -74,6 +83,9 @@ public final class LoadStore {
   /** Where load is counted: a service, the target of a route (a subset, or "" for all), an instance. */
   public record Key(String service, String target, String instance) {}
 
+  /** A service and one service that calls it (the service of the client that reported the load). */
+  public record Caller(String service, String caller) {}
+
   /** A client that reports load: its node id, service and agent, and when it last reported. */
   public record Reporter(String nodeId, String cluster, String agent, Instant lastReport, long reports) {}
 
@@ -86,6 +98,7 @@ public final class LoadStore {
     long issued;
     long succeeded;
     long errors;
+    long denied;
     long latencyCount;
     double latencySumMillis;
     final long[] histogram = new long[LoadMetrics.buckets()];
@@ -94,6 +107,7 @@ public final class LoadStore {
       issued += o.issued;
       succeeded += o.succeeded;
       errors += o.errors;
+      denied += o.denied;
       latencyCount += o.latencyCount;
       latencySumMillis += o.latencySumMillis;
       for (int i = 0; i < histogram.length; i++) {
@@ -102,7 +116,7 @@ public final class LoadStore {
     }
   }
 
-  private record Bucket(long startMillis, Map<Key, Tally> tallies) {}
+  private record Bucket(long startMillis, Map<Key, Tally> tallies, Map<Caller, Tally> callers) {}
 
   /** The service and target a cluster name stands for: {@code catalog/v2} is subset v2 of catalog. */
   public static Key key(String cluster, String instance) {
@@ -125,28 +139,30 @@ public final class LoadStore {
     // The first report covers the interval before it: rates count from its start.
     long covered = stats.getLoadReportInterval().getSeconds() * 1000 + stats.getLoadReportInterval().getNanos() / 1_000_000;
     firstDataMillis = Math.min(firstDataMillis, now - Math.min(covered, bucketMillis));
+    Reporter reporter = reporters.get(nodeId);
+    String caller = reporter == null || reporter.cluster().isEmpty() ? nodeId : reporter.cluster();
     for (UpstreamLocalityStats locality : stats.getUpstreamLocalityStatsList()) {
       if (locality.getUpstreamEndpointStatsCount() == 0) {
-        count(bucket, nodeId, cluster, ANY_INSTANCE, locality.getTotalIssuedRequests(),
+        count(bucket, nodeId, caller, cluster, ANY_INSTANCE, locality.getTotalIssuedRequests(),
             locality.getTotalSuccessfulRequests(), locality.getTotalErrorRequests(),
             locality.getTotalRequestsInProgress(), locality.getLoadMetricStatsList(), now);
         continue;
       }
       for (UpstreamEndpointStats e : locality.getUpstreamEndpointStatsList()) {
-        count(bucket, nodeId, cluster, address(e.getAddress()), e.getTotalIssuedRequests(),
+        count(bucket, nodeId, caller, cluster, address(e.getAddress()), e.getTotalIssuedRequests(),
             e.getTotalSuccessfulRequests(), e.getTotalErrorRequests(), e.getTotalRequestsInProgress(),
             e.getLoadMetricStatsList(), now);
       }
     }
   }
 
-  private void count(Bucket bucket, String nodeId, String cluster, String instance, long issued, long succeeded,
-      long errors, long inProgress, List<EndpointLoadMetricStats> metrics, long now) {
+  private void count(Bucket bucket, String nodeId, String caller, String cluster, String instance, long issued,
+      long succeeded, long errors, long inProgress, List<EndpointLoadMetricStats> metrics, long now) {
     Tally t = new Tally();
     t.issued = issued;
     t.succeeded = succeeded;
     t.errors = errors;
-    addLatency(t, metrics);
+    addLoadMetrics(t, metrics);
     Key key = key(cluster, instance);
     if (bucket.tallies().size() >= MAX_KEYS && !bucket.tallies().containsKey(key)) {
       // Cluster names come from clients: a client naming endless ones must not grow the heap.
@@ -159,12 +175,33 @@ public final class LoadStore {
     }
     bucket.tallies().computeIfAbsent(key, k -> new Tally()).add(t);
     totals.computeIfAbsent(new Key(key.service(), key.target(), ""), k -> new Tally()).add(t);
+    Caller c = new Caller(key.service(), caller);
+    if (callerTotals.containsKey(c) || callerTotals.size() < MAX_KEYS) {
+      bucket.callers().computeIfAbsent(c, k -> new Tally()).add(t);
+      callerTotals.computeIfAbsent(c, k -> new Tally()).add(t);
+    } else if (!callerOverflowLogged) {
+      // Node clusters come from clients too: counted for the service, not kept per caller.
+      callerOverflowLogged = true;
+      log.warn("[{}] load of caller '{}' for '{}' not kept per caller: already {} service/caller pairs (expected: at "
+          + "most {})", nodeId, caller, key.service(), MAX_KEYS, MAX_KEYS);
+    }
     inFlight.put(new InFlightKey(nodeId, cluster, instance), new InFlight(inProgress, now));
   }
 
   /** Everything reported since the server started, per service and route target. */
   public record Total(Key key, long issued, long succeeded, long errors, long latencyCount,
       double latencySumMillis, long[] histogram) {}
+
+  /** Everything one caller reported of one service since the server started. */
+  public record CallerTotal(Caller caller, long issued, long succeeded, long errors, long denied) {}
+
+  /** The totals since start, per called service and caller: Prometheus counters. */
+  public synchronized List<CallerTotal> callerTotals() {
+    List<CallerTotal> out = new ArrayList<>();
+    callerTotals.forEach((c, t) -> out.add(new CallerTotal(c, t.issued, t.succeeded, t.errors, t.denied)));
+    out.sort(Comparator.comparing((CallerTotal t) -> t.caller().service()).thenComparing(t -> t.caller().caller()));
+    return out;
+  }
 
   /** The totals since start, per service and target: Prometheus counters and histograms. */
   public synchronized List<Total> totals() {
@@ -194,9 +231,11 @@ public final class LoadStore {
         clock.instant(), r == null ? 1 : r.reports() + 1));
   }
 
-  private static void addLatency(Tally t, List<EndpointLoadMetricStats> metrics) {
+  private static void addLoadMetrics(Tally t, List<EndpointLoadMetricStats> metrics) {
     for (EndpointLoadMetricStats m : metrics) {
-      if (m.getMetricName().equals(LoadMetrics.LATENCY_MS)) {
+      if (m.getMetricName().equals(LoadMetrics.DENIED)) {
+        t.denied += m.getNumRequestsFinishedWithMetric();
+      } else if (m.getMetricName().equals(LoadMetrics.LATENCY_MS)) {
         t.latencyCount += m.getNumRequestsFinishedWithMetric();
         t.latencySumMillis += m.getTotalMetricValue();
       } else {
@@ -220,7 +259,7 @@ public final class LoadStore {
     long start = now - Math.floorMod(now, bucketMillis);
     Bucket last = buckets.peekLast();
     if (last == null || last.startMillis() < start) {
-      last = new Bucket(start, new HashMap<>());
+      last = new Bucket(start, new HashMap<>(), new HashMap<>());
       buckets.addLast(last);
     }
     prune(now);
@@ -234,9 +273,13 @@ public final class LoadStore {
     }
   }
 
-  /** Figures of one service, target or instance over a window. */
-  public record Figures(long issued, long succeeded, long errors, double requestsPerSecond, double errorRate,
-      long inFlight, Optional<Latency> latency) {}
+  /**
+   * Figures of one service, target, instance or caller over a window. {@code denied} tries were
+   * refused by the service's inbound authorization (also among {@code succeeded} or {@code errors},
+   * as their status says); {@code deniedRate} is their share of the tries that finished.
+   */
+  public record Figures(long issued, long succeeded, long errors, long denied, double requestsPerSecond,
+      double errorRate, double deniedRate, long inFlight, Optional<Latency> latency) {}
 
   /** Latency of the tries a Meshlet client reported: mean and percentiles in milliseconds. */
   public record Latency(long count, double meanMillis, double p50Millis, double p90Millis, double p99Millis) {}
@@ -244,12 +287,15 @@ public final class LoadStore {
   /** One row of the traffic view. */
   public record Row(Key key, Figures figures) {}
 
+  /** One caller of one service in the traffic view. */
+  public record CallerRow(Caller caller, Figures figures) {}
+
   /**
-   * The traffic over the last {@code window} (at most the store's), in rows per key, and the
-   * requests issued per bucket for each service, oldest first.
+   * The traffic over the last {@code window} (at most the store's), in rows per key, the
+   * requests issued per bucket for each service, oldest first, and each service's figures per caller.
    */
   public record View(Instant at, Duration window, Duration bucket, List<Row> instances, List<Row> targets,
-      List<Row> services, Map<String, List<Double>> serviceSeries, List<Reporter> reporters) {}
+      List<Row> services, Map<String, List<Double>> serviceSeries, List<Reporter> reporters, List<CallerRow> callers) {}
 
   /** The traffic over the last {@code window}, capped at what the store keeps. */
   public synchronized View view(Duration window) {
@@ -260,11 +306,15 @@ public final class LoadStore {
     Map<Key, Tally> byInstance = new TreeMap<>(Comparator.comparing(Key::service).thenComparing(Key::target)
         .thenComparing(Key::instance));
     Map<String, List<Double>> series = new TreeMap<>();
+    Map<Caller, Tally> byCaller = new TreeMap<>(Comparator.comparing(Caller::service).thenComparing(Caller::caller));
     int slots = (int) Math.max(1, windowMillis / bucketMillis);
     long firstSlot = now - Math.floorMod(now, bucketMillis) - (long) (slots - 1) * bucketMillis;
     for (Bucket b : buckets) {
       boolean inWindow = b.startMillis() + bucketMillis > since;
       int slot = (int) ((b.startMillis() - firstSlot) / bucketMillis);
+      if (inWindow) {
+        b.callers().forEach((c, t) -> byCaller.computeIfAbsent(c, k -> new Tally()).add(t));
+      }
       for (Map.Entry<Key, Tally> e : b.tallies().entrySet()) {
         if (inWindow) {
           byInstance.computeIfAbsent(e.getKey(), k -> new Tally()).add(e.getValue());
@@ -308,8 +358,10 @@ public final class LoadStore {
     byTarget.forEach((k, t) -> targets.add(new Row(k, figures(t, seconds, targetInFlight.getOrDefault(k, 0L)))));
     List<Row> services = new ArrayList<>();
     byService.forEach((k, t) -> services.add(new Row(k, figures(t, seconds, serviceInFlight.getOrDefault(k, 0L)))));
+    List<CallerRow> callers = new ArrayList<>();
+    byCaller.forEach((c, t) -> callers.add(new CallerRow(c, figures(t, seconds, 0))));
     return new View(clock.instant(), Duration.ofMillis(windowMillis), Duration.ofMillis(bucketMillis),
-        instances, targets, services, series, List.copyOf(reporters.values()));
+        instances, targets, services, series, List.copyOf(reporters.values()), callers);
   }
 
   private static List<Double> zeros(int n) {
@@ -322,8 +374,9 @@ public final class LoadStore {
 
   static Figures figures(Tally t, double seconds, long inFlight) {
     long finished = t.succeeded + t.errors;
-    return new Figures(t.issued, t.succeeded, t.errors, t.issued / seconds,
-        finished == 0 ? 0 : (double) t.errors / finished, inFlight, latency(t));
+    return new Figures(t.issued, t.succeeded, t.errors, t.denied, t.issued / seconds,
+        finished == 0 ? 0 : (double) t.errors / finished, finished == 0 ? 0 : (double) t.denied / finished,
+        inFlight, latency(t));
   }
 
   static Optional<Latency> latency(Tally t) {

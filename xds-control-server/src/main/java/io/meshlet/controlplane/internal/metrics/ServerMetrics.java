@@ -154,6 +154,13 @@ public final class ServerMetrics {
             .sum(t.latencySumMillis() / 1000.0).build());
       }
     }
+    CounterSnapshot.Builder denied = CounterSnapshot.builder().name("meshlet_load_denied")
+        .help("Requests the called service's inbound authorization refused (403), as Meshlet clients reported"
+            + " them over LRS, by called service and calling service.");
+    for (LoadStore.CallerTotal c : store.callerTotals()) {
+      denied.dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder()
+          .labels(Labels.of("service", c.caller().service(), "caller", c.caller().caller())).value(c.denied()).build());
+    }
     GaugeSnapshot.Builder inFlight = GaugeSnapshot.builder().name("meshlet_load_requests_in_flight")
         .help("Requests in flight per service, from clients' last load reports.");
     for (Map.Entry<String, Long> e : store.inFlightByService().entrySet()) {
@@ -161,7 +168,7 @@ public final class ServerMetrics {
           .labels(Labels.of("service", e.getKey())).value(e.getValue()).build());
     }
     MetricSnapshots.Builder out = MetricSnapshots.builder().metricSnapshot(requests.build())
-        .metricSnapshot(inFlight.build());
+        .metricSnapshot(denied.build()).metricSnapshot(inFlight.build());
     if (anyLatency) {
       out.metricSnapshot(latency.build());
     }

@@ -110,6 +110,13 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
       key = "*@" + current.version();
     } else {
       StringBuilder k = new StringBuilder();
+      if (AdsService.FULL_STATE_TYPES.contains(t.typeUrl)) {
+        // A listener or cluster missing from a response does not exist (xDS protocol, "Knowing When
+        // a Requested Resource Does Not Exist"), so a changed subscription is answered even when it
+        // selects the same resources: a client asking for one that does not exist learns so in one
+        // round trip instead of waiting out its does-not-exist timer.
+        k.append(t.names).append('\n');
+      }
       for (String name : t.names) {
         Entry e = current.byName().get(name);
         if (e != null) {

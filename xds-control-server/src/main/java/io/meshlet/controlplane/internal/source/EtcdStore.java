@@ -13,6 +13,7 @@ import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
 import io.etcd.jetcd.options.WatchOption;
+import io.meshlet.internal.wire.Durations;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -40,15 +41,15 @@ import java.util.concurrent.TimeoutException;
  *       with a key-encryption key, its private keys sealed with AES-256-GCM.
  * </ul>
  *
- * <p>Every call waits at most {@link #TIMEOUT} and reports an unreachable cluster as an
+ * <p>Every call waits at most its timeout ({@link #DEFAULT_TIMEOUT} unless given) and reports an unreachable cluster as an
  * {@link IOException}. Thread-safe.
  */
 public final class EtcdStore implements AutoCloseable {
 
   /** The key prefix unless set. */
   public static final String DEFAULT_PREFIX = "/meshlet/";
-  /** How long one call to etcd may take. */
-  public static final Duration TIMEOUT = Duration.ofSeconds(3);
+  /** How long one call to etcd may take unless told otherwise ({@code serve --etcd-timeout}). */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(3);
 
   /** The intent's text and the revision it was last written at. */
   public record Intent(String text, long modRevision) {}
@@ -64,10 +65,17 @@ public final class EtcdStore implements AutoCloseable {
   private volatile long reconnectedAt;
   private final String prefix;
   private final List<String> endpoints;
+  private final Duration timeout;
 
   public EtcdStore(List<String> endpoints, String prefix) {
+    this(endpoints, prefix, DEFAULT_TIMEOUT);
+  }
+
+  /** @param timeout how long one call may take before etcd counts as unreachable for it */
+  public EtcdStore(List<String> endpoints, String prefix, Duration timeout) {
     this.endpoints = List.copyOf(endpoints);
     this.prefix = checkPrefix(prefix);
+    this.timeout = timeout;
     this.client = newClient();
   }
 
@@ -303,11 +311,11 @@ public final class EtcdStore implements AutoCloseable {
 
   private <T> T await(CompletableFuture<T> future, String what) throws IOException {
     try {
-      return future.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       future.cancel(true);
       throw new IOException("etcd at " + String.join(",", endpoints) + ": cannot " + what + " within "
-          + TIMEOUT.toSeconds() + "s", e);
+          + Durations.format(timeout) + " (serve --etcd-timeout)", e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       throw new IOException("etcd at " + String.join(",", endpoints) + ": cannot " + what + ": " + cause.getMessage(),

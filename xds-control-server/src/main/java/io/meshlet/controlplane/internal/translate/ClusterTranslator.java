@@ -61,8 +61,9 @@ final class ClusterTranslator {
    * place this is decided. Every cluster does: the console's traffic view reads the reports. Two
    * things hang on it: grpc-java counts requests in flight, for a {@code max_requests} circuit
    * breaker, only in clusters that report load; and when they do it records every call's load, a
-   * cost on each call of an {@code xds:///} channel (docs/benchmarks.md, gRPC). A service without a
-   * circuit breaker whose load nobody reads could skip it here.
+   * cost on each call of an {@code xds:///} channel that JFR puts at 0.1% of the calling thread's
+   * time (docs/benchmarks.md, "gRPC: where the calling thread's time goes"): too little to trade
+   * the console's traffic figures for.
    */
   static boolean reportsLoad(ServiceSpec service) {
     return true;

@@ -95,6 +95,37 @@ class LoadStoreTest {
   }
 
   @Test
+  void eachServiceIsAlsoKeptPerCallingServiceWithTheTriesItsAuthorizationDenied() {
+    TestClock clock = new TestClock();
+    LoadStore store = new LoadStore(clock);
+    store.opened("frontend-1", "frontend", "meshlet");
+    store.opened("payments-1", "payments", "meshlet");
+    store.opened("bare-node", "", "grpc-java");
+    store.add("frontend-1", endpointReport("catalog/v1", "10.0.0.1", 80, 40, 0, 0, 0, 0));
+    ClusterStats refused = endpointReport("catalog/v1", "10.0.0.1", 80, 10, 0, 0, 0, 0);
+    store.add("payments-1", refused.toBuilder().setUpstreamLocalityStats(0, refused.getUpstreamLocalityStats(0)
+        .toBuilder().setUpstreamEndpointStats(0, refused.getUpstreamLocalityStats(0).getUpstreamEndpointStats(0)
+            .toBuilder().addLoadMetricStats(EndpointLoadMetricStats.newBuilder().setMetricName(LoadMetrics.DENIED)
+                .setNumRequestsFinishedWithMetric(10).setTotalMetricValue(10)))).build());
+    store.add("bare-node", endpointReport("catalog/v1", "10.0.0.1", 80, 1, 1, 0, 0, 0));
+    clock.now = clock.now.plusSeconds(10);
+
+    LoadStore.View view = store.view(Duration.ofMinutes(1));
+    assertThat(view.callers()).extracting(c -> c.caller().caller()).containsExactly("bare-node", "frontend", "payments");
+    assertThat(view.callers()).allSatisfy(c -> assertThat(c.caller().service()).isEqualTo("catalog"));
+    LoadStore.Figures payments = view.callers().get(2).figures();
+    assertThat(payments.issued()).isEqualTo(10);
+    assertThat(payments.denied()).isEqualTo(10);
+    assertThat(payments.deniedRate()).isEqualTo(1.0);
+    assertThat(view.callers().get(1).figures().denied()).isZero();
+    assertThat(view.callers().get(0).figures().errorRate()).isEqualTo(0.5);
+    // The service as a whole: every caller's tries, the denied ones among them.
+    assertThat(view.services().get(0).figures().issued()).isEqualTo(52);
+    assertThat(view.services().get(0).figures().denied()).isEqualTo(10);
+    assertThat(store.callerTotals()).extracting(LoadStore.CallerTotal::denied).containsExactly(0L, 0L, 10L);
+  }
+
+  @Test
   void gRpcLocalityReportsCountUnderTheAnyInstance() {
     LoadStore store = new LoadStore(new TestClock());
     store.add("grpc", ClusterStats.newBuilder().setClusterName("echo").addUpstreamLocalityStats(

@@ -241,6 +241,20 @@ class AdsConformanceTest {
   }
 
   @Test
+  void sotwAddingANameThatDoesNotExistIsAnsweredSoTheClientNeedNotWaitOutItsTimer() {
+    // An on-demand client (MeshClient, or grpc-java with a new xds:/// target) adds a name: the
+    // response selects the same resources, but only a response says 'nope' does not exist.
+    try (Sotw s = sotw()) {
+      DiscoveryResponse r = s.request(CLUSTER, "", "", "a");
+      s.ack(r, "a", "nope");
+      DiscoveryResponse again = s.next();
+      assertThat(names(again)).containsExactly("a");
+      s.ack(again, "a", "nope");
+      s.barrier();     // the same subscription ACKed: nothing more
+    }
+  }
+
+  @Test
   void sotwReconnectWithTheCurrentVersionIsQuietForAWildcardAndAnsweredOnceForNames() {
     try (Sotw s = sotw()) {
       s.send(CLUSTER, typeVersion(CLUSTER), "");
