@@ -7,9 +7,8 @@
 #   benchmarks/run.sh --quick     # short phases, a check that every case works (4 min on a busy 2-core machine)
 #   benchmarks/run.sh             # the run of record (17 min on the same machine)
 #
-# Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,... (none: only
-# the fan-out and heap parts),
-# --fanout 1000,10000, --no-fanout, --no-heap, --out FILE.
+# Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,..., --fanout 10000:delta,50000:delta,10000:sotw (N[:delta|:sotw]),
+# --fanout-into FILE, --no-cases, --no-fanout, --no-heap, --out FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +24,7 @@ fi
 # The harness stops every process it starts: on exit, on Ctrl-C (its shutdown hook), and its
 # children also stop when it dies (they exit when their stdin closes). The trap covers the JVM
 # itself if this script is interrupted.
-java -Xmx1g -cp "$JAR" io.meshlet.benchmarks.harness.Harness run "$@" &
+java -Xmx2g -cp "$JAR" io.meshlet.benchmarks.harness.Harness run "$@" &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
 wait "$pid"

@@ -44,7 +44,8 @@ public final class Harness {
       case "client-heap" -> ClientHeap.main(rest);
       default -> {
         System.err.println("usage: Harness run [--quick] [--reps N] [--rate R] [--cases a,b] [--out FILE]"
-            + " [--no-fanout] [--no-heap] [--fanout 1000,10000]");
+            + " [--no-cases] [--no-fanout] [--no-heap] [--fanout 10000:delta,50000:delta,10000:sotw]"
+            + " [--fanout-into FILE]");
         System.exit(2);
       }
     }
@@ -52,7 +53,8 @@ public final class Harness {
 
   /** What a run does. */
   record Settings(boolean quick, int reps, double warmup, double peak, double latency, int rate, int concurrency,
-      List<Case> cases, List<Integer> fanout, boolean heap, Path out, Path work, String command) {
+      List<Case> cases, List<FanOutSpec> fanout, boolean heap, Path out, Path work, String command,
+      Path fanoutInto) {
 
     static Settings parse(String[] args) {
       boolean quick = List.of(args).contains("--quick");
@@ -65,7 +67,8 @@ public final class Harness {
       int rate = 300;
       int concurrency = 8;
       List<Case> cases = java.util.Arrays.stream(Case.values()).filter(c -> c != Case.MESHLET_NO_TELEMETRY).toList();
-      List<Integer> fanout = quick ? List.of(1000) : List.of(1000, 10_000);
+      List<FanOutSpec> fanout = FanOutSpec.parse(quick ? "1000:delta" : "10000:delta,50000:delta,10000:sotw");
+      Path fanoutInto = null;
       boolean heap = true;
       Path out = Path.of("benchmarks/results/latest.json");
       Path work = Path.of("benchmarks/target/harness");
@@ -78,9 +81,10 @@ public final class Harness {
           case "--warmup" -> warmup = Double.parseDouble(args[++i]);
           case "--peak" -> peak = Double.parseDouble(args[++i]);
           case "--latency" -> latency = Double.parseDouble(args[++i]);
-          case "--cases" -> cases = args[++i].equals("none") ? List.of()
-              : java.util.Arrays.stream(args[i].split(",")).map(Case::of).toList();
-          case "--fanout" -> fanout = java.util.Arrays.stream(args[++i].split(",")).map(Integer::parseInt).toList();
+          case "--cases" -> cases = java.util.Arrays.stream(args[++i].split(",")).map(Case::of).toList();
+          case "--fanout" -> fanout = FanOutSpec.parse(args[++i]);
+          case "--fanout-into" -> fanoutInto = Path.of(args[++i]);
+          case "--no-cases" -> cases = List.of();
           case "--no-fanout" -> fanout = List.of();
           case "--no-heap" -> heap = false;
           case "--out" -> out = Path.of(args[++i]);
@@ -89,7 +93,25 @@ public final class Harness {
         }
       }
       return new Settings(quick, reps, warmup, peak, latency, rate, concurrency, cases, fanout, heap, out, work,
-          "benchmarks/run.sh " + String.join(" ", args));
+          "benchmarks/run.sh " + String.join(" ", args), fanoutInto);
+    }
+  }
+
+  /** One fan-out run: {@code clients} ADS streams speaking {@code protocol} ({@code delta} or {@code sotw}). */
+  record FanOutSpec(int clients, String protocol) {
+    FanOutSpec {
+      if (clients < 1 || !(protocol.equals("delta") || protocol.equals("sotw"))) {
+        throw new IllegalArgumentException("--fanout: " + clients + ":" + protocol
+            + " (expected: N[:delta|:sotw], N >= 1)");
+      }
+    }
+
+    /** {@code 10000,50000:delta,10000:sotw}; the protocol defaults to delta. */
+    static List<FanOutSpec> parse(String list) {
+      return java.util.Arrays.stream(list.split(",")).map(String::trim).filter(x -> !x.isEmpty()).map(x -> {
+        String[] p = x.split(":", 2);
+        return new FanOutSpec(Integer.parseInt(p[0].replace("_", "")), p.length > 1 ? p[1] : "delta");
+      }).toList();
     }
   }
 
@@ -143,15 +165,18 @@ public final class Harness {
     }
 
     List<Map<String, Object>> fanout = new ArrayList<>();
-    for (int n : s.fanout()) {
-      log("fan-out: %d ADS clients ...", n);
-      Map<String, Object> f = FanOut.run(n, s.work());
+    for (FanOutSpec spec : s.fanout()) {
+      int n = spec.clients();
+      log("fan-out: %d ADS clients (%s) ...", n, spec.protocol());
+      Map<String, Object> f = FanOut.run(n, spec.protocol(), s.work());
       fanout.add(f);
-      log("fan-out: %d clients subscribed in %.0f ms; edit ACKed by all in %.0f ms (first %.0f, median %.0f);"
-              + " server heap %.0f MiB (idle %.0f MiB), server CPU for the edit %.0f ms",
-          n, num(f, "subscribeAllMs"), num(f, "lastAckMs"), num(f, "firstAckMs"), num(f, "medianAckMs"),
-          num(f, "serverHeapConnectedBytes") / 1048576.0, num(f, "serverHeapIdleBytes") / 1048576.0,
-          num(f, "serverCpuEditMs"));
+      log("fan-out: %d %s clients subscribed in %.0f ms; edit ACKed by all in %.0f ms (first %.0f, median %.0f);"
+              + " server heap %.0f MiB (idle %.0f MiB); CPU for the edit: server %.0f ms, clients %.0f ms;"
+              + " load average %.2f",
+          n, spec.protocol(), num(f, "subscribeAllMs"), num(f, "lastAckMs"), num(f, "firstAckMs"),
+          num(f, "medianAckMs"), num(f, "serverHeapConnectedBytes") / 1048576.0,
+          num(f, "serverHeapIdleBytes") / 1048576.0, num(f, "serverCpuEditMs"), num(f, "clientCpuEditMs"),
+          num(f, "loadAverageAtEdit"));
     }
 
     List<Map<String, Object>> heap = new ArrayList<>();
@@ -168,6 +193,10 @@ public final class Harness {
 
     Report report = new Report(s, started, runs, cases, fanout, heap, notes);
     report.write();
+    if (s.fanoutInto() != null) {
+      report.mergeFanOutInto(s.fanoutInto());
+      log("fan-out rows refreshed in %s", s.fanoutInto());
+    }
     System.out.println();
     System.out.println(report.table());
     log("wrote %s in %d s", s.out(), Duration.between(started, Instant.now()).toSeconds());

@@ -7,7 +7,10 @@ import java.util.concurrent.atomic.LongAdder;
  * The load one endpoint has taken since the last load report: tries issued, succeeded and
  * failed, and their latencies as a histogram.
  *
- * <p>Cheap on the request path and lock-free: each try touches a few {@link LongAdder}s. A report
+ * <p>Cheap on the request path and lock-free: each try touches a few {@link LongAdder}s. The
+ * latency histogram (two adders per bucket) is made on the first try that ends, so an endpoint
+ * never called costs five adders, not {@code 5 + 2 * buckets}: a client holding a large mesh holds
+ * mostly endpoints it never calls (benchmarks: 4.3 of 16.5 MiB with 1,000 services before). A report
  * {@link #drain() drains} the counts; a try that ends while a report is being built is counted in
  * that report or the next, never lost or counted twice (each adder is read and reset at once).
  */
@@ -17,14 +20,34 @@ public final class EndpointLoad {
   private final LongAdder succeeded = new LongAdder();
   private final LongAdder failed = new LongAdder();
   private final LongAdder denied = new LongAdder();
-  private final LongAdder[] bucketCounts = new LongAdder[LoadMetrics.buckets()];
-  private final LongAdder[] bucketMicros = new LongAdder[LoadMetrics.buckets()];
+  /** Null until a try ends here. */
+  private volatile Histogram histogram;
 
-  public EndpointLoad() {
-    for (int i = 0; i < bucketCounts.length; i++) {
-      bucketCounts[i] = new LongAdder();
-      bucketMicros[i] = new LongAdder();
+  /** Tries and their latency sums per latency bucket ({@link LoadMetrics}). */
+  private static final class Histogram {
+    final LongAdder[] counts = new LongAdder[LoadMetrics.buckets()];
+    final LongAdder[] micros = new LongAdder[LoadMetrics.buckets()];
+
+    Histogram() {
+      for (int i = 0; i < counts.length; i++) {
+        counts[i] = new LongAdder();
+        micros[i] = new LongAdder();
+      }
     }
+  }
+
+  private Histogram histogram() {
+    Histogram h = histogram;
+    if (h == null) {
+      synchronized (this) {
+        h = histogram;
+        if (h == null) {
+          h = new Histogram();
+          histogram = h;
+        }
+      }
+    }
+    return h;
   }
 
   /** A try was sent to this endpoint. */
@@ -37,8 +60,9 @@ public final class EndpointLoad {
     (failure ? failed : succeeded).increment();
     long micros = Math.max(0, nanos / 1_000);
     int b = LoadMetrics.bucketOfNanos(nanos);
-    bucketCounts[b].increment();
-    bucketMicros[b].add(micros);
+    Histogram h = histogram();
+    h.counts[b].increment();
+    h.micros[b].add(micros);
   }
 
   /** A try that {@link #finished finished} was refused by the service's inbound authorization (403, marked). */
@@ -48,12 +72,13 @@ public final class EndpointLoad {
 
   /** The counts since the last drain, reset to zero. */
   public Counts drain() {
-    long[] counts = new long[bucketCounts.length];
-    long[] micros = new long[bucketCounts.length];
+    long[] counts = new long[LoadMetrics.buckets()];
+    long[] micros = new long[LoadMetrics.buckets()];
     long latencyMicros = 0;   // the buckets' sum: one adder fewer on every try
-    for (int i = 0; i < counts.length; i++) {
-      counts[i] = bucketCounts[i].sumThenReset();
-      micros[i] = bucketMicros[i].sumThenReset();
+    Histogram h = histogram;
+    for (int i = 0; h != null && i < counts.length; i++) {
+      counts[i] = h.counts[i].sumThenReset();
+      micros[i] = h.micros[i].sumThenReset();
       latencyMicros += micros[i];
     }
     return new Counts(issued.sumThenReset(), succeeded.sumThenReset(), failed.sumThenReset(),

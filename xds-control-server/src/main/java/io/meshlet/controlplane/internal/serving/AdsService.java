@@ -5,8 +5,21 @@ import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import com.google.protobuf.CodedOutputStream;
+import io.grpc.BindableService;
+import io.grpc.Drainable;
+import io.grpc.KnownLength;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.protobuf.ProtoUtils;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -39,9 +52,18 @@ import org.slf4j.LoggerFactory;
  * though its subscription is taken (it is the client's newest word).
  *
  * <p>Thread-safe. Each stream's state is guarded by the stream; {@link #publish} fans a new
- * snapshot out from the caller's thread. Resources are packed once per snapshot and shared.
+ * snapshot out from the caller's thread. The work per stream and edit does not grow with the
+ * size of the mesh where it need not: resources are packed once per snapshot and shared; what a
+ * subscription selects, and its state-of-the-world response, are computed and serialized once per
+ * distinct subscription and snapshot ({@link ResourceSnapshot.Selection}; a stream appends its
+ * nonce to the shared bytes); a delta stream that had the previous snapshot looks only at the
+ * names that changed; equal subscriptions are held once ({@link Interner}).
+ *
+ * <p>Flow control: a stream gets no new response of a type until the client has answered the last
+ * one (ACK or NACK), so at most one response per type, four in all, is ever queued for a client,
+ * however slow it reads; a new snapshot meanwhile is sent once it answers, as one response.
  */
-public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceImplBase {
+public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncService, BindableService {
 
   private static final Logger log = LoggerFactory.getLogger(AdsService.class);
 
@@ -66,6 +88,10 @@ public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedD
   private final AtomicLong streamIds = new AtomicLong();
   private final Set<AdsStream<?, ?>> streams = ConcurrentHashMap.newKeySet();
   private volatile ResourceSnapshot snapshot = ResourceSnapshot.empty();
+  /** Subscriptions (sorted name sets) shared between streams; 10,000 distinct ones at most. */
+  private final Interner<Set<String>> subscriptions = new Interner<>(10_000);
+  /** Resource names delta streams subscribe to, shared between streams; 100,000 distinct ones at most. */
+  private final Interner<String> names = new Interner<>(100_000);
 
   public AdsService(AdsStreamListener listener) {
     this.listener = listener;
@@ -73,6 +99,7 @@ public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedD
 
   /** Serves {@code next} from now on, and pushes what changed to every open stream. */
   public void publish(ResourceSnapshot next) {
+    next.diffAgainst(snapshot);
     snapshot = next;
     for (AdsStream<?, ?> s : streams) {
       s.snapshotChanged();
@@ -89,9 +116,59 @@ public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedD
     return streams.size();
   }
 
+  /**
+   * The generated service, except that state-of-the-world responses go out through {@link
+   * SotwResponses}: a {@link PreparedResponse} is written as the shared bytes of its selection
+   * plus its nonce, not serialized again per stream.
+   */
+  @Override
+  public ServerServiceDefinition bindService() {
+    ServerServiceDefinition generated = AggregatedDiscoveryServiceGrpc.bindService(this);
+    MethodDescriptor<DiscoveryRequest, DiscoveryResponse> sotw =
+        AggregatedDiscoveryServiceGrpc.getStreamAggregatedResourcesMethod();
+    ServerServiceDefinition.Builder b = ServerServiceDefinition.builder(AggregatedDiscoveryServiceGrpc.SERVICE_NAME);
+    for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
+      if (m.getMethodDescriptor().getFullMethodName().equals(sotw.getFullMethodName())) {
+        MethodDescriptor<DiscoveryRequest, Object> prepared =
+            sotw.toBuilder(sotw.getRequestMarshaller(), new SotwResponses()).build();
+        b.addMethod(prepared, ServerCalls.<DiscoveryRequest, Object>asyncBidiStreamingCall(
+            out -> open(new SotwStream(streamIds.incrementAndGet(), out, this))));
+      } else {
+        b.addMethod(m);
+      }
+    }
+    return b.build();
+  }
+
   @Override
   public StreamObserver<DiscoveryRequest> streamAggregatedResources(StreamObserver<DiscoveryResponse> out) {
-    return open(new SotwStream(streamIds.incrementAndGet(), out, this));
+    // Only for a caller that bypasses bindService(): prepared responses are turned into messages.
+    return open(new SotwStream(streamIds.incrementAndGet(), new StreamObserver<Object>() {
+      @Override
+      public void onNext(Object value) {
+        out.onNext(value instanceof PreparedResponse p ? p.toMessage() : (DiscoveryResponse) value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        out.onError(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        out.onCompleted();
+      }
+    }, this));
+  }
+
+  /** The shared instance of a resource name. */
+  String internName(String name) {
+    return names.intern(name);
+  }
+
+  /** The shared instance of a subscription equal to {@code names}. */
+  Set<String> intern(Set<String> names) {
+    return subscriptions.intern(names);
   }
 
   @Override
@@ -234,6 +311,125 @@ public final class AdsService extends AggregatedDiscoveryServiceGrpc.AggregatedD
         // already cancelled
       }
       service.closed(this, status.asRuntimeException());
+    }
+  }
+
+  /**
+   * A state-of-the-world response as it goes on the wire: the selection's serialized body
+   * (type, version, resources) and this stream's nonce, written after it as field 5. Protobuf
+   * reads concatenated messages as one, so the client sees one ordinary {@code DiscoveryResponse}.
+   */
+  record PreparedResponse(String typeUrl, String version, String nonce, byte[] body) {
+    /** The same response as a message (for callers outside {@link #bindService()}). */
+    DiscoveryResponse toMessage() {
+      try {
+        return DiscoveryResponse.parseFrom(SotwResponses.bytes(this));
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new IllegalStateException("a prepared DiscoveryResponse does not parse", e);
+      }
+    }
+  }
+
+  /** Writes {@link PreparedResponse}s as their bytes and anything else as the protobuf message it is. */
+  static final class SotwResponses implements MethodDescriptor.Marshaller<Object> {
+    private static final MethodDescriptor.Marshaller<DiscoveryResponse> PROTO =
+        ProtoUtils.marshaller(DiscoveryResponse.getDefaultInstance());
+
+    @Override
+    public InputStream stream(Object value) {
+      if (value instanceof PreparedResponse p) {
+        return new PreparedStream(p.body(), nonceField(p.nonce()));
+      }
+      return PROTO.stream((DiscoveryResponse) value);
+    }
+
+    @Override
+    public Object parse(InputStream stream) {
+      return PROTO.parse(stream);
+    }
+
+    static byte[] bytes(PreparedResponse p) {
+      byte[] tail = nonceField(p.nonce());
+      byte[] all = java.util.Arrays.copyOf(p.body(), p.body().length + tail.length);
+      System.arraycopy(tail, 0, all, p.body().length, tail.length);
+      return all;
+    }
+
+    /** {@code nonce} as field 5 of a {@code DiscoveryResponse}. */
+    private static byte[] nonceField(String nonce) {
+      byte[] out = new byte[CodedOutputStream.computeStringSize(DiscoveryResponse.NONCE_FIELD_NUMBER, nonce)];
+      CodedOutputStream c = CodedOutputStream.newInstance(out);
+      try {
+        c.writeString(DiscoveryResponse.NONCE_FIELD_NUMBER, nonce);
+        c.checkNoSpaceLeft();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return out;
+    }
+  }
+
+  /** The body and the nonce field, read or drained (gRPC drains it straight into its frame). */
+  private static final class PreparedStream extends InputStream implements KnownLength, Drainable {
+    private final byte[] body;
+    private final byte[] tail;
+    private int pos;
+
+    PreparedStream(byte[] body, byte[] tail) {
+      this.body = body;
+      this.tail = tail;
+    }
+
+    @Override
+    public int available() {
+      return body.length + tail.length - pos;
+    }
+
+    @Override
+    public int read() {
+      if (pos < body.length) {
+        return body[pos++] & 0xff;
+      }
+      if (pos < body.length + tail.length) {
+        return tail[pos++ - body.length] & 0xff;
+      }
+      return -1;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) {
+      int left = available();
+      if (left == 0) {
+        return len == 0 ? 0 : -1;
+      }
+      int n = Math.min(len, left);
+      for (int i = 0; i < n; ) {
+        if (pos < body.length) {
+          int k = Math.min(n - i, body.length - pos);
+          System.arraycopy(body, pos, b, off + i, k);
+          pos += k;
+          i += k;
+        } else {
+          int k = n - i;
+          System.arraycopy(tail, pos - body.length, b, off + i, k);
+          pos += k;
+          i += k;
+        }
+      }
+      return n;
+    }
+
+    @Override
+    public int drainTo(OutputStream target) throws IOException {
+      int n = available();
+      if (pos < body.length) {
+        target.write(body, pos, body.length - pos);
+        target.write(tail);
+      } else {
+        target.write(tail, pos - body.length, n);
+      }
+      pos = body.length + tail.length;
+      return n;
     }
   }
 

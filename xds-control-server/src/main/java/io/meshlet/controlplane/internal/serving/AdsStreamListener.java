@@ -3,7 +3,6 @@ package io.meshlet.controlplane.internal.serving;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 
 /**
  * Hears what happens on every ADS stream: opened, each request as the client sent it, each
@@ -26,8 +25,11 @@ public interface AdsStreamListener {
   /** A state-of-the-world request, before the server acts on it. */
   default void onRequest(long streamId, DiscoveryRequest request) {}
 
-  /** A state-of-the-world response, as it goes out. */
-  default void onResponse(long streamId, DiscoveryResponse response) {}
+  /**
+   * A state-of-the-world response, as it goes out: its type, version and nonce (the resources
+   * go out as bytes shared by every stream with the same subscription, not as a message).
+   */
+  default void onResponse(long streamId, String typeUrl, String version, String nonce) {}
 
   /** An incremental request, before the server acts on it. */
   default void onDeltaRequest(long streamId, DeltaDiscoveryRequest request) {}

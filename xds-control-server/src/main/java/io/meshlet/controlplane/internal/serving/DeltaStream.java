@@ -37,6 +37,13 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
     final Map<String, String> known = new HashMap<>();
     String lastNonce;
     boolean awaitingAnswer;
+    /**
+     * The {@link TypeResources#serial()} of the set this stream was last brought up to date with
+     * (everything its subscription selects there, sent or judged current); -1 when its
+     * subscription changed since. A stream in step with the set a new one was diffed against
+     * looks only at the names that changed.
+     */
+    long syncedSerial = -1;
 
     TypeState(String typeUrl) {
       this.typeUrl = typeUrl;
@@ -70,7 +77,9 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       t.wildcard = request.getResourceNamesSubscribeCount() == 0
           && AdsService.FULL_STATE_TYPES.contains(typeUrl);
     }
-    for (String name : request.getResourceNamesSubscribeList()) {
+    for (String requested : request.getResourceNamesSubscribeList()) {
+      // Held for the stream's life: one shared copy of each name for all streams, not one each.
+      String name = service.internName(requested);
       if (name.equals("*")) {
         t.wildcard = true;
       } else {
@@ -88,6 +97,9 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       } else if (t.names.remove(name) && !t.wildcard) {
         t.known.remove(name);
       }
+    }
+    if (request.getResourceNamesSubscribeCount() > 0 || request.getResourceNamesUnsubscribeCount() > 0) {
+      t.syncedSerial = -1;
     }
     String nonce = request.getResponseNonce();
     if (!nonce.isEmpty()) {
@@ -116,37 +128,58 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       return;
     }
     TypeResources current = snapshot.type(t.typeUrl);
+    if (t.syncedSerial == current.serial()) {
+      return;    // up to date with this very set, and the subscription has not changed since
+    }
     DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder()
         .setTypeUrl(t.typeUrl)
         .setSystemVersionInfo(current.version());
     Map<String, String> sent = new HashMap<>();
-    if (t.wildcard) {
-      for (Entry e : current.byName().values()) {
-        if (!e.version().equals(t.known.get(e.name()))) {
+    List<String> removed = new ArrayList<>();
+    if (t.syncedSerial != -1 && t.syncedSerial == current.previousSerial()) {
+      // In step with the set this one was diffed against: only the names that changed can differ.
+      for (String name : current.changed()) {
+        Entry e = current.byName().get(name);
+        if ((t.wildcard || t.names.contains(name)) && !e.version().equals(t.known.get(name))) {
           response.addResources(e.delta());
-          sent.put(e.name(), e.version());
+          sent.put(name, e.version());
+        }
+      }
+      for (String name : current.removed()) {
+        String had = t.known.get(name);
+        if (had != null && !had.equals(ABSENT)) {
+          removed.add(name);
+        }
+      }
+    } else {
+      if (t.wildcard) {
+        for (Entry e : current.byName().values()) {
+          if (!e.version().equals(t.known.get(e.name()))) {
+            response.addResources(e.delta());
+            sent.put(e.name(), e.version());
+          }
+        }
+      }
+      for (String name : t.names) {
+        Entry e = current.byName().get(name);
+        if (e != null && !sent.containsKey(name) && !e.version().equals(t.known.get(name))) {
+          response.addResources(e.delta());
+          sent.put(name, e.version());
+        }
+      }
+      for (Map.Entry<String, String> k : t.known.entrySet()) {
+        if (!k.getValue().equals(ABSENT) && !current.byName().containsKey(k.getKey())) {
+          removed.add(k.getKey());
+        }
+      }
+      for (String name : t.names) {
+        if (!current.byName().containsKey(name) && !t.known.containsKey(name)) {
+          removed.add(name);    // subscribed, but does not exist: say so at once
         }
       }
     }
-    for (String name : t.names) {
-      Entry e = current.byName().get(name);
-      if (e != null && !sent.containsKey(name) && !e.version().equals(t.known.get(name))) {
-        response.addResources(e.delta());
-        sent.put(name, e.version());
-      }
-    }
-    List<String> removed = new ArrayList<>();
-    for (Map.Entry<String, String> k : t.known.entrySet()) {
-      if (!k.getValue().equals(ABSENT) && !current.byName().containsKey(k.getKey())) {
-        removed.add(k.getKey());
-      }
-    }
-    for (String name : t.names) {
-      if (!current.byName().containsKey(name) && !t.known.containsKey(name)) {
-        removed.add(name);    // subscribed, but does not exist: say so at once
-      }
-    }
     if (sent.isEmpty() && removed.isEmpty()) {
+      t.syncedSerial = current.serial();
       return;
     }
     removed.sort(null);
@@ -163,6 +196,7 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       }
       t.lastNonce = built.getNonce();
       t.awaitingAnswer = true;
+      t.syncedSerial = current.serial();
       AdsService.notifyListener(() -> service.listener().onDeltaResponse(id, built));
     }
   }

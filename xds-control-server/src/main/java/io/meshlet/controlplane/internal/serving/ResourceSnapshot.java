@@ -3,12 +3,14 @@ package io.meshlet.controlplane.internal.serving;
 import com.google.protobuf.Any;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Message;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -16,6 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
 /**
@@ -32,10 +37,176 @@ public final class ResourceSnapshot {
   /** One resource as it goes on the wire: packed once, for state-of-the-world and delta alike. */
   public record Entry(String name, String version, Any any, Resource delta) {}
 
-  /** The resources of one type. */
-  public record TypeResources(String typeUrl, String version, Map<String, Entry> byName) {
-    public TypeResources {
-      byName = Collections.unmodifiableMap(new TreeMap<>(byName));
+  /**
+   * The resources of one type, and what each subscription selects of them: a {@link Selection}
+   * is computed once per distinct subscription (almost every client of a mesh subscribes to the
+   * same names) and shared by every stream that has it, with its state-of-the-world response
+   * serialized once.
+   */
+  public static final class TypeResources {
+    /** Distinct subscriptions whose selection is kept per type and snapshot; beyond it, computed per call. */
+    static final int MAX_CACHED_SELECTIONS = 1024;
+    private static final AtomicLong SERIALS = new AtomicLong();
+
+    private final long serial = SERIALS.incrementAndGet();
+    private final String typeUrl;
+    private final String version;
+    private final Map<String, Entry> byName;
+    private final Map<Set<String>, Selection> selections = new ConcurrentHashMap<>();
+    private volatile Selection all;
+    /** Set by {@link #diffAgainst} before the snapshot is published: what changed since the one served before. */
+    private long previousSerial = -1;
+    private Set<String> changed = Set.of();
+    private Set<String> removed = Set.of();
+
+    public TypeResources(String typeUrl, String version, Map<String, Entry> byName) {
+      this.typeUrl = typeUrl;
+      this.version = version;
+      this.byName = Collections.unmodifiableMap(new TreeMap<>(byName));
+    }
+
+    public String typeUrl() {
+      return typeUrl;
+    }
+
+    public String version() {
+      return version;
+    }
+
+    /** Every resource of the type, by name, in name order. */
+    public Map<String, Entry> byName() {
+      return byName;
+    }
+
+    /** Tells this set from every other one built in this JVM, without holding on to it. */
+    long serial() {
+      return serial;
+    }
+
+    /** The serial of the set {@link #changed()} and {@link #removed()} are relative to; -1 if none. */
+    long previousSerial() {
+      return previousSerial;
+    }
+
+    /** Names that are new or have a new version since the previous set. */
+    Set<String> changed() {
+      return changed;
+    }
+
+    /** Names of the previous set that are gone. */
+    Set<String> removed() {
+      return removed;
+    }
+
+    /**
+     * Records what changed since {@code previous}, once per publish, so that a stream that had
+     * all of {@code previous} looks at those names only instead of at every resource. Called
+     * before the snapshot is published (the volatile write that publishes it makes this visible).
+     */
+    void diffAgainst(TypeResources previous) {
+      Set<String> c = new TreeSet<>();
+      byName.forEach((name, e) -> {
+        Entry old = previous.byName.get(name);
+        if (old == null || !old.version().equals(e.version())) {
+          c.add(name);
+        }
+      });
+      Set<String> r = new TreeSet<>(previous.byName.keySet());
+      r.removeAll(byName.keySet());
+      changed = Collections.unmodifiableSet(c);
+      removed = Collections.unmodifiableSet(r);
+      previousSerial = previous.serial;
+    }
+
+    /** Every resource: what a wildcard subscription selects. */
+    public Selection all() {
+      Selection s = all;
+      if (s == null) {
+        s = new Selection(this, Set.of(), List.copyOf(byName.values()), "*@" + version);
+        all = s;
+      }
+      return s;
+    }
+
+    /** The resources among {@code names} (a sorted set) that exist. */
+    public Selection select(Set<String> names) {
+      Selection s = selections.get(names);
+      if (s != null) {
+        return s;
+      }
+      List<Entry> selected = new ArrayList<>();
+      StringBuilder key = new StringBuilder();
+      if (AdsService.FULL_STATE_TYPES.contains(typeUrl)) {
+        // A listener or cluster missing from a response does not exist (xDS protocol, "Knowing When
+        // a Requested Resource Does Not Exist"), so a changed subscription is answered even when it
+        // selects the same resources: a client asking for one that does not exist learns so in one
+        // round trip instead of waiting out its does-not-exist timer.
+        key.append(names).append('\n');
+      }
+      for (String name : names) {
+        Entry e = byName.get(name);
+        if (e != null) {
+          selected.add(e);
+          key.append(name).append('@').append(e.version()).append('\n');
+        }
+      }
+      s = new Selection(this, names, List.copyOf(selected), key.toString());
+      if (selections.size() < MAX_CACHED_SELECTIONS) {
+        Selection raced = selections.putIfAbsent(names, s);
+        return raced != null ? raced : s;
+      }
+      return s;
+    }
+  }
+
+  /**
+   * What one subscription selects of one type in one snapshot: the resources, a key that is equal
+   * exactly when the names and versions are (how a stream knows it has sent this already), and
+   * the state-of-the-world response without its nonce, serialized once on first use.
+   */
+  public static final class Selection {
+    private final TypeResources type;
+    private final Set<String> names;
+    private final List<Entry> entries;
+    private final String key;
+    private volatile byte[] sotwBody;
+
+    Selection(TypeResources type, Set<String> names, List<Entry> entries, String key) {
+      this.type = type;
+      this.names = names;
+      this.entries = entries;
+      this.key = key;
+    }
+
+    /** The subscribed names this selection was made for (empty for a wildcard). */
+    public Set<String> names() {
+      return names;
+    }
+
+    public List<Entry> entries() {
+      return entries;
+    }
+
+    public String key() {
+      return key;
+    }
+
+    /**
+     * A {@code DiscoveryResponse} with this selection's type, version and resources and no nonce,
+     * serialized: a stream appends its nonce (field 5) to these bytes, which protobuf reads as one
+     * message, instead of serializing every resource again per stream.
+     */
+    public byte[] sotwBody() {
+      byte[] b = sotwBody;
+      if (b == null) {
+        DiscoveryResponse.Builder r = DiscoveryResponse.newBuilder().setTypeUrl(type.typeUrl()).setVersionInfo(type.version());
+        for (Entry e : entries) {
+          r.addResources(e.any());
+        }
+        b = r.build().toByteArray();
+        sotwBody = b;
+      }
+      return b;
     }
   }
 
@@ -61,6 +232,16 @@ public final class ResourceSnapshot {
   public TypeResources type(String typeUrl) {
     TypeResources t = types.get(typeUrl);
     return t != null ? t : new TypeResources(typeUrl, "", Map.of());
+  }
+
+  /** Notes in each type what changed since {@code previous}, the snapshot served before this one. */
+  void diffAgainst(ResourceSnapshot previous) {
+    types.forEach((url, t) -> {
+      TypeResources old = previous.types.get(url);
+      if (old != null && old != t && t.previousSerial() == -1) {
+        t.diffAgainst(old);
+      }
+    });
   }
 
   /** The type URLs this snapshot holds resources (or an empty set) of. */

@@ -1,11 +1,10 @@
 package io.meshlet.controlplane.internal.serving;
 
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.grpc.stub.StreamObserver;
-import io.meshlet.controlplane.internal.serving.ResourceSnapshot.Entry;
+import io.meshlet.controlplane.internal.serving.ResourceSnapshot.Selection;
 import io.meshlet.controlplane.internal.serving.ResourceSnapshot.TypeResources;
-import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * client's whole subscription for its type; the server answers with every subscribed resource
  * that exists, whenever that selection changes. Guarded by the stream (see {@link AdsService}).
  */
-final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryResponse> {
+final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, Object> {
 
   private static final Logger log = LoggerFactory.getLogger(SotwStream.class);
 
@@ -44,7 +43,8 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
 
   private final Map<String, TypeState> types = new LinkedHashMap<>();
 
-  SotwStream(long id, StreamObserver<DiscoveryResponse> out, AdsService service) {
+  /** {@code out} takes {@link AdsService.PreparedResponse}s (see {@link AdsService#bindService()}). */
+  SotwStream(long id, StreamObserver<Object> out, AdsService service) {
     super(id, out, service);
   }
 
@@ -63,8 +63,16 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
       t.clientVersion = request.getVersionInfo();
     }
     List<String> requested = request.getResourceNamesList();
-    Set<String> names = new TreeSet<>(requested);
-    boolean explicitWildcard = names.remove("*");
+    Set<String> names;
+    boolean explicitWildcard;
+    if (!first && requested.size() == t.names.size() && t.names.containsAll(requested)) {
+      names = t.names;           // an ACK naming what the stream has: nothing to build
+      explicitWildcard = false;
+    } else {
+      Set<String> sorted = new TreeSet<>(requested);
+      explicitWildcard = sorted.remove("*");
+      names = service.intern(Collections.unmodifiableSet(sorted));
+    }
     if (explicitWildcard) {
       t.wildcard = true;
     } else if (first) {
@@ -103,29 +111,8 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
       return;
     }
     TypeResources current = snapshot.type(t.typeUrl);
-    List<Entry> selected = new ArrayList<>();
-    String key;
-    if (t.wildcard) {
-      selected.addAll(current.byName().values());
-      key = "*@" + current.version();
-    } else {
-      StringBuilder k = new StringBuilder();
-      if (AdsService.FULL_STATE_TYPES.contains(t.typeUrl)) {
-        // A listener or cluster missing from a response does not exist (xDS protocol, "Knowing When
-        // a Requested Resource Does Not Exist"), so a changed subscription is answered even when it
-        // selects the same resources: a client asking for one that does not exist learns so in one
-        // round trip instead of waiting out its does-not-exist timer.
-        k.append(t.names).append('\n');
-      }
-      for (String name : t.names) {
-        Entry e = current.byName().get(name);
-        if (e != null) {
-          selected.add(e);
-          k.append(name).append('@').append(e.version()).append('\n');
-        }
-      }
-      key = k.toString();
-    }
+    Selection selected = t.wildcard ? current.all() : current.select(t.names);
+    String key = selected.key();
     if (key.equals(t.lastSent)) {
       return;
     }
@@ -135,24 +122,17 @@ final class SotwStream extends AdsService.AdsStream<DiscoveryRequest, DiscoveryR
       t.lastSent = key;
       return;
     }
-    if (selected.isEmpty() && !fullState) {
+    if (selected.entries().isEmpty() && !fullState) {
       // For routes and endpoints absence says nothing (deletion follows from the parent): no response.
       t.lastSent = key;
       return;
     }
-    DiscoveryResponse.Builder response = DiscoveryResponse.newBuilder()
-        .setTypeUrl(t.typeUrl)
-        .setVersionInfo(current.version())
-        .setNonce(nextNonce());
-    for (Entry e : selected) {
-      response.addResources(e.any());
-    }
-    DiscoveryResponse built = response.build();
-    if (send(built)) {
-      t.lastNonce = built.getNonce();
+    String nonce = nextNonce();
+    if (send(new AdsService.PreparedResponse(t.typeUrl, current.version(), nonce, selected.sotwBody()))) {
+      t.lastNonce = nonce;
       t.lastSent = key;
       t.awaitingAnswer = true;
-      AdsService.notifyListener(() -> service.listener().onResponse(id, built));
+      AdsService.notifyListener(() -> service.listener().onResponse(id, t.typeUrl, current.version(), nonce));
     }
   }
 }

@@ -4,9 +4,9 @@ import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;
+import io.meshlet.controlplane.internal.serving.Interner;
 import io.meshlet.controlplane.internal.serving.Peer;
 import io.meshlet.internal.spiffe.SpiffeIds;
 import java.time.Clock;
@@ -35,6 +35,8 @@ public final class ClientRegistry implements AdsStreamListener {
   private static final int MAX_PENDING_NONCES = 64;
 
   private final Map<Long, StreamState> streams = new ConcurrentHashMap<>();
+  /** Subscribed-name lists shared between streams: most clients subscribe to the same names. */
+  private final Interner<List<String>> subscriptions = new Interner<>(10_000);
   private final ServerMetrics metrics;
   private final Clock clock;
   private final Registrations registrations;
@@ -127,7 +129,10 @@ public final class ClientRegistry implements AdsStreamListener {
       s.noteNode(request.hasNode() ? request.getNode() : null).flatMap(i -> admitted(s, i))
           .ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
-      t.subscribed = List.copyOf(request.getResourceNamesList());
+      List<String> names = request.getResourceNamesList();
+      if (!names.equals(t.subscribed)) {   // an ACK usually names what it did before: keep that copy
+        t.subscribed = subscriptions.intern(List.copyOf(names));
+      }
       if (request.getResponseNonce().isEmpty()) {
         // The first request of a type on this stream; a reconnecting client names what it has.
         if (!request.getVersionInfo().isEmpty()) {
@@ -141,8 +146,8 @@ public final class ClientRegistry implements AdsStreamListener {
   }
 
   @Override
-  public void onResponse(long streamId, DiscoveryResponse response) {
-    sent(streamId, response.getTypeUrl(), response.getVersionInfo(), response.getNonce());
+  public void onResponse(long streamId, String typeUrl, String version, String nonce) {
+    sent(streamId, typeUrl, version, nonce);
   }
 
   private void sent(long streamId, String typeUrl, String version, String nonce) {
@@ -169,6 +174,19 @@ public final class ClientRegistry implements AdsStreamListener {
       s.noteNode(request.hasNode() ? request.getNode() : null).flatMap(i -> admitted(s, i))
           .ifPresent(i -> registrations.register(streamId, i));
       TypeState t = s.type(type);
+      if (request.getResourceNamesSubscribeCount() > 0 || request.getResourceNamesUnsubscribeCount() > 0) {
+        updateSubscribed(t, request);
+      }
+      if (request.getResponseNonce().isEmpty()) {
+        return;
+      }
+      answered(s, type, t, request.getResponseNonce(),
+          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null, null);
+    }
+  }
+
+  private void updateSubscribed(TypeState t, DeltaDiscoveryRequest request) {
+    {
       List<String> subscribed = new ArrayList<>(t.subscribed);
       subscribed.removeAll(request.getResourceNamesUnsubscribeList());
       for (String name : request.getResourceNamesSubscribeList()) {
@@ -176,12 +194,7 @@ public final class ClientRegistry implements AdsStreamListener {
           subscribed.add(name);
         }
       }
-      t.subscribed = List.copyOf(subscribed);
-      if (request.getResponseNonce().isEmpty()) {
-        return;
-      }
-      answered(s, type, t, request.getResponseNonce(),
-          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null, null);
+      t.subscribed = subscriptions.intern(List.copyOf(subscribed));
     }
   }
 
@@ -243,9 +256,19 @@ public final class ClientRegistry implements AdsStreamListener {
 
   /** {@code type.googleapis.com/envoy.config.cluster.v3.Cluster} -> {@code Cluster}. */
   static String shortType(String typeUrl) {
+    String known = SHORT_TYPES.get(typeUrl);    // once per response and request: no substring each time
+    if (known != null) {
+      return known;
+    }
     int dot = typeUrl.lastIndexOf('.');
-    return dot >= 0 ? typeUrl.substring(dot + 1) : typeUrl;
+    String name = dot >= 0 ? typeUrl.substring(dot + 1) : typeUrl;
+    if (SHORT_TYPES.size() < 64) {
+      SHORT_TYPES.put(typeUrl, name);
+    }
+    return name;
   }
+
+  private static final Map<String, String> SHORT_TYPES = new ConcurrentHashMap<>();
 
   private static final class StreamState {
     final long streamId;

@@ -313,6 +313,62 @@ class AdsConformanceTest {
   }
 
   @Test
+  void deltaEditsInARowEachCarryOnlyTheirOwnChangeAndARemoval() {
+    try (Delta d = delta()) {
+      d.ack(d.subscribe(CLUSTER, "a", "b"));
+      clusters.put("a", 2);
+      publish();
+      DeltaDiscoveryResponse first = d.next();
+      assertThat(byName(first)).containsOnlyKeys("a");
+      d.ack(first);
+      clusters.put("b", 2);
+      clusters.put("d", 1);       // not subscribed: not sent
+      publish();
+      DeltaDiscoveryResponse second = d.next();
+      assertThat(byName(second)).containsOnlyKeys("b");
+      d.ack(second);
+      clusters.remove("a");
+      publish();
+      DeltaDiscoveryResponse third = d.next();
+      assertThat(third.getResourcesList()).isEmpty();
+      assertThat(third.getRemovedResourcesList()).containsExactly("a");
+      d.ack(third);
+      d.barrier();
+    }
+  }
+
+  @Test
+  void deltaChangesPublishedWhileAResponseIsUnansweredComeInOneResponseAfterTheAnswer() {
+    try (Delta d = delta()) {
+      DeltaDiscoveryResponse r = d.subscribe(CLUSTER, "a", "b", "c");
+      clusters.put("a", 2);
+      publish();
+      clusters.put("b", 2);
+      publish();
+      d.barrier();                // nothing while the first response is unanswered
+      d.ack(r);
+      DeltaDiscoveryResponse both = d.next();
+      assertThat(byName(both)).containsOnlyKeys("a", "b");
+      assertThat(both.getSystemVersionInfo()).isEqualTo(typeVersion(CLUSTER));
+    }
+  }
+
+  @Test
+  void sotwStreamsWithTheSameSubscriptionGetTheSameResourcesEachWithItsOwnNonce() {
+    try (Sotw one = sotw(); Sotw two = sotw()) {
+      DiscoveryResponse a = one.request(CLUSTER, "", "", "a", "c");
+      DiscoveryResponse b = two.request(CLUSTER, "", "", "a", "c");
+      assertThat(names(a)).containsExactly("a", "c");
+      assertThat(b.getResourcesList()).isEqualTo(a.getResourcesList());
+      assertThat(b.getVersionInfo()).isEqualTo(a.getVersionInfo()).isEqualTo(typeVersion(CLUSTER));
+      assertThat(a.getNonce()).isNotEmpty();
+      assertThat(b.getNonce()).isNotEmpty();
+      one.ack(a, "a", "c");
+      one.barrier();
+    }
+  }
+
+  @Test
   void deltaUnsubscribeIsQuietAndResubscribeAtAnUnchangedVersionSendsItAgain() {
     try (Delta d = delta()) {
       DeltaDiscoveryResponse r = d.subscribe(CLUSTER, "a", "b");
