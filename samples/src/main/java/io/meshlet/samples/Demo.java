@@ -46,7 +46,7 @@ import java.util.regex.Pattern;
  *   <li>the control server (its real jar) on {@code samples/mesh.yaml}, with join tokens for its CA
  *       and its CA directory in the work directory: xDS and the CA on TLS, the default;
  *   <li>catalog v1 (two instances) and v2 (one), on Tomcat with strict mTLS, inventory (gRPC),
- *       frontend and payments (on Jetty), each checking the control server against its trust bundle,
+ *       frontend (on Jetty) and payments (WebFlux on Reactor Netty), each checking the control server against its trust bundle,
  *       getting its certificate with its join token, and registering itself on an xDS stream that
  *       presents that certificate; one request's trace id as it crosses frontend and catalog, and the
  *       Meshlet lines of the frontend's {@code /actuator/prometheus};

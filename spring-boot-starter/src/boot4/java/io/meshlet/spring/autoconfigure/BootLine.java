@@ -14,6 +14,7 @@ final class BootLine {
   static final String NAME = "Spring Boot 4";
   static final String JETTY_FACTORY = "org.springframework.boot.jetty.servlet.JettyServletWebServerFactory";
   static final String TOMCAT_FACTORY = "org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory";
+  static final String NETTY_FACTORY = "org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory";
 
   private BootLine() {}
 

@@ -89,6 +89,21 @@ final class MeshletBootConfigurations {
     }
   }
 
+  /** Inbound strict mTLS on a WebFlux application's Reactor Netty server, with an identity. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"reactor.netty.http.server.HttpServer", BootLine.NETTY_FACTORY})
+  @ConditionalOnProperty(prefix = "meshlet.inbound", name = "enabled", havingValue = "true", matchIfMissing = true)
+  static class NettyInboundConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    @Conditional(MeshletAutoConfiguration.OnIdentitySource.class)
+    MeshletNettyInbound meshletNettyInbound(MeshClient mesh, MeshIdentity identity, MeshletProperties properties) {
+      return new MeshletNettyInbound(mesh, identity, properties.isAwaitConfigOnStartup()
+          ? properties.getFirstConfigTimeout() : java.time.Duration.ZERO);
+    }
+  }
+
   /** The {@code meshlet} health indicator. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})

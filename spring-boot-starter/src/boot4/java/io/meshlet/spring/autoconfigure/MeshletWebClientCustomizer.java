@@ -9,8 +9,11 @@ import org.springframework.web.reactive.function.client.WebClient;
  * Sets the connector of every {@code WebClient} the auto-configured {@code WebClient.Builder} builds
  * to an {@link OkHttpClientHttpConnector} over the mesh-aware {@code OkHttpClient}, so that
  * {@code http://<service>/...} gets the mesh's routing, retries, timeouts, breaker, ejection and mTLS,
- * with every policy step on OkHttp's dispatcher threads. Ordered first: a later customizer may still
- * set another connector.
+ * with every policy step on OkHttp's dispatcher threads. Ordered right after Spring Boot's own
+ * connector customizer ({@code webClientHttpConnectorCustomizer}, order 0, there whenever a
+ * {@code ClientHttpConnector} bean is: Reactor Netty's in any WebFlux application, else the JDK's),
+ * which would otherwise replace the mesh's connector; the application's own customizers (default
+ * order) still run after it and may set another.
  */
 public final class MeshletWebClientCustomizer implements WebClientCustomizer, Ordered {
 
@@ -25,8 +28,11 @@ public final class MeshletWebClientCustomizer implements WebClientCustomizer, Or
     builder.clientConnector(new OkHttpClientHttpConnector(okHttp));
   }
 
+  /** After Boot's connector customizer ({@code @Order(0)}), before the application's. */
+  static final int ORDER = 1;
+
   @Override
   public int getOrder() {
-    return Ordered.HIGHEST_PRECEDENCE;
+    return ORDER;
   }
 }

@@ -66,7 +66,9 @@ import org.springframework.core.env.Environment;
  *       metrics and spans as HTTP calls, through the {@link MeshClient}'s OpenTelemetry;
  *   <li>on a servlet web server ({@code meshlet.inbound.enabled}): mTLS and authorization on Jetty
  *       ({@link MeshletJettyInbound}), strict mTLS on Tomcat ({@link MeshletTomcatInbound}),
- *       authorization on any other than Jetty ({@code MeshServletFilter}), and
+ *       authorization on any other than Jetty ({@code MeshServletFilter}); on a reactive (WebFlux) one,
+ *       strict mTLS on Reactor Netty ({@link MeshletNettyInbound}) and authorization
+ *       ({@link MeshletAuthorizationWebFilter}); on both,
  *       {@link MeshletInboundGuard}, which fails start-up (or answers 503) while the mesh asks for mTLS
  *       or authorization the running server cannot give;
  *   <li>with the actuator: the {@code meshlet} endpoint and health indicator.
@@ -79,7 +81,8 @@ import org.springframework.core.env.Environment;
 @ConditionalOnProperty(prefix = "meshlet", name = "enabled", havingValue = "true", matchIfMissing = true)
 @EnableConfigurationProperties(MeshletProperties.class)
 @Import({MeshletBootConfigurations.JettyInboundConfiguration.class,
-    MeshletBootConfigurations.TomcatInboundConfiguration.class, MeshletBootConfigurations.HealthConfiguration.class})
+    MeshletBootConfigurations.TomcatInboundConfiguration.class, MeshletBootConfigurations.NettyInboundConfiguration.class,
+    MeshletBootConfigurations.HealthConfiguration.class})
 public final class MeshletAutoConfiguration {
 
   private static final Logger log = LoggerFactory.getLogger(MeshletAutoConfiguration.class);
@@ -142,10 +145,13 @@ public final class MeshletAutoConfiguration {
   }
 
   /**
-   * The inbound policy on a reactive (WebFlux) web server: the starter enforces none there yet, so
-   * {@link MeshletInboundGuard} fails start-up (or, for a config that arrives later, answers 503 through
-   * {@link MeshletInboundGate}) while the mesh asks such a service for mTLS or an allow list. Never
-   * silently unprotected.
+   * The inbound policy on a reactive (WebFlux) web server: on Reactor Netty, strict mTLS with the
+   * workload's rotating SVID ({@link MeshletNettyInbound}, with an identity) and the service's
+   * authorization ({@link MeshletAuthorizationWebFilter}, on any reactive server). {@link MeshletInboundGuard}
+   * fails start-up (or, for a config that arrives later, answers 503 through {@link MeshletInboundGate})
+   * while the mesh asks for what the running server cannot give: {@code permissive} on Reactor Netty, mTLS
+   * without an identity, or mTLS on another reactive server (Tomcat, Jetty, Undertow). Never silently
+   * unprotected.
    */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
@@ -156,16 +162,36 @@ public final class MeshletAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     MeshletInboundGuard meshletInboundGuard(MeshletProperties properties, Environment env,
-        ObjectProvider<MeshClient> mesh, ApplicationContext context, ObjectProvider<MeshIdentity> identity) {
-      return new MeshletInboundGuard(MeshletSettings.resolve(properties, env).serviceName(), mesh,
-          () -> BootLine.webServer(context) == null ? null : new MeshletInboundGuard.Server(
-              MeshletInboundGuard.REACTIVE, false, true, false, identity.getIfAvailable() != null),
-          properties.getFirstConfigTimeout(), properties.isAwaitConfigOnStartup());
+        ObjectProvider<MeshClient> mesh, ApplicationContext context, ObjectProvider<MeshIdentity> identity,
+        ObjectProvider<MeshletNettyInbound> nettyInbound, ObjectProvider<MeshletAuthorizationWebFilter> authorization) {
+      return new MeshletInboundGuard(MeshletSettings.resolve(properties, env).serviceName(), mesh, () -> {
+        Object server = BootLine.webServer(context);
+        if (server == null) {
+          return null;
+        }
+        boolean identified = identity.getIfAvailable() != null;
+        boolean authorizes = authorization.getIfAvailable() != null;
+        String name = ServletInboundConfiguration.serverName(server);
+        if (!name.equals("Netty")) {
+          return new MeshletInboundGuard.Server(MeshletInboundGuard.REACTIVE + " " + name, false, true, authorizes,
+              identified);
+        }
+        MeshletNettyInbound netty = nettyInbound.getIfAvailable();
+        boolean mtls = netty != null && netty.mtls();
+        return new MeshletInboundGuard.Server(MeshletInboundGuard.NETTY, mtls, !mtls, authorizes, identified);
+      }, properties.getFirstConfigTimeout(), properties.isAwaitConfigOnStartup());
     }
 
     @Bean
     MeshletInboundGate meshletInboundGate(MeshletInboundGuard guard) {
       return new MeshletInboundGate(guard);
+    }
+
+    /** The service's authorization, right after the gate, on any reactive server. */
+    @Bean
+    @ConditionalOnClass(name = "io.meshlet.inbound.internal.InboundAuthorization")
+    MeshletAuthorizationWebFilter meshletAuthorizationWebFilter(MeshClient mesh) {
+      return new MeshletAuthorizationWebFilter(mesh);
     }
   }
 
@@ -238,7 +264,7 @@ public final class MeshletAutoConfiguration {
     }
 
     /**
-     * Tomcat, Jetty, Undertow or the class's simple name: from Boot's web server or its factory, on
+     * Tomcat, Jetty, Undertow, Netty (Reactor Netty) or the class's simple name: from Boot's web server or its factory, on
      * either Boot line ({@code org.springframework.boot.web.embedded.tomcat.TomcatWebServer} in Boot 3,
      * {@code org.springframework.boot.tomcat.TomcatWebServer} in Boot 4).
      */
@@ -246,7 +272,7 @@ public final class MeshletAutoConfiguration {
       for (Class<?> c = serverOrFactory.getClass(); c != null; c = c.getSuperclass()) {
         String n = c.getName();
         if (n.startsWith("org.springframework.boot.")) {
-          for (String kind : new String[] {"Tomcat", "Jetty", "Undertow"}) {
+          for (String kind : new String[] {"Tomcat", "Jetty", "Undertow", "Netty"}) {
             if (c.getSimpleName().startsWith(kind)) {
               return kind;
             }

@@ -23,7 +23,7 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * Keeps the embedded servlet web server from serving unprotected while the mesh says the service is
+ * Keeps the embedded web server (servlet or reactive) from serving unprotected while the mesh says the service is
  * protected: it compares what the service's inbound policy asks ({@code mtls.mode}, authorization)
  * with what the running server can enforce, and
  *
@@ -42,7 +42,10 @@ import org.springframework.context.SmartLifecycle;
  * authorizes; Tomcat under {@link MeshletTomcatInbound} (an identity) takes strict mTLS only, as its
  * connector cannot tell TLS from plaintext on one port, so {@code permissive} is refused there; any
  * other server (Undertow, Jetty or Tomcat without an identity) takes no mTLS from the starter. All
- * but Jetty under the mesh authorize when {@code io.meshlet.inbound.MeshServletFilter} is registered. An allow list under {@code mtls: off}
+ * but Jetty under the mesh authorize when {@code io.meshlet.inbound.MeshServletFilter} is registered.
+ * Under WebFlux, Reactor Netty under {@link MeshletNettyInbound} (an identity) takes strict mTLS only,
+ * as Tomcat does, and {@link MeshletAuthorizationWebFilter} authorizes on any reactive server; other
+ * reactive servers (Tomcat, Jetty, Undertow under WebFlux) take no mTLS from the starter. An allow list under {@code mtls: off}
  * is enforced as on Jetty: callers present no certificate, so only requests the rules open to anyone
  * are served, others get 403; a WARN says so.
  *
@@ -56,8 +59,11 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
   /** Before the web server starts listening ({@code WebServerStartStopLifecycle}: {@code MAX_VALUE - 2048}). */
   static final int PHASE = Integer.MAX_VALUE - 4096;
 
-  /** The name a reactive (WebFlux) web server goes by here, whichever server runs it. */
+  /** What the name of a reactive (WebFlux) web server other than Reactor Netty starts with here: "reactive (WebFlux) Tomcat". */
   static final String REACTIVE = "reactive (WebFlux)";
+
+  /** The name of the Reactor Netty server of a WebFlux application. */
+  static final String NETTY = "Reactor Netty";
 
   /**
    * What the embedded server can do for the mesh.
@@ -127,18 +133,18 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
     String asks = "meshlet: service '" + service + "' asks for mtls " + policy.mtls().name().toLowerCase(Locale.ROOT);
     String useJetty = "use spring-boot-starter-jetty (exclude spring-boot-starter-"
         + server.name().toLowerCase(Locale.ROOT) + ")";
-    if (server.name().equals(REACTIVE) && (policy.mtls() != MtlsMode.OFF || restricts(policy))) {
-      // Reactor Netty under WebFlux: the starter has no mTLS connector and no authorization filter there yet.
-      return Verdict.refuse((policy.mtls() != MtlsMode.OFF ? asks : "meshlet: service '" + service
-          + "' has an authorization allow list") + ", but the starter does not enforce the mesh's inbound policy on"
-          + " a reactive (WebFlux) server yet", "serve the service with Spring MVC (spring-boot-starter-web, on"
-          + " Jetty or Tomcat), or set mtls.mode off with no allow list for it in the mesh config, " + escape);
-    }
+    // Servers that take TLS or plaintext on a port, so strict mTLS only, which they take at start-up.
+    boolean strictOnly = server.name().equals("Tomcat") || server.name().equals(NETTY);
     if (policy.mtls() == MtlsMode.PERMISSIVE && server.name().equals("Tomcat") && server.identity()) {
       // Whether Tomcat took mTLS or not: it serves one of the two, and permissive asks for both.
       return Verdict.refuse(asks + ", but the embedded Tomcat server cannot take plaintext and mTLS on one port",
           "set mtls.mode strict (or off) for the service in the mesh config, or " + useJetty
               + " for a permissive rollout, " + escape);
+    }
+    if (policy.mtls() == MtlsMode.PERMISSIVE && server.name().equals(NETTY) && server.identity()) {
+      return Verdict.refuse(asks + ", but the embedded Reactor Netty server cannot take plaintext and mTLS on one"
+          + " port", "set mtls.mode strict (or off) for the service in the mesh config, or serve it with Spring MVC"
+          + " on spring-boot-starter-jetty for a permissive rollout, " + escape);
     }
     if (policy.mtls() != MtlsMode.OFF && !server.mtls()) {
       if (server.name().equals("Jetty") && !server.identity()) {
@@ -149,14 +155,22 @@ final class MeshletInboundGuard implements SmartLifecycle, MeshListener {
         return Verdict.refuse(asks + ", but the embedded Jetty server is not under the mesh's mTLS without"
             + " mesh-client-http", "add io.meshlet:mesh-client-http, " + escape);
       }
-      if (server.name().equals("Tomcat") && !server.identity()) {
-        return Verdict.refuse(asks + ", but this application has no workload identity, so the embedded Tomcat"
-            + " server cannot take mTLS", "set meshlet.identity.source (ca or files), " + escape);
+      if (strictOnly && !server.identity()) {
+        return Verdict.refuse(asks + ", but this application has no workload identity, so the embedded "
+            + server.name() + " server cannot take mTLS", "set meshlet.identity.source (ca or files), " + escape);
       }
-      if (server.name().equals("Tomcat")) {
-        return Verdict.refuse(asks + ", but the embedded Tomcat server was started in plaintext, as the mode at"
-            + " start-up asked, and cannot change while it serves", "restart the service (with"
-            + " meshlet.await-config-on-startup=true Tomcat starts with the mode the mesh asks then), " + escape);
+      if (strictOnly) {
+        return Verdict.refuse(asks + ", but the embedded " + server.name() + " server was started in plaintext, as"
+            + " the mode at start-up asked, and cannot change while it serves", "restart the service (with"
+            + " meshlet.await-config-on-startup=true " + server.name() + " starts with the mode the mesh asks then), "
+            + escape);
+      }
+      if (server.name().startsWith(REACTIVE)) {
+        String kind = server.name().substring(REACTIVE.length()).trim();
+        return Verdict.refuse(asks + ", but the embedded web server is " + server.name() + ", which the starter"
+            + " cannot put under the mesh's mTLS", "run WebFlux on Reactor Netty (spring-boot-starter-webflux's"
+            + " default server: remove spring-boot-starter-" + kind.toLowerCase(Locale.ROOT) + ")"
+            + (server.identity() ? "" : " and set meshlet.identity.source") + ", " + escape);
       }
       return Verdict.refuse(asks + ", but the embedded web server is " + server.name() + ", which the starter"
           + " cannot put under the mesh's mTLS", useJetty + " or spring-boot-starter-tomcat"

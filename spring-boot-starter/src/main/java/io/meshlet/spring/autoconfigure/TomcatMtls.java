@@ -1,11 +1,8 @@
 package io.meshlet.spring.autoconfigure;
 
-import io.meshlet.MeshClient;
-import io.meshlet.config.MtlsMode;
 import io.meshlet.identity.SpiffeTls;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
-import java.time.Duration;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
@@ -28,25 +25,6 @@ import org.apache.tomcat.util.net.SSLHostConfigCertificate;
 final class TomcatMtls {
 
   private TomcatMtls() {}
-
-  /**
-   * Whether Tomcat starts under mTLS: when the service's {@code mtls.mode} in the config at start-up
-   * (waited for up to {@code wait}) is strict, or when there is no config yet (fail closed: the
-   * inbound guard then compares the mode that arrives with what Tomcat took). Tomcat's connector
-   * cannot change between plaintext and TLS while it serves; a later change of the mode is the
-   * guard's to report.
-   */
-  static boolean startsUnderMtls(MeshClient mesh, Duration wait) {
-    try {
-      if (!mesh.awaitConfig(wait)) {
-        return true;
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return true;
-    }
-    return mesh.snapshot().inbound(mesh.serviceName()).mtls() == MtlsMode.STRICT;
-  }
 
   /**
    * Tomcat: the connector takes TLS only, and requires a client certificate that chains to the mesh's

@@ -408,17 +408,85 @@ class MeshletAutoConfigurationTest {
         .run(context -> assertThat(filterNames(context)).containsExactly("meshletAuthorization", "meshletInboundGuard"));
   }
 
-  @Test
-  void whenAReactiveWebApplicationThenTheInboundGuardAndItsGateFilterComeFirst() {
-    new org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner()
+  /** A reactive web application (no server is started): the inbound guard's beans. */
+  org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner reactive() {
+    return new org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class))
         .withPropertyValues("meshlet.service-name=catalog", "meshlet.control-servers=" + NOWHERE, trust,
-            "meshlet.grpc.enabled=false")
-        .run(context -> {
-          assertThat(context).hasNotFailed().hasSingleBean(MeshletInboundGuard.class)
-              .hasSingleBean(MeshletInboundGate.class);
-          assertThat(context.getBean(MeshletInboundGate.class).getOrder()).isEqualTo(Ordered.HIGHEST_PRECEDENCE);
-        });
+            "meshlet.grpc.enabled=false");
+  }
+
+  @Test
+  void whenAReactiveWebApplicationThenTheInboundGuardItsGateAndTheAuthorizationWebFilterComeFirst() {
+    reactive().run(context -> {
+      assertThat(context).hasNotFailed().hasSingleBean(MeshletInboundGuard.class)
+          .hasSingleBean(MeshletInboundGate.class).hasSingleBean(MeshletAuthorizationWebFilter.class);
+      assertThat(context.getBean(MeshletInboundGate.class).getOrder()).isEqualTo(Ordered.HIGHEST_PRECEDENCE);
+      assertThat(context.getBean(MeshletAuthorizationWebFilter.class).getOrder())
+          .isEqualTo(Ordered.HIGHEST_PRECEDENCE + 1);
+      // No identity: Reactor Netty is not put under mTLS (the guard refuses a mesh that asks for it).
+      assertThat(context).doesNotHaveBean(MeshletNettyInbound.class);
+    });
+    reactive().withPropertyValues("meshlet.inbound.enabled=false").run(context -> assertThat(context)
+        .hasNotFailed().doesNotHaveBean(MeshletInboundGuard.class).doesNotHaveBean(MeshletInboundGate.class)
+        .doesNotHaveBean(MeshletAuthorizationWebFilter.class));
+  }
+
+  @Test
+  void nettyInboundNeedsAnIdentityAndReactorNettyAndCanBeTurnedOff() {
+    String[] files = {"meshlet.identity.source=files", "meshlet.identity.directory=" + dir};
+    reactive().withPropertyValues(files)
+        .run(context -> assertThat(context).hasNotFailed().hasSingleBean(MeshletNettyInbound.class));
+    reactive().withPropertyValues(files).withPropertyValues("meshlet.inbound.enabled=false")
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletNettyInbound.class));
+    reactive().withPropertyValues(files).withClassLoader(new FilteredClassLoader("reactor.netty"))
+        .run(context -> assertThat(context).doesNotHaveBean(MeshletNettyInbound.class));
+  }
+
+  /** A mesh client with no config yet: a server that takes one mode at start-up takes strict mTLS (fail closed). */
+  static MeshClient unconfigured() {
+    return MeshClient.builder().serviceName("catalog").controlServers(NOWHERE).xdsPlaintext().build();
+  }
+
+  @Test
+  void whenTheApplicationConfiguredServerSslThenPuttingTheServerUnderTheMeshsMtlsFailsNamingTheProperties() {
+    org.springframework.boot.web.server.Ssl own = new org.springframework.boot.web.server.Ssl();
+    own.setKeyStore("classpath:server.p12");
+    own.setClientAuth(org.springframework.boot.web.server.Ssl.ClientAuth.NEED);
+    MeshIdentity identity = MeshIdentity.of(() -> null, listener -> { });
+    try (MeshClient mesh = unconfigured()) {
+      String action = ": remove server.ssl.* from the application's configuration (Meshlet owns the server's TLS"
+          + " while the mesh asks for mTLS), or set meshlet.inbound.enabled=false to take responsibility for the"
+          + " inbound policy yourself";
+      BootTestLine.Netty netty = new BootTestLine.Netty();
+      netty.setSsl(own);
+      assertThatThrownBy(() -> new MeshletNettyInbound(mesh, identity, Duration.ZERO).customize(netty))
+          .isInstanceOf(MeshletInboundException.class)
+          .satisfies(e -> assertThat(((MeshletInboundException) e).problem() + ": "
+              + ((MeshletInboundException) e).action()).isEqualTo("meshlet: service 'catalog' is under the mesh's"
+              + " mTLS, which the starter gives the embedded Reactor Netty server with the workload's SVID, but the"
+              + " application configured the server's own TLS (server.ssl.key-store, server.ssl.client-auth)"
+              + action));
+      BootTestLine.Tomcat tomcat = new BootTestLine.Tomcat();
+      tomcat.setSsl(own);
+      assertThatThrownBy(() -> new MeshletTomcatInbound(mesh, identity, Duration.ZERO).customize(tomcat))
+          .isInstanceOf(MeshletInboundException.class).hasMessageContaining("the embedded Tomcat server");
+      BootTestLine.Jetty jetty = new BootTestLine.Jetty();
+      jetty.setSsl(own);
+      assertThatThrownBy(() -> new MeshletJettyInbound(mesh, identity).customize(jetty))
+          .isInstanceOf(MeshletInboundException.class).hasMessageContaining("the embedded Jetty server");
+
+      // Without server.ssl.*, or with server.ssl.enabled=false, the server is the mesh's.
+      MeshletNettyInbound inbound = new MeshletNettyInbound(mesh, identity, Duration.ZERO);
+      inbound.customize(new BootTestLine.Netty());
+      assertThat(inbound.mtls()).isTrue();
+      org.springframework.boot.web.server.Ssl off = new org.springframework.boot.web.server.Ssl();
+      off.setEnabled(false);
+      off.setKeyStore("classpath:server.p12");
+      BootTestLine.Tomcat tomcatOff = new BootTestLine.Tomcat();
+      tomcatOff.setSsl(off);
+      new MeshletTomcatInbound(mesh, identity, Duration.ZERO).customize(tomcatOff);
+    }
   }
 
   @Test

@@ -35,7 +35,10 @@ class MeshletInboundGuardTest {
   static final Server JETTY_UNDER_THE_MESH = new Server("Jetty", true, true, true, true);
   static final Server JETTY_WITHOUT_IDENTITY = new Server("Jetty", false, true, true, false);
   static final Server JETTY_WITHOUT_MESH_CLIENT_HTTP = new Server("Jetty", false, true, false, true);
-  static final Server WEBFLUX = new Server(MeshletInboundGuard.REACTIVE, false, true, false, true);
+  static final Server NETTY_UNDER_THE_MESH = new Server(MeshletInboundGuard.NETTY, true, false, true, true);
+  static final Server NETTY_STARTED_PLAINTEXT = new Server(MeshletInboundGuard.NETTY, false, true, true, true);
+  static final Server NETTY_WITHOUT_IDENTITY = new Server(MeshletInboundGuard.NETTY, false, true, true, false);
+  static final Server REACTIVE_TOMCAT = new Server(MeshletInboundGuard.REACTIVE + " Tomcat", false, true, true, true);
 
   static final String ESCAPE =
       "or set meshlet.inbound.enabled=false to take responsibility for the inbound policy yourself";
@@ -76,16 +79,23 @@ class MeshletInboundGuardTest {
         Arguments.of(policy(MtlsMode.PERMISSIVE, false), JETTY_WITHOUT_MESH_CLIENT_HTTP,
             "meshlet: service 'catalog' asks for mtls permissive, but the embedded Jetty server is not under the"
                 + " mesh's mTLS without mesh-client-http: add io.meshlet:mesh-client-http, " + ESCAPE),
-        Arguments.of(policy(MtlsMode.STRICT, false), WEBFLUX,
-            "meshlet: service 'catalog' asks for mtls strict, but the starter does not enforce the mesh's inbound"
-                + " policy on a reactive (WebFlux) server yet: serve the service with Spring MVC"
-                + " (spring-boot-starter-web, on Jetty or Tomcat), or set mtls.mode off with no allow list for it in"
-                + " the mesh config, " + ESCAPE),
-        Arguments.of(policy(MtlsMode.OFF, true), WEBFLUX,
-            "meshlet: service 'catalog' has an authorization allow list, but the starter does not enforce the mesh's"
-                + " inbound policy on a reactive (WebFlux) server yet: serve the service with Spring MVC"
-                + " (spring-boot-starter-web, on Jetty or Tomcat), or set mtls.mode off with no allow list for it in"
-                + " the mesh config, " + ESCAPE),
+        Arguments.of(policy(MtlsMode.PERMISSIVE, true), NETTY_UNDER_THE_MESH,
+            "meshlet: service 'catalog' asks for mtls permissive, but the embedded Reactor Netty server cannot take"
+                + " plaintext and mTLS on one port: set mtls.mode strict (or off) for the service in the mesh config,"
+                + " or serve it with Spring MVC on spring-boot-starter-jetty for a permissive rollout, " + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, true), NETTY_WITHOUT_IDENTITY,
+            "meshlet: service 'catalog' asks for mtls strict, but this application has no workload identity, so the"
+                + " embedded Reactor Netty server cannot take mTLS: set meshlet.identity.source (ca or files), "
+                + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), NETTY_STARTED_PLAINTEXT,
+            "meshlet: service 'catalog' asks for mtls strict, but the embedded Reactor Netty server was started in"
+                + " plaintext, as the mode at start-up asked, and cannot change while it serves: restart the service"
+                + " (with meshlet.await-config-on-startup=true Reactor Netty starts with the mode the mesh asks then), "
+                + ESCAPE),
+        Arguments.of(policy(MtlsMode.STRICT, false), REACTIVE_TOMCAT,
+            "meshlet: service 'catalog' asks for mtls strict, but the embedded web server is reactive (WebFlux)"
+                + " Tomcat, which the starter cannot put under the mesh's mTLS: run WebFlux on Reactor Netty"
+                + " (spring-boot-starter-webflux's default server: remove spring-boot-starter-tomcat), " + ESCAPE),
         Arguments.of(policy(MtlsMode.OFF, true), TOMCAT_WITHOUT_MESH_CLIENT_HTTP,
             "meshlet: service 'catalog' has an authorization allow list, but nothing enforces it on the embedded"
                 + " Tomcat server: add io.meshlet:mesh-client-http (its MeshServletFilter enforces it on any servlet"
@@ -109,7 +119,9 @@ class MeshletInboundGuardTest {
         Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_STARTED_PLAINTEXT),
         Arguments.of(policy(MtlsMode.OFF, false), TOMCAT_WITHOUT_MESH_CLIENT_HTTP),
         Arguments.of(policy(MtlsMode.OFF, false), UNDERTOW_WITHOUT_IDENTITY),
-        Arguments.of(policy(MtlsMode.OFF, false), WEBFLUX),
+        Arguments.of(policy(MtlsMode.STRICT, true), NETTY_UNDER_THE_MESH),
+        Arguments.of(policy(MtlsMode.OFF, false), NETTY_STARTED_PLAINTEXT),
+        Arguments.of(policy(MtlsMode.OFF, false), REACTIVE_TOMCAT),
         Arguments.of(InboundPolicy.open(), JETTY_WITHOUT_IDENTITY),
         // Rules that open every request to anyone restrict nobody: nothing to enforce.
         Arguments.of(new InboundPolicy(MtlsMode.OFF, Optional.of(List.of(
@@ -170,7 +182,7 @@ class MeshletInboundGuardTest {
       StaticListableBeanFactory beans = new StaticListableBeanFactory();
       beans.addBean("mesh", mesh);
       MeshletInboundGuard guard = new MeshletInboundGuard("catalog", beans.getBeanProvider(MeshClient.class),
-          () -> WEBFLUX, Duration.ofSeconds(1), false);
+          () -> NETTY_STARTED_PLAINTEXT, Duration.ofSeconds(1), false);
       guard.start();
 
       org.springframework.mock.web.server.MockServerWebExchange exchange =

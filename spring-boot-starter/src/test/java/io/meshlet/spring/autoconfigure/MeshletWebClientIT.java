@@ -109,8 +109,9 @@ class MeshletWebClientIT {
 
   ApplicationContextRunner runner() {
     return new ApplicationContextRunner()
+        // With Boot's own connector, as in an application: its customizer (order 0) must not undo the mesh's.
         .withConfiguration(AutoConfigurations.of(MeshletAutoConfiguration.class,
-            BootTestLine.WEB_CLIENT_AUTO_CONFIGURATION))
+            BootTestLine.WEB_CLIENT_AUTO_CONFIGURATION, BootTestLine.CLIENT_HTTP_CONNECTOR_AUTO_CONFIGURATION))
         .withUserConfiguration(Recording.class)
         .withPropertyValues("spring.application.name=frontend", "meshlet.control-servers=127.0.0.1:" + server.xdsPort(),
             "meshlet.xds-plaintext=true", "meshlet.await-config-on-startup=true", "meshlet.grpc.enabled=false");

@@ -14,6 +14,7 @@ final class BootLine {
   static final String NAME = "Spring Boot 3.5";
   static final String JETTY_FACTORY = "org.springframework.boot.web.embedded.jetty.JettyServletWebServerFactory";
   static final String TOMCAT_FACTORY = "org.springframework.boot.web.embedded.tomcat.TomcatServletWebServerFactory";
+  static final String NETTY_FACTORY = "org.springframework.boot.web.embedded.netty.NettyReactiveWebServerFactory";
 
   private BootLine() {}
 

@@ -28,6 +28,8 @@ public final class MeshletJettyInbound implements WebServerFactoryCustomizer<Jet
 
   @Override
   public void customize(JettyServletWebServerFactory factory) {
+    // The mesh's connector replaces every connector Boot made, TLS ones included, whatever the mode.
+    InboundMtls.refuseOwnTls(mesh.serviceName(), "Jetty", factory.getSsl());
     factory.addServerCustomizers(server -> {
       JettyMtls.apply(server, mesh, identity);
       log.info("inbound mTLS and authorization for service '{}' on the embedded Jetty server", mesh.serviceName());

@@ -14,7 +14,8 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
  * {@code MeshServletFilter}'s, which the starter registers on any servlet server; the caller's
  * SPIFFE ID is its request attribute {@code meshlet.caller}. Tomcat cannot take plaintext and mTLS on
  * one port, so a service in {@code permissive} mode is refused at start-up by
- * {@link MeshletInboundGuard}. (Spring Boot 3.5's factory type; the work is {@link TomcatMtls}'s.)
+ * {@link MeshletInboundGuard}, and so is an application that configured the server's TLS itself
+ * ({@code server.ssl.*}) while the starter puts Tomcat under mTLS. (Spring Boot 3.5's factory type; the work is {@link TomcatMtls}'s.)
  */
 public final class MeshletTomcatInbound implements WebServerFactoryCustomizer<TomcatServletWebServerFactory> {
 
@@ -34,8 +35,9 @@ public final class MeshletTomcatInbound implements WebServerFactoryCustomizer<To
 
   @Override
   public void customize(TomcatServletWebServerFactory factory) {
-    mtls = TomcatMtls.startsUnderMtls(mesh, waitForConfig);
+    mtls = InboundMtls.startsUnderMtls(mesh, waitForConfig);
     if (mtls) {
+      InboundMtls.refuseOwnTls(mesh.serviceName(), "Tomcat", factory.getSsl());
       factory.addConnectorCustomizers(connector -> TomcatMtls.apply(connector, identity));
       log.info("inbound strict mTLS for service '{}' on the embedded Tomcat server", mesh.serviceName());
     } else {

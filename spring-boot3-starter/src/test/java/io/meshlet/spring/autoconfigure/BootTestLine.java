@@ -23,6 +23,8 @@ final class BootTestLine {
   static final String NAME = "Spring Boot 3.5";
   static final Class<?> REST_CLIENT_AUTO_CONFIGURATION = RestClientAutoConfiguration.class;
   static final Class<?> WEB_CLIENT_AUTO_CONFIGURATION = org.springframework.boot.autoconfigure.web.reactive.function.client.WebClientAutoConfiguration.class;
+  /** Boot's own connector for WebClient.Builder (a ClientHttpConnector bean, set by a customizer of order 0). */
+  static final Class<?> CLIENT_HTTP_CONNECTOR_AUTO_CONFIGURATION = org.springframework.boot.autoconfigure.web.reactive.function.client.ClientHttpConnectorAutoConfiguration.class;
   static final Class<?> REST_TEMPLATE_AUTO_CONFIGURATION = RestTemplateAutoConfiguration.class;
   static final Class<?> HEALTH_INDICATOR = HealthIndicator.class;
   static final Class<?>[] HEALTH_AUTO_CONFIGURATIONS = {HealthContributorAutoConfiguration.class,
@@ -33,6 +35,9 @@ final class BootTestLine {
 
   /** A Tomcat factory bean. */
   static final class Tomcat extends TomcatServletWebServerFactory {}
+
+  /** A Reactor Netty factory bean, for a WebFlux test while Tomcat and Jetty are on the class path too. */
+  static final class Netty extends org.springframework.boot.web.embedded.netty.NettyReactiveWebServerFactory {}
 
   /** A health as the health endpoint reports it: status code and details. */
   record Health(String status, Map<String, Object> details) {}
