@@ -56,7 +56,10 @@ import org.slf4j.LoggerFactory;
  * <p>Draining, as kube-proxy does it (KEP-1669): an endpoint is picked while it is ready. When it
  * terminates it stops being ready and leaves the service, unless no endpoint of the service is
  * ready: then the endpoints still serving while terminating are kept, so that calls have somewhere
- * to go. Removing an endpoint from EDS does not cut calls in flight: both transports finish them
+ * to go. An endpoint that is not ready and not terminating (a pod starting, or failing its
+ * readiness probe) is kept as an unhealthy instance (EDS {@code UNHEALTHY}): no client picks it,
+ * but it counts in its zone's healthy share, so a zone whose pods fail their probes fails over
+ * (zone-aware routing's {@code failoverThreshold}) on grpc-java as on Meshlet's HTTP client. Removing an endpoint from EDS does not cut calls in flight: both transports finish them
  * on the connection they run on.
  *
  * <p>A broken watch is resumed by the informer from its resource version, or relisted after a
@@ -89,7 +92,11 @@ public final class KubernetesSource implements AutoCloseable {
    * @param optedIn whether its Service carries {@value #SERVICE_ANNOTATION}: it may then make a
    *     service the intent does not declare
    */
-  public record KubeEndpoint(Registrations.Instance instance, boolean optedIn) {}
+  /**
+   * @param healthy false for an endpoint that is not ready and not terminating: served as
+   *     {@code UNHEALTHY}
+   */
+  public record KubeEndpoint(Registrations.Instance instance, boolean optedIn, boolean healthy) {}
 
   private final KubernetesClient client;
   private final List<String> namespaces;
@@ -249,6 +256,7 @@ public final class KubernetesSource implements AutoCloseable {
     // Per mesh service: the ready endpoints, and the serving-while-terminating ones as fallback.
     Map<String, List<KubeEndpoint>> ready = new TreeMap<>();
     Map<String, List<KubeEndpoint>> draining = new TreeMap<>();
+    Map<String, List<KubeEndpoint>> notReady = new TreeMap<>();
     List<EndpointSlice> sorted = new ArrayList<>(slices);
     sorted.sort(Comparator.comparing((EndpointSlice s) -> s.getMetadata().getNamespace())
         .thenComparing(s -> s.getMetadata().getName()));
@@ -292,8 +300,9 @@ public final class KubernetesSource implements AutoCloseable {
         boolean isReady = !Boolean.FALSE.equals(c.getReady());
         boolean serving = c.getServing() == null ? isReady : c.getServing();
         boolean terminating = Boolean.TRUE.equals(c.getTerminating());
-        if (!isReady && !(serving && terminating)) {
-          continue;
+        boolean unhealthy = !isReady && !terminating;
+        if (!isReady && !(serving && terminating) && !unhealthy) {
+          continue;     // terminating and no longer serving: leaving
         }
         Map<String, String> own = new TreeMap<>(labels);
         if (e.getZone() != null && MeshNames.isLabel(e.getZone())) {
@@ -303,16 +312,19 @@ public final class KubernetesSource implements AutoCloseable {
           String node = "kubernetes:" + ns + "/" + Optional.ofNullable(e.getTargetRef())
               .map(r -> r.getName()).orElse(slice.getMetadata().getName());
           KubeEndpoint k = new KubeEndpoint(new Registrations.Instance(meshName, address, port.get().getPort(),
-              own, protocol, node), optedIn);
-          (isReady ? ready : draining).computeIfAbsent(meshName, x -> new ArrayList<>()).add(k);
+              own, protocol, node), optedIn, !unhealthy);
+          (isReady ? ready : unhealthy ? notReady : draining).computeIfAbsent(meshName, x -> new ArrayList<>()).add(k);
         }
       }
     }
     List<KubeEndpoint> out = new ArrayList<>();
     Set<String> names = new java.util.TreeSet<>(ready.keySet());
     names.addAll(draining.keySet());
+    names.addAll(notReady.keySet());
     for (String name : names) {
-      List<KubeEndpoint> chosen = ready.containsKey(name) ? ready.get(name) : draining.get(name);
+      List<KubeEndpoint> chosen = new ArrayList<>(ready.containsKey(name) ? ready.get(name)
+          : draining.getOrDefault(name, List.of()));
+      chosen.addAll(notReady.getOrDefault(name, List.of()));   // after: a ready duplicate wins
       Map<String, KubeEndpoint> byAddress = new LinkedHashMap<>();
       for (KubeEndpoint k : chosen) {
         // The same pod in two slices (while the controller moves it): once.

@@ -106,10 +106,14 @@ public final class MeshState {
   MeshConfig withRegistrations(MeshConfig config) {
     List<Registrations.Instance> instances = new java.util.ArrayList<>();
     java.util.Set<String> ignored = new java.util.TreeSet<>();
+    java.util.Set<Registrations.Instance> unhealthy = new java.util.HashSet<>();
     for (KubernetesSource.KubeEndpoint k : kubernetes.get()) {
       ServiceSpec declared = config.services().get(k.instance().service());
       if (declared == null ? k.optedIn() : declared.endpoints().isEmpty()) {
         instances.add(k.instance());
+        if (!k.healthy()) {
+          unhealthy.add(k.instance());
+        }
       } else if (declared != null) {
         ignored.add(k.instance().service());
       }
@@ -131,7 +135,9 @@ public final class MeshState {
       boolean listed = declared.endpoints().stream().anyMatch(e -> e.address().equals(i.address()))
           || added.getOrDefault(i.service(), List.of()).stream().anyMatch(e -> e.address().equals(i.address()));
       if (!listed) {
-        added.computeIfAbsent(i.service(), k -> new java.util.ArrayList<>()).add(i.endpoint());
+        io.meshlet.controlplane.intent.EndpointSpec e = i.endpoint();
+        added.computeIfAbsent(i.service(), k -> new java.util.ArrayList<>()).add(unhealthy.contains(i)
+            ? new io.meshlet.controlplane.intent.EndpointSpec(e.host(), e.port(), e.labels(), false) : e);
       }
     }
     added.forEach((name, endpoints) -> services.put(name, services.get(name).withMoreEndpoints(endpoints)));

@@ -154,17 +154,35 @@ class KubernetesSourceTest {
   }
 
   @Test
-  void anEndpointThatStopsBeingReadyLeavesAndComesBackWhenReadyAgain() throws Exception {
+  void anEndpointThatStopsBeingReadyStaysAsUnhealthyAndIsHealthyWhenReadyAgain() throws Exception {
     put(slice("catalog-abc", "catalog", ready("10.0.0.1", "zone-a"), ready("10.0.0.2", "zone-a")));
     startSource();
-    awaitInstances(i -> i.size() == 2);
+    awaitEndpoints(e -> e.size() == 2 && e.stream().allMatch(KubernetesSource.KubeEndpoint::healthy));
 
+    // Failing its readiness probe, not terminating: served as UNHEALTHY (no client picks it, but it
+    // counts in zone-a's healthy share, which is what zone failover reads).
     put(slice("catalog-abc", "catalog", ready("10.0.0.1", "zone-a"),
         endpoint("10.0.0.2", "zone-a", false, false, false)));
-    assertThat(addresses(awaitInstances(i -> i.size() == 1))).containsExactly("10.0.0.1:8080");
+    List<KubernetesSource.KubeEndpoint> now = awaitEndpoints(e -> e.stream().anyMatch(k -> !k.healthy()));
+    assertThat(now).extracting(k -> k.instance().address(), KubernetesSource.KubeEndpoint::healthy)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("10.0.0.1:8080", true),
+            org.assertj.core.groups.Tuple.tuple("10.0.0.2:8080", false));
 
     put(slice("catalog-abc", "catalog", ready("10.0.0.1", "zone-a"), ready("10.0.0.2", "zone-a")));
-    assertThat(addresses(awaitInstances(i -> i.size() == 2))).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+    awaitEndpoints(e -> e.size() == 2 && e.stream().allMatch(KubernetesSource.KubeEndpoint::healthy));
+  }
+
+  private List<KubernetesSource.KubeEndpoint> awaitEndpoints(Predicate<List<KubernetesSource.KubeEndpoint>> done)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    List<KubernetesSource.KubeEndpoint> now = source.instances();
+    while (!done.test(now)) {
+      assertThat(System.nanoTime()).as("endpoints as expected before the deadline; last seen: %s", now)
+          .isLessThan(deadline);
+      changes.poll(50, TimeUnit.MILLISECONDS);   // woken by the next change
+      now = source.instances();
+    }
+    return now;
   }
 
   @Test
@@ -293,18 +311,22 @@ class KubernetesSourceTest {
     Map<String, String> zone = Map.of(KubernetesSource.ZONE_LABEL, "zone-a");
     state.kubernetes(() -> List.of(
         new KubernetesSource.KubeEndpoint(new Registrations.Instance("catalog", "10.0.0.1", 8080, zone, "http",
-            "kubernetes:shop/a"), false),
+            "kubernetes:shop/a"), false, true),
+        new KubernetesSource.KubeEndpoint(new Registrations.Instance("catalog", "10.0.0.5", 8080, zone, "http",
+            "kubernetes:shop/e"), false, false),
         new KubernetesSource.KubeEndpoint(new Registrations.Instance("payments", "10.0.0.2", 8080, zone, "http",
-            "kubernetes:shop/b"), false),
+            "kubernetes:shop/b"), false, true),
         new KubernetesSource.KubeEndpoint(new Registrations.Instance("kube-dns", "10.0.0.3", 53, zone, "http",
-            "kubernetes:kube-system/c"), false),
+            "kubernetes:kube-system/c"), false, true),
         new KubernetesSource.KubeEndpoint(new Registrations.Instance("reviews", "10.0.0.4", 8080, zone, "grpc",
-            "kubernetes:shop/d"), true)));
+            "kubernetes:shop/d"), true, true)));
 
     MeshConfig effective = state.withRegistrations(config);
 
-    assertThat(effective.services().get("catalog").endpoints()).extracting(EndpointSpec::address)
-        .containsExactly("10.0.0.1:8080");
+    assertThat(effective.services().get("catalog").endpoints()).extracting(EndpointSpec::address, EndpointSpec::healthy)
+        .as("a Kubernetes endpoint not ready is served as unhealthy")
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("10.0.0.1:8080", true),
+            org.assertj.core.groups.Tuple.tuple("10.0.0.5:8080", false));
     assertThat(effective.services().get("payments").endpoints()).extracting(EndpointSpec::address)
         .containsExactly("127.0.0.1:9001");
     assertThat(effective.services()).doesNotContainKey("kube-dns");
