@@ -8,8 +8,6 @@ import io.meshlet.identity.WorkloadIdentity;
 import io.meshlet.inbound.internal.InboundAuthorization;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.cert.CertificateException;
-import java.security.cert.X509Certificate;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.eclipse.jetty.http.HttpHeader;
@@ -94,15 +92,7 @@ public final class MeshJetty {
     if (!(request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE) instanceof EndPoint.SslSessionData tls)) {
       return Optional.empty();
     }
-    X509Certificate[] chain = tls.peerCertificates();
-    if (chain == null || chain.length == 0) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(SpiffeTls.spiffeId(chain[0]));
-    } catch (CertificateException e) {
-      return Optional.empty();
-    }
+    return InboundAuthorization.caller(tls.peerCertificates());
   }
 
   /** TLS when the first bytes are a TLS handshake; otherwise plaintext, unless the mode is strict. */

@@ -2,7 +2,6 @@ package io.meshlet.inbound;
 
 import io.meshlet.internal.wire.WireNames;
 import io.meshlet.MeshClient;
-import io.meshlet.identity.SpiffeTls;
 import io.meshlet.inbound.internal.InboundAuthorization;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
@@ -14,7 +13,6 @@ import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Objects;
 import java.util.Optional;
@@ -63,14 +61,8 @@ public final class MeshServletFilter implements Filter {
 
   /** The SPIFFE ID of a request's caller, when it presented a client certificate with one. */
   public static Optional<String> caller(ServletRequest request) {
-    if (!(request.getAttribute(CERTIFICATES_ATTRIBUTE) instanceof X509Certificate[] chain) || chain.length == 0) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(SpiffeTls.spiffeId(chain[0]));
-    } catch (CertificateException e) {
-      return Optional.empty();
-    }
+    return InboundAuthorization.caller(request.getAttribute(CERTIFICATES_ATTRIBUTE) instanceof X509Certificate[] chain
+        ? chain : null);
   }
 
   @Override

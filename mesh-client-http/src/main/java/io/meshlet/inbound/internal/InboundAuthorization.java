@@ -1,6 +1,9 @@
 package io.meshlet.inbound.internal;
 
 import io.meshlet.MeshClient;
+import io.meshlet.identity.SpiffeTls;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,6 +53,21 @@ public final class InboundAuthorization {
    * @param rawPath the path as the request sent it: percent-encoded, without query or fragment
    * @param method the HTTP method
    */
+  /**
+   * The caller's SPIFFE ID from the certificate chain it presented (the leaf's URI SAN), empty
+   * without a chain or without a valid SPIFFE ID: what every server adapter reads its caller with.
+   */
+  public static Optional<String> caller(X509Certificate[] chain) {
+    if (chain == null || chain.length == 0) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(SpiffeTls.spiffeId(chain[0]));
+    } catch (CertificateException e) {
+      return Optional.empty();
+    }
+  }
+
   public static Decision check(MeshClient mesh, Optional<String> caller, String rawPath, String method) {
     RequestPath path;
     try {

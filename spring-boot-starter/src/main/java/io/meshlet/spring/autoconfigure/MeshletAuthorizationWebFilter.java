@@ -1,12 +1,9 @@
 package io.meshlet.spring.autoconfigure;
 
 import io.meshlet.MeshClient;
-import io.meshlet.identity.SpiffeTls;
 import io.meshlet.inbound.MeshServletFilter;
 import io.meshlet.inbound.internal.InboundAuthorization;
 import java.nio.charset.StandardCharsets;
-import java.security.cert.CertificateException;
-import java.security.cert.X509Certificate;
 import java.util.Objects;
 import java.util.Optional;
 import org.springframework.core.Ordered;
@@ -56,15 +53,7 @@ final class MeshletAuthorizationWebFilter implements WebFilter, Ordered {
   /** The SPIFFE ID of a request's caller, when it presented a client certificate with one. */
   static Optional<String> caller(ServerHttpRequest request) {
     SslInfo tls = request.getSslInfo();
-    X509Certificate[] chain = tls == null ? null : tls.getPeerCertificates();
-    if (chain == null || chain.length == 0) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(SpiffeTls.spiffeId(chain[0]));
-    } catch (CertificateException e) {
-      return Optional.empty();
-    }
+    return InboundAuthorization.caller(tls == null ? null : tls.getPeerCertificates());
   }
 
   @Override
