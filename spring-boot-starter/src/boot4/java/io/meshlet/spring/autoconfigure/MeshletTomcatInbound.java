@@ -2,8 +2,6 @@ package io.meshlet.spring.autoconfigure;
 
 import io.meshlet.MeshClient;
 import java.time.Duration;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
@@ -19,8 +17,6 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
  */
 public final class MeshletTomcatInbound implements WebServerFactoryCustomizer<TomcatServletWebServerFactory> {
 
-  private static final Logger log = LoggerFactory.getLogger(MeshletTomcatInbound.class);
-
   private final MeshClient mesh;
   private final MeshIdentity identity;
   private final Duration waitForConfig;
@@ -35,15 +31,8 @@ public final class MeshletTomcatInbound implements WebServerFactoryCustomizer<To
 
   @Override
   public void customize(TomcatServletWebServerFactory factory) {
-    mtls = InboundMtls.startsUnderMtls(mesh, waitForConfig);
-    if (mtls) {
-      InboundMtls.refuseOwnTls(mesh.serviceName(), "Tomcat", factory.getSsl());
-      factory.addConnectorCustomizers(connector -> TomcatMtls.apply(connector, identity));
-      log.info("inbound strict mTLS for service '{}' on the embedded Tomcat server", mesh.serviceName());
-    } else {
-      log.info("the embedded Tomcat server of service '{}' serves plaintext: its mtls.mode at start-up is not"
-          + " strict", mesh.serviceName());
-    }
+    mtls = InboundMtls.customize(mesh, waitForConfig, "Tomcat", factory.getSsl(),
+        () -> factory.addConnectorCustomizers(connector -> TomcatMtls.apply(connector, identity)));
   }
 
   /** Whether the connector was put under mTLS (known once the factory was customized). */

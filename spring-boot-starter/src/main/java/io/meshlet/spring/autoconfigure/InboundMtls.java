@@ -5,6 +5,8 @@ import io.meshlet.config.MtlsMode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.boot.web.server.Ssl;
 
 /**
@@ -14,7 +16,32 @@ import org.springframework.boot.web.server.Ssl;
  */
 final class InboundMtls {
 
+  private static final Logger log = LoggerFactory.getLogger(InboundMtls.class);
+
   private InboundMtls() {}
+
+  /**
+   * The start-up decision of a server that takes either TLS or plaintext on a port (Tomcat,
+   * Reactor Netty), whatever its factory type on either Boot line: under mTLS when
+   * {@link #startsUnderMtls}, then the application's own TLS refused ({@link #refuseOwnTls}) and
+   * {@code putUnderMtls} run; logged either way.
+   *
+   * @param server the server's name for the log and the refusal: Tomcat, Reactor Netty
+   * @param ownTls the factory's SSL settings ({@code server.ssl.*}), null when there are none
+   * @return whether the server goes under mTLS
+   */
+  static boolean customize(MeshClient mesh, Duration wait, String server, Ssl ownTls, Runnable putUnderMtls) {
+    boolean mtls = startsUnderMtls(mesh, wait);
+    if (mtls) {
+      refuseOwnTls(mesh.serviceName(), server, ownTls);
+      putUnderMtls.run();
+      log.info("inbound strict mTLS for service '{}' on the embedded {} server", mesh.serviceName(), server);
+    } else {
+      log.info("the embedded {} server of service '{}' serves plaintext: its mtls.mode at start-up is not strict",
+          server, mesh.serviceName());
+    }
+    return mtls;
+  }
 
   /**
    * Whether a server that takes either TLS or plaintext on a port (Tomcat, Reactor Netty) starts

@@ -2,8 +2,6 @@ package io.meshlet.spring.autoconfigure;
 
 import io.meshlet.MeshClient;
 import java.time.Duration;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.boot.web.embedded.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
@@ -19,8 +17,6 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
  */
 public final class MeshletNettyInbound implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory> {
 
-  private static final Logger log = LoggerFactory.getLogger(MeshletNettyInbound.class);
-
   private final MeshClient mesh;
   private final MeshIdentity identity;
   private final Duration waitForConfig;
@@ -35,15 +31,8 @@ public final class MeshletNettyInbound implements WebServerFactoryCustomizer<Net
 
   @Override
   public void customize(NettyReactiveWebServerFactory factory) {
-    mtls = InboundMtls.startsUnderMtls(mesh, waitForConfig);
-    if (mtls) {
-      InboundMtls.refuseOwnTls(mesh.serviceName(), MeshletInboundGuard.NETTY, factory.getSsl());
-      factory.addServerCustomizers(server -> NettyMtls.apply(server, identity));
-      log.info("inbound strict mTLS for service '{}' on the embedded Reactor Netty server", mesh.serviceName());
-    } else {
-      log.info("the embedded Reactor Netty server of service '{}' serves plaintext: its mtls.mode at start-up is"
-          + " not strict", mesh.serviceName());
-    }
+    mtls = InboundMtls.customize(mesh, waitForConfig, MeshletInboundGuard.NETTY, factory.getSsl(),
+        () -> factory.addServerCustomizers(server -> NettyMtls.apply(server, identity)));
   }
 
   /** Whether the server was put under mTLS (known once the factory was customized). */
