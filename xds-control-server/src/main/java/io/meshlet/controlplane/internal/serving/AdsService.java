@@ -135,22 +135,30 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
   }
 
   /**
-   * The generated service, except that state-of-the-world responses go out through {@link
-   * SotwResponses}: a {@link PreparedResponse} is written as the shared bytes of its selection
-   * plus its nonce, not serialized again per stream.
+   * The generated service, except that responses go out through {@link PreparedResponses}: a
+   * {@link PreparedResponse} is written as the shared bytes of its content (a state-of-the-world
+   * selection, or what a delta response carries) plus its nonce, not serialized again per stream.
    */
   @Override
   public ServerServiceDefinition bindService() {
     ServerServiceDefinition generated = AggregatedDiscoveryServiceGrpc.bindService(this);
     MethodDescriptor<DiscoveryRequest, DiscoveryResponse> sotw =
         AggregatedDiscoveryServiceGrpc.getStreamAggregatedResourcesMethod();
+    MethodDescriptor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> delta =
+        AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod();
     ServerServiceDefinition.Builder b = ServerServiceDefinition.builder(AggregatedDiscoveryServiceGrpc.SERVICE_NAME);
     for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
-      if (m.getMethodDescriptor().getFullMethodName().equals(sotw.getFullMethodName())) {
-        MethodDescriptor<DiscoveryRequest, Object> prepared =
-            sotw.toBuilder(sotw.getRequestMarshaller(), new SotwResponses()).build();
+      String name = m.getMethodDescriptor().getFullMethodName();
+      if (name.equals(sotw.getFullMethodName())) {
+        MethodDescriptor<DiscoveryRequest, Object> prepared = sotw.toBuilder(sotw.getRequestMarshaller(),
+            new PreparedResponses<>(ProtoUtils.marshaller(DiscoveryResponse.getDefaultInstance()))).build();
         b.addMethod(prepared, ServerCalls.<DiscoveryRequest, Object>asyncBidiStreamingCall(
             out -> open(new SotwStream(streamIds.incrementAndGet(), out, this))));
+      } else if (name.equals(delta.getFullMethodName())) {
+        MethodDescriptor<DeltaDiscoveryRequest, Object> prepared = delta.toBuilder(delta.getRequestMarshaller(),
+            new PreparedResponses<>(ProtoUtils.marshaller(DeltaDiscoveryResponse.getDefaultInstance()))).build();
+        b.addMethod(prepared, ServerCalls.<DeltaDiscoveryRequest, Object>asyncBidiStreamingCall(
+            out -> open(new DeltaStream(streamIds.incrementAndGet(), out, this))));
       } else {
         b.addMethod(m);
       }
@@ -158,13 +166,14 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
     return b.build();
   }
 
-  @Override
-  public StreamObserver<DiscoveryRequest> streamAggregatedResources(StreamObserver<DiscoveryResponse> out) {
-    // Only for a caller that bypasses bindService(): prepared responses are turned into messages.
-    return open(new SotwStream(streamIds.incrementAndGet(), new StreamObserver<Object>() {
+  /** For a caller that bypasses bindService(): prepared responses are turned into messages. */
+  private static <M> StreamObserver<Object> messages(StreamObserver<M> out,
+      java.util.function.Function<PreparedResponse, M> parse) {
+    return new StreamObserver<Object>() {
       @Override
+      @SuppressWarnings("unchecked")
       public void onNext(Object value) {
-        out.onNext(value instanceof PreparedResponse p ? p.toMessage() : (DiscoveryResponse) value);
+        out.onNext(value instanceof PreparedResponse p ? parse.apply(p) : (M) value);
       }
 
       @Override
@@ -176,7 +185,12 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
       public void onCompleted() {
         out.onCompleted();
       }
-    }, this));
+    };
+  }
+
+  @Override
+  public StreamObserver<DiscoveryRequest> streamAggregatedResources(StreamObserver<DiscoveryResponse> out) {
+    return open(new SotwStream(streamIds.incrementAndGet(), messages(out, PreparedResponse::toMessage), this));
   }
 
   /** The shared instance of a resource name. */
@@ -191,7 +205,7 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
 
   @Override
   public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(StreamObserver<DeltaDiscoveryResponse> out) {
-    return open(new DeltaStream(streamIds.incrementAndGet(), out, this));
+    return open(new DeltaStream(streamIds.incrementAndGet(), messages(out, PreparedResponse::toDeltaMessage), this));
   }
 
   private <Q> StreamObserver<Q> open(AdsStream<Q, ?> stream) {
@@ -348,37 +362,51 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
   }
 
   /**
-   * A state-of-the-world response as it goes on the wire: the selection's serialized body
-   * (type, version, resources) and this stream's nonce, written after it as field 5. Protobuf
-   * reads concatenated messages as one, so the client sees one ordinary {@code DiscoveryResponse}.
+   * A response as it goes on the wire: the shared serialized body (type, version, resources; for
+   * delta also the removed names) and this stream's nonce, written after it as field 5 (the
+   * nonce's number in {@code DiscoveryResponse} and {@code DeltaDiscoveryResponse} alike).
+   * Protobuf reads concatenated messages as one, so the client sees one ordinary response.
    */
   record PreparedResponse(String typeUrl, String version, String nonce, byte[] body) {
-    /** The same response as a message (for callers outside {@link #bindService()}). */
+    /** The same state-of-the-world response as a message (for callers outside {@link #bindService()}). */
     DiscoveryResponse toMessage() {
       try {
-        return DiscoveryResponse.parseFrom(SotwResponses.bytes(this));
+        return DiscoveryResponse.parseFrom(PreparedResponses.bytes(this));
       } catch (com.google.protobuf.InvalidProtocolBufferException e) {
         throw new IllegalStateException("a prepared DiscoveryResponse does not parse", e);
+      }
+    }
+
+    /** The same delta response as a message (for callers outside {@link #bindService()}). */
+    DeltaDiscoveryResponse toDeltaMessage() {
+      try {
+        return DeltaDiscoveryResponse.parseFrom(PreparedResponses.bytes(this));
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new IllegalStateException("a prepared DeltaDiscoveryResponse does not parse", e);
       }
     }
   }
 
   /** Writes {@link PreparedResponse}s as their bytes and anything else as the protobuf message it is. */
-  static final class SotwResponses implements MethodDescriptor.Marshaller<Object> {
-    private static final MethodDescriptor.Marshaller<DiscoveryResponse> PROTO =
-        ProtoUtils.marshaller(DiscoveryResponse.getDefaultInstance());
+  static final class PreparedResponses<M extends com.google.protobuf.Message> implements MethodDescriptor.Marshaller<Object> {
+    private final MethodDescriptor.Marshaller<M> proto;
+
+    PreparedResponses(MethodDescriptor.Marshaller<M> proto) {
+      this.proto = proto;
+    }
 
     @Override
+    @SuppressWarnings("unchecked")
     public InputStream stream(Object value) {
       if (value instanceof PreparedResponse p) {
         return new PreparedStream(p.body(), nonceField(p.nonce()));
       }
-      return PROTO.stream((DiscoveryResponse) value);
+      return proto.stream((M) value);
     }
 
     @Override
     public Object parse(InputStream stream) {
-      return PROTO.parse(stream);
+      return proto.parse(stream);
     }
 
     static byte[] bytes(PreparedResponse p) {

@@ -1,7 +1,6 @@
 package io.meshlet.controlplane.internal.serving;
 
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 
 /**
@@ -35,6 +34,9 @@ public interface AdsStreamListener {
   /** An incremental request, before the server acts on it. */
   default void onDeltaRequest(long streamId, DeltaDiscoveryRequest request) {}
 
-  /** An incremental response, as it goes out. */
-  default void onDeltaResponse(long streamId, DeltaDiscoveryResponse response) {}
+  /**
+   * An incremental response, as it goes out: its type, system version and nonce (it goes out as
+   * bytes shared by every stream sent the same, not as a message).
+   */
+  default void onDeltaResponse(long streamId, String typeUrl, String systemVersion, String nonce) {}
 }

@@ -1,7 +1,6 @@
 package io.meshlet.controlplane.internal.serving;
 
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.grpc.stub.StreamObserver;
 import io.meshlet.controlplane.internal.serving.ResourceSnapshot.Entry;
 import io.meshlet.controlplane.internal.serving.ResourceSnapshot.TypeResources;
@@ -22,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * reported removed once, so the client need not wait for its does-not-exist timer. Guarded by the
  * stream (see {@link AdsService}).
  */
-final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Object> {
 
   private static final Logger log = LoggerFactory.getLogger(DeltaStream.class);
 
@@ -52,7 +51,8 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
 
   private final Map<String, TypeState> types = new LinkedHashMap<>();
 
-  DeltaStream(long id, StreamObserver<DeltaDiscoveryResponse> out, AdsService service) {
+  /** {@code out} takes {@link AdsService.PreparedResponse}s (see {@link AdsService#bindService()}). */
+  DeltaStream(long id, StreamObserver<Object> out, AdsService service) {
     super(id, out, service);
   }
 
@@ -132,18 +132,15 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
     if (t.syncedSerial == current.serial()) {
       return;    // up to date with this very set, and the subscription has not changed since
     }
-    DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder()
-        .setTypeUrl(t.typeUrl)
-        .setSystemVersionInfo(current.version());
-    Map<String, String> sent = new HashMap<>();
+    // The resources to send, by name, in the order they go out.
+    Map<String, Entry> sent = new LinkedHashMap<>();
     List<String> removed = new ArrayList<>();
     if (t.syncedSerial != -1 && t.syncedSerial == current.previousSerial()) {
       // In step with the set this one was diffed against: only the names that changed can differ.
       for (String name : current.changed()) {
         Entry e = current.byName().get(name);
         if ((t.wildcard || t.names.contains(name)) && !e.version().equals(t.known.get(name))) {
-          response.addResources(e.delta());
-          sent.put(name, e.version());
+          sent.put(name, e);
         }
       }
       for (String name : current.removed()) {
@@ -156,16 +153,14 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       if (t.wildcard) {
         for (Entry e : current.byName().values()) {
           if (!e.version().equals(t.known.get(e.name()))) {
-            response.addResources(e.delta());
-            sent.put(e.name(), e.version());
+            sent.put(e.name(), e);
           }
         }
       }
       for (String name : t.names) {
         Entry e = current.byName().get(name);
         if (e != null && !sent.containsKey(name) && !e.version().equals(t.known.get(name))) {
-          response.addResources(e.delta());
-          sent.put(name, e.version());
+          sent.put(name, e);
         }
       }
       for (Map.Entry<String, String> k : t.known.entrySet()) {
@@ -184,10 +179,13 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
       return;
     }
     removed.sort(null);
-    response.addAllRemovedResources(removed).setNonce(nextNonce());
-    DeltaDiscoveryResponse built = response.build();
-    if (send(built)) {
-      t.known.putAll(sent);
+    // Serialized once for every stream sent the same (nearly all are, after an edit); the nonce is this stream's.
+    byte[] body = current.deltaBody(List.copyOf(sent.values()), removed);
+    String nonce = nextNonce();
+    if (send(new AdsService.PreparedResponse(t.typeUrl, current.version(), nonce, body))) {
+      for (Entry e : sent.values()) {
+        t.known.put(e.name(), e.version());
+      }
       for (String name : removed) {
         if (t.names.contains(name)) {
           t.known.put(name, ABSENT);
@@ -195,10 +193,10 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Delt
           t.known.remove(name);
         }
       }
-      t.lastNonce = built.getNonce();
+      t.lastNonce = nonce;
       t.awaitingAnswer = true;
       t.syncedSerial = current.serial();
-      AdsService.notifyListener(() -> service.listener().onDeltaResponse(id, built));
+      AdsService.notifyListener(() -> service.listener().onDeltaResponse(id, t.typeUrl, current.version(), nonce));
     }
   }
 }

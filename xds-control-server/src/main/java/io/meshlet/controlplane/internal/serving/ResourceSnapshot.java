@@ -3,6 +3,7 @@ package io.meshlet.controlplane.internal.serving;
 import com.google.protobuf.Any;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Message;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import java.io.ByteArrayOutputStream;
@@ -59,6 +60,11 @@ public final class ResourceSnapshot {
     private final String version;
     private final Map<String, Entry> byName;
     private final Map<Set<String>, Selection> selections = new ConcurrentHashMap<>();
+    /** Distinct delta response contents whose bytes are kept per type and snapshot. */
+    static final int MAX_CACHED_DELTA_BODIES = 256;
+    /** What a delta response carries: the names of its resources (this set's, so a name is one resource) and the removed names. */
+    private record DeltaContent(List<String> sent, List<String> removed) {}
+    private final Map<DeltaContent, byte[]> deltaBodies = new ConcurrentHashMap<>();
     private volatile Selection all;
     /** Set by {@link #diffAgainst} before the snapshot is published: what changed since the one served before. */
     private long previousSerial = -1;
@@ -122,6 +128,36 @@ public final class ResourceSnapshot {
       changed = Collections.unmodifiableSet(c);
       removed = Collections.unmodifiableSet(r);
       previousSerial = previous.serial;
+    }
+
+    /**
+     * A {@code DeltaDiscoveryResponse} of this type and version carrying {@code sent} (in that
+     * order) and naming {@code removed}, without a nonce, serialized: once per distinct content
+     * and set, as every stream in step with the set before is sent the same (a stream appends its
+     * nonce, field 5, as for {@link Selection#sotwBody()}). Beyond {@value #MAX_CACHED_DELTA_BODIES}
+     * distinct contents, serialized per call.
+     */
+    byte[] deltaBody(List<Entry> sent, List<String> removed) {
+      List<String> sentNames = new ArrayList<>(sent.size());
+      for (Entry e : sent) {
+        sentNames.add(e.name());
+      }
+      DeltaContent key = new DeltaContent(sentNames, removed);
+      byte[] b = deltaBodies.get(key);
+      if (b != null) {
+        return b;
+      }
+      DeltaDiscoveryResponse.Builder r = DeltaDiscoveryResponse.newBuilder().setTypeUrl(typeUrl)
+          .setSystemVersionInfo(version).addAllRemovedResources(removed);
+      for (Entry e : sent) {
+        r.addResources(e.delta());
+      }
+      b = r.build().toByteArray();
+      if (deltaBodies.size() < MAX_CACHED_DELTA_BODIES) {
+        byte[] raced = deltaBodies.putIfAbsent(key, b);
+        return raced != null ? raced : b;
+      }
+      return b;
     }
 
     /** Every resource: what a wildcard subscription selects. */

@@ -2,7 +2,6 @@ package io.meshlet.controlplane.internal.source;
 
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
-import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.meshlet.controlplane.internal.metrics.ServerMetrics;
 import io.meshlet.controlplane.internal.serving.AdsStreamListener;
@@ -215,8 +214,8 @@ public final class ClientRegistry implements AdsStreamListener {
   }
 
   @Override
-  public void onDeltaResponse(long streamId, DeltaDiscoveryResponse response) {
-    sent(streamId, response.getTypeUrl(), response.getSystemVersionInfo(), response.getNonce());
+  public void onDeltaResponse(long streamId, String typeUrl, String systemVersion, String nonce) {
+    sent(streamId, typeUrl, systemVersion, nonce);
   }
 
   private void nack(StreamState s, String type, TypeState t, String version, String message) {

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.Any;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.protobuf.ProtoUtils;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -46,9 +48,30 @@ class ResourceSnapshotTest {
     assertThat(p.toMessage()).isEqualTo(expected.build());
     assertThat(p.toMessage().getResourcesList()).extracting(Any::getTypeUrl).containsOnly(CLUSTER);
     // and through the marshaller's stream, as gRPC reads it
-    try (var in = new AdsService.SotwResponses().stream(p)) {
+    try (var in = new AdsService.PreparedResponses<>(ProtoUtils.marshaller(DiscoveryResponse.getDefaultInstance()))
+        .stream(p)) {
       assertThat(DiscoveryResponse.parseFrom(in)).isEqualTo(expected.build());
     }
+  }
+
+  @Test
+  void aPreparedDeltaResponseReadsAsTheMessageWithItsNonceAndEqualContentIsSerializedOnce() throws Exception {
+    ResourceSnapshot.TypeResources t = snapshot(Map.of("a", 1, "b", 2)).type(CLUSTER);
+    List<ResourceSnapshot.Entry> sent = List.of(t.byName().get("b"), t.byName().get("a"));
+    byte[] body = t.deltaBody(sent, List.of("gone", "x"));
+    DeltaDiscoveryResponse expected = DeltaDiscoveryResponse.newBuilder().setTypeUrl(CLUSTER)
+        .setSystemVersionInfo(t.version()).addResources(sent.get(0).delta()).addResources(sent.get(1).delta())
+        .addRemovedResources("gone").addRemovedResources("x").setNonce("7").build();
+    AdsService.PreparedResponse p = new AdsService.PreparedResponse(CLUSTER, t.version(), "7", body);
+    assertThat(p.toDeltaMessage()).isEqualTo(expected);
+    try (var in = new AdsService.PreparedResponses<>(
+        ProtoUtils.marshaller(DeltaDiscoveryResponse.getDefaultInstance())).stream(p)) {
+      assertThat(DeltaDiscoveryResponse.parseFrom(in)).isEqualTo(expected);
+    }
+    // the same content (another list with the same entries) is the same bytes; other content is not
+    assertThat(t.deltaBody(new java.util.ArrayList<>(sent), List.of("gone", "x"))).isSameAs(body);
+    assertThat(t.deltaBody(sent, List.of("gone"))).isNotSameAs(body);
+    assertThat(t.deltaBody(List.of(sent.get(0)), List.of("gone", "x"))).isNotSameAs(body);
   }
 
   @Test

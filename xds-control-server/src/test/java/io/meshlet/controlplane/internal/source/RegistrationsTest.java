@@ -7,6 +7,12 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.meshlet.internal.wire.WireNames;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -37,5 +43,23 @@ class RegistrationsTest {
     assertThatThrownBy(() -> Registrations.parse(node(address)))
         .hasMessage("node.metadata.meshlet.instance.address: '" + address + "' (expected: host:port that callers "
             + "can reach, with a port in 1..65535, e.g. 10.0.0.7:8080)");
+  }
+
+  @Test
+  void theStateFileIsWrittenOffTheCallersThreadAndCloseWaitsForTheLastWrite(@TempDir Path dir) throws Exception {
+    Registrations first = new Registrations(Optional.of(dir), Duration.ofMinutes(1), Clock.systemUTC());
+    Registrations.Instance a = Registrations.parse(node("10.0.0.1:80")).orElseThrow();
+    Registrations.Instance b = Registrations.parse(node("10.0.0.2:80")).orElseThrow();
+    Registrations.Instance c = Registrations.parse(node("10.0.0.3:80")).orElseThrow();
+    first.register(1, a);
+    first.register(2, b);
+    first.deregister(1, "left");
+    first.register(3, c);
+    // Closing (as at shutdown) waits for the queued write, which writes the instances as they are then.
+    first.close();
+    first.deregister(2, "a stream closed by the shutdown");
+    Registrations restarted = new Registrations(Optional.of(dir), Duration.ofMinutes(1), Clock.systemUTC());
+    assertThat(restarted.instances()).containsExactly(b, c);
+    restarted.close();
   }
 }
