@@ -276,11 +276,6 @@ public final class ControlServer implements AutoCloseable {
       }
       xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress(bindAddress, requestedXdsPort), credentials)
           .intercept(io.meshlet.controlplane.internal.serving.Peer.interceptor())
-          // ADS messages are handled on the event loop that read them, not handed to gRPC's
-          // executor and back (10,000 ACKs of an edit, each a thread hand-off): its handlers do
-          // not block (registrations write their file on a thread of their own). The CA and load
-          // reports stay on the executor.
-          .callExecutor(AdsService.CALL_EXECUTOR)
           .addService(ads)
           .addService(loadReports)
           .addService(identity)

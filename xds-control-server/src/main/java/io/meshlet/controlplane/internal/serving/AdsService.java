@@ -9,10 +9,7 @@ import com.google.protobuf.CodedOutputStream;
 import io.grpc.BindableService;
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
-import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallExecutorSupplier;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -26,7 +23,6 @@ import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,20 +83,6 @@ public final class AdsService implements AggregatedDiscoveryServiceGrpc.AsyncSer
    * deleted) and which a legacy wildcard (an empty first request) subscribes to.
    */
   static final Set<String> FULL_STATE_TYPES = Set.of(LISTENER, CLUSTER);
-
-  /**
-   * For {@link io.grpc.ServerBuilder#callExecutor}: the ADS methods run on the transport's thread
-   * (a direct executor), everything else on the server's executor. Safe because nothing an ADS
-   * stream does blocks: it handles a request, sends its responses (gRPC queues them for the event
-   * loop) and tells its {@link AdsStreamListener}, whose implementations must not block either.
-   */
-  public static final ServerCallExecutorSupplier CALL_EXECUTOR = new ServerCallExecutorSupplier() {
-    @Override
-    public <Q, R> Executor getExecutor(ServerCall<Q, R> call, Metadata metadata) {
-      return AggregatedDiscoveryServiceGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName())
-          ? Runnable::run : null;
-    }
-  };
 
   private final AdsStreamListener listener;
   private final AtomicLong streamIds = new AtomicLong();

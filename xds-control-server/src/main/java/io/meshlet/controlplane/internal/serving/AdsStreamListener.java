@@ -7,9 +7,8 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
  * Hears what happens on every ADS stream: opened, each request as the client sent it, each
  * response as sent, closed. The source of {@code /clients}, metrics and registrations.
  *
- * <p>Called on the stream's own thread, under the stream's lock: gRPC's event loop for requests
- * ({@link AdsService#CALL_EXECUTOR}), the publishing thread for pushes. Implementations are quick,
- * never block on I/O or on other streams, and never throw (a throw is logged and ignored).
+ * <p>Called on the stream's own thread, under the stream's lock: implementations are quick and
+ * never throw (a throw is logged and ignored).
  */
 public interface AdsStreamListener {
 

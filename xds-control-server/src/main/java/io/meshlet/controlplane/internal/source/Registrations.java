@@ -26,9 +26,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,10 +40,6 @@ import org.slf4j.LoggerFactory;
  * is dropped.
  *
  * <p>Thread-safe: every method is synchronized; changes are reported after the lock is released.
- * Nothing here blocks on I/O: {@link #register} and {@link #deregister} are called on gRPC's event
- * loop (the ADS calls run there), so the state file is written by a thread of its own, at most
- * one write pending (it writes the instances as they are when it runs); {@link #close} waits for
- * it.
  */
 public final class Registrations {
 
@@ -95,21 +88,12 @@ public final class Registrations {
   private final Clock clock;
   private Runnable onChange = () -> {};
   private boolean closed;
-  /** Writes the state file; null without one. */
-  private final ExecutorService writer;
-  /** A write is queued on {@link #writer} and has not started: the next change needs none. */
-  private boolean writeQueued;
 
   private record Restored(Instance instance, Instant until) {}
 
   public Registrations(Optional<Path> stateDirectory, Duration grace, Clock clock) {
     this.stateFile = stateDirectory.map(d -> d.resolve("registrations.json"));
     this.clock = clock;
-    this.writer = stateFile.isEmpty() ? null : Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "meshlet-registrations-writer");
-      t.setDaemon(true);
-      return t;
-    });
     stateFile.filter(Files::exists).ifPresent(f -> restore(f, grace));
   }
 
@@ -212,20 +196,8 @@ public final class Registrations {
    * The server is shutting down: the streams it closes are not workloads leaving, so what is on
    * file stays as it is, for the next start.
    */
-  public void close() {
-    synchronized (this) {
-      closed = true;
-    }
-    if (writer != null) {
-      writer.shutdown();
-      try {
-        if (!writer.awaitTermination(10, TimeUnit.SECONDS)) {
-          log.warn("{} is still being written after 10 s; not waiting for it", stateFile.get());
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
+  public synchronized void close() {
+    closed = true;
   }
 
   /** Drops restored instances whose workload did not reconnect in time. */
@@ -274,32 +246,21 @@ public final class Registrations {
     return i.service() + "|" + i.address();
   }
 
-  /** Under the lock: the state file is to be written (by {@link #writer}, not on this thread). */
   private void persist() {
-    if (writer == null || writeQueued) {
+    if (stateFile.isEmpty()) {
       return;
-    }
-    writeQueued = true;
-    writer.execute(this::write);
-  }
-
-  private void write() {
-    List<Instance> now;
-    synchronized (this) {
-      writeQueued = false;
-      now = instances();
     }
     Path file = stateFile.get();
     try {
       Files.createDirectories(file.getParent());
       Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(now));
+      Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(instances()));
       try {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       } catch (AtomicMoveNotSupportedException e) {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
       log.warn("cannot write {}: {}; registrations will not survive a restart until it can", file, e.toString());
     }
   }

@@ -55,27 +55,13 @@ class AdsConformanceTest {
   private AdsService ads;
   private Server server;
   private RawAdsClient raw;
-  /** The threads requests were handled on. */
-  private final java.util.Set<String> requestThreads = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   @BeforeEach
   void start() throws IOException {
-    ads = new AdsService(new AdsStreamListener() {
-      @Override
-      public void onRequest(long streamId, DiscoveryRequest request) {
-        requestThreads.add(Thread.currentThread().getName());
-      }
-
-      @Override
-      public void onDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
-        requestThreads.add(Thread.currentThread().getName());
-      }
-    });
+    ads = new AdsService(new AdsStreamListener() {});
     clusters.putAll(Map.of("a", 1, "b", 1, "c", 1));
     publish();
-    // As the control server serves it: ADS on the transport's threads.
-    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).callExecutor(AdsService.CALL_EXECUTOR)
-        .addService(ads).build().start();
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(ads).build().start();
     raw = new RawAdsClient(server.getPort());
   }
 
@@ -297,18 +283,6 @@ class AdsConformanceTest {
       assertThat(s.stream.poll(Duration.ZERO)).isNull();
       assertThat(s.stream.error()).hasMessageContaining("INVALID_ARGUMENT").hasMessageContaining("type_url");
     }
-  }
-
-  @Test
-  void requestsAreHandledOnTheTransportsEventLoopNotHandedToAnExecutor() {
-    try (Sotw s = sotw(); Delta d = delta()) {
-      s.ack(s.request(CLUSTER, "", "", "a"), "a");
-      s.barrier();
-      d.ack(d.subscribe(CLUSTER, "a"));
-      d.barrier();
-    }
-    // grpc-netty's event loop threads are "grpc-default-worker-ELG-...", its executor's "grpc-default-executor-..."
-    assertThat(requestThreads).isNotEmpty().allMatch(t -> t.contains("-ELG-"), "an event loop thread");
   }
 
   // --- delta --------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class RegistrationsTest {
   }
 
   @Test
-  void theStateFileIsWrittenOffTheCallersThreadAndCloseWaitsForTheLastWrite(@TempDir Path dir) throws Exception {
+  void theStateFileHoldsTheInstancesAsTheyWereAtCloseForTheNextStart(@TempDir Path dir) throws Exception {
     Registrations first = new Registrations(Optional.of(dir), Duration.ofMinutes(1), Clock.systemUTC());
     Registrations.Instance a = Registrations.parse(node("10.0.0.1:80")).orElseThrow();
     Registrations.Instance b = Registrations.parse(node("10.0.0.2:80")).orElseThrow();
@@ -55,7 +55,7 @@ class RegistrationsTest {
     first.register(2, b);
     first.deregister(1, "left");
     first.register(3, c);
-    // Closing (as at shutdown) waits for the queued write, which writes the instances as they are then.
+    // Closing (as at shutdown) keeps what is on file: streams closed by the shutdown are not workloads leaving.
     first.close();
     first.deregister(2, "a stream closed by the shutdown");
     Registrations restarted = new Registrations(Optional.of(dir), Duration.ofMinutes(1), Clock.systemUTC());
