@@ -132,6 +132,11 @@ final class DeltaStream extends AdsService.AdsStream<DeltaDiscoveryRequest, Obje
     if (t.syncedSerial == current.serial()) {
       return;    // up to date with this very set, and the subscription has not changed since
     }
+    if (t.syncedSerial != -1 && t.syncedSerial == current.previousSerial()
+        && current.changed().isEmpty() && current.removed().isEmpty()) {
+      t.syncedSerial = current.serial();
+      return;    // in step with the set before, and nothing of this type changed: most types of most edits
+    }
     // The resources to send, by name, in the order they go out.
     Map<String, Entry> sent = new LinkedHashMap<>();
     List<String> removed = new ArrayList<>();
