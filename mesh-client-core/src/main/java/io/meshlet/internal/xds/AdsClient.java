@@ -96,12 +96,14 @@ public final class AdsClient implements AutoCloseable {
   private Map<String, ListenerResource> listeners = new TreeMap<>();
   private final Map<String, RouteConfiguration> routeConfigs = new TreeMap<>();
   /**
-   * Per type, what each resource of the last accepted response parsed to, by its bytes. A
+   * Per type, what each resource of the last accepted response parsed to, by a digest of its bytes. A
    * state-of-the-world response carries every subscribed resource of its type, so without this a
    * client parsed everything it holds on every response: a client holding many services on each
    * edit, one subscribing on demand on each service it adds.
    */
   private final Map<String, Map<ByteString, Object>> parsed = new HashMap<>();
+  /** Keys {@link #parsed}: a SHA-256 digest of a resource holds 32 bytes where keeping the resource's own would hold them all. */
+  private final java.security.MessageDigest digest;
   /**
    * Route tables parsed from {@link #routeConfigs}, by route configuration name and the listener
    * that reads it (service and filters): each configuration is parsed once per update, when it
@@ -179,6 +181,11 @@ public final class AdsClient implements AutoCloseable {
     this.maxBackoff = maxBackoff;
     this.credentials = java.util.Objects.requireNonNull(credentials, "credentials");
     this.identity = identity;
+    try {
+      this.digest = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is in every Java runtime", e);
+    }
     for (String t : TYPES) {
       types.put(t, new TypeState());
     }
@@ -447,11 +454,16 @@ public final class AdsClient implements AutoCloseable {
     List<String> errors = new ArrayList<>();
     Map<ByteString, Object> before = parsed.getOrDefault(type, Map.of());
     Map<ByteString, Object> now = new HashMap<>();
+    List<ByteString> keys = new ArrayList<>(resources.size());
+    for (Any any : resources) {
+      keys.add(key(any));
+    }
     if (type.equals(LDS)) {
       Map<String, ListenerResource> next = new TreeMap<>();
-      for (Any any : resources) {
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
         try {
-          ListenerResource l = (ListenerResource) reuse(type, any, before);
+          ListenerResource l = (ListenerResource) before.get(keys.get(i));
           if (l == null) {
             Listener listener = unpack(any, Listener.class);
             if (!listener.hasApiListener()) {
@@ -460,7 +472,7 @@ public final class AdsClient implements AutoCloseable {
             }
             l = ResourceParser.listener(listener);
           }
-          now.put(any.getValue(), l);
+          now.put(keys.get(i), l);
           next.put(l.name(), l);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
@@ -471,8 +483,9 @@ public final class AdsClient implements AutoCloseable {
     } else if (type.equals(RDS)) {
       Map<String, RouteConfiguration> next = new LinkedHashMap<>();
       Map<String, Map<RouteReader, RouteTable>> tablesNext = new LinkedHashMap<>();
-      for (Any any : resources) {
-        RouteConfiguration rc = (RouteConfiguration) reuse(type, any, before);
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
+        RouteConfiguration rc = (RouteConfiguration) before.get(keys.get(i));
         // Unchanged since the last response: its tables, parsed for the same readers, still hold.
         Map<RouteReader, RouteTable> unchanged = rc == null ? Map.of() : routeTables.getOrDefault(rc.getName(), Map.of());
         if (rc == null) {
@@ -490,7 +503,7 @@ public final class AdsClient implements AutoCloseable {
             }
           }
         }
-        now.put(any.getValue(), rc);
+        now.put(keys.get(i), rc);
         next.put(rc.getName(), rc);
         tablesNext.put(rc.getName(), tables);
       }
@@ -501,13 +514,14 @@ public final class AdsClient implements AutoCloseable {
       routeTables.keySet().retainAll(routeConfigs.keySet());
     } else if (type.equals(CDS)) {
       Map<String, ClusterConfig> next = new TreeMap<>();
-      for (Any any : resources) {
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
         try {
-          ClusterConfig c = (ClusterConfig) reuse(type, any, before);
+          ClusterConfig c = (ClusterConfig) before.get(keys.get(i));
           if (c == null) {
             c = ResourceParser.cluster(unpack(any, Cluster.class));
           }
-          now.put(any.getValue(), c);
+          now.put(keys.get(i), c);
           next.put(c.name(), c);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
@@ -518,15 +532,16 @@ public final class AdsClient implements AutoCloseable {
     } else {
       Map<String, List<EndpointConfig>> next = new LinkedHashMap<>();
       Map<String, Integer> nextFactors = new LinkedHashMap<>();
-      for (Any any : resources) {
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
         try {
-          Assignment a = (Assignment) reuse(type, any, before);
+          Assignment a = (Assignment) before.get(keys.get(i));
           if (a == null) {
             ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
             a = new Assignment(cla.getClusterName(), ResourceParser.endpoints(cla),
                 ResourceParser.overprovisioningFactor(cla));
           }
-          now.put(any.getValue(), a);
+          now.put(keys.get(i), a);
           next.put(a.cluster(), a.endpoints());
           nextFactors.put(a.cluster(), a.overprovisioningFactor());
         } catch (ResourceException e) {
@@ -546,13 +561,18 @@ public final class AdsClient implements AutoCloseable {
   private record Assignment(String cluster, List<EndpointConfig> endpoints, int overprovisioningFactor) {}
 
   /**
-   * What {@code any} parsed to when the last accepted response of its type carried the same bytes;
-   * null when it is new, changed, or packed under another type URL (then it is parsed, and refused
-   * if it must be).
+   * What identifies {@code any} among the resources of the last accepted response of its type: a
+   * digest of its type URL and bytes (equal exactly when both are, for any purpose here).
    */
-  private static Object reuse(String type, Any any, Map<ByteString, Object> before) {
-    return any.getTypeUrl().equals(type) ? before.get(any.getValue()) : null;
+  private ByteString key(Any any) {
+    digest.reset();
+    digest.update(any.getTypeUrl().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    digest.update((byte) 0);
+    any.getValue().asReadOnlyByteBufferList().forEach(digest::update);
+    return com.google.protobuf.UnsafeByteOperations.unsafeWrap(digest.digest());
   }
+
+
 
   /** The route table a listener reads from a route configuration: parsed when it arrived, or now. */
   private RouteTable routeTable(ListenerResource l, RouteConfiguration rc) throws ResourceException {
