@@ -73,13 +73,17 @@ public record RetryPolicy(
   }
 
   /** The gRPC status conditions, which read a response's {@code grpc-status} header. */
-  private static final Set<RetryOn> GRPC_CONDITIONS = java.util.EnumSet.of(RetryOn.CANCELLED,
-      RetryOn.DEADLINE_EXCEEDED, RetryOn.INTERNAL, RetryOn.RESOURCE_EXHAUSTED, RetryOn.UNAVAILABLE);
+  private static final RetryOn[] GRPC_CONDITIONS = {RetryOn.CANCELLED, RetryOn.DEADLINE_EXCEEDED,
+      RetryOn.INTERNAL, RetryOn.RESOURCE_EXHAUSTED, RetryOn.UNAVAILABLE};
 
-  /** Whether a condition of this policy depends on a response's {@code grpc-status} header. */
+  /**
+   * Whether a condition of this policy depends on a response's {@code grpc-status} header. Asked
+   * of every response that may be retried: five bit tests (an iterator over {@link #on} was 1% of
+   * the calling thread's samples in the profile).
+   */
   public boolean readsGrpcStatus() {
-    for (RetryOn r : on) {
-      if (GRPC_CONDITIONS.contains(r)) {
+    for (RetryOn r : GRPC_CONDITIONS) {
+      if (on.contains(r)) {
         return true;
       }
     }

@@ -125,7 +125,9 @@ public final class MeshOkHttpInterceptor implements Interceptor {
       return calls.execute(route, hashKey, replayable, t -> {
         Request.Builder b = request.newBuilder().url(endpointUrl(t.endpoint(), mtls, url));
         setHeader(b, request, noHeaders, "Host", authority);
-        t.headers().forEach((name, value) -> setHeader(b, request, noHeaders, name, value));
+        for (Map.Entry<String, String> h : t.headers().entrySet()) {
+          setHeader(b, request, noHeaders, h.getKey(), h.getValue());
+        }
         return send(chain, b.build(), t);
       }, RESPONSES);
     } catch (MeshRejection r) {
