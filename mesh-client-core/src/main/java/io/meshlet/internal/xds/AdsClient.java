@@ -2,6 +2,7 @@ package io.meshlet.internal.xds;
 
 import io.meshlet.internal.wire.Backoff;
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.rpc.Code;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -95,6 +96,13 @@ public final class AdsClient implements AutoCloseable {
   private Map<String, ListenerResource> listeners = new TreeMap<>();
   private final Map<String, RouteConfiguration> routeConfigs = new TreeMap<>();
   /**
+   * Per type, what each resource of the last accepted response parsed to, by its bytes. A
+   * state-of-the-world response carries every subscribed resource of its type, so without this a
+   * client parsed everything it holds on every response: a client holding many services on each
+   * edit, one subscribing on demand on each service it adds.
+   */
+  private final Map<String, Map<ByteString, Object>> parsed = new HashMap<>();
+  /**
    * Route tables parsed from {@link #routeConfigs}, by route configuration name and the listener
    * that reads it (service and filters): each configuration is parsed once per update, when it
    * arrives, and again only for a listener that starts reading it later.
@@ -112,6 +120,8 @@ public final class AdsClient implements AutoCloseable {
   private int failures;
   private boolean closed;
   private String lastPublished = "";
+  /** A {@link #publishSoon} is on the executor's queue. */
+  private boolean publishQueued;
 
   /**
    * On demand: the services asked for (their listeners, route configurations and clusters are
@@ -406,7 +416,7 @@ public final class AdsClient implements AutoCloseable {
         findAbsent(response.getVersionInfo());
       }
       updateSubscriptions(s);
-      publishIfComplete();
+      publishSoon();
     } else if (response.getVersionInfo().equals(t.nackedVersion) && error.equals(t.nackedMessage)) {
       // Some servers (java-control-plane's SimpleCache) answer a NACK, which names the last good
       // version, by sending the refused version again at once. Refuse it again after a growing
@@ -435,16 +445,22 @@ public final class AdsClient implements AutoCloseable {
   /** Parses a whole response; applies it only if every resource in it is acceptable. */
   private void apply(String type, List<Any> resources) throws ResourceException {
     List<String> errors = new ArrayList<>();
+    Map<ByteString, Object> before = parsed.getOrDefault(type, Map.of());
+    Map<ByteString, Object> now = new HashMap<>();
     if (type.equals(LDS)) {
       Map<String, ListenerResource> next = new TreeMap<>();
       for (Any any : resources) {
         try {
-          Listener listener = unpack(any, Listener.class);
-          if (!listener.hasApiListener()) {
-            // A server-side listener (gRPC's XdsServerBuilder asks for those); not for clients.
-            continue;
+          ListenerResource l = (ListenerResource) reuse(type, any, before);
+          if (l == null) {
+            Listener listener = unpack(any, Listener.class);
+            if (!listener.hasApiListener()) {
+              // A server-side listener (gRPC's XdsServerBuilder asks for those); not for clients.
+              continue;
+            }
+            l = ResourceParser.listener(listener);
           }
-          ListenerResource l = ResourceParser.listener(listener);
+          now.put(any.getValue(), l);
           next.put(l.name(), l);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
@@ -454,33 +470,44 @@ public final class AdsClient implements AutoCloseable {
       listeners = next;
     } else if (type.equals(RDS)) {
       Map<String, RouteConfiguration> next = new LinkedHashMap<>();
-      Map<String, Map<RouteReader, RouteTable>> parsed = new LinkedHashMap<>();
+      Map<String, Map<RouteReader, RouteTable>> tablesNext = new LinkedHashMap<>();
       for (Any any : resources) {
-        RouteConfiguration rc = unpack(any, RouteConfiguration.class);
+        RouteConfiguration rc = (RouteConfiguration) reuse(type, any, before);
+        // Unchanged since the last response: its tables, parsed for the same readers, still hold.
+        Map<RouteReader, RouteTable> unchanged = rc == null ? Map.of() : routeTables.getOrDefault(rc.getName(), Map.of());
+        if (rc == null) {
+          rc = unpack(any, RouteConfiguration.class);
+        }
         Map<RouteReader, RouteTable> tables = new HashMap<>();
         for (ListenerResource l : listeners.values()) {
           if (!l.inbound() && l.routeConfigName().equals(rc.getName())) {
+            RouteReader reader = new RouteReader(l.service(), l.filters());
+            RouteTable table = unchanged.get(reader);
             try {
-              RouteReader reader = new RouteReader(l.service(), l.filters());
-              tables.put(reader, ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
+              tables.put(reader, table != null ? table : ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
             } catch (ResourceException e) {
               errors.add(e.getMessage());
             }
           }
         }
+        now.put(any.getValue(), rc);
         next.put(rc.getName(), rc);
-        parsed.put(rc.getName(), tables);
+        tablesNext.put(rc.getName(), tables);
       }
       throwIfAny(errors);
       routeConfigs.putAll(next);
       routeConfigs.keySet().retainAll(types.get(RDS).names);
-      routeTables.putAll(parsed);
+      routeTables.putAll(tablesNext);
       routeTables.keySet().retainAll(routeConfigs.keySet());
     } else if (type.equals(CDS)) {
       Map<String, ClusterConfig> next = new TreeMap<>();
       for (Any any : resources) {
         try {
-          ClusterConfig c = ResourceParser.cluster(unpack(any, Cluster.class));
+          ClusterConfig c = (ClusterConfig) reuse(type, any, before);
+          if (c == null) {
+            c = ResourceParser.cluster(unpack(any, Cluster.class));
+          }
+          now.put(any.getValue(), c);
           next.put(c.name(), c);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
@@ -492,10 +519,16 @@ public final class AdsClient implements AutoCloseable {
       Map<String, List<EndpointConfig>> next = new LinkedHashMap<>();
       Map<String, Integer> nextFactors = new LinkedHashMap<>();
       for (Any any : resources) {
-        ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
         try {
-          next.put(cla.getClusterName(), ResourceParser.endpoints(cla));
-          nextFactors.put(cla.getClusterName(), ResourceParser.overprovisioningFactor(cla));
+          Assignment a = (Assignment) reuse(type, any, before);
+          if (a == null) {
+            ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
+            a = new Assignment(cla.getClusterName(), ResourceParser.endpoints(cla),
+                ResourceParser.overprovisioningFactor(cla));
+          }
+          now.put(any.getValue(), a);
+          next.put(a.cluster(), a.endpoints());
+          nextFactors.put(a.cluster(), a.overprovisioningFactor());
         } catch (ResourceException e) {
           errors.add(e.getMessage());
         }
@@ -506,6 +539,19 @@ public final class AdsClient implements AutoCloseable {
       overprovisioning.putAll(nextFactors);
       overprovisioning.keySet().retainAll(types.get(EDS).names);
     }
+    parsed.put(type, now);
+  }
+
+  /** A cluster's endpoints as parsed from its {@code ClusterLoadAssignment}. */
+  private record Assignment(String cluster, List<EndpointConfig> endpoints, int overprovisioningFactor) {}
+
+  /**
+   * What {@code any} parsed to when the last accepted response of its type carried the same bytes;
+   * null when it is new, changed, or packed under another type URL (then it is parsed, and refused
+   * if it must be).
+   */
+  private static Object reuse(String type, Any any, Map<ByteString, Object> before) {
+    return any.getTypeUrl().equals(type) ? before.get(any.getValue()) : null;
   }
 
   /** The route table a listener reads from a route configuration: parsed when it arrived, or now. */
@@ -577,6 +623,23 @@ public final class AdsClient implements AutoCloseable {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Publishes after the responses already queued: responses that arrive together (the four types
+   * of one change, a service asked for on demand) make one snapshot, not one each, since building
+   * one costs as much as the client holds.
+   */
+  private void publishSoon() {
+    if (!publishQueued) {
+      publishQueued = true;
+      post(() -> {
+        publishQueued = false;
+        if (!closed) {
+          publishIfComplete();
+        }
+      });
+    }
   }
 
   /** Builds and publishes a snapshot once every referenced resource has arrived. */
