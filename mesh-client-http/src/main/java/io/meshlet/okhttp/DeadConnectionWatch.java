@@ -94,6 +94,16 @@ final class DeadConnectionWatch implements Interceptor {
       this.outer = outer;
     }
 
+    /** Exchanges of this send seen by the network interceptor (for tests). */
+    int exchanges() {
+      return exchanges;
+    }
+
+    /** Whether the send's last exchange went out on a connection seen before (for tests). */
+    boolean reused() {
+      return reused;
+    }
+
     /** Ends the watch: the thread's send is again the one this was nested in. */
     void end() {
       SENDING.set(outer);
