@@ -74,16 +74,27 @@ public record MeshSnapshot(
    */
   public List<String> danglingReferences() {
     List<String> problems = new ArrayList<>();
+    String existing = null;
     for (RouteTable table : new TreeMap<>(services).values()) {
       for (RouteRule rule : table.rules()) {
         for (RouteRule.WeightedCluster wc : rule.clusters()) {
           if (!clusters.containsKey(wc.cluster())) {
+            if (existing == null) {
+              existing = existingClusters();
+            }
             problems.add("cluster '" + wc.cluster() + "' referred to by route '" + rule.name()
-                + "' does not exist (existing: " + String.join(", ", new TreeMap<>(clusters).keySet()) + ")");
+                + "' does not exist (existing: " + existing + ")");
           }
         }
       }
     }
     return problems;
+  }
+
+  /** The first clusters by name, enough to spot a misspelling without a line as long as the mesh. */
+  private String existingClusters() {
+    int shown = 20;
+    String first = String.join(", ", new TreeMap<>(clusters).keySet().stream().limit(shown).toList());
+    return clusters.size() <= shown ? first : first + " and " + (clusters.size() - shown) + " more";
   }
 }

@@ -72,8 +72,29 @@ public record RetryPolicy(
     }
   }
 
+  /** The gRPC status conditions, which read a response's {@code grpc-status} header. */
+  private static final RetryOn[] GRPC_CONDITIONS = {RetryOn.CANCELLED, RetryOn.DEADLINE_EXCEEDED,
+      RetryOn.INTERNAL, RetryOn.RESOURCE_EXHAUSTED, RetryOn.UNAVAILABLE};
+
+  /**
+   * Whether a condition of this policy depends on a response's {@code grpc-status} header. Asked
+   * of every response that may be retried: five bit tests (an iterator over {@link #on} was 1% of
+   * the calling thread's samples in the profile).
+   */
+  public boolean readsGrpcStatus() {
+    for (RetryOn r : GRPC_CONDITIONS) {
+      if (on.contains(r)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   public RetryPolicy {
-    on = Set.copyOf(on);
+    // An enum set: the engine asks it of every response (contains is a bit test, not a hash probe).
+    java.util.EnumSet<RetryOn> conditions = java.util.EnumSet.noneOf(RetryOn.class);
+    conditions.addAll(on);
+    on = java.util.Collections.unmodifiableSet(conditions);
     retriableStatusCodes = Set.copyOf(retriableStatusCodes);
     Objects.requireNonNull(perTryTimeout, "perTryTimeout");
     Objects.requireNonNull(baseInterval, "baseInterval");

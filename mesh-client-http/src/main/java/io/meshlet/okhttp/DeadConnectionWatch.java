@@ -17,9 +17,12 @@ import okhttp3.internal.http2.StreamResetException;
  * public {@link Connection} does not say whether it carried exchanges before, so this remembers
  * the connections it has seen (weakly: a connection the pool dropped is forgotten).
  *
- * <p>A send is watched when its request carries a {@link Send} tag; every exchange is remembered
- * so that a connection first used by a call outside the mesh counts as reused too. The chain runs
- * on the calling thread, so a {@link Send} is written and read by one thread.
+ * <p>A send is watched from {@link #watch} to {@link Send#end}: the chain of a call runs on one
+ * thread (the caller's, or the dispatcher's for an enqueued call), so the send is held by that
+ * thread, for that call, and written and read by that thread only. It used to be a tag of the
+ * try's request: {@code Request.tag} and {@code Request.Builder.tag} cost more per send than a
+ * thread-local (docs/benchmarks.md, issue 17). Every exchange is remembered so that a connection
+ * first used by a call outside the mesh counts as reused too.
  */
 final class DeadConnectionWatch implements Interceptor {
 
@@ -31,30 +34,80 @@ final class DeadConnectionWatch implements Interceptor {
       Caffeine.newBuilder().weakKeys().<Connection, Boolean>build().asMap();
 
   /**
-   * Connections seen last, weakly, in a table by identity hash: a hit is an array read and a
-   * {@code WeakReference.get}, where a read of Caffeine's weak map costs about ten times that (a
-   * lookup key, the read buffer); the map stays the record of every connection seen.
+   * Connections seen last, weakly, in a table by identity hash, each looked for in {@link #PROBES}
+   * slots from its own: a hit is a few array reads and {@code WeakReference.get}s, where a read of
+   * Caffeine's weak map costs about ten times that (a lookup key, the read buffer); the map stays
+   * the record of every connection seen. With one slot per connection and 32 slots, connections
+   * whose slots collided kept evicting each other: in the profile most exchanges missed the table.
    */
-  private final java.lang.ref.WeakReference<?>[] recent = new java.lang.ref.WeakReference<?>[32];
+  private final java.lang.ref.WeakReference<?>[] recent = new java.lang.ref.WeakReference<?>[128];
+  private static final int PROBES = 4;
 
   private boolean seenBefore(Connection connection) {
-    int i = System.identityHashCode(connection) & (recent.length - 1);
-    java.lang.ref.WeakReference<?> r = recent[i];
-    if (r != null && r.get() == connection) {
-      return true;
+    int mask = recent.length - 1;
+    int home = System.identityHashCode(connection);
+    int free = -1;
+    for (int p = 0; p < PROBES; p++) {
+      int i = (home + p) & mask;
+      java.lang.ref.WeakReference<?> r = recent[i];
+      Object held = r == null ? null : r.get();
+      if (held == connection) {
+        return true;
+      }
+      if (held == null && free < 0) {
+        free = i;
+      }
     }
     // A read first: a connection is seen once and reused many times, and a read takes none of the
     // write path's cost (Caffeine's putIfAbsent made a weak reference and took the write buffer).
     boolean seen = used.get(connection) != null || used.putIfAbsent(connection, Boolean.TRUE) != null;
-    recent[i] = new java.lang.ref.WeakReference<>(connection);
+    // An empty or cleared slot, else the home slot (racy writes of whole references are fine: a
+    // connection not found here is found in the map).
+    recent[free >= 0 ? free : home & mask] = new java.lang.ref.WeakReference<>(connection);
     return seen;
+  }
+
+  /** The send in progress on this thread, if any; a send's call tells it apart from a nested call's. */
+  private static final ThreadLocal<Send> SENDING = new ThreadLocal<>();
+
+  /**
+   * Watches the exchanges of one send of {@code call} made by this thread until {@link Send#end},
+   * which the caller must call (in a {@code finally}).
+   */
+  static Send watch(okhttp3.Call call) {
+    Send send = new Send(call, SENDING.get());
+    SENDING.set(send);
+    return send;
   }
 
   /** What happened to one send of a try (one {@code proceed} of the application interceptor). */
   static final class Send {
+    private final okhttp3.Call call;
+    /** The send this one is nested in (a call made inside another's chain on the same thread), or null. */
+    private final Send outer;
     private int exchanges;
     private boolean reused;
     private IOException failure;
+
+    private Send(okhttp3.Call call, Send outer) {
+      this.call = call;
+      this.outer = outer;
+    }
+
+    /** Exchanges of this send seen by the network interceptor (for tests). */
+    int exchanges() {
+      return exchanges;
+    }
+
+    /** Whether the send's last exchange went out on a connection seen before (for tests). */
+    boolean reused() {
+      return reused;
+    }
+
+    /** Ends the watch: the thread's send is again the one this was nested in. */
+    void end() {
+      SENDING.set(outer);
+    }
 
     /**
      * Whether {@code e} is the failure of this send's only exchange, on a connection that had
@@ -74,8 +127,8 @@ final class DeadConnectionWatch implements Interceptor {
   public Response intercept(Chain chain) throws IOException {
     Connection connection = chain.connection();
     boolean reused = connection != null && seenBefore(connection);
-    Send send = chain.request().tag(Send.class);
-    if (send == null) {
+    Send send = SENDING.get();
+    if (send == null || send.call != chain.call()) {
       return chain.proceed(chain.request());
     }
     send.exchanges++;

@@ -119,12 +119,16 @@ public final class MeshOkHttpInterceptor implements Interceptor {
           + "'), but this OkHttpClient has no workload identity: build it with MeshOkHttp.client(mesh, identity)");
     }
     try {
+      // Headers the call's request has not got are added, not set: Request.Builder.header removes
+      // every header of that name first, a scan and a list rewrite per header and try.
+      boolean noHeaders = request.headers().size() == 0;
       return calls.execute(route, hashKey, replayable, t -> {
-        Request.Builder b = request.newBuilder()
-            .url(endpointUrl(t.endpoint(), mtls, url))
-            .header("Host", authority);
-        t.headers().forEach(b::header);
-        return send(chain, b, t);
+        Request.Builder b = request.newBuilder().url(endpointUrl(t.endpoint(), mtls, url));
+        setHeader(b, request, noHeaders, "Host", authority);
+        for (Map.Entry<String, String> h : t.headers().entrySet()) {
+          setHeader(b, request, noHeaders, h.getKey(), h.getValue());
+        }
+        return send(chain, b.build(), t);
       }, RESPONSES);
     } catch (MeshRejection r) {
       return new Response.Builder()
@@ -135,6 +139,15 @@ public final class MeshOkHttpInterceptor implements Interceptor {
           .header(r.reason().header(), "true")
           .body(ResponseBody.create(r.getMessage() + "\n", TEXT))
           .build();
+    }
+  }
+
+  /** Sets a header of the try's request: added when the call's request has none of that name. */
+  private static void setHeader(Request.Builder b, Request request, boolean noHeaders, String name, String value) {
+    if (noHeaders || request.header(name) == null) {
+      b.addHeader(name, value);
+    } else {
+      b.header(name, value);
     }
   }
 
@@ -232,16 +245,16 @@ public final class MeshOkHttpInterceptor implements Interceptor {
    * another connection (the dead one takes no new exchanges); should that be a pooled one that
    * died as well, it is resent again, up to {@link #MAX_TRANSPARENT_RESENDS}.
    */
-  private static Response send(Chain chain, Request.Builder request, TryPlan t) throws IOException {
+  private static Response send(Chain chain, Request request, TryPlan t) throws IOException {
     okhttp3.RequestBody body = chain.request().body();
     boolean resendable = body == null || !(body.isOneShot() || body.isDuplex());
     long deadline = System.nanoTime() + t.timeout().toNanos();
     IOException previous = null;
     for (int resends = 0; ; resends++) {
-      DeadConnectionWatch.Send send = new DeadConnectionWatch.Send();
       long left = deadline - System.nanoTime();
+      DeadConnectionWatch.Send send = DeadConnectionWatch.watch(chain.call());
       try {
-        return timed(chain, left).proceed(request.tag(DeadConnectionWatch.Send.class, send).build());
+        return timed(chain, left).proceed(request);
       } catch (IOException e) {
         if (previous != null && previous != e) {
           e.addSuppressed(previous);
@@ -252,6 +265,8 @@ public final class MeshOkHttpInterceptor implements Interceptor {
         }
         t.resentTransparently(e);
         previous = e;
+      } finally {
+        send.end();
       }
     }
   }

@@ -69,55 +69,129 @@ final class ClientHeap {
   }
 
   /**
-   * The wait of a first call to a service not held yet (its route: listener, route configuration,
-   * then the subset clusters it names), against one ADS round trip (a listener asked for by name
-   * on a stream of its own), medians of 20 each.
+   * The wait of a first call to a service not held yet, for services whose routes name subsets
+   * (even-numbered: listener, route configuration, own cluster and endpoints, then the subset
+   * clusters the routes name and their endpoints) and for services that name none (odd-numbered:
+   * the four resources only), against one ADS round trip of the same work: a raw stream that, like
+   * the client, adds one service at a time to its subscriptions, but knows every name up front and
+   * asks for the listener, route configuration, clusters and endpoints at once, then waits for the
+   * four answers. The first calls are timed twice: 10 of each kind as the client's first (its and the
+   * server's code paths still cold in the JIT), and 20 of each after 200 more.
    */
   private static void firstCalls(MeshClient client, String xdsPort, int services, Map<String, Object> r)
       throws Exception {
-    List<Double> waits = new ArrayList<>();
-    for (int i = 0; i < 20; i++) {
-      String service = "svc-" + (services - 1 - i);
-      long start = System.nanoTime();
-      client.calls().route(service, "/", h -> null);
-      waits.add((System.nanoTime() - start) / 1e6);
+    int[] next = {services - 1};
+    java.util.function.IntFunction<String> nextOfKind = odd -> {
+      while (Math.floorMod(next[0], 2) != odd) {
+        next[0]--;
+      }
+      return "svc-" + next[0]--;
+    };
+    List<Double> coldSubsets = new ArrayList<>();
+    List<Double> coldPlain = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      coldSubsets.add(firstCall(client, nextOfKind.apply(0)));
+      coldPlain.add(firstCall(client, nextOfKind.apply(1)));
     }
-    List<Double> trips = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      firstCall(client, nextOfKind.apply(0));
+      firstCall(client, nextOfKind.apply(1));
+    }
+    List<Double> warmSubsets = new ArrayList<>();
+    List<Double> warmPlain = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      warmSubsets.add(firstCall(client, nextOfKind.apply(0)));
+      warmPlain.add(firstCall(client, nextOfKind.apply(1)));
+    }
+    int held = client.snapshot().services().size();
+    r.put("firstCallWaitMsMedian", median(coldSubsets));
+    r.put("firstCallNoSubsetsWaitMsMedian", median(coldPlain));
+    r.put("firstCallWaitWarmMsMedian", median(warmSubsets));
+    r.put("firstCallNoSubsetsWaitWarmMsMedian", median(warmPlain));
+    r.put("servicesHeldAfter", held);
+    r.put("adsRoundTripMsMedian", idealRoundTrip(xdsPort, held));
+  }
+
+  /**
+   * One round trip of what a first call needs, on a raw stream holding as many services as the client
+   * did by then: the median of the last 40 of {@code held} steps, each adding one service's four
+   * resources (every name known) to the subscriptions and waiting for the four answers.
+   */
+  private static double idealRoundTrip(String xdsPort, int held) throws Exception {
+    String[] types = {"type.googleapis.com/envoy.config.listener.v3.Listener",
+        "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+        "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+        "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"};
     io.grpc.ManagedChannel channel = io.grpc.Grpc.newChannelBuilderForAddress("127.0.0.1", Integer.parseInt(xdsPort),
         io.grpc.InsecureChannelCredentials.create()).build();
+    java.util.concurrent.BlockingQueue<io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse> answers =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    List<Double> trips = new ArrayList<>();
     try {
-      for (int i = 0; i < 20; i++) {
-        java.util.concurrent.CompletableFuture<Long> answered = new java.util.concurrent.CompletableFuture<>();
-        io.grpc.stub.StreamObserver<io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest> requests =
-            io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc.newStub(channel)
-                .streamAggregatedResources(new io.grpc.stub.StreamObserver<>() {
-                  @Override
-                  public void onNext(io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse value) {
-                    answered.complete(System.nanoTime());
-                  }
+      io.grpc.stub.StreamObserver<io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest> requests =
+          io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc.newStub(channel)
+              .streamAggregatedResources(new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse value) {
+                  answers.add(value);
+                }
 
-                  @Override
-                  public void onError(Throwable t) {
-                    answered.completeExceptionally(t);
-                  }
+                @Override
+                public void onError(Throwable t) {}
 
-                  @Override
-                  public void onCompleted() {}
-                });
-        long start = System.nanoTime();
-        requests.onNext(io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.newBuilder()
-            .setNode(io.envoyproxy.envoy.config.core.v3.Node.newBuilder().setId("rtt-" + i).setCluster("heap"))
-            .setTypeUrl("type.googleapis.com/envoy.config.listener.v3.Listener")
-            .addResourceNames("svc-" + i).build());
-        long end = answered.get(10, java.util.concurrent.TimeUnit.SECONDS);
-        trips.add((end - start) / 1e6);
-        requests.onCompleted();
+                @Override
+                public void onCompleted() {}
+              });
+      Map<String, List<String>> names = new java.util.HashMap<>();
+      Map<String, String> nonces = new java.util.HashMap<>();
+      Map<String, String> versions = new java.util.HashMap<>();
+      for (String t : types) {
+        names.put(t, new ArrayList<>());
       }
+      for (int i = 0; i < held; i++) {
+        String service = "svc-" + i;
+        names.get(types[0]).add(service);
+        names.get(types[1]).add(service);
+        List<String> clusters = i % 2 == 1 ? List.of(service) : List.of(service, service + "/v1", service + "/v2");
+        names.get(types[2]).addAll(clusters);
+        names.get(types[3]).addAll(clusters);
+        long start = System.nanoTime();
+        for (String t : types) {
+          io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.Builder q =
+              io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.newBuilder().setTypeUrl(t)
+                  .setVersionInfo(versions.getOrDefault(t, "")).setResponseNonce(nonces.getOrDefault(t, ""))
+                  .addAllResourceNames(names.get(t));
+          if (i == 0 && t.equals(types[0])) {
+            q.setNode(io.envoyproxy.envoy.config.core.v3.Node.newBuilder().setId("rtt").setCluster("heap"));
+          }
+          requests.onNext(q.build());
+        }
+        java.util.Set<String> answered = new java.util.HashSet<>();
+        while (answered.size() < types.length) {
+          io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse answer =
+              answers.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+          if (answer == null) {
+            throw new IllegalStateException("no answer to a changed subscription within 10 s (answered: " + answered + ")");
+          }
+          answered.add(answer.getTypeUrl());
+          nonces.put(answer.getTypeUrl(), answer.getNonce());
+          versions.put(answer.getTypeUrl(), answer.getVersionInfo());
+        }
+        if (i >= held - 40) {
+          trips.add((System.nanoTime() - start) / 1e6);
+        }
+      }
+      requests.onCompleted();
     } finally {
       channel.shutdownNow();
     }
-    r.put("firstCallWaitMsMedian", median(waits));
-    r.put("adsRoundTripMsMedian", median(trips));
+    return median(trips);
+  }
+
+  private static double firstCall(MeshClient client, String service) throws Exception {
+    long start = System.nanoTime();
+    client.calls().route(service, "/", h -> null);
+    return (System.nanoTime() - start) / 1e6;
   }
 
   private static double median(List<Double> values) {

@@ -182,8 +182,14 @@ public final class Harness {
     List<Map<String, Object>> heap = new ArrayList<>();
     if (s.heap()) {
       // {services, clients, services subscribed on demand (0: all)}
-      for (int[] sc : s.quick() ? new int[][] {{100, 10, 0}, {1000, 4, 0}, {1000, 4, 5}}
-          : new int[][] {{100, 20, 0}, {1000, 10, 0}, {10000, 20, 5}}) {
+      // e.g. -Dharness.heap=10000:20:5 (services:clients:on-demand services, comma-separated) to run only those
+      String only = System.getProperty("harness.heap", "");
+      int[][] specs = !only.isBlank()
+          ? java.util.Arrays.stream(only.split(",")).map(x -> java.util.Arrays.stream(x.split(":"))
+              .mapToInt(Integer::parseInt).toArray()).toArray(int[][]::new)
+          : s.quick() ? new int[][] {{100, 10, 0}, {1000, 4, 0}, {1000, 4, 5}}
+          : new int[][] {{100, 20, 0}, {1000, 10, 0}, {10000, 20, 5}};
+      for (int[] sc : specs) {
         Map<String, Object> h = clientHeap(s.work(), sc[0], sc[1], sc[2]);
         heap.add(h);
         log("MeshClient heap with %d services%s: %.1f KiB per client (%d clients)", sc[0],
@@ -248,10 +254,21 @@ public final class Harness {
     Path dir = Files.createDirectories(work.resolve("client-heap-" + services + (onDemand > 0 ? "-on-demand" : "")));
     Path file = dir.resolve("mesh.yaml");
     Files.writeString(file, services > 5000 ? ServerChild.meshYamlCompact(services) : ServerChild.meshYaml(services, 0));
-    try (Proc server = Proc.jvm("control-server", List.of("-Xmx1g"), dir.resolve("server.log"), "server",
+    List<String> serverJvm = new ArrayList<>(List.of("-Xmx1g"));
+    // e.g. -Dharness.serverJvm=-XX:StartFlightRecording=filename=server.jfr,settings=profile
+    String extra = System.getProperty("harness.serverJvm", "");
+    if (!extra.isBlank()) {
+      serverJvm.addAll(List.of(extra.split(" ")));
+    }
+    try (Proc server = Proc.jvm("control-server", serverJvm, dir.resolve("server.log"), "server",
         List.of(file.toString(), "250"))) {
       Map<String, Object> ready = server.expectJson("READY");
-      try (Proc p = Proc.jvm("client-heap", List.of("-Xmx2g"), dir.resolve("client-heap.log"), "client-heap",
+      List<String> clientJvm = new ArrayList<>(List.of("-Xmx2g"));
+      String clientExtra = System.getProperty("harness.heapJvm", "");
+      if (!clientExtra.isBlank()) {
+        clientJvm.addAll(List.of(clientExtra.split(" ")));
+      }
+      try (Proc p = Proc.jvm("client-heap", clientJvm, dir.resolve("client-heap.log"), "client-heap",
           List.of(String.valueOf(ready.get("xdsPort")), String.valueOf(clients), String.valueOf(services),
               String.valueOf(onDemand)))) {
         return p.expectJson("RESULT");

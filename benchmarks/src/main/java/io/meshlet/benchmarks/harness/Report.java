@@ -165,9 +165,11 @@ final class Report {
         int services = ((Number) h.get("services")).intValue();
         target(String.format("MeshClient calling %d services of %,d (on demand) holds < 1 MiB", held.intValue(),
             services), Harness.num(h, "perClientBytes") / 1048576.0, "<", 1, "MiB");
+        double trip = Harness.num(h, "adsRoundTripMsMedian");
+        target("first call to a service not held waits <= 1 ADS round trip (a service naming no subset)",
+            Harness.num(h, "firstCallNoSubsetsWaitWarmMsMedian") / trip, "<=", 1, "round trips");
         target("first call to a service not held waits <= 1 ADS round trip (its routes name subsets)",
-            Harness.num(h, "firstCallWaitMsMedian") / Harness.num(h, "adsRoundTripMsMedian"), "<=", 1,
-            "round trips");
+            Harness.num(h, "firstCallWaitWarmMsMedian") / trip, "<=", 1, "round trips");
       }
     }
   }
@@ -310,14 +312,18 @@ final class Report {
       }
     }
     if (!heap.isEmpty()) {
-      sb.append(String.format("%n| services | subscribed | MeshClient heap KiB per client | first call ms | ADS round trip ms |%n"
-          + "|---|---|---|---|---|%n"));
+      sb.append(String.format("%n| services | subscribed | MeshClient heap KiB per client | first call ms, cold:"
+          + " no subsets / subsets | first call ms, warm: no subsets / subsets | one ADS round trip ms |%n"
+          + "|---|---|---|---|---|---|%n"));
       for (Map<String, Object> h : heap) {
         boolean demand = h.get("onDemandServices") instanceof Number;
-        sb.append(String.format("| %,d | %s | %.1f | %s | %s |%n", ((Number) h.get("services")).intValue(),
+        sb.append(String.format("| %,d | %s | %.1f | %s | %s | %s |%n", ((Number) h.get("services")).intValue(),
             demand ? "on demand, " + h.get("onDemandServices") : "all",
             Harness.num(h, "perClientBytes") / 1024,
-            demand ? String.format("%.2f", Harness.num(h, "firstCallWaitMsMedian")) : "",
+            demand ? String.format("%.2f / %.2f", Harness.num(h, "firstCallNoSubsetsWaitMsMedian"),
+                Harness.num(h, "firstCallWaitMsMedian")) : "",
+            demand ? String.format("%.2f / %.2f", Harness.num(h, "firstCallNoSubsetsWaitWarmMsMedian"),
+                Harness.num(h, "firstCallWaitWarmMsMedian")) : "",
             demand ? String.format("%.2f", Harness.num(h, "adsRoundTripMsMedian")) : ""));
       }
     }

@@ -78,6 +78,9 @@ public final class ClusterRuntime {
    */
   static ClusterRuntime create(ClusterConfig config, ClusterRuntime previous, LongSupplier nanoTime,
       ClusterEvents events) {
+    if (previous != null && previous.events == events && previous.nanoTime == nanoTime && previous.config.equals(config)) {
+      return previous;    // unchanged (a snapshot made for another service's sake): nothing to rebuild
+    }
     List<EndpointState> states = new ArrayList<>();
     for (EndpointConfig e : config.endpoints()) {
       if (!e.healthy()) {

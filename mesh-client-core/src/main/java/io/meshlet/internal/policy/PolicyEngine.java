@@ -293,7 +293,9 @@ public final class PolicyEngine {
           holdingRetry = false;
         }
         int status = response != null ? info.status(response) : 0;
-        int grpcStatus = response != null && retry != null ? grpcStatus(info.header(response, "grpc-status")) : -1;
+        // The grpc-status header is read only when a gRPC condition could retry this response.
+        int grpcStatus = response != null && number < maxTries && retry.readsGrpcStatus()
+            ? grpcStatus(info.header(response, "grpc-status")) : -1;
         boolean retryable = number < maxTries && retriable(retry, outcome, status, grpcStatus);
         long backoff = retryable ? backoffNanos(retry, number) : 0;
         if (retryable && backoff >= remainingNanos(deadline)) {

@@ -12,9 +12,11 @@ import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.opentelemetry.context.propagation.TextMapSetter;
@@ -60,6 +62,8 @@ public final class Telemetry implements ClusterEvents {
   private final Tracer tracer;
   private final TextMapPropagator propagator;
   private final boolean tracing;
+  /** Whether the propagator is W3C trace context alone, so that {@link #traceparent} is all it would write. */
+  private final boolean w3cOnly;
   private final DoubleHistogram duration;
   private final LongCounter retries;
   private final LongCounter transparentRetries;
@@ -74,6 +78,7 @@ public final class Telemetry implements ClusterEvents {
     this.tracer = otel.getTracer("io.meshlet");
     this.propagator = otel.getPropagators().getTextMapPropagator();
     this.tracing = otel != OpenTelemetry.noop();
+    this.w3cOnly = propagator == W3CTraceContextPropagator.getInstance();
     this.duration = meter.histogramBuilder("meshlet.client.request.duration").setUnit("s")
         .setDescription("Duration of calls through the mesh, retries included.").build();
     this.retries = meter.counterBuilder("meshlet.client.retries")
@@ -313,20 +318,32 @@ public final class Telemetry implements ClusterEvents {
     private final RouteTelemetry r;
     private final Span span;
     private int tries;
+    private Map<String, String> headers;
 
     private Call(RouteTelemetry r, Span span) {
       this.r = r;
       this.span = span;
     }
 
+    /**
+     * The trace context to send with each try of this call: the same for every try (one span per
+     * call, on one thread), so made at the first try and kept. With the W3C propagator alone (the
+     * usual configuration) the {@code traceparent} header is written from the span's context
+     * directly ({@link #traceparent}), as the propagator writes it; any other propagator, or a
+     * {@code tracestate} to send, goes through the propagator.
+     */
     public Map<String, String> headers() {
-      if (!tracing) {
-        return Map.of();
+      Map<String, String> h = headers;
+      if (h == null) {
+        h = tracing ? traceHeaders(span) : Map.of();
+        headers = h;
       }
-      // Injected whether the span is sampled or not: the callee continues the trace either way.
-      Map<String, String> out = new HashMap<>(4);
-      propagator.inject(Context.current().with(span), out, MAP_SETTER);
-      return out;
+      return h;
+    }
+
+    /** The call's span (for tests). */
+    Span span() {
+      return span;
     }
 
     /** A try ended at this endpoint ({@code host:port}). */
@@ -391,6 +408,28 @@ public final class Telemetry implements ClusterEvents {
       }
     }
   }
+
+  /**
+   * The headers that carry a call's span to the callee, injected whether the span is sampled or not
+   * (the callee continues the trace either way).
+   */
+  Map<String, String> traceHeaders(Span span) {
+    SpanContext context = span.getSpanContext();
+    if (w3cOnly && context.getTraceState().isEmpty()) {
+      // What W3CTraceContextPropagator.inject writes, without a Context, a carrier map and a setter.
+      return context.isValid() ? Map.of(TRACEPARENT, traceparent(context)) : Map.of();
+    }
+    Map<String, String> out = new HashMap<>(4);
+    propagator.inject(Context.current().with(span), out, MAP_SETTER);
+    return out;
+  }
+
+  /** The W3C {@code traceparent} value of a valid span context: version 00, trace id, span id, flags. */
+  static String traceparent(SpanContext context) {
+    return "00-" + context.getTraceId() + "-" + context.getSpanId() + "-" + context.getTraceFlags().asHex();
+  }
+
+  private static final String TRACEPARENT = "traceparent";
 
   private static final TextMapSetter<Map<String, String>> MAP_SETTER = (carrier, k, v) -> carrier.put(k, v);
 }

@@ -2,6 +2,7 @@ package io.meshlet.internal.xds;
 
 import io.meshlet.internal.wire.Backoff;
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.rpc.Code;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -95,6 +96,15 @@ public final class AdsClient implements AutoCloseable {
   private Map<String, ListenerResource> listeners = new TreeMap<>();
   private final Map<String, RouteConfiguration> routeConfigs = new TreeMap<>();
   /**
+   * Per type, what each resource of the last accepted response parsed to, by a digest of its bytes. A
+   * state-of-the-world response carries every subscribed resource of its type, so without this a
+   * client parsed everything it holds on every response: a client holding many services on each
+   * edit, one subscribing on demand on each service it adds.
+   */
+  private final Map<String, Map<ByteString, Object>> parsed = new HashMap<>();
+  /** Keys {@link #parsed}: a SHA-256 digest of a resource holds 32 bytes where keeping the resource's own would hold them all. */
+  private final java.security.MessageDigest digest;
+  /**
    * Route tables parsed from {@link #routeConfigs}, by route configuration name and the listener
    * that reads it (service and filters): each configuration is parsed once per update, when it
    * arrives, and again only for a listener that starts reading it later.
@@ -112,6 +122,8 @@ public final class AdsClient implements AutoCloseable {
   private int failures;
   private boolean closed;
   private String lastPublished = "";
+  /** A {@link #publishSoon} is on the executor's queue. */
+  private boolean publishQueued;
 
   /**
    * On demand: the services asked for (their listeners, route configurations and clusters are
@@ -169,6 +181,11 @@ public final class AdsClient implements AutoCloseable {
     this.maxBackoff = maxBackoff;
     this.credentials = java.util.Objects.requireNonNull(credentials, "credentials");
     this.identity = identity;
+    try {
+      this.digest = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is in every Java runtime", e);
+    }
     for (String t : TYPES) {
       types.put(t, new TypeState());
     }
@@ -406,7 +423,7 @@ public final class AdsClient implements AutoCloseable {
         findAbsent(response.getVersionInfo());
       }
       updateSubscriptions(s);
-      publishIfComplete();
+      publishSoon();
     } else if (response.getVersionInfo().equals(t.nackedVersion) && error.equals(t.nackedMessage)) {
       // Some servers (java-control-plane's SimpleCache) answer a NACK, which names the last good
       // version, by sending the refused version again at once. Refuse it again after a growing
@@ -435,16 +452,27 @@ public final class AdsClient implements AutoCloseable {
   /** Parses a whole response; applies it only if every resource in it is acceptable. */
   private void apply(String type, List<Any> resources) throws ResourceException {
     List<String> errors = new ArrayList<>();
+    Map<ByteString, Object> before = parsed.getOrDefault(type, Map.of());
+    Map<ByteString, Object> now = new HashMap<>();
+    List<ByteString> keys = new ArrayList<>(resources.size());
+    for (Any any : resources) {
+      keys.add(key(any));
+    }
     if (type.equals(LDS)) {
       Map<String, ListenerResource> next = new TreeMap<>();
-      for (Any any : resources) {
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
         try {
-          Listener listener = unpack(any, Listener.class);
-          if (!listener.hasApiListener()) {
-            // A server-side listener (gRPC's XdsServerBuilder asks for those); not for clients.
-            continue;
+          ListenerResource l = (ListenerResource) before.get(keys.get(i));
+          if (l == null) {
+            Listener listener = unpack(any, Listener.class);
+            if (!listener.hasApiListener()) {
+              // A server-side listener (gRPC's XdsServerBuilder asks for those); not for clients.
+              continue;
+            }
+            l = ResourceParser.listener(listener);
           }
-          ListenerResource l = ResourceParser.listener(listener);
+          now.put(keys.get(i), l);
           next.put(l.name(), l);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
@@ -454,33 +482,46 @@ public final class AdsClient implements AutoCloseable {
       listeners = next;
     } else if (type.equals(RDS)) {
       Map<String, RouteConfiguration> next = new LinkedHashMap<>();
-      Map<String, Map<RouteReader, RouteTable>> parsed = new LinkedHashMap<>();
-      for (Any any : resources) {
-        RouteConfiguration rc = unpack(any, RouteConfiguration.class);
+      Map<String, Map<RouteReader, RouteTable>> tablesNext = new LinkedHashMap<>();
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
+        RouteConfiguration rc = (RouteConfiguration) before.get(keys.get(i));
+        // Unchanged since the last response: its tables, parsed for the same readers, still hold.
+        Map<RouteReader, RouteTable> unchanged = rc == null ? Map.of() : routeTables.getOrDefault(rc.getName(), Map.of());
+        if (rc == null) {
+          rc = unpack(any, RouteConfiguration.class);
+        }
         Map<RouteReader, RouteTable> tables = new HashMap<>();
         for (ListenerResource l : listeners.values()) {
           if (!l.inbound() && l.routeConfigName().equals(rc.getName())) {
+            RouteReader reader = new RouteReader(l.service(), l.filters());
+            RouteTable table = unchanged.get(reader);
             try {
-              RouteReader reader = new RouteReader(l.service(), l.filters());
-              tables.put(reader, ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
+              tables.put(reader, table != null ? table : ResourceParser.routeConfiguration(l.service(), rc, l.filters()));
             } catch (ResourceException e) {
               errors.add(e.getMessage());
             }
           }
         }
+        now.put(keys.get(i), rc);
         next.put(rc.getName(), rc);
-        parsed.put(rc.getName(), tables);
+        tablesNext.put(rc.getName(), tables);
       }
       throwIfAny(errors);
       routeConfigs.putAll(next);
       routeConfigs.keySet().retainAll(types.get(RDS).names);
-      routeTables.putAll(parsed);
+      routeTables.putAll(tablesNext);
       routeTables.keySet().retainAll(routeConfigs.keySet());
     } else if (type.equals(CDS)) {
       Map<String, ClusterConfig> next = new TreeMap<>();
-      for (Any any : resources) {
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
         try {
-          ClusterConfig c = ResourceParser.cluster(unpack(any, Cluster.class));
+          ClusterConfig c = (ClusterConfig) before.get(keys.get(i));
+          if (c == null) {
+            c = ResourceParser.cluster(unpack(any, Cluster.class));
+          }
+          now.put(keys.get(i), c);
           next.put(c.name(), c);
         } catch (ResourceException e) {
           errors.add(e.getMessage());
@@ -491,11 +532,18 @@ public final class AdsClient implements AutoCloseable {
     } else {
       Map<String, List<EndpointConfig>> next = new LinkedHashMap<>();
       Map<String, Integer> nextFactors = new LinkedHashMap<>();
-      for (Any any : resources) {
-        ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
+      for (int i = 0; i < resources.size(); i++) {
+        Any any = resources.get(i);
         try {
-          next.put(cla.getClusterName(), ResourceParser.endpoints(cla));
-          nextFactors.put(cla.getClusterName(), ResourceParser.overprovisioningFactor(cla));
+          Assignment a = (Assignment) before.get(keys.get(i));
+          if (a == null) {
+            ClusterLoadAssignment cla = unpack(any, ClusterLoadAssignment.class);
+            a = new Assignment(cla.getClusterName(), ResourceParser.endpoints(cla),
+                ResourceParser.overprovisioningFactor(cla));
+          }
+          now.put(keys.get(i), a);
+          next.put(a.cluster(), a.endpoints());
+          nextFactors.put(a.cluster(), a.overprovisioningFactor());
         } catch (ResourceException e) {
           errors.add(e.getMessage());
         }
@@ -506,7 +554,25 @@ public final class AdsClient implements AutoCloseable {
       overprovisioning.putAll(nextFactors);
       overprovisioning.keySet().retainAll(types.get(EDS).names);
     }
+    parsed.put(type, now);
   }
+
+  /** A cluster's endpoints as parsed from its {@code ClusterLoadAssignment}. */
+  private record Assignment(String cluster, List<EndpointConfig> endpoints, int overprovisioningFactor) {}
+
+  /**
+   * What identifies {@code any} among the resources of the last accepted response of its type: a
+   * digest of its type URL and bytes (equal exactly when both are, for any purpose here).
+   */
+  private ByteString key(Any any) {
+    digest.reset();
+    digest.update(any.getTypeUrl().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    digest.update((byte) 0);
+    any.getValue().asReadOnlyByteBufferList().forEach(digest::update);
+    return com.google.protobuf.UnsafeByteOperations.unsafeWrap(digest.digest());
+  }
+
+
 
   /** The route table a listener reads from a route configuration: parsed when it arrived, or now. */
   private RouteTable routeTable(ListenerResource l, RouteConfiguration rc) throws ResourceException {
@@ -577,6 +643,23 @@ public final class AdsClient implements AutoCloseable {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Publishes after the responses already queued: responses that arrive together (the four types
+   * of one change, a service asked for on demand) make one snapshot, not one each, since building
+   * one costs as much as the client holds.
+   */
+  private void publishSoon() {
+    if (!publishQueued) {
+      publishQueued = true;
+      post(() -> {
+        publishQueued = false;
+        if (!closed) {
+          publishIfComplete();
+        }
+      });
+    }
   }
 
   /** Builds and publishes a snapshot once every referenced resource has arrived. */

@@ -278,6 +278,34 @@ class AdsClientTest {
     assertThat(s.clusters().get("catalog/v2").endpoints()).isEmpty();
   }
 
+  /**
+   * A route configuration that did not change is not parsed again, but what a listener reads from it
+   * depends on the listener too: a second service's listener reading the same, unchanged route
+   * configuration gets routes of its own.
+   */
+  @Test
+  void anUnchangedRouteConfigurationReadByANewListenerGivesThatServiceItsOwnRoutes() throws Exception {
+    Mesh v1 = Mesh.catalog("1");
+    server.setSnapshot(v1.snapshot());
+    client(server.target());
+    next(snapshots, "version 1");
+
+    // The route configuration is sent again (a new version, the same bytes) after the listeners.
+    Mesh v2 = v1.listeners("2", plainListener("catalog"), XdsFixtures.listener(hcm("catalog", router()).build(), "shop"))
+        .routes("2", v1.routes().toArray(new RouteConfiguration[0]));
+    server.setSnapshot(v2.snapshot());
+
+    MeshSnapshot s = next(snapshots, "version 2", x -> x.version().equals(v2.version()));
+    assertThat(s.services()).containsOnlyKeys("catalog", "shop");
+    assertThat(s.services().get("shop").rules()).singleElement().satisfies(r -> {
+      assertThat(r.name()).isEqualTo("shop#0");
+      assertThat(r.clusters()).containsExactly(new WeightedCluster("catalog/v1", 90),
+          new WeightedCluster("catalog/v2", 10));
+    });
+    assertThat(s.services().get("catalog").rules()).singleElement()
+        .satisfies(r -> assertThat(r.name()).isEqualTo("catalog#0"));
+  }
+
   // ---- what the client cannot apply is NACKed; the last good config stays ----
 
   /**
