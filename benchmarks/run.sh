@@ -5,7 +5,7 @@
 # table. See docs/benchmarks.md.
 #
 #   benchmarks/run.sh --quick     # short phases, a check that every case works (4 min on a busy 2-core machine)
-#   benchmarks/run.sh             # the run of record (17 min on the same machine)
+#   benchmarks/run.sh             # the run of record (23 min on a quiet 2-core machine)
 #
 # Other options: --reps N, --rate R (req/s for the latency phase), --cases direct,meshlet,..., --fanout 10000:delta,50000:delta,10000:sotw (N[:delta|:sotw]),
 # --fanout-into FILE, --no-cases, --no-fanout, --no-heap, --out FILE.
