@@ -117,6 +117,14 @@ public final class MeshClient implements AutoCloseable {
     return new XdsNode(nodeId, serviceName, version(), instanceAddress, labels, zone);
   }
 
+  /**
+   * With {@link Builder#subscribeOnDemand}, the services subscribed to at start (others follow on
+   * their first call); empty when this client holds the whole mesh.
+   */
+  public java.util.Optional<java.util.Set<String>> onDemandServices() {
+    return java.util.Optional.ofNullable(onDemand);
+  }
+
   /** The zone this client is in ({@link Builder#zone}); empty when it names none. */
   public String zone() {
     return zone;

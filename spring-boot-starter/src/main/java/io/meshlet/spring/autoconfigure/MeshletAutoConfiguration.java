@@ -115,6 +115,9 @@ public final class MeshletAutoConfiguration {
     if (properties.getZone() != null && !properties.getZone().isEmpty()) {
       b.zone(properties.getZone());
     }
+    if (properties.getOnDemand().isEnabled()) {
+      b.subscribeOnDemand(properties.getOnDemand().getServices().toArray(String[]::new));
+    }
     // The application's SDK, so that Meshlet's spans are children of its spans and reach its exporters, and its
     // Micrometer registry for metrics when the SDK has no metrics pipeline (a customizer may still change it).
     OpenTelemetry otel = openTelemetry.getIfUnique();

@@ -63,6 +63,9 @@ public final class MeshletProperties {
   /** Inbound mTLS and authorization for the embedded web server. */
   private final Inbound inbound;
 
+  /** Whether the mesh client holds the whole mesh or only the services this application calls. */
+  private final OnDemand onDemand;
+
   /**
    * The control server's trust bundle: the PEM file it writes as trust-bundle.pem in its
    * --ca-dir. xDS and the CA are reached over TLS, and only a server whose certificate this
@@ -83,8 +86,9 @@ public final class MeshletProperties {
       @DefaultValue("10s") Duration firstConfigTimeout, @DefaultValue("false") boolean awaitConfigOnStartup,
       @DefaultValue Identity identity, @DefaultValue Grpc grpc, @DefaultValue Health health,
       @DefaultValue Instance instance, @DefaultValue Inbound inbound, Path controlServerTrustBundle,
-      @DefaultValue("false") boolean xdsPlaintext, @DefaultValue("") String zone) {
+      @DefaultValue("false") boolean xdsPlaintext, @DefaultValue("") String zone, @DefaultValue OnDemand onDemand) {
     this.zone = zone;
+    this.onDemand = onDemand;
     this.controlServerTrustBundle = controlServerTrustBundle;
     this.xdsPlaintext = xdsPlaintext;
     this.enabled = enabled;
@@ -114,6 +118,43 @@ public final class MeshletProperties {
 
   public Inbound getInbound() {
     return inbound;
+  }
+
+  public OnDemand getOnDemand() {
+    return onDemand;
+  }
+
+  /** {@code meshlet.on-demand.*}: holding only the services this application calls. */
+  public static final class OnDemand {
+
+    /**
+     * Whether the mesh client subscribes only to the services this application names (services)
+     * and calls, instead of to the whole mesh: the first call to another service waits for its
+     * config from the control server (one or two round trips). For a large mesh of which this
+     * application calls a few services. Applies to the HTTP clients; gRPC channels use grpc-java's
+     * own xDS client, which subscribes per channel target anyway.
+     */
+    private final boolean enabled;
+
+    /**
+     * Services subscribed to at start, so that their first calls do not wait, e.g.
+     * catalog,inventory. A service whose name has a dot is recognised as a mesh host only once
+     * subscribed: name such services here.
+     */
+    private final List<String> services;
+
+    public OnDemand(@DefaultValue("false") boolean enabled, @DefaultValue List<String> services) {
+      this.enabled = enabled;
+      this.services = List.copyOf(services);
+    }
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public List<String> getServices() {
+      return services;
+    }
   }
 
   /** {@code meshlet.instance.*}: this application's own instance. */

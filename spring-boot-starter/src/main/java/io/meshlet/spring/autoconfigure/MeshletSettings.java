@@ -78,6 +78,18 @@ record MeshletSettings(String serviceName, List<String> controlServers, Path tru
       problems.add("meshlet.zone: '" + p.getZone() + "' (expected: a zone name of letters, digits, '.', '_', '/'"
           + " and '-', e.g. eu-west-1a)");
     }
+    MeshletProperties.OnDemand onDemand = p.getOnDemand();
+    if (!onDemand.isEnabled() && !onDemand.getServices().isEmpty()) {
+      problems.add("meshlet.on-demand.services: " + onDemand.getServices() + " set while meshlet.on-demand.enabled"
+          + " is false (expected: meshlet.on-demand.enabled=true to hold only these and the services called, or no"
+          + " meshlet.on-demand.services to hold the whole mesh)");
+    }
+    for (String name : onDemand.getServices()) {
+      if (!io.meshlet.internal.wire.MeshNames.isServiceName(name)) {
+        problems.add("meshlet.on-demand.services: '" + name + "' (expected: a service name, lower-case letters,"
+            + " digits, '-' and '.')");
+      }
+    }
     if (p.getFirstConfigTimeout().isNegative() || p.getFirstConfigTimeout().isZero()) {
       problems.add("meshlet.first-config-timeout: " + p.getFirstConfigTimeout() + " (expected: more than 0)");
     }

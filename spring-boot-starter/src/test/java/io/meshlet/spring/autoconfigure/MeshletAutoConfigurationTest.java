@@ -708,6 +708,28 @@ class MeshletAutoConfigurationTest {
   }
 
   @Test
+  void onDemandSubscriptionsReachTheClient() {
+    runner.withPropertyValues("meshlet.on-demand.enabled=true", "meshlet.on-demand.services=catalog,shop.internal")
+        .run(context -> assertThat(context.getBean(MeshClient.class).onDemandServices())
+            .hasValue(java.util.Set.of("catalog", "shop.internal")));
+    runner.withPropertyValues("meshlet.on-demand.enabled=true")
+        .run(context -> assertThat(context.getBean(MeshClient.class).onDemandServices()).hasValue(java.util.Set.of()));
+    runner.run(context -> assertThat(context.getBean(MeshClient.class).onDemandServices()).isEmpty());
+  }
+
+  @Test
+  void onDemandServicesWithoutOnDemandOrWithABadNameAreRefusedAtStartUp() {
+    runner.withPropertyValues("meshlet.on-demand.services=catalog")
+        .run(context -> assertThat(failure(context).problems()).containsExactly(
+            "meshlet.on-demand.services: [catalog] set while meshlet.on-demand.enabled is false (expected:"
+                + " meshlet.on-demand.enabled=true to hold only these and the services called, or no"
+                + " meshlet.on-demand.services to hold the whole mesh)"));
+    runner.withPropertyValues("meshlet.on-demand.enabled=true", "meshlet.on-demand.services=Catalog")
+        .run(context -> assertThat(failure(context).problems()).containsExactly(
+            "meshlet.on-demand.services: 'Catalog' (expected: a service name, lower-case letters, digits, '-' and '.')"));
+  }
+
+  @Test
   void aZoneThatIsNoLabelValueIsRefusedAtStartUp() {
     runner.withPropertyValues("meshlet.zone=eu west")
         .run(context -> assertThat(failure(context).problems()).containsExactly(
