@@ -455,7 +455,7 @@ public final class MeshClient implements AutoCloseable {
       for (String service : services) {
         if (!io.meshlet.internal.wire.MeshNames.isServiceName(service)) {
           throw new IllegalArgumentException("subscribeOnDemand: '" + service
-              + "' (expected: a service name, lower-case letters, digits, '-' and '.')");
+              + "' (expected: " + io.meshlet.internal.wire.MeshNames.SERVICE_NAME_EXPECTED + ")");
         }
         names.add(service);
       }
@@ -516,11 +516,7 @@ public final class MeshClient implements AutoCloseable {
      * unless its labels name a zone. Empty (the default) for none: every zone alike.
      */
     public Builder zone(String zone) {
-      Objects.requireNonNull(zone, "zone");
-      if (!zone.isEmpty() && !io.meshlet.internal.wire.MeshNames.isLabel(zone)) {
-        throw new IllegalArgumentException("zone: '" + zone + "' (expected: letters, digits, '.', '_', '/' and '-')");
-      }
-      this.zone = zone;
+      this.zone = io.meshlet.internal.wire.MeshNames.requireZone("zone", zone);
       return this;
     }
 

@@ -155,11 +155,7 @@ public final class MeshGrpc {
      * {@linkplain #instance instance} is put in it unless its labels name a zone. Empty for none.
      */
     public Bootstrap zone(String zone) {
-      Objects.requireNonNull(zone, "zone");
-      if (!zone.isEmpty() && !io.meshlet.internal.wire.MeshNames.isLabel(zone)) {
-        throw new IllegalArgumentException("zone: '" + zone + "' (expected: letters, digits, '.', '_', '/' and '-')");
-      }
-      this.zone = zone;
+      this.zone = io.meshlet.internal.wire.MeshNames.requireZone("zone", zone);
       return this;
     }
 

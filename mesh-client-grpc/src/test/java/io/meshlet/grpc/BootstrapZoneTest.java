@@ -36,6 +36,6 @@ class BootstrapZoneTest {
   void aZoneThatIsNoLabelValueIsRefused() {
     assertThatThrownBy(() -> MeshGrpc.bootstrap("catalog", List.of("127.0.0.1:18000")).zone("eu west"))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("zone: 'eu west' (expected: letters, digits, '.', '_', '/' and '-')");
+        .hasMessage("zone: 'eu west' (expected: a zone name of letters, digits, '.', '_', '/' and '-', e.g. eu-west-1a)");
   }
 }

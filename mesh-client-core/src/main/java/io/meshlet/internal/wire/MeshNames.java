@@ -21,4 +21,22 @@ public final class MeshNames {
   public static boolean isLabel(String s) {
     return s != null && LABEL.matcher(s).matches();
   }
+
+  /** What a service name may be, as error messages say it. */
+  public static final String SERVICE_NAME_EXPECTED = "a service name, lower-case letters, digits, '-' and '.'";
+
+  /** What a zone name may be, as error messages say it. */
+  public static final String ZONE_EXPECTED = "a zone name of letters, digits, '.', '_', '/' and '-', e.g. eu-west-1a";
+
+  /**
+   * {@code zone} when it is empty (no zone) or a valid zone name; else an error naming {@code what}
+   * (the setting) and what a zone may be.
+   */
+  public static String requireZone(String what, String zone) {
+    java.util.Objects.requireNonNull(zone, what);
+    if (!zone.isEmpty() && !isLabel(zone)) {
+      throw new IllegalArgumentException(what + ": '" + zone + "' (expected: " + ZONE_EXPECTED + ")");
+    }
+    return zone;
+  }
 }

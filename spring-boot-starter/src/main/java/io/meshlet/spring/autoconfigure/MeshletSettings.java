@@ -75,8 +75,7 @@ record MeshletSettings(String serviceName, List<String> controlServers, Path tru
       case NONE -> { }
     }
     if (p.getZone() != null && !p.getZone().isEmpty() && !io.meshlet.internal.wire.MeshNames.isLabel(p.getZone())) {
-      problems.add("meshlet.zone: '" + p.getZone() + "' (expected: a zone name of letters, digits, '.', '_', '/'"
-          + " and '-', e.g. eu-west-1a)");
+      problems.add("meshlet.zone: '" + p.getZone() + "' (expected: " + io.meshlet.internal.wire.MeshNames.ZONE_EXPECTED + ")");
     }
     MeshletProperties.OnDemand onDemand = p.getOnDemand();
     if (!onDemand.isEnabled() && !onDemand.getServices().isEmpty()) {
@@ -86,8 +85,8 @@ record MeshletSettings(String serviceName, List<String> controlServers, Path tru
     }
     for (String name : onDemand.getServices()) {
       if (!io.meshlet.internal.wire.MeshNames.isServiceName(name)) {
-        problems.add("meshlet.on-demand.services: '" + name + "' (expected: a service name, lower-case letters,"
-            + " digits, '-' and '.')");
+        problems.add("meshlet.on-demand.services: '" + name + "' (expected: "
+            + io.meshlet.internal.wire.MeshNames.SERVICE_NAME_EXPECTED + ")");
       }
     }
     if (p.getFirstConfigTimeout().isNegative() || p.getFirstConfigTimeout().isZero()) {
